@@ -1,0 +1,377 @@
+//! Verified claims as the layer hands them to handlers.
+//!
+//! [`Claims<C>`] wraps your claims type `C` (any `DeserializeOwned`) and the verified header
+//! in an `Arc`, so cloning it out of the request extensions is cheap. [`DefaultClaims`]
+//! covers the registered claims plus the rest of the payload, for when you need no struct.
+//!
+//! ```
+//! use tower_jwt_auth::{Claims, DefaultClaims, JwtAuthConfig, TokenIssuer};
+//!
+//! let secret = b"an example secret of at least 32 bytes!".to_vec();
+//! let issuer = TokenIssuer::builder().hmac_secret(secret.clone()).build().unwrap();
+//! let token = issuer.issue(&serde_json::json!({"sub": "alice", "role": "admin"})).unwrap();
+//!
+//! let config = JwtAuthConfig::builder().hmac_secret(secret).build().unwrap();
+//! let claims: Claims<DefaultClaims> = config.verify(&token).unwrap();
+//! assert_eq!(claims.sub.as_deref(), Some("alice"));
+//! assert_eq!(claims.extra["role"], "admin");
+//! assert_eq!(claims.header().algorithm(), tower_jwt_auth::Algorithm::HS256);
+//! ```
+
+use std::borrow::Cow;
+use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
+
+use jsonwebtoken::Algorithm;
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Verified claims of type `C` and the verified header, shared behind an `Arc`.
+///
+/// Inserted into the request extensions by the layer only after every check passed.
+/// Dereferences to `C`.
+pub struct Claims<C = DefaultClaims> {
+    inner: Arc<ClaimsInner<C>>,
+}
+
+struct ClaimsInner<C> {
+    claims: C,
+    header: VerifiedHeader,
+}
+
+impl<C> Claims<C> {
+    pub(crate) fn new(claims: C, header: VerifiedHeader) -> Self {
+        Self {
+            inner: Arc::new(ClaimsInner { claims, header }),
+        }
+    }
+
+    /// The verified header: the algorithm, `kid` and `typ` of the token.
+    pub fn header(&self) -> &VerifiedHeader {
+        &self.inner.header
+    }
+
+    /// The claims themselves.
+    pub fn claims(&self) -> &C {
+        &self.inner.claims
+    }
+}
+
+impl<C> Clone for Claims<C> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<C> Deref for Claims<C> {
+    type Target = C;
+    fn deref(&self) -> &C {
+        &self.inner.claims
+    }
+}
+
+impl<C: fmt::Debug> fmt::Debug for Claims<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Claims")
+            .field("claims", &self.inner.claims)
+            .field("header", &self.inner.header)
+            .finish()
+    }
+}
+
+/// The parts of a token's header that were verified along with its signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedHeader {
+    pub(crate) algorithm: Algorithm,
+    pub(crate) kid: Option<Box<str>>,
+    pub(crate) typ: Option<Box<str>>,
+}
+
+impl VerifiedHeader {
+    /// The algorithm the signature was verified with (the key's own).
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// The `kid` the token named, if any.
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+
+    /// The `typ` the token named, if any.
+    pub fn typ(&self) -> Option<&str> {
+        self.typ.as_deref()
+    }
+}
+
+/// The registered claims (RFC 7519 section 4.1) and every other member of the payload.
+///
+/// Refuses a payload that repeats a member name anywhere (at any depth), where a plain map
+/// would silently keep the last one and let a token carry two different `roles`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct DefaultClaims {
+    /// `iss`: who issued the token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    /// `sub`: whom the token is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    /// `aud`: the audiences (a single string in the token becomes one element).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub aud: Vec<String>,
+    /// `exp`: expiry, seconds since the epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+    /// `nbf`: not before, seconds since the epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
+    /// `iat`: issued at, seconds since the epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    /// `jti`: the token's unique id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
+    /// Every other member of the payload.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl DefaultClaims {
+    /// A member of the payload other than the registered claims.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.extra.get(name)
+    }
+}
+
+impl<'de> Deserialize<'de> for DefaultClaims {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ClaimsVisitor;
+        impl<'de> Visitor<'de> for ClaimsVisitor {
+            type Value = DefaultClaims;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object of claims")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<DefaultClaims, A::Error> {
+                let mut claims = DefaultClaims::default();
+                let mut seen = [false; 7];
+                while let Some(name) = map.next_key::<Cow<'de, str>>()? {
+                    let slot = ["iss", "sub", "aud", "exp", "nbf", "iat", "jti"]
+                        .iter()
+                        .position(|n| *n == name);
+                    if let Some(index) = slot {
+                        if std::mem::replace(&mut seen[index], true) {
+                            return Err(de::Error::custom("a claim appears twice"));
+                        }
+                    }
+                    match slot {
+                        Some(0) => claims.iss = Some(map.next_value()?),
+                        Some(1) => claims.sub = Some(map.next_value()?),
+                        Some(2) => claims.aud = map.next_value::<Audience>()?.0,
+                        Some(3) => claims.exp = Some(map.next_value::<NumericDate>()?.0),
+                        Some(4) => claims.nbf = Some(map.next_value::<NumericDate>()?.0),
+                        Some(5) => claims.iat = Some(map.next_value::<NumericDate>()?.0),
+                        Some(6) => claims.jti = Some(map.next_value()?),
+                        _ => {
+                            let value = map.next_value::<StrictValue>()?.0;
+                            if claims.extra.insert(name.into_owned(), value).is_some() {
+                                return Err(de::Error::custom("a claim appears twice"));
+                            }
+                        }
+                    }
+                }
+                Ok(claims)
+            }
+        }
+        deserializer.deserialize_map(ClaimsVisitor)
+    }
+}
+
+/// A JSON value that refuses objects with a repeated member name, at any depth.
+pub(crate) struct StrictValue(pub(crate) Value);
+
+impl<'de> Deserialize<'de> for StrictValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct StrictVisitor;
+        impl<'de> Visitor<'de> for StrictVisitor {
+            type Value = StrictValue;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<StrictValue, E> {
+                Ok(StrictValue(Value::Bool(v)))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<StrictValue, E> {
+                Ok(StrictValue(Value::from(v)))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<StrictValue, E> {
+                Ok(StrictValue(Value::from(v)))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<StrictValue, E> {
+                Ok(StrictValue(Value::from(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<StrictValue, E> {
+                Ok(StrictValue(Value::String(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<StrictValue, E> {
+                Ok(StrictValue(Value::String(v)))
+            }
+            fn visit_unit<E>(self) -> Result<StrictValue, E> {
+                Ok(StrictValue(Value::Null))
+            }
+            fn visit_none<E>(self) -> Result<StrictValue, E> {
+                Ok(StrictValue(Value::Null))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<StrictValue, A::Error> {
+                let mut items = Vec::new();
+                while let Some(StrictValue(item)) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(StrictValue(Value::Array(items)))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<StrictValue, A::Error> {
+                let mut object = Map::new();
+                while let Some(name) = map.next_key::<String>()? {
+                    let StrictValue(value) = map.next_value()?;
+                    if object.insert(name, value).is_some() {
+                        return Err(de::Error::custom("a member name appears twice"));
+                    }
+                }
+                Ok(StrictValue(Value::Object(object)))
+            }
+        }
+        deserializer.deserialize_any(StrictVisitor)
+    }
+}
+
+/// `aud`: one string or an array of strings.
+pub(crate) struct Audience(pub(crate) Vec<String>);
+
+impl<'de> Deserialize<'de> for Audience {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let borrowed = AudienceRef::deserialize(deserializer)?;
+        Ok(Audience(borrowed.iter().map(str::to_owned).collect()))
+    }
+}
+
+/// `aud` borrowed from the payload, for validation without allocating in the common case.
+pub(crate) enum AudienceRef<'a> {
+    One(Cow<'a, str>),
+    Many(Vec<Cow<'a, str>>),
+}
+
+impl AudienceRef<'_> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &str> {
+        let (one, many) = match self {
+            Self::One(one) => (Some(one.as_ref()), &[][..]),
+            Self::Many(many) => (None, many.as_slice()),
+        };
+        one.into_iter().chain(many.iter().map(|aud| aud.as_ref()))
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for AudienceRef<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct AudienceVisitor;
+        impl<'de> Visitor<'de> for AudienceVisitor {
+            type Value = AudienceRef<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or an array of strings")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(AudienceRef::One(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(AudienceRef::One(Cow::Owned(v.to_owned())))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut all = Vec::new();
+                while let Some(aud) = seq.next_element::<Cow<'de, str>>()? {
+                    all.push(aud);
+                }
+                Ok(AudienceRef::Many(all))
+            }
+        }
+        deserializer.deserialize_any(AudienceVisitor)
+    }
+}
+
+/// A NumericDate (RFC 7519 section 2): integer or fractional seconds, floored.
+pub(crate) struct NumericDate(pub(crate) i64);
+
+impl<'de> Deserialize<'de> for NumericDate {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct DateVisitor;
+        impl Visitor<'_> for DateVisitor {
+            type Value = NumericDate;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a number of seconds since the epoch")
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<NumericDate, E> {
+                Ok(NumericDate(v))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<NumericDate, E> {
+                Ok(NumericDate(i64::try_from(v).unwrap_or(i64::MAX)))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<NumericDate, E> {
+                if v.is_finite() {
+                    Ok(NumericDate(v.floor() as i64))
+                } else {
+                    Err(E::custom("not a finite number"))
+                }
+            }
+        }
+        deserializer.deserialize_any(DateVisitor)
+    }
+}
+
+/// The registered claims the validator reads, borrowed from the payload.
+#[derive(Deserialize)]
+pub(crate) struct RegisteredClaims<'a> {
+    #[serde(borrow)]
+    pub(crate) iss: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub(crate) aud: Option<AudienceRef<'a>>,
+    pub(crate) exp: Option<NumericDate>,
+    pub(crate) nbf: Option<NumericDate>,
+    pub(crate) iat: Option<NumericDate>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_claims_refuse_a_repeated_member_at_any_depth() {
+        assert!(
+            serde_json::from_str::<DefaultClaims>(r#"{"roles":["user"],"roles":["admin"]}"#)
+                .is_err()
+        );
+        assert!(serde_json::from_str::<DefaultClaims>(r#"{"sub":"a","sub":"b"}"#).is_err());
+        assert!(
+            serde_json::from_str::<DefaultClaims>(
+                r#"{"realm_access":{"roles":["a"],"roles":["admin"]}}"#
+            )
+            .is_err()
+        );
+        let claims: DefaultClaims = serde_json::from_str(
+            r#"{"sub":"a","aud":"api","exp":10.9,"roles":["x"],"n":{"a":[1,{"b":null}]}}"#,
+        )
+        .unwrap();
+        assert_eq!(claims.aud, vec!["api".to_string()]);
+        assert_eq!(claims.exp, Some(10));
+        assert_eq!(claims.get("roles"), Some(&serde_json::json!(["x"])));
+    }
+
+    #[test]
+    fn registered_claims_must_have_their_registered_types() {
+        assert!(serde_json::from_str::<RegisteredClaims<'_>>(r#"{"iss":42}"#).is_err());
+        assert!(serde_json::from_str::<RegisteredClaims<'_>>(r#"{"aud":[1]}"#).is_err());
+        assert!(serde_json::from_str::<RegisteredClaims<'_>>(r#"{"exp":"soon"}"#).is_err());
+        assert!(serde_json::from_str::<RegisteredClaims<'_>>(r#"{"exp":1,"exp":2}"#).is_err());
+    }
+}

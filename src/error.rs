@@ -1,0 +1,275 @@
+//! Why a request was rejected, and why a configuration was refused.
+//!
+//! Every rejection is an [`AuthError`]: a [`ErrorKind`] that code can match on, a fixed
+//! sentence for people, and the class of answer it gets (400, 401, 403 or 503). Nothing in
+//! an `AuthError` carries token contents, a kid, a key or a library's error text, so it is
+//! safe to log at any level and to show to clients.
+//!
+//! ```
+//! use tower_jwt_auth::{ErrorKind, JwtAuthConfig, RejectionClass};
+//!
+//! let config = JwtAuthConfig::builder()
+//!     .hmac_secret(b"an example secret of at least 32 bytes!")
+//!     .build()
+//!     .unwrap();
+//! let error = config.verify("not-a-jwt").unwrap_err();
+//! assert_eq!(error.kind(), ErrorKind::Malformed);
+//! assert_eq!(error.class(), RejectionClass::InvalidToken);
+//! ```
+
+use std::fmt;
+
+/// What went wrong with a request, for code to match on.
+///
+/// The variants are grouped by the answer they get: see [`ErrorKind::class`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// No credential was found in any configured source.
+    MissingCredential,
+    /// The credential's syntax is not a bearer token (RFC 6750 section 2.1).
+    MalformedRequest,
+    /// Two different credentials were sent (say a header and a cookie).
+    ConflictingCredentials,
+    /// A credential header, cookie or query parameter was repeated.
+    RepeatedCredential,
+    /// The token is larger than the configured size cap.
+    TokenTooLarge,
+    /// The token is not a compact JWS: wrong segment count, bad base64url, bad JSON.
+    Malformed,
+    /// The token is a JWE (five segments); only signed tokens are accepted.
+    EncryptedToken,
+    /// The header names `none`, an unknown algorithm, or one that no key is configured for.
+    UnsupportedAlgorithm,
+    /// The header uses an extension this crate refuses: `crit`, `b64: false`, `enc`, `zip`.
+    UnsupportedHeader,
+    /// No configured key matches the token's `kid` (or lack of one).
+    UnknownKey,
+    /// The token has no `kid` and several configured keys could verify it.
+    AmbiguousKey,
+    /// The signature does not verify.
+    InvalidSignature,
+    /// The claims are not a JSON object of the expected shape, or repeat a member name.
+    InvalidClaims,
+    /// A required claim (`exp`, or `iss`/`aud` once configured) is missing.
+    MissingClaim,
+    /// `exp` has passed (a token whose `exp` equals now is expired).
+    Expired,
+    /// `nbf` is in the future.
+    NotYetValid,
+    /// `iat` is in the future.
+    IssuedInFuture,
+    /// The token lives longer than the configured maximum lifetime.
+    LifetimeTooLong,
+    /// `iss` is not one of the configured issuers.
+    InvalidIssuer,
+    /// `aud` names none of the configured audiences.
+    InvalidAudience,
+    /// The header `typ` is not the required one.
+    InvalidType,
+    /// The token was valid but the caller lacks a required role, scope or claim.
+    InsufficientScope,
+    /// No keys are available to verify tokens right now (a remote key set is down).
+    KeysUnavailable,
+}
+
+/// The class of answer an [`ErrorKind`] gets: one row of the rejection table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RejectionClass {
+    /// 401 with `WWW-Authenticate: Bearer realm="..."` and no error code.
+    MissingCredential,
+    /// 400 `invalid_request`.
+    InvalidRequest,
+    /// 401 `invalid_token`.
+    InvalidToken,
+    /// 403 `insufficient_scope`.
+    InsufficientScope,
+    /// 503 with `Retry-After`.
+    Unavailable,
+}
+
+impl RejectionClass {
+    /// The HTTP status for this class.
+    pub fn status(self) -> http::StatusCode {
+        match self {
+            Self::MissingCredential | Self::InvalidToken => http::StatusCode::UNAUTHORIZED,
+            Self::InvalidRequest => http::StatusCode::BAD_REQUEST,
+            Self::InsufficientScope => http::StatusCode::FORBIDDEN,
+            Self::Unavailable => http::StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The RFC 6750 error code, if this class has one.
+    pub fn error_code(self) -> Option<&'static str> {
+        match self {
+            Self::MissingCredential | Self::Unavailable => None,
+            Self::InvalidRequest => Some("invalid_request"),
+            Self::InvalidToken => Some("invalid_token"),
+            Self::InsufficientScope => Some("insufficient_scope"),
+        }
+    }
+
+    /// The gRPC status code for this class.
+    pub fn grpc_status(self) -> u8 {
+        match self {
+            Self::MissingCredential | Self::InvalidRequest | Self::InvalidToken => 16,
+            Self::InsufficientScope => 7,
+            Self::Unavailable => 14,
+        }
+    }
+}
+
+impl ErrorKind {
+    /// The class of answer this kind gets.
+    pub fn class(self) -> RejectionClass {
+        match self {
+            Self::MissingCredential => RejectionClass::MissingCredential,
+            Self::MalformedRequest | Self::ConflictingCredentials | Self::RepeatedCredential => {
+                RejectionClass::InvalidRequest
+            }
+            Self::InsufficientScope => RejectionClass::InsufficientScope,
+            Self::KeysUnavailable => RejectionClass::Unavailable,
+            _ => RejectionClass::InvalidToken,
+        }
+    }
+
+    /// A fixed sentence for people: never token contents, a kid, a key or a library message.
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::MissingCredential => "Authentication is required",
+            Self::MalformedRequest => "The credential is not a bearer token",
+            Self::ConflictingCredentials => "More than one credential was sent",
+            Self::RepeatedCredential => "The credential was sent more than once",
+            Self::TokenTooLarge => "The access token is too large",
+            Self::Malformed => "The access token is malformed",
+            Self::EncryptedToken => "Encrypted tokens are not accepted",
+            Self::UnsupportedAlgorithm => "The access token algorithm is not accepted",
+            Self::UnsupportedHeader => "The access token header is not accepted",
+            Self::UnknownKey => "The access token was signed by an unknown key",
+            Self::AmbiguousKey => "The access token does not say which key signed it",
+            Self::InvalidSignature => "The access token signature is invalid",
+            Self::InvalidClaims => "The access token claims are invalid",
+            Self::MissingClaim => "The access token lacks a required claim",
+            Self::Expired => "The access token expired",
+            Self::NotYetValid => "The access token is not valid yet",
+            Self::IssuedInFuture => "The access token was issued in the future",
+            Self::LifetimeTooLong => "The access token lifetime is too long",
+            Self::InvalidIssuer => "The access token issuer is not accepted",
+            Self::InvalidAudience => "The access token audience is not accepted",
+            Self::InvalidType => "The access token type is not accepted",
+            Self::InsufficientScope => "The access token lacks the required permission",
+            Self::KeysUnavailable => "The keys to verify the access token are unavailable",
+        }
+    }
+}
+
+/// Why a request was rejected.
+///
+/// Holds a [`ErrorKind`] and, for guard rejections, the scope that was required. Its
+/// `Display` is the kind's fixed description.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthError {
+    kind: ErrorKind,
+    required_scope: Option<std::sync::Arc<str>>,
+}
+
+impl AuthError {
+    /// An error of this kind.
+    pub fn new(kind: ErrorKind) -> Self {
+        Self {
+            kind,
+            required_scope: None,
+        }
+    }
+
+    /// A 403 `insufficient_scope` error naming what was required (RFC 6750 section 3.1).
+    pub fn insufficient_scope(required: impl Into<std::sync::Arc<str>>) -> Self {
+        Self {
+            kind: ErrorKind::InsufficientScope,
+            required_scope: Some(required.into()),
+        }
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The class of answer (status code, RFC 6750 error code, gRPC status).
+    pub fn class(&self) -> RejectionClass {
+        self.kind.class()
+    }
+
+    /// The scope that was required, for `insufficient_scope` rejections.
+    pub fn required_scope(&self) -> Option<&str> {
+        self.required_scope.as_deref()
+    }
+}
+
+impl From<ErrorKind> for AuthError {
+    fn from(kind: ErrorKind) -> Self {
+        Self::new(kind)
+    }
+}
+
+impl fmt::Display for AuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.kind.description())
+    }
+}
+
+impl std::error::Error for AuthError {}
+
+/// Why a configuration was refused by `build()`: a sentence that says what to change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    message: String,
+}
+
+impl ConfigError {
+    pub(crate) fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+        }
+    }
+
+    /// The explanation, naming what to fix.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_maps_to_the_rejection_table() {
+        assert_eq!(ErrorKind::MissingCredential.class().status(), 401);
+        assert_eq!(ErrorKind::MissingCredential.class().error_code(), None);
+        assert_eq!(ErrorKind::ConflictingCredentials.class().status(), 400);
+        assert_eq!(
+            ErrorKind::RepeatedCredential.class().error_code(),
+            Some("invalid_request")
+        );
+        assert_eq!(ErrorKind::Expired.class().status(), 401);
+        assert_eq!(
+            ErrorKind::Expired.class().error_code(),
+            Some("invalid_token")
+        );
+        assert_eq!(ErrorKind::InsufficientScope.class().status(), 403);
+        assert_eq!(ErrorKind::InsufficientScope.class().grpc_status(), 7);
+        assert_eq!(ErrorKind::KeysUnavailable.class().status(), 503);
+        assert_eq!(ErrorKind::KeysUnavailable.class().grpc_status(), 14);
+        assert_eq!(ErrorKind::UnknownKey.class().grpc_status(), 16);
+    }
+}

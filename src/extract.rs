@@ -1,0 +1,375 @@
+//! Where the token comes from: the `Authorization` header, another header, a cookie or
+//! (only when asked) a query parameter, tried in the configured order.
+//!
+//! RFC 6750 section 2 allows one method per request: two different credentials, a repeated
+//! `Authorization` header or a repeated cookie get 400 `invalid_request`. Another scheme
+//! (`Basic ...`) counts as no credential.
+//!
+//! ```
+//! use tower_jwt_auth::{JwtAuthConfig, TokenSource};
+//!
+//! let config = JwtAuthConfig::builder()
+//!     .hmac_secret(b"an example secret of at least 32 bytes!")
+//!     .token_sources([TokenSource::bearer(), TokenSource::cookie("access_token")])
+//!     .build()
+//!     .unwrap();
+//! # let _ = config;
+//! ```
+
+use http::Uri;
+use http::header::{AUTHORIZATION, COOKIE, HeaderMap, HeaderName};
+
+use crate::error::{ConfigError, ErrorKind};
+
+/// One place a token may be found. Build the list with
+/// [`JwtAuthConfigBuilder::token_sources`](crate::JwtAuthConfigBuilder::token_sources).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenSource {
+    kind: SourceKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum SourceKind {
+    Bearer,
+    Header {
+        name: String,
+        prefix: Option<String>,
+    },
+    Cookie(String),
+    Query(String),
+}
+
+impl TokenSource {
+    /// `Authorization: Bearer <token>` (the default, RFC 6750 section 2.1).
+    pub fn bearer() -> Self {
+        Self {
+            kind: SourceKind::Bearer,
+        }
+    }
+
+    /// A named header holding the bare token, such as `X-Access-Token`.
+    pub fn header(name: impl Into<String>) -> Self {
+        Self {
+            kind: SourceKind::Header {
+                name: name.into(),
+                prefix: None,
+            },
+        }
+    }
+
+    /// A named header holding `<prefix><token>`, such as `X-Auth: Token <token>`; the
+    /// prefix is matched without regard to case, and spaces after it are skipped.
+    pub fn header_with_prefix(name: impl Into<String>, prefix: impl Into<String>) -> Self {
+        Self {
+            kind: SourceKind::Header {
+                name: name.into(),
+                prefix: Some(prefix.into()),
+            },
+        }
+    }
+
+    /// A named cookie. All `Cookie` header fields are read (HTTP/2 splits them).
+    pub fn cookie(name: impl Into<String>) -> Self {
+        Self {
+            kind: SourceKind::Cookie(name.into()),
+        }
+    }
+
+    /// A query parameter. Discouraged (RFC 6750 section 2.3): URLs end up in logs,
+    /// histories and `Referer` headers. Use it only where nothing else can be sent, such as
+    /// a browser `EventSource`.
+    pub fn query(name: impl Into<String>) -> Self {
+        Self {
+            kind: SourceKind::Query(name.into()),
+        }
+    }
+
+    pub(crate) fn prepare(&self) -> Result<PreparedSource, ConfigError> {
+        Ok(match &self.kind {
+            SourceKind::Bearer => PreparedSource::Bearer,
+            SourceKind::Header { name, prefix } => PreparedSource::Header {
+                name: HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                    ConfigError::new(format!(
+                        "{name:?} is not a valid header name for a token source"
+                    ))
+                })?,
+                prefix: prefix.clone(),
+            },
+            SourceKind::Cookie(name) | SourceKind::Query(name) => {
+                if name.is_empty()
+                    || name
+                        .bytes()
+                        .any(|b| b.is_ascii_whitespace() || b"=;&".contains(&b))
+                {
+                    return Err(ConfigError::new(format!(
+                        "{name:?} is not a valid cookie or query parameter name for a token source"
+                    )));
+                }
+                match &self.kind {
+                    SourceKind::Cookie(_) => PreparedSource::Cookie(name.clone()),
+                    _ => PreparedSource::Query(name.clone()),
+                }
+            }
+        })
+    }
+}
+
+/// A validated token source.
+#[derive(Debug, Clone)]
+pub(crate) enum PreparedSource {
+    Bearer,
+    Header {
+        name: HeaderName,
+        prefix: Option<String>,
+    },
+    Cookie(String),
+    Query(String),
+}
+
+/// RFC 6750 `b64token`: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+fn is_b64token(token: &str) -> bool {
+    let body = token.trim_end_matches('=');
+    !body.is_empty()
+        && body.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
+}
+
+fn checked(token: &str) -> Result<&str, ErrorKind> {
+    if is_b64token(token) {
+        Ok(token)
+    } else {
+        Err(ErrorKind::MalformedRequest)
+    }
+}
+
+/// The one value of a header that must not repeat, if present.
+fn single<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Result<Option<&'a [u8]>, ErrorKind> {
+    let mut values = headers.get_all(name).iter();
+    match (values.next(), values.next()) {
+        (None, _) => Ok(None),
+        (Some(value), None) => Ok(Some(value.as_bytes())),
+        (Some(_), Some(_)) => Err(ErrorKind::RepeatedCredential),
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Result<Option<&str>, ErrorKind> {
+    let Some(value) = single(headers, &AUTHORIZATION)? else {
+        return Ok(None);
+    };
+    let Ok(value) = std::str::from_utf8(value) else {
+        return Ok(None);
+    };
+    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Ok(None); // another scheme is not our credential
+    }
+    checked(rest.trim_start_matches(' ')).map(Some)
+}
+
+fn header<'a>(
+    headers: &'a HeaderMap,
+    name: &HeaderName,
+    prefix: Option<&str>,
+) -> Result<Option<&'a str>, ErrorKind> {
+    let Some(value) = single(headers, name)? else {
+        return Ok(None);
+    };
+    let value = std::str::from_utf8(value).map_err(|_| ErrorKind::MalformedRequest)?;
+    let token = match prefix {
+        None => value,
+        Some(prefix) => match value.get(..prefix.len()) {
+            Some(head) if head.eq_ignore_ascii_case(prefix) => {
+                value[prefix.len()..].trim_start_matches(' ')
+            }
+            _ => return Ok(None),
+        },
+    };
+    checked(token).map(Some)
+}
+
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, ErrorKind> {
+    let mut found = None;
+    for field in headers.get_all(COOKIE) {
+        let Ok(field) = field.to_str() else { continue };
+        for pair in field.split(';') {
+            let Some((key, value)) = pair.trim().split_once('=') else {
+                continue;
+            };
+            if key.trim() != name {
+                continue;
+            }
+            if found.is_some() {
+                return Err(ErrorKind::RepeatedCredential);
+            }
+            let value = value.trim();
+            let value = value
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .unwrap_or(value);
+            found = Some(value);
+        }
+    }
+    match found {
+        None | Some("") => Ok(None),
+        Some(token) => checked(token).map(Some),
+    }
+}
+
+fn query<'a>(uri: &'a Uri, name: &str) -> Result<Option<&'a str>, ErrorKind> {
+    let mut found = None;
+    for pair in uri.query().unwrap_or("").split('&') {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if key == name {
+            if found.is_some() {
+                return Err(ErrorKind::RepeatedCredential);
+            }
+            found = Some(value);
+        }
+    }
+    match found {
+        None | Some("") => Ok(None),
+        Some(token) => checked(token).map(Some),
+    }
+}
+
+/// Finds the one credential of a request, or says why there is none or too many.
+pub(crate) fn extract<'a>(
+    sources: &[PreparedSource],
+    headers: &'a HeaderMap,
+    uri: &'a Uri,
+) -> Result<Option<&'a str>, ErrorKind> {
+    let mut found: Option<&str> = None;
+    for source in sources {
+        let token = match source {
+            PreparedSource::Bearer => bearer(headers)?,
+            PreparedSource::Header { name, prefix } => header(headers, name, prefix.as_deref())?,
+            PreparedSource::Cookie(name) => cookie(headers, name)?,
+            PreparedSource::Query(name) => query(uri, name)?,
+        };
+        match (found, token) {
+            (Some(first), Some(other)) if first != other => {
+                return Err(ErrorKind::ConflictingCredentials);
+            }
+            (None, Some(token)) => found = Some(token),
+            _ => {}
+        }
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                value.parse().unwrap(),
+            );
+        }
+        map
+    }
+
+    fn run(
+        sources: &[PreparedSource],
+        pairs: &[(&str, &str)],
+        uri: &str,
+    ) -> Result<Option<String>, ErrorKind> {
+        let map = headers(pairs);
+        let uri: Uri = uri.parse().unwrap();
+        extract(sources, &map, &uri).map(|t| t.map(str::to_owned))
+    }
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive_and_allows_several_spaces() {
+        let s = [PreparedSource::Bearer];
+        assert_eq!(
+            run(&s, &[("authorization", "bEaReR   abc.def.ghi")], "/"),
+            Ok(Some("abc.def.ghi".into()))
+        );
+        assert_eq!(
+            run(&s, &[("authorization", "Basic dXNlcjpwYXNz")], "/"),
+            Ok(None)
+        );
+        assert_eq!(
+            run(&s, &[("authorization", "Bearer")], "/"),
+            Err(ErrorKind::MalformedRequest)
+        );
+        assert_eq!(
+            run(&s, &[("authorization", "Bearer a,b")], "/"),
+            Err(ErrorKind::MalformedRequest)
+        );
+        assert_eq!(
+            run(
+                &s,
+                &[("authorization", "Bearer a"), ("authorization", "Bearer a")],
+                "/"
+            ),
+            Err(ErrorKind::RepeatedCredential)
+        );
+    }
+
+    #[test]
+    fn cookies_are_read_across_split_cookie_fields() {
+        let s = [PreparedSource::Cookie("at".into())];
+        assert_eq!(
+            run(&s, &[("cookie", "a=1"), ("cookie", "b=2; at=x.y.z")], "/"),
+            Ok(Some("x.y.z".into()))
+        );
+        assert_eq!(
+            run(&s, &[("cookie", "at=x.y.z"), ("cookie", "at=x.y.z")], "/"),
+            Err(ErrorKind::RepeatedCredential)
+        );
+        assert_eq!(run(&s, &[("cookie", "att=x.y.z")], "/"), Ok(None));
+    }
+
+    #[test]
+    fn two_different_credentials_conflict_but_the_same_one_twice_does_not() {
+        let s = [PreparedSource::Bearer, PreparedSource::Cookie("at".into())];
+        assert_eq!(
+            run(
+                &s,
+                &[("authorization", "Bearer a.b.c"), ("cookie", "at=x.y.z")],
+                "/"
+            ),
+            Err(ErrorKind::ConflictingCredentials)
+        );
+        assert_eq!(
+            run(
+                &s,
+                &[("authorization", "Bearer a.b.c"), ("cookie", "at=a.b.c")],
+                "/"
+            ),
+            Ok(Some("a.b.c".into()))
+        );
+    }
+
+    #[test]
+    fn headers_with_prefix_and_query_parameters() {
+        let h = [PreparedSource::Header {
+            name: HeaderName::from_static("x-auth"),
+            prefix: Some("Token ".into()),
+        }];
+        assert_eq!(
+            run(&h, &[("x-auth", "token  a.b.c")], "/"),
+            Ok(Some("a.b.c".into()))
+        );
+        assert_eq!(run(&h, &[("x-auth", "Other a.b.c")], "/"), Ok(None));
+        let q = [PreparedSource::Query("access_token".into())];
+        assert_eq!(
+            run(&q, &[], "/x?a=1&access_token=a.b.c"),
+            Ok(Some("a.b.c".into()))
+        );
+        assert_eq!(
+            run(&q, &[], "/x?access_token=a&access_token=b"),
+            Err(ErrorKind::RepeatedCredential)
+        );
+        assert_eq!(
+            run(&q, &[], "/x?access_token=a%20b"),
+            Err(ErrorKind::MalformedRequest)
+        );
+    }
+}

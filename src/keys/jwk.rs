@@ -1,0 +1,221 @@
+//! JWK and JWK set ingestion (RFC 7517, RFC 7518 section 6, RFC 8037), with vetting.
+//!
+//! The JWK is read with our own strict model rather than a permissive one: a member that
+//! appears twice, private key material, or parameters that do not fit `kty`/`crv`/`alg`
+//! make the key unfit, and the message says why.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::Algorithm;
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+
+use super::{KeyMaterial, PreparedKey, algorithm_from_name, vet};
+
+#[derive(Deserialize)]
+struct RawJwk {
+    kty: String,
+    #[serde(rename = "use")]
+    public_key_use: Option<String>,
+    key_ops: Option<Vec<String>>,
+    alg: Option<String>,
+    kid: Option<String>,
+    crv: Option<String>,
+    n: Option<String>,
+    e: Option<String>,
+    x: Option<String>,
+    y: Option<String>,
+    k: Option<String>,
+    // Private members: present means unfit for a verification key.
+    d: Option<IgnoredAny>,
+    p: Option<IgnoredAny>,
+    q: Option<IgnoredAny>,
+    dp: Option<IgnoredAny>,
+    dq: Option<IgnoredAny>,
+    qi: Option<IgnoredAny>,
+    oth: Option<IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+struct RawJwkSet {
+    keys: Vec<RawJwk>,
+}
+
+/// A vetted JWK, not yet bound into a [`PreparedKey`].
+pub(crate) struct ParsedJwk {
+    pub(crate) kid: Option<String>,
+    pub(crate) algorithm: Algorithm,
+    pub(crate) material: KeyMaterial,
+}
+
+fn decode_member(value: &Option<String>, name: &str) -> Result<Vec<u8>, String> {
+    let value = value
+        .as_deref()
+        .ok_or_else(|| format!("the JWK lacks its `{name}` member"))?;
+    URL_SAFE_NO_PAD
+        .decode(value)
+        .map_err(|_| format!("the JWK member `{name}` is not base64url without padding"))
+}
+
+/// Parses one JWK. `allow_secret` admits `kty: oct` (an HMAC secret).
+pub(crate) fn parse_jwk(json: &str, allow_secret: bool) -> Result<ParsedJwk, String> {
+    let raw: RawJwk = serde_json::from_str(json).map_err(|_| {
+        "this is not a JWK: a JSON object with string members and no member twice".to_string()
+    })?;
+    vet_jwk(raw, allow_secret)
+}
+
+fn vet_jwk(raw: RawJwk, allow_secret: bool) -> Result<ParsedJwk, String> {
+    if let Some(use_) = raw.public_key_use.as_deref() {
+        if use_ != "sig" {
+            return Err(format!(
+                "the JWK's `use` is {use_:?}; a verification key needs \"sig\" or no `use`"
+            ));
+        }
+    }
+    if let Some(ops) = &raw.key_ops {
+        if !ops.iter().any(|op| op == "verify") {
+            return Err("the JWK's `key_ops` do not include \"verify\"".into());
+        }
+    }
+    let has_private = raw.d.is_some()
+        || raw.p.is_some()
+        || raw.q.is_some()
+        || raw.dp.is_some()
+        || raw.dq.is_some()
+        || raw.qi.is_some()
+        || raw.oth.is_some();
+    if has_private && raw.kty != "oct" {
+        return Err("the JWK holds private key material; configure its public half only".into());
+    }
+    let named = match raw.alg.as_deref() {
+        None => None,
+        Some(name) => Some(algorithm_from_name(name).ok_or_else(|| {
+            format!("the JWK's `alg` {name:?} is not a supported signature algorithm")
+        })?),
+    };
+    let (material, default_algorithm) = match raw.kty.as_str() {
+        "RSA" => {
+            let n = decode_member(&raw.n, "n")?;
+            let e = decode_member(&raw.e, "e")?;
+            vet::rsa(&n, &e)?;
+            (KeyMaterial::Rsa { n, e }, Algorithm::RS256)
+        }
+        "EC" => {
+            let algorithm = match raw.crv.as_deref() {
+                Some("P-256") => Algorithm::ES256,
+                Some("P-384") => Algorithm::ES384,
+                other => {
+                    return Err(format!(
+                        "the EC curve {other:?} is not supported; use P-256 or P-384"
+                    ));
+                }
+            };
+            let len = vet::ec_coordinate_len(algorithm).unwrap_or(0);
+            let x = decode_member(&raw.x, "x")?;
+            let y = decode_member(&raw.y, "y")?;
+            if x.len() != len || y.len() != len {
+                return Err(format!(
+                    "the EC coordinates must be {len} bytes each on {:?}",
+                    raw.crv
+                ));
+            }
+            let mut point = Vec::with_capacity(1 + 2 * len);
+            point.push(0x04);
+            point.extend_from_slice(&x);
+            point.extend_from_slice(&y);
+            (KeyMaterial::Ec(point), algorithm)
+        }
+        "OKP" => {
+            if raw.crv.as_deref() != Some("Ed25519") {
+                return Err(format!(
+                    "the OKP curve {:?} is not a signature curve we support; use Ed25519",
+                    raw.crv
+                ));
+            }
+            let x = decode_member(&raw.x, "x")?;
+            (KeyMaterial::Ed25519(vet::ed25519(&x)?), Algorithm::EdDSA)
+        }
+        "oct" if allow_secret => (
+            KeyMaterial::Hmac(decode_member(&raw.k, "k")?),
+            Algorithm::HS256,
+        ),
+        "oct" => {
+            return Err(
+                "a `kty: oct` secret sits in a set of public keys; configure HMAC secrets on their own".into(),
+            );
+        }
+        other => return Err(format!("the key type {other:?} is not supported")),
+    };
+    let algorithm = named.unwrap_or(default_algorithm);
+    if let (Some(named), KeyMaterial::Ec(_)) = (named, &material) {
+        if named != default_algorithm {
+            return Err(format!(
+                "the JWK's `alg` {named:?} does not fit its curve {:?}",
+                raw.crv
+            ));
+        }
+    }
+    Ok(ParsedJwk {
+        kid: raw.kid,
+        algorithm,
+        material,
+    })
+}
+
+/// Parses and prepares a JWK set. Secrets (`kty: oct`) are admitted only in a set that
+/// holds nothing else, so a public key set can never smuggle in an HMAC key.
+pub(crate) fn parse_jwk_set(json: &str) -> Result<Vec<PreparedKey>, String> {
+    let set: RawJwkSet = serde_json::from_str(json).map_err(|_| {
+        "this is not a JWK set: a JSON object with a `keys` array of JWKs, no member twice"
+            .to_string()
+    })?;
+    let all_secret = set.keys.iter().all(|key| key.kty == "oct");
+    set.keys
+        .into_iter()
+        .enumerate()
+        .map(|(index, raw)| {
+            let parsed = vet_jwk(raw, all_secret)
+                .map_err(|why| format!("key {index} of the JWK set: {why}"))?;
+            PreparedKey::new(parsed.kid, parsed.algorithm, parsed.material)
+                .map_err(|why| format!("key {index} of the JWK set: {why}"))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encryption_keys_and_private_members_are_refused() {
+        let enc = r#"{"kty":"OKP","crv":"Ed25519","use":"enc","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;
+        assert!(parse_jwk(enc, false).err().unwrap().contains("use"));
+        let private = r#"{"kty":"OKP","crv":"Ed25519","d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;
+        assert!(parse_jwk(private, false).err().unwrap().contains("private"));
+        let ops = r#"{"kty":"OKP","crv":"Ed25519","key_ops":["sign"],"x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;
+        assert!(parse_jwk(ops, false).err().unwrap().contains("key_ops"));
+    }
+
+    #[test]
+    fn a_member_twice_is_refused() {
+        let twice = r#"{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","x":"AAAA"}"#;
+        assert!(parse_jwk(twice, false).is_err());
+    }
+
+    #[test]
+    fn rfc8037_ed25519_key_is_accepted() {
+        let key =
+            r#"{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;
+        let parsed = parse_jwk(key, false).unwrap();
+        assert_eq!(parsed.algorithm, Algorithm::EdDSA);
+    }
+
+    #[test]
+    fn a_secret_inside_a_public_set_is_refused() {
+        let set = r#"{"keys":[
+            {"kty":"oct","k":"AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow"},
+            {"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#;
+        assert!(parse_jwk_set(set).err().unwrap().contains("oct"));
+    }
+}

@@ -1,0 +1,436 @@
+//! Verification keys: what you configure, how it is vetted, and how a token finds its key.
+//!
+//! A [`VerifyingKey`] names key material (an HMAC secret, a PEM or DER public key, a JWK)
+//! and optionally its `kid` and algorithm. Nothing is parsed until
+//! [`JwtAuthConfigBuilder::build`](crate::JwtAuthConfigBuilder::build), which vets every key
+//! (strength, algorithm fit, JWK `use`/`key_ops`/`alg`/`crv`) and refuses the whole
+//! configuration with a sentence naming the problem.
+//!
+//! ```
+//! use tower_jwt_auth::{Algorithm, JwtAuthConfig, VerifyingKey};
+//!
+//! // A 1024-bit-style short secret is refused at build time, not at the first request.
+//! let error = JwtAuthConfig::builder()
+//!     .key(VerifyingKey::hmac(b"too short".to_vec()))
+//!     .build()
+//!     .unwrap_err();
+//! assert!(error.message().contains("at least 32"));
+//!
+//! let config = JwtAuthConfig::builder()
+//!     .key(VerifyingKey::hmac(vec![7u8; 64]).with_algorithm(Algorithm::HS512).with_kid("k1"))
+//!     .build()
+//!     .unwrap();
+//! # let _ = config;
+//! ```
+
+mod backend;
+mod der;
+mod jwk;
+pub(crate) mod vet;
+
+use std::fmt;
+
+use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey};
+
+pub use backend::crypto_backend;
+pub(crate) use backend::install_default_provider;
+pub(crate) use jwk::parse_jwk_set;
+
+use crate::error::{ConfigError, ErrorKind};
+
+/// Key material to verify tokens with, vetted when the configuration is built.
+///
+/// The algorithm a key verifies comes from here (or from the JWK's `alg`, or the only
+/// algorithm its curve allows), never from a token: a token whose header names another
+/// algorithm is rejected.
+#[derive(Clone)]
+pub struct VerifyingKey {
+    source: Source,
+    kid: Option<String>,
+    algorithm: Option<Algorithm>,
+}
+
+#[derive(Clone)]
+enum Source {
+    Hmac(Vec<u8>),
+    RsaPem(Vec<u8>),
+    RsaDer(Vec<u8>),
+    EcPem(Vec<u8>),
+    Ed25519Pem(Vec<u8>),
+    Jwk(String),
+}
+
+impl fmt::Debug for VerifyingKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.source {
+            Source::Hmac(_) => "hmac",
+            Source::RsaPem(_) => "rsa_pem",
+            Source::RsaDer(_) => "rsa_der",
+            Source::EcPem(_) => "ec_pem",
+            Source::Ed25519Pem(_) => "ed25519_pem",
+            Source::Jwk(_) => "jwk",
+        };
+        f.debug_struct("VerifyingKey")
+            .field("kind", &kind)
+            .field("kid", &self.kid)
+            .field("algorithm", &self.algorithm)
+            .finish_non_exhaustive()
+    }
+}
+
+impl VerifyingKey {
+    /// A shared HMAC secret (HS256 unless [`with_algorithm`](Self::with_algorithm) says
+    /// HS384 or HS512). It must be at least as long as the hash output: 32 bytes for HS256.
+    pub fn hmac(secret: impl Into<Vec<u8>>) -> Self {
+        Self::from_source(Source::Hmac(secret.into()))
+    }
+
+    /// An RSA public key in PEM, PKCS#1 (`RSA PUBLIC KEY`) or SPKI (`PUBLIC KEY`). RS256
+    /// unless [`with_algorithm`](Self::with_algorithm) picks another RSA algorithm.
+    pub fn rsa_pem(pem: impl AsRef<[u8]>) -> Self {
+        Self::from_source(Source::RsaPem(pem.as_ref().to_vec()))
+    }
+
+    /// An RSA public key in DER, PKCS#1 or SPKI. RS256 unless told otherwise.
+    pub fn rsa_der(der: impl AsRef<[u8]>) -> Self {
+        Self::from_source(Source::RsaDer(der.as_ref().to_vec()))
+    }
+
+    /// An EC public key in PEM (SPKI): P-256 verifies ES256, P-384 verifies ES384.
+    pub fn ec_pem(pem: impl AsRef<[u8]>) -> Self {
+        Self::from_source(Source::EcPem(pem.as_ref().to_vec()))
+    }
+
+    /// An Ed25519 public key in PEM (SPKI); verifies EdDSA.
+    pub fn ed25519_pem(pem: impl AsRef<[u8]>) -> Self {
+        Self::from_source(Source::Ed25519Pem(pem.as_ref().to_vec()))
+    }
+
+    /// One JWK as JSON. Its `kid` and `alg` are used unless overridden here; a JWK with
+    /// `use` other than `sig`, `key_ops` without `verify`, private members or an `alg`
+    /// that does not fit its `kty`/`crv` is refused. A `kty: oct` JWK is an HMAC secret.
+    pub fn jwk(json: impl Into<String>) -> Self {
+        Self::from_source(Source::Jwk(json.into()))
+    }
+
+    fn from_source(source: Source) -> Self {
+        Self {
+            source,
+            kid: None,
+            algorithm: None,
+        }
+    }
+
+    /// Tokens naming this `kid` in their header are verified with this key (exact match).
+    pub fn with_kid(mut self, kid: impl Into<String>) -> Self {
+        self.kid = Some(kid.into());
+        self
+    }
+
+    /// The one algorithm this key verifies; it must belong to the key's family.
+    pub fn with_algorithm(mut self, algorithm: Algorithm) -> Self {
+        self.algorithm = Some(algorithm);
+        self
+    }
+
+    /// Parses and vets the key. `label` names it in error messages.
+    pub(crate) fn prepare(&self, label: &str) -> Result<PreparedKey, ConfigError> {
+        let refuse = |why: String| ConfigError::new(format!("{label}: {why}"));
+        let (material, default_algorithm, jwk_kid) = match &self.source {
+            Source::Hmac(secret) => (KeyMaterial::Hmac(secret.clone()), Algorithm::HS256, None),
+            Source::RsaPem(pem) => {
+                let key = DecodingKey::from_rsa_pem(pem).map_err(|_| {
+                    refuse("this is not an RSA public key in PEM (expected `PUBLIC KEY` or `RSA PUBLIC KEY`)".into())
+                })?;
+                (rsa_material(&key).map_err(refuse)?, Algorithm::RS256, None)
+            }
+            Source::RsaDer(der) => {
+                let (n, e) = der::rsa_public_components(der).ok_or_else(|| {
+                    refuse("this is not an RSA public key in DER (expected PKCS#1 or SPKI)".into())
+                })?;
+                (KeyMaterial::Rsa { n, e }, Algorithm::RS256, None)
+            }
+            Source::EcPem(pem) => {
+                let key = DecodingKey::from_ec_pem(pem).map_err(|_| {
+                    refuse("this is not an EC public key in PEM (expected `PUBLIC KEY` on P-256 or P-384)".into())
+                })?;
+                let point = key
+                    .try_get_as_bytes()
+                    .map_err(|_| refuse("unreadable EC key".into()))?
+                    .to_vec();
+                let algorithm = match point.len() {
+                    65 => Algorithm::ES256,
+                    97 => Algorithm::ES384,
+                    _ => return Err(refuse("only P-256 and P-384 EC keys are supported".into())),
+                };
+                (KeyMaterial::Ec(point), algorithm, None)
+            }
+            Source::Ed25519Pem(pem) => {
+                let key = DecodingKey::from_ed_pem(pem).map_err(|_| {
+                    refuse(
+                        "this is not an Ed25519 public key in PEM (expected `PUBLIC KEY`)".into(),
+                    )
+                })?;
+                let bytes = key
+                    .try_get_as_bytes()
+                    .map_err(|_| refuse("unreadable Ed25519 key".into()))?;
+                (
+                    KeyMaterial::Ed25519(vet::ed25519(bytes).map_err(refuse)?),
+                    Algorithm::EdDSA,
+                    None,
+                )
+            }
+            Source::Jwk(json) => {
+                let parsed = jwk::parse_jwk(json, true).map_err(refuse)?;
+                (parsed.material, parsed.algorithm, parsed.kid)
+            }
+        };
+        let algorithm = self.algorithm.unwrap_or(default_algorithm);
+        let kid = self.kid.clone().or(jwk_kid);
+        PreparedKey::new(kid, algorithm, material).map_err(refuse)
+    }
+}
+
+fn rsa_material(key: &DecodingKey) -> Result<KeyMaterial, String> {
+    let der = key
+        .try_get_as_bytes()
+        .map_err(|_| "unreadable RSA key".to_string())?;
+    let (n, e) = der::rsa_public_components(der).ok_or("this PEM holds no RSA public key")?;
+    Ok(KeyMaterial::Rsa { n, e })
+}
+
+/// Parsed key material, before it is bound to an algorithm.
+pub(crate) enum KeyMaterial {
+    Hmac(Vec<u8>),
+    Rsa {
+        n: Vec<u8>,
+        e: Vec<u8>,
+    },
+    /// An uncompressed SEC1 point: 0x04 || x || y.
+    Ec(Vec<u8>),
+    Ed25519([u8; 32]),
+}
+
+impl KeyMaterial {
+    fn family(&self) -> AlgorithmFamily {
+        match self {
+            Self::Hmac(_) => AlgorithmFamily::Hmac,
+            Self::Rsa { .. } => AlgorithmFamily::Rsa,
+            Self::Ec(_) => AlgorithmFamily::Ec,
+            Self::Ed25519(_) => AlgorithmFamily::Ed,
+        }
+    }
+}
+
+/// A vetted key bound to one algorithm, ready to verify.
+pub(crate) struct PreparedKey {
+    kid: Option<Box<str>>,
+    algorithm: Algorithm,
+    check: backend::SignatureCheck,
+}
+
+impl PreparedKey {
+    pub(crate) fn new(
+        kid: Option<String>,
+        algorithm: Algorithm,
+        material: KeyMaterial,
+    ) -> Result<Self, String> {
+        if !material.family().algorithms().contains(&algorithm) {
+            return Err(format!(
+                "{algorithm:?} does not fit a {} key; pick one of {:?}",
+                family_name(material.family()),
+                material.family().algorithms()
+            ));
+        }
+        match &material {
+            KeyMaterial::Hmac(secret) => vet::hmac(secret, algorithm)?,
+            KeyMaterial::Rsa { n, e } => vet::rsa(n, e)?,
+            KeyMaterial::Ec(point) => {
+                let len = vet::ec_coordinate_len(algorithm).unwrap_or(0);
+                if point.len() != 1 + 2 * len || point[0] != 0x04 {
+                    return Err(format!(
+                        "this EC key is not a point on the curve of {algorithm:?}"
+                    ));
+                }
+            }
+            KeyMaterial::Ed25519(_) => {}
+        }
+        let check = backend::SignatureCheck::new(algorithm, &material)?;
+        Ok(Self {
+            kid: kid.map(String::into_boxed_str),
+            algorithm,
+            check,
+        })
+    }
+
+    pub(crate) fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+
+    pub(crate) fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// True when `signature` is valid for `message` under this key and its algorithm.
+    pub(crate) fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        self.check.verify(self.algorithm, message, signature)
+    }
+}
+
+fn family_name(family: AlgorithmFamily) -> &'static str {
+    match family {
+        AlgorithmFamily::Hmac => "HMAC",
+        AlgorithmFamily::Rsa => "RSA",
+        AlgorithmFamily::Ec => "EC",
+        AlgorithmFamily::Ed => "Ed25519",
+    }
+}
+
+/// Parses a JWS `alg` value; `none` (in any case) and unknown names give `None`.
+pub(crate) fn algorithm_from_name(name: &str) -> Option<Algorithm> {
+    Some(match name {
+        "HS256" => Algorithm::HS256,
+        "HS384" => Algorithm::HS384,
+        "HS512" => Algorithm::HS512,
+        "RS256" => Algorithm::RS256,
+        "RS384" => Algorithm::RS384,
+        "RS512" => Algorithm::RS512,
+        "PS256" => Algorithm::PS256,
+        "PS384" => Algorithm::PS384,
+        "PS512" => Algorithm::PS512,
+        "ES256" => Algorithm::ES256,
+        "ES384" => Algorithm::ES384,
+        "EdDSA" => Algorithm::EdDSA,
+        _ => return None,
+    })
+}
+
+/// The configured keys, and the rule by which a token finds its one key.
+pub(crate) struct KeySet {
+    keys: Vec<PreparedKey>,
+}
+
+impl KeySet {
+    /// Checks the set as a whole: not empty, no `kid` twice.
+    pub(crate) fn new(keys: Vec<PreparedKey>) -> Result<Self, ConfigError> {
+        if keys.is_empty() {
+            return Err(ConfigError::new(
+                "no verification key is configured; add one with .hmac_secret(...), .key(...) or .jwk_set(...)",
+            ));
+        }
+        for (i, key) in keys.iter().enumerate() {
+            if let Some(kid) = key.kid() {
+                if keys[..i].iter().any(|other| other.kid() == Some(kid)) {
+                    return Err(ConfigError::new(format!(
+                        "two keys share the kid {kid:?}; a kid must name one key"
+                    )));
+                }
+            }
+        }
+        Ok(Self { keys })
+    }
+
+    /// The key for a token: an exact `kid` match, else the one key without a kid that
+    /// verifies the token's algorithm. The algorithm must be the key's own.
+    pub(crate) fn select(
+        &self,
+        kid: Option<&str>,
+        algorithm: Algorithm,
+    ) -> Result<&PreparedKey, ErrorKind> {
+        if let Some(kid) = kid {
+            if let Some(key) = self.keys.iter().find(|key| key.kid() == Some(kid)) {
+                return if key.algorithm == algorithm {
+                    Ok(key)
+                } else {
+                    Err(ErrorKind::UnsupportedAlgorithm)
+                };
+            }
+        }
+        let mut candidates = self
+            .keys
+            .iter()
+            .filter(|key| key.algorithm == algorithm && (kid.is_none() || key.kid().is_none()));
+        match (candidates.next(), candidates.next()) {
+            (Some(key), None) => Ok(key),
+            (Some(_), Some(_)) => Err(ErrorKind::AmbiguousKey),
+            (None, _) if self.keys.iter().any(|key| key.algorithm == algorithm) => {
+                Err(ErrorKind::UnknownKey)
+            }
+            (None, _) => Err(ErrorKind::UnsupportedAlgorithm),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hmac_key(kid: Option<&str>, algorithm: Algorithm) -> PreparedKey {
+        PreparedKey::new(
+            kid.map(str::to_owned),
+            algorithm,
+            KeyMaterial::Hmac(vec![9; 64]),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn kid_selects_exactly_and_the_algorithm_must_be_the_keys_own() {
+        let set = KeySet::new(vec![
+            hmac_key(Some("a"), Algorithm::HS256),
+            hmac_key(Some("b"), Algorithm::HS512),
+        ])
+        .unwrap();
+        assert_eq!(
+            set.select(Some("b"), Algorithm::HS512).unwrap().kid(),
+            Some("b")
+        );
+        assert_eq!(
+            set.select(Some("b"), Algorithm::HS256).err(),
+            Some(ErrorKind::UnsupportedAlgorithm)
+        );
+        assert_eq!(
+            set.select(Some("B"), Algorithm::HS512).err(),
+            Some(ErrorKind::UnknownKey)
+        );
+        assert_eq!(
+            set.select(Some("c"), Algorithm::RS256).err(),
+            Some(ErrorKind::UnsupportedAlgorithm)
+        );
+    }
+
+    #[test]
+    fn a_token_without_kid_needs_exactly_one_fitting_key() {
+        let one = KeySet::new(vec![hmac_key(None, Algorithm::HS256)]).unwrap();
+        assert!(one.select(None, Algorithm::HS256).is_ok());
+        let two = KeySet::new(vec![
+            hmac_key(Some("a"), Algorithm::HS256),
+            hmac_key(Some("b"), Algorithm::HS256),
+        ])
+        .unwrap();
+        assert_eq!(
+            two.select(None, Algorithm::HS256).err(),
+            Some(ErrorKind::AmbiguousKey)
+        );
+    }
+
+    #[test]
+    fn duplicate_kids_and_empty_sets_are_refused() {
+        assert!(KeySet::new(vec![]).is_err());
+        assert!(
+            KeySet::new(vec![
+                hmac_key(Some("a"), Algorithm::HS256),
+                hmac_key(Some("a"), Algorithm::HS384)
+            ])
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn an_algorithm_outside_the_keys_family_is_refused() {
+        let error = PreparedKey::new(None, Algorithm::RS256, KeyMaterial::Hmac(vec![1; 64]))
+            .err()
+            .unwrap();
+        assert!(error.contains("does not fit a HMAC key"), "{error}");
+    }
+}

@@ -1,0 +1,284 @@
+//! The Tower plumbing: [`JwtAuthLayer`], the [`JwtAuth`] service and its [`ResponseFuture`].
+//!
+//! The layer works on any `Service<http::Request<B>, Response = http::Response<ResBody>>`
+//! with `ResBody: Default`: axum routers, `ServiceBuilder` stacks, hyper services and tonic
+//! servers. A rejected request never reaches the inner service, and its future allocates
+//! no box.
+//!
+//! ```
+//! use http::{Request, Response, StatusCode};
+//! use http_body_util::Full;
+//! use bytes::Bytes;
+//! use tower::{ServiceBuilder, ServiceExt, service_fn};
+//! use tower_jwt_auth::{Claims, JwtAuthConfig, JwtAuthLayer, TokenIssuer};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+//! let secret = b"an example secret of at least 32 bytes!".to_vec();
+//! let config = JwtAuthConfig::builder().hmac_secret(&secret).build()?;
+//!
+//! let service = ServiceBuilder::new()
+//!     .layer(JwtAuthLayer::new(config))
+//!     .service(service_fn(|request: Request<Full<Bytes>>| async move {
+//!         let claims = request.extensions().get::<Claims>().expect("set by the layer");
+//!         let body = format!("hello {}", claims.sub.as_deref().unwrap_or("?"));
+//!         Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::from(body))))
+//!     }));
+//!
+//! // No token: 401 and the inner service is not called.
+//! let response = service.clone().oneshot(Request::new(Full::default())).await?;
+//! assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+//!
+//! // A valid token: the handler sees the claims.
+//! let token = TokenIssuer::builder().hmac_secret(secret).build()?.issue(&serde_json::json!({"sub": "alice"}))?;
+//! let request = Request::builder().header("authorization", format!("Bearer {token}")).body(Full::default())?;
+//! let response = service.oneshot(request).await?;
+//! assert_eq!(response.status(), StatusCode::OK);
+//! # Ok(())
+//! # }
+//! ```
+
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
+use pin_project_lite::pin_project;
+use serde::de::DeserializeOwned;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::claims::{Claims, DefaultClaims};
+use crate::config::JwtAuthConfig;
+use crate::response::{RequestHead, into_service_response};
+
+/// Authenticates every request with a JWT and inserts [`Claims<C>`] into its extensions.
+pub struct JwtAuthLayer<C = DefaultClaims> {
+    config: JwtAuthConfig,
+    optional: bool,
+    _claims: PhantomData<fn() -> C>,
+}
+
+impl JwtAuthLayer<DefaultClaims> {
+    /// A layer that requires a valid token and inserts [`Claims<DefaultClaims>`].
+    pub fn new(config: JwtAuthConfig) -> Self {
+        Self {
+            config,
+            optional: false,
+            _claims: PhantomData,
+        }
+    }
+}
+
+impl<C> JwtAuthLayer<C> {
+    /// The same layer, parsing claims into your own type `D` instead.
+    pub fn with_claims<D>(self) -> JwtAuthLayer<D> {
+        JwtAuthLayer {
+            config: self.config,
+            optional: self.optional,
+            _claims: PhantomData,
+        }
+    }
+
+    /// Lets requests without any credential through, without claims. A credential that is
+    /// present but bad is still rejected.
+    pub fn optional(mut self) -> Self {
+        self.optional = true;
+        self
+    }
+
+    /// The configuration this layer uses.
+    pub fn config(&self) -> &JwtAuthConfig {
+        &self.config
+    }
+}
+
+impl<C> Clone for JwtAuthLayer<C> {
+    fn clone(&self) -> Self {
+        Self {
+            config: self.config.clone(),
+            optional: self.optional,
+            _claims: PhantomData,
+        }
+    }
+}
+
+impl<C> fmt::Debug for JwtAuthLayer<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtAuthLayer")
+            .field("config", &self.config)
+            .field("optional", &self.optional)
+            .finish()
+    }
+}
+
+impl<S, C> Layer<S> for JwtAuthLayer<C> {
+    type Service = JwtAuth<S, C>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        JwtAuth {
+            inner,
+            config: self.config.clone(),
+            optional: self.optional,
+            _claims: PhantomData,
+        }
+    }
+}
+
+/// The service made by [`JwtAuthLayer`].
+pub struct JwtAuth<S, C = DefaultClaims> {
+    inner: S,
+    config: JwtAuthConfig,
+    optional: bool,
+    _claims: PhantomData<fn() -> C>,
+}
+
+impl<S> JwtAuth<S, DefaultClaims> {
+    /// Wraps `inner`, requiring a valid token.
+    pub fn new(inner: S, config: JwtAuthConfig) -> Self {
+        Self {
+            inner,
+            config,
+            optional: false,
+            _claims: PhantomData,
+        }
+    }
+}
+
+impl<S, C> JwtAuth<S, C> {
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S: Clone, C> Clone for JwtAuth<S, C> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            config: self.config.clone(),
+            optional: self.optional,
+            _claims: PhantomData,
+        }
+    }
+}
+
+impl<S: fmt::Debug, C> fmt::Debug for JwtAuth<S, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtAuth")
+            .field("inner", &self.inner)
+            .field("optional", &self.optional)
+            .finish()
+    }
+}
+
+impl<S, C, ReqBody, ResBody> Service<Request<ReqBody>> for JwtAuth<S, C>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    ResBody: Default + 'static,
+    C: DeserializeOwned + Send + Sync + 'static,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future, ResBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        let head = RequestHead {
+            method: request.method(),
+            uri: request.uri(),
+            headers: request.headers(),
+        };
+        let outcome = self.config.authenticate::<C>(&head);
+        match outcome {
+            Ok(Some(claims)) => {
+                request.extensions_mut().insert(claims);
+            }
+            Ok(None) if self.optional => {
+                request.extensions_mut().remove::<Claims<C>>();
+            }
+            Ok(None) => {
+                let error = crate::error::ErrorKind::MissingCredential.into();
+                tracing::debug!(kind = ?crate::error::ErrorKind::MissingCredential, "request rejected");
+                let response = self.config.rejection(&error, &head);
+                return ResponseFuture::rejected(into_service_response(response));
+            }
+            Err(error) => {
+                tracing::debug!(kind = ?error.kind(), "request rejected");
+                let response = self.config.rejection(&error, &head);
+                return ResponseFuture::rejected(into_service_response(response));
+            }
+        }
+        // Call the service that reported ready, leave a fresh clone in its place.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        ResponseFuture {
+            state: State::Inner {
+                future: inner.call(request),
+            },
+        }
+    }
+}
+
+pin_project! {
+    /// The response future of [`JwtAuth`]: the inner service's, or a ready rejection.
+    pub struct ResponseFuture<F, B> {
+        #[pin]
+        state: State<F, B>,
+    }
+}
+
+pin_project! {
+    #[project = StateProjection]
+    enum State<F, B> {
+        Inner { #[pin] future: F },
+        Rejected { response: Option<Response<B>> },
+    }
+}
+
+impl<F, B> ResponseFuture<F, B> {
+    fn rejected(response: Response<B>) -> Self {
+        Self {
+            state: State::Rejected {
+                response: Some(response),
+            },
+        }
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F, B>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = Result<Response<B>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            StateProjection::Inner { future } => future.poll(cx),
+            StateProjection::Rejected { response } => Poll::Ready(Ok(response
+                .take()
+                .expect("ResponseFuture polled after completion"))),
+        }
+    }
+}
+
+impl<F, B> fmt::Debug for ResponseFuture<F, B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,85 @@
+//! JWT authentication for every Tower server (Axum, Hyper, Tonic) in one `.layer(...)`.
+//!
+//! [`JwtAuthLayer`] finds the token (the `Authorization` header, another header, a cookie),
+//! verifies it against the configured keys with each key's own algorithm, checks the
+//! claims, and inserts the typed [`Claims<C>`] into the request's extensions, or answers
+//! with an RFC 6750 rejection (or its gRPC equivalent) without calling your service.
+//!
+//! # Quickstart
+//!
+//! ```
+//! use axum::{Extension, Router, routing::get};
+//! use tower_jwt_auth::{Claims, JwtAuthConfig, JwtAuthLayer};
+//!
+//! #[derive(serde::Deserialize)]
+//! struct User {
+//!     sub: String,
+//!     role: String,
+//! }
+//!
+//! // With the `axum` feature, `user: Claims<User>` works as an extractor directly.
+//! async fn me(Extension(user): Extension<Claims<User>>) -> String {
+//!     format!("{} ({})", user.sub, user.role)
+//! }
+//!
+//! # fn main() -> Result<(), tower_jwt_auth::ConfigError> {
+//! let config = JwtAuthConfig::builder()
+//!     .hmac_secret(b"an example secret of at least 32 bytes!")
+//!     .issuer("https://auth.example.com")
+//!     .audience("orders-api")
+//!     .build()?;
+//!
+//! let app: Router = Router::new()
+//!     .route("/users/me", get(me))
+//!     .layer(JwtAuthLayer::new(config).with_claims::<User>());
+//! # let _ = app;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Features
+//!
+//! | feature | default | what it brings |
+//! |---|---|---|
+//! | `aws-lc-rs` | yes | signature checks with aws-lc-rs, keys parsed once at build |
+//! | `rust-crypto` | no | the pure-Rust RustCrypto backend instead (used only without `aws-lc-rs`) |
+//! | `axum` | no | `Claims<C>` and `Option<Claims<C>>` as axum extractors, JSON rejection bodies in axum |
+//!
+//! One crypto backend is required; building with neither is a compile error, and with both
+//! aws-lc-rs is used.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![deny(missing_docs, unreachable_pub, unsafe_code)]
+#![warn(clippy::all)]
+
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub mod axum;
+mod claims;
+mod config;
+mod error;
+mod extract;
+mod issue;
+mod keys;
+mod layer;
+mod response;
+mod verify;
+
+pub use claims::{Claims, DefaultClaims, VerifiedHeader};
+pub use config::{
+    DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_SIZE, DEFAULT_REALM, JwtAuthConfig, JwtAuthConfigBuilder,
+};
+pub use error::{AuthError, ConfigError, ErrorKind, RejectionClass};
+pub use extract::TokenSource;
+pub use issue::{DEFAULT_TOKEN_LIFETIME, IssueError, TokenIssuer, TokenIssuerBuilder};
+pub use jsonwebtoken::Algorithm;
+pub use keys::{VerifyingKey, crypto_backend};
+pub use layer::{JwtAuth, JwtAuthLayer, ResponseFuture};
+pub use response::{RequestHead, bearer_challenge, default_response};
+
+/// The JWK set type published by [`TokenIssuer::jwk_set`].
+pub use jsonwebtoken::jwk::JwkSet;
+
+#[cfg(all(doctest, feature = "axum"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

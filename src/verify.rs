@@ -1,0 +1,336 @@
+//! Precheck, signature and claims: one token in, typed claims or an error kind out. No I/O.
+//!
+//! The order is fixed: size cap, charset and segment count, the header (borrowed parse),
+//! key selection by `kid` with the key's own algorithm, the signature, and only then the
+//! payload: once into the registered claims the checks need, once into the caller's type.
+//!
+//! ```
+//! use tower_jwt_auth::{ErrorKind, JwtAuthConfig};
+//!
+//! let config = JwtAuthConfig::builder()
+//!     .hmac_secret(b"an example secret of at least 32 bytes!")
+//!     .build()
+//!     .unwrap();
+//! // `{"alg":"none"}` is refused whatever its spelling.
+//! let error = config.verify("eyJhbGciOiJub25lIn0.e30.").unwrap_err();
+//! assert_eq!(error.kind(), ErrorKind::UnsupportedAlgorithm);
+//! ```
+
+use std::borrow::Cow;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
+use serde::de::{DeserializeOwned, IgnoredAny};
+
+use crate::claims::{Claims, RegisteredClaims, VerifiedHeader};
+use crate::error::ErrorKind;
+use crate::keys::{KeySet, algorithm_from_name};
+
+/// The JOSE header members we read. Unknown members are ignored; `jku`, `x5u`, `jwk` and
+/// `x5c` are never read at all. A member named twice is refused.
+#[derive(Deserialize)]
+struct RawHeader<'a> {
+    #[serde(borrow)]
+    alg: Cow<'a, str>,
+    #[serde(borrow)]
+    kid: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    typ: Option<Cow<'a, str>>,
+    crit: Option<IgnoredAny>,
+    b64: Option<IgnoredAny>,
+    enc: Option<IgnoredAny>,
+    zip: Option<IgnoredAny>,
+}
+
+/// The claim checks, built once from the configuration.
+pub(crate) struct ClaimRules {
+    pub(crate) leeway: i64,
+    pub(crate) issuers: Vec<String>,
+    pub(crate) audiences: Vec<String>,
+    pub(crate) max_lifetime: Option<i64>,
+    pub(crate) required_type: Option<String>,
+    pub(crate) max_token_size: usize,
+}
+
+/// A token that passed the precheck and the signature check.
+pub(crate) struct VerifiedJws {
+    pub(crate) header: VerifiedHeader,
+    pub(crate) payload: Vec<u8>,
+}
+
+fn decode_segment(segment: &str) -> Result<Vec<u8>, ErrorKind> {
+    // The engine refuses padding and non-zero trailing bits: only canonical base64url.
+    URL_SAFE_NO_PAD
+        .decode(segment)
+        .map_err(|_| ErrorKind::Malformed)
+}
+
+/// Splits a compact JWS into its three segments after the size and charset checks.
+fn split_compact(token: &str, max_size: usize) -> Result<(&str, &str, &str), ErrorKind> {
+    if token.len() > max_size {
+        return Err(ErrorKind::TokenTooLarge);
+    }
+    let mut dots = 0usize;
+    for byte in token.bytes() {
+        match byte {
+            b'.' => dots += 1,
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' => {}
+            _ => return Err(ErrorKind::Malformed),
+        }
+    }
+    match dots {
+        2 => {}
+        4 => return Err(ErrorKind::EncryptedToken),
+        _ => return Err(ErrorKind::Malformed),
+    }
+    let mut parts = token.splitn(3, '.');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(header), Some(payload), Some(signature)) if !header.is_empty() => {
+            Ok((header, payload, signature))
+        }
+        _ => Err(ErrorKind::Malformed),
+    }
+}
+
+/// `typ` comparison per RFC 7515 section 4.1.9: case-insensitive, `application/` optional.
+fn type_matches(actual: &str, required: &str) -> bool {
+    let strip = |value: &str| -> String {
+        let lower = value.to_ascii_lowercase();
+        match lower.strip_prefix("application/") {
+            Some(rest) => rest.to_owned(),
+            None => lower,
+        }
+    };
+    strip(actual) == strip(required)
+}
+
+/// Precheck, header checks, key selection and signature: everything below the claims.
+pub(crate) fn verify_signature(
+    token: &str,
+    keys: &KeySet,
+    rules: &ClaimRules,
+) -> Result<VerifiedJws, ErrorKind> {
+    let (header_segment, payload_segment, signature_segment) =
+        split_compact(token, rules.max_token_size)?;
+    let header_bytes = decode_segment(header_segment)?;
+    let header: RawHeader<'_> =
+        serde_json::from_slice(&header_bytes).map_err(|_| ErrorKind::Malformed)?;
+    if header.crit.is_some() || header.b64.is_some() || header.enc.is_some() || header.zip.is_some()
+    {
+        // We implement no JWS extension (RFC 7515 section 4.1.11), and `b64` only makes sense
+        // with `crit`; `enc` and `zip` belong to JWE.
+        return Err(ErrorKind::UnsupportedHeader);
+    }
+    let algorithm = algorithm_from_name(&header.alg).ok_or(ErrorKind::UnsupportedAlgorithm)?;
+    if let Some(required) = &rules.required_type {
+        if !header
+            .typ
+            .as_deref()
+            .is_some_and(|typ| type_matches(typ, required))
+        {
+            return Err(ErrorKind::InvalidType);
+        }
+    }
+    let key = keys.select(header.kid.as_deref(), algorithm)?;
+    let signature = decode_segment(signature_segment)?;
+    let signed_len = header_segment.len() + 1 + payload_segment.len();
+    if !key.verify(&token.as_bytes()[..signed_len], &signature) {
+        return Err(ErrorKind::InvalidSignature);
+    }
+    let payload = decode_segment(payload_segment)?;
+    Ok(VerifiedJws {
+        header: VerifiedHeader {
+            algorithm: key.algorithm(),
+            kid: header.kid.map(|kid| kid.into()),
+            typ: header.typ.map(|typ| typ.into()),
+        },
+        payload,
+    })
+}
+
+impl ClaimRules {
+    /// Checks the registered claims against `now` (seconds since the epoch).
+    pub(crate) fn check(&self, claims: &RegisteredClaims<'_>, now: i64) -> Result<(), ErrorKind> {
+        let exp = claims.exp.as_ref().ok_or(ErrorKind::MissingClaim)?.0;
+        if now >= exp.saturating_add(self.leeway) {
+            return Err(ErrorKind::Expired);
+        }
+        if let Some(nbf) = &claims.nbf {
+            if now.saturating_add(self.leeway) < nbf.0 {
+                return Err(ErrorKind::NotYetValid);
+            }
+        }
+        if let Some(iat) = &claims.iat {
+            if iat.0 > now.saturating_add(self.leeway) {
+                return Err(ErrorKind::IssuedInFuture);
+            }
+        }
+        if let Some(max) = self.max_lifetime {
+            let start = claims.iat.as_ref().map_or(now, |iat| iat.0);
+            if exp.saturating_sub(start) > max {
+                return Err(ErrorKind::LifetimeTooLong);
+            }
+        }
+        if !self.issuers.is_empty() {
+            let iss = claims.iss.as_deref().ok_or(ErrorKind::MissingClaim)?;
+            if !self.issuers.iter().any(|allowed| allowed == iss) {
+                return Err(ErrorKind::InvalidIssuer);
+            }
+        }
+        if !self.audiences.is_empty() {
+            let aud = claims.aud.as_ref().ok_or(ErrorKind::MissingClaim)?;
+            if !aud
+                .iter()
+                .any(|aud| self.audiences.iter().any(|allowed| allowed == aud))
+            {
+                return Err(ErrorKind::InvalidAudience);
+            }
+        }
+        Ok(())
+    }
+
+    /// Parses the payload (registered claims, then `C`) and runs the checks.
+    pub(crate) fn claims<C: DeserializeOwned>(
+        &self,
+        jws: VerifiedJws,
+        now: i64,
+    ) -> Result<Claims<C>, ErrorKind> {
+        let registered: RegisteredClaims<'_> =
+            serde_json::from_slice(&jws.payload).map_err(|_| ErrorKind::InvalidClaims)?;
+        self.check(&registered, now)?;
+        let claims: C =
+            serde_json::from_slice(&jws.payload).map_err(|_| ErrorKind::InvalidClaims)?;
+        Ok(Claims::new(claims, jws.header))
+    }
+}
+
+/// Seconds since the epoch, now.
+pub(crate) fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segment_count_and_charset_are_checked_before_decoding() {
+        assert_eq!(split_compact("a.b.c", 100).unwrap(), ("a", "b", "c"));
+        assert_eq!(
+            split_compact("a.b.c.d.e", 100).err(),
+            Some(ErrorKind::EncryptedToken)
+        );
+        assert_eq!(split_compact("a.b", 100).err(), Some(ErrorKind::Malformed));
+        assert_eq!(
+            split_compact("a.b.c=", 100).err(),
+            Some(ErrorKind::Malformed)
+        );
+        assert_eq!(
+            split_compact("a+.b.c", 100).err(),
+            Some(ErrorKind::Malformed)
+        );
+        assert_eq!(
+            split_compact("a.b.c", 4).err(),
+            Some(ErrorKind::TokenTooLarge)
+        );
+        assert_eq!(split_compact(".b.c", 100).err(), Some(ErrorKind::Malformed));
+    }
+
+    #[test]
+    fn non_canonical_base64url_is_refused() {
+        // "eQ" decodes to 'y'; "eR" has non-zero trailing bits.
+        assert!(decode_segment("eQ").is_ok());
+        assert_eq!(decode_segment("eR").err(), Some(ErrorKind::Malformed));
+        assert_eq!(decode_segment("eQ==").err(), Some(ErrorKind::Malformed));
+    }
+
+    #[test]
+    fn typ_compares_without_case_or_application_prefix() {
+        assert!(type_matches("at+jwt", "at+jwt"));
+        assert!(type_matches("application/AT+JWT", "at+jwt"));
+        assert!(!type_matches("JWT", "at+jwt"));
+    }
+
+    fn rules() -> ClaimRules {
+        ClaimRules {
+            leeway: 0,
+            issuers: vec!["https://issuer".into()],
+            audiences: vec!["api".into()],
+            max_lifetime: Some(3600),
+            required_type: None,
+            max_token_size: 8192,
+        }
+    }
+
+    fn check(json: &str, now: i64) -> Result<(), ErrorKind> {
+        let claims: RegisteredClaims<'_> = serde_json::from_str(json).unwrap();
+        rules().check(&claims, now)
+    }
+
+    #[test]
+    fn exp_equal_to_now_is_expired() {
+        let base = r#""iss":"https://issuer","aud":"api""#;
+        assert_eq!(
+            check(&format!(r#"{{"exp":100,{base}}}"#), 100),
+            Err(ErrorKind::Expired)
+        );
+        assert_eq!(check(&format!(r#"{{"exp":101,{base}}}"#), 100), Ok(()));
+        assert_eq!(
+            check(&format!(r#"{{{base}}}"#), 100),
+            Err(ErrorKind::MissingClaim)
+        );
+    }
+
+    #[test]
+    fn nbf_iat_lifetime_iss_and_aud_are_enforced() {
+        assert_eq!(
+            check(
+                r#"{"exp":200,"nbf":101,"iss":"https://issuer","aud":"api"}"#,
+                100
+            ),
+            Err(ErrorKind::NotYetValid)
+        );
+        assert_eq!(
+            check(
+                r#"{"exp":200,"iat":101,"iss":"https://issuer","aud":"api"}"#,
+                100
+            ),
+            Err(ErrorKind::IssuedInFuture)
+        );
+        assert_eq!(
+            check(
+                r#"{"exp":5000,"iat":100,"iss":"https://issuer","aud":"api"}"#,
+                100
+            ),
+            Err(ErrorKind::LifetimeTooLong)
+        );
+        assert_eq!(
+            check(r#"{"exp":200,"iss":"https://other","aud":"api"}"#, 100),
+            Err(ErrorKind::InvalidIssuer)
+        );
+        assert_eq!(
+            check(r#"{"exp":200,"aud":"api"}"#, 100),
+            Err(ErrorKind::MissingClaim)
+        );
+        assert_eq!(
+            check(r#"{"exp":200,"iss":"https://issuer","aud":["x","y"]}"#, 100),
+            Err(ErrorKind::InvalidAudience)
+        );
+        assert_eq!(
+            check(
+                r#"{"exp":200,"iss":"https://issuer","aud":["x","api"]}"#,
+                100
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            check(r#"{"exp":200,"iss":"https://issuer"}"#, 100),
+            Err(ErrorKind::MissingClaim)
+        );
+    }
+}
