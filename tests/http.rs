@@ -1,0 +1,665 @@
+//! The layer inside real servers on 127.0.0.1 (axum, and plain hyper), driven by reqwest:
+//! one test per rule of the request path, named after the rule it guards.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::routing::get;
+use axum::{Extension, Router};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use reqwest::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tower_jwt_auth::{
+    Algorithm, Claims, DefaultClaims, ErrorKind, JwtAuthConfig, JwtAuthConfigBuilder, JwtAuthLayer, TokenIssuer,
+    TokenSource, VerifyingKey,
+};
+
+const SECRET: &[u8] = b"a test secret that is long enough for HS256!";
+const ISSUER: &str = "https://issuer.test";
+const AUDIENCE: &str = "api.test";
+const RSA_PRIVATE: &str = include_str!("fixtures/rsa_private.pem");
+const RSA_PUBLIC: &str = include_str!("fixtures/rsa_public.pem");
+
+fn now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+fn builder() -> JwtAuthConfigBuilder {
+    JwtAuthConfig::builder().hmac_secret(SECRET).issuer(ISSUER).audience(AUDIENCE)
+}
+
+fn config() -> JwtAuthConfig {
+    builder().build().unwrap()
+}
+
+fn issuer() -> TokenIssuer {
+    TokenIssuer::builder().hmac_secret(SECRET.to_vec()).issuer(ISSUER).audience(AUDIENCE).build().unwrap()
+}
+
+fn token() -> String {
+    issuer().issue(&json!({"sub": "alice", "role": "admin"})).unwrap()
+}
+
+/// Claims with these registered values, overridden or removed (`null`) by `changes`.
+fn claims_with(changes: Value) -> Value {
+    let now = now();
+    let mut claims = json!({"sub": "alice", "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 600});
+    for (name, value) in changes.as_object().unwrap() {
+        if value.is_null() {
+            claims.as_object_mut().unwrap().remove(name);
+        } else {
+            claims[name] = value.clone();
+        }
+    }
+    claims
+}
+
+fn b64(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Signs raw header and payload JSON text with HMAC-SHA256 under `secret`, byte for byte
+/// as given (so tests can repeat members or add headers no library would write).
+fn forge_with(header: &str, payload: &str, secret: &[u8]) -> String {
+    let _ = config(); // installs the crypto provider that jsonwebtoken's `sign` uses
+    let message = format!("{}.{}", b64(header.as_bytes()), b64(payload.as_bytes()));
+    let key = jsonwebtoken::EncodingKey::from_secret(secret).unwrap();
+    let signature = jsonwebtoken::crypto::sign(message.as_bytes(), &key, Algorithm::HS256).unwrap();
+    format!("{message}.{signature}")
+}
+
+fn forge(header: &str, payload: &str) -> String {
+    forge_with(header, payload, SECRET)
+}
+
+fn forge_claims(claims: &Value) -> String {
+    forge(r#"{"alg":"HS256","typ":"JWT"}"#, &claims.to_string())
+}
+
+async fn me(Extension(claims): Extension<Claims>) -> String {
+    claims.sub.clone().unwrap_or_default()
+}
+
+async fn maybe_me(claims: Option<Extension<Claims>>) -> String {
+    claims.map_or_else(|| "anonymous".into(), |Extension(c)| c.sub.clone().unwrap_or_default())
+}
+
+fn app(layer: JwtAuthLayer) -> Router {
+    Router::new().route("/me", get(me)).route("/maybe", get(maybe_me)).layer(layer)
+}
+
+async fn serve(router: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    format!("http://{address}")
+}
+
+struct Answer {
+    status: StatusCode,
+    challenge: Option<String>,
+    body: String,
+}
+
+async fn send(base: &str, path: &str, headers: &[(&str, &str)]) -> Answer {
+    let mut request = reqwest::Client::new().get(format!("{base}{path}"));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let challenge =
+        response.headers().get("www-authenticate").map(|value| value.to_str().unwrap().to_owned());
+    Answer { status, challenge, body: response.text().await.unwrap() }
+}
+
+async fn with_bearer(config: JwtAuthConfig, token: &str) -> Answer {
+    let base = serve(app(JwtAuthLayer::new(config))).await;
+    send(&base, "/me", &[("authorization", &format!("Bearer {token}"))]).await
+}
+
+/// Asserts a 401 `invalid_token` whose description is the kind's fixed sentence.
+fn assert_invalid_token(answer: &Answer, kind: ErrorKind) {
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "body: {}", answer.body);
+    let expected = format!(
+        "Bearer realm=\"api\", error=\"invalid_token\", error_description=\"{}\"",
+        kind.description()
+    );
+    assert_eq!(answer.challenge.as_deref(), Some(expected.as_str()));
+    // axum's body holds the JSON only with the `axum` feature; hyper's `Full` always does.
+    if cfg!(feature = "axum") || !answer.body.is_empty() {
+        let body: Value = serde_json::from_str(&answer.body).unwrap();
+        assert_eq!(body, json!({"error": "invalid_token", "error_description": kind.description()}));
+    }
+}
+
+fn assert_invalid_request(answer: &Answer, kind: ErrorKind) {
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "body: {}", answer.body);
+    let expected = format!(
+        "Bearer realm=\"api\", error=\"invalid_request\", error_description=\"{}\"",
+        kind.description()
+    );
+    assert_eq!(answer.challenge.as_deref(), Some(expected.as_str()));
+}
+
+// ---- the happy path and the credential sources ----
+
+#[tokio::test]
+async fn valid_bearer_token_reaches_the_handler_with_its_claims() {
+    let answer = with_bearer(config(), &token()).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.body, "alice");
+}
+
+#[tokio::test]
+async fn missing_credential_gets_401_with_a_bare_challenge() {
+    let base = serve(app(JwtAuthLayer::new(config()))).await;
+    let answer = send(&base, "/me", &[]).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(answer.challenge.as_deref(), Some("Bearer realm=\"api\""));
+    if cfg!(feature = "axum") {
+        let body: Value = serde_json::from_str(&answer.body).unwrap();
+        assert_eq!(body["error"], "unauthorized");
+    }
+}
+
+#[tokio::test]
+async fn another_authorization_scheme_counts_as_no_credential() {
+    let base = serve(app(JwtAuthLayer::new(config()))).await;
+    let answer = send(&base, "/me", &[("authorization", "Basic YWxpY2U6d29uZGVybGFuZA==")]).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(answer.challenge.as_deref(), Some("Bearer realm=\"api\""));
+}
+
+#[tokio::test]
+async fn bearer_scheme_is_case_insensitive_and_allows_several_spaces() {
+    let base = serve(app(JwtAuthLayer::new(config()))).await;
+    let answer = send(&base, "/me", &[("authorization", &format!("bEARer    {}", token()))]).await;
+    assert_eq!(answer.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_credential_that_is_not_a_b64token_is_invalid_request() {
+    let base = serve(app(JwtAuthLayer::new(config()))).await;
+    for value in ["Bearer", "Bearer ", "Bearer a,b", "Bearer a b", "Bearer ä"] {
+        let answer = send(&base, "/me", &[("authorization", value)]).await;
+        assert_invalid_request(&answer, ErrorKind::MalformedRequest);
+    }
+}
+
+#[tokio::test]
+async fn repeated_authorization_header_is_invalid_request() {
+    let base = serve(app(JwtAuthLayer::new(config()))).await;
+    let bearer = format!("Bearer {}", token());
+    let answer = send(&base, "/me", &[("authorization", &bearer), ("authorization", &bearer)]).await;
+    assert_invalid_request(&answer, ErrorKind::RepeatedCredential);
+}
+
+fn cookie_and_bearer() -> JwtAuthConfig {
+    builder().token_sources([TokenSource::bearer(), TokenSource::cookie("access_token")]).build().unwrap()
+}
+
+#[tokio::test]
+async fn token_in_a_cookie_is_found_across_split_cookie_fields() {
+    let base = serve(app(JwtAuthLayer::new(cookie_and_bearer()))).await;
+    let cookie = format!("access_token={}", token());
+    let answer = send(&base, "/me", &[("cookie", "theme=dark; lang=en"), ("cookie", &cookie)]).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+}
+
+#[tokio::test]
+async fn two_different_credentials_are_invalid_request_but_the_same_one_twice_is_fine() {
+    let base = serve(app(JwtAuthLayer::new(cookie_and_bearer()))).await;
+    let (first, second) = (token(), token());
+    let answer = send(
+        &base,
+        "/me",
+        &[("authorization", &format!("Bearer {first}")), ("cookie", &format!("access_token={second}"))],
+    )
+    .await;
+    assert_invalid_request(&answer, ErrorKind::ConflictingCredentials);
+    let answer = send(
+        &base,
+        "/me",
+        &[("authorization", &format!("Bearer {first}")), ("cookie", &format!("access_token={first}"))],
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn repeated_cookie_name_is_invalid_request() {
+    let base = serve(app(JwtAuthLayer::new(cookie_and_bearer()))).await;
+    let cookie = format!("access_token={0}; access_token={0}", token());
+    let answer = send(&base, "/me", &[("cookie", &cookie)]).await;
+    assert_invalid_request(&answer, ErrorKind::RepeatedCredential);
+}
+
+#[tokio::test]
+async fn named_header_with_prefix_is_a_token_source() {
+    let config = builder().token_sources([TokenSource::header_with_prefix("x-auth", "Token ")]).build().unwrap();
+    let base = serve(app(JwtAuthLayer::new(config))).await;
+    let answer = send(&base, "/me", &[("x-auth", &format!("Token {}", token()))]).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let answer = send(&base, "/me", &[("authorization", &format!("Bearer {}", token()))]).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "sources not configured are not read");
+}
+
+#[tokio::test]
+async fn query_parameter_is_read_only_when_configured() {
+    let path = format!("/me?access_token={}", token());
+    let base = serve(app(JwtAuthLayer::new(config()))).await;
+    assert_eq!(send(&base, &path, &[]).await.status, StatusCode::UNAUTHORIZED);
+    let config = builder().token_sources([TokenSource::query("access_token")]).build().unwrap();
+    let base = serve(app(JwtAuthLayer::new(config))).await;
+    assert_eq!(send(&base, &path, &[]).await.status, StatusCode::OK);
+}
+
+// ---- claims ----
+
+#[tokio::test]
+async fn expired_token_is_rejected_with_invalid_token() {
+    let token = forge_claims(&claims_with(json!({"exp": now() - 120, "iat": now() - 700})));
+    assert_invalid_token(&with_bearer(config(), &token).await, ErrorKind::Expired);
+}
+
+#[tokio::test]
+async fn token_whose_exp_is_now_is_expired_without_leeway() {
+    let config = builder().leeway(Duration::ZERO).build().unwrap();
+    let token = forge_claims(&claims_with(json!({"exp": now()})));
+    assert_invalid_token(&with_bearer(config, &token).await, ErrorKind::Expired);
+}
+
+#[tokio::test]
+async fn leeway_of_60_seconds_accepts_a_token_that_just_expired() {
+    let token = forge_claims(&claims_with(json!({"exp": now() - 30})));
+    assert_eq!(with_bearer(config(), &token).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn token_without_exp_is_rejected() {
+    let token = forge_claims(&claims_with(json!({"exp": null})));
+    assert_invalid_token(&with_bearer(config(), &token).await, ErrorKind::MissingClaim);
+}
+
+#[tokio::test]
+async fn token_not_yet_valid_is_rejected() {
+    let token = forge_claims(&claims_with(json!({"nbf": now() + 300})));
+    assert_invalid_token(&with_bearer(config(), &token).await, ErrorKind::NotYetValid);
+}
+
+#[tokio::test]
+async fn token_issued_in_the_future_is_rejected() {
+    let token = forge_claims(&claims_with(json!({"iat": now() + 300})));
+    assert_invalid_token(&with_bearer(config(), &token).await, ErrorKind::IssuedInFuture);
+}
+
+#[tokio::test]
+async fn wrong_or_missing_issuer_is_rejected() {
+    let wrong = forge_claims(&claims_with(json!({"iss": "https://evil.test"})));
+    assert_invalid_token(&with_bearer(config(), &wrong).await, ErrorKind::InvalidIssuer);
+    let prefix = forge_claims(&claims_with(json!({"iss": "https://issuer.test.evil"})));
+    assert_invalid_token(&with_bearer(config(), &prefix).await, ErrorKind::InvalidIssuer);
+    let missing = forge_claims(&claims_with(json!({"iss": null})));
+    assert_invalid_token(&with_bearer(config(), &missing).await, ErrorKind::MissingClaim);
+}
+
+#[tokio::test]
+async fn issuer_that_is_not_a_string_is_rejected() {
+    let token = forge_claims(&claims_with(json!({"iss": ["https://issuer.test"]})));
+    assert_invalid_token(&with_bearer(config(), &token).await, ErrorKind::InvalidClaims);
+}
+
+#[tokio::test]
+async fn audience_may_be_a_string_or_an_array_and_must_match() {
+    let array = forge_claims(&claims_with(json!({"aud": ["other", AUDIENCE]})));
+    assert_eq!(with_bearer(config(), &array).await.status, StatusCode::OK);
+    let wrong = forge_claims(&claims_with(json!({"aud": ["other"]})));
+    assert_invalid_token(&with_bearer(config(), &wrong).await, ErrorKind::InvalidAudience);
+    let missing = forge_claims(&claims_with(json!({"aud": null})));
+    assert_invalid_token(&with_bearer(config(), &missing).await, ErrorKind::MissingClaim);
+    let number = forge_claims(&claims_with(json!({"aud": 7})));
+    assert_invalid_token(&with_bearer(config(), &number).await, ErrorKind::InvalidClaims);
+}
+
+#[tokio::test]
+async fn token_living_longer_than_the_maximum_lifetime_is_rejected() {
+    let config = builder().max_lifetime(Duration::from_secs(300)).build().unwrap();
+    let token = forge_claims(&claims_with(json!({"exp": now() + 3600})));
+    assert_invalid_token(&with_bearer(config, &token).await, ErrorKind::LifetimeTooLong);
+}
+
+#[tokio::test]
+async fn required_typ_is_enforced() {
+    let config = builder().required_type("at+jwt").build().unwrap();
+    let claims = claims_with(json!({})).to_string();
+    let jwt = forge(r#"{"alg":"HS256","typ":"JWT"}"#, &claims);
+    assert_invalid_token(&with_bearer(config.clone(), &jwt).await, ErrorKind::InvalidType);
+    let at_jwt = forge(r#"{"alg":"HS256","typ":"application/at+jwt"}"#, &claims);
+    assert_eq!(with_bearer(config, &at_jwt).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn duplicate_claim_names_are_rejected_for_default_and_typed_claims() {
+    let now = now();
+    let payload = format!(
+        r#"{{"sub":"bob","roles":["user"],"roles":["admin"],"iss":"{ISSUER}","aud":"{AUDIENCE}","exp":{}}}"#,
+        now + 600
+    );
+    let token = forge(r#"{"alg":"HS256"}"#, &payload);
+    assert_invalid_token(&with_bearer(config(), &token).await, ErrorKind::InvalidClaims);
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Typed {
+        sub: String,
+        roles: Vec<String>,
+    }
+    assert_eq!(config().verify_as::<Typed>(&token).unwrap_err().kind(), ErrorKind::InvalidClaims);
+    let twice_sub = format!(r#"{{"sub":"a","sub":"b","iss":"{ISSUER}","aud":"{AUDIENCE}","exp":{}}}"#, now + 600);
+    assert_eq!(config().verify(&forge(r#"{"alg":"HS256"}"#, &twice_sub)).unwrap_err().kind(), ErrorKind::InvalidClaims);
+}
+
+#[tokio::test]
+async fn payload_that_is_not_a_json_object_is_rejected() {
+    for payload in ["[]", "\"x\"", "{", "null"] {
+        let token = forge(r#"{"alg":"HS256"}"#, payload);
+        assert_invalid_token(&with_bearer(config(), &token).await, ErrorKind::InvalidClaims);
+    }
+}
+
+// ---- the header tricks ----
+
+#[tokio::test]
+async fn alg_none_is_rejected_in_any_case() {
+    let claims = claims_with(json!({})).to_string();
+    for alg in ["none", "None", "NONE", "nOnE"] {
+        let unsigned = format!("{}.{}.", b64(format!(r#"{{"alg":"{alg}"}}"#).as_bytes()), b64(claims.as_bytes()));
+        assert_invalid_token(&with_bearer(config(), &unsigned).await, ErrorKind::UnsupportedAlgorithm);
+    }
+}
+
+#[tokio::test]
+async fn hs256_token_made_with_the_rsa_public_key_is_rejected() {
+    let config = JwtAuthConfig::builder().key(VerifyingKey::rsa_pem(RSA_PUBLIC)).build().unwrap();
+    let claims = claims_with(json!({})).to_string();
+    let forged = forge_with(r#"{"alg":"HS256"}"#, &claims, RSA_PUBLIC.as_bytes());
+    assert_invalid_token(&with_bearer(config, &forged).await, ErrorKind::UnsupportedAlgorithm);
+}
+
+#[tokio::test]
+async fn embedded_keys_and_key_urls_in_the_header_are_never_used() {
+    // Signed with an attacker's secret that the header offers as `jwk` or by URL.
+    let attacker = b"the attacker's own secret, 32 bytes or more!";
+    let claims = claims_with(json!({})).to_string();
+    let jwk = format!(r#"{{"kty":"oct","k":"{}"}}"#, b64(attacker));
+    for header in [
+        format!(r#"{{"alg":"HS256","jwk":{jwk}}}"#),
+        r#"{"alg":"HS256","jku":"http://127.0.0.1:1/jwks.json"}"#.to_string(),
+        r#"{"alg":"HS256","x5u":"http://127.0.0.1:1/cert.pem"}"#.to_string(),
+        r#"{"alg":"HS256","x5c":["MIIB"]}"#.to_string(),
+    ] {
+        let token = forge_with(&header, &claims, attacker);
+        assert_invalid_token(&with_bearer(config(), &token).await, ErrorKind::InvalidSignature);
+    }
+}
+
+#[tokio::test]
+async fn unknown_crit_b64_false_enc_and_zip_headers_are_rejected() {
+    let claims = claims_with(json!({})).to_string();
+    for header in [
+        r#"{"alg":"HS256","crit":["exp"],"exp":1}"#,
+        r#"{"alg":"HS256","crit":["b64"],"b64":false}"#,
+        r#"{"alg":"HS256","b64":false}"#,
+        r#"{"alg":"HS256","enc":"A128GCM"}"#,
+        r#"{"alg":"HS256","zip":"DEF"}"#,
+    ] {
+        let token = forge(header, &claims);
+        assert_invalid_token(&with_bearer(config(), &token).await, ErrorKind::UnsupportedHeader);
+    }
+}
+
+#[tokio::test]
+async fn header_with_a_repeated_member_is_rejected() {
+    let claims = claims_with(json!({})).to_string();
+    let token = forge(r#"{"alg":"HS256","alg":"none"}"#, &claims);
+    assert_invalid_token(&with_bearer(config(), &token).await, ErrorKind::Malformed);
+}
+
+#[tokio::test]
+async fn encrypted_five_segment_token_is_rejected() {
+    let jwe = "eyJhbGciOiJSU0EtT0FFUCIsImVuYyI6IkEyNTZHQ00ifQ.a.b.c.d";
+    assert_invalid_token(&with_bearer(config(), jwe).await, ErrorKind::EncryptedToken);
+}
+
+#[tokio::test]
+async fn non_canonical_base64url_is_rejected() {
+    let token = token();
+    let (rest, signature) = token.rsplit_once('.').unwrap();
+    // The last character of a 32-byte signature carries 2 unused bits: set them.
+    let last = signature.chars().last().unwrap();
+    let alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let index = alphabet.find(last).unwrap();
+    let tweaked = alphabet.chars().nth(index | 0b11).unwrap();
+    assert_ne!(tweaked, last);
+    let non_canonical = format!("{rest}.{}{tweaked}", &signature[..signature.len() - 1]);
+    assert_invalid_token(&with_bearer(config(), &non_canonical).await, ErrorKind::Malformed);
+    let padded = format!("{token}=");
+    // Padding is valid b64token syntax (RFC 6750), so this is a bad token, not a bad request.
+    assert_invalid_token(&with_bearer(config(), &padded).await, ErrorKind::Malformed);
+}
+
+#[tokio::test]
+async fn token_larger_than_the_cap_is_rejected_before_decoding() {
+    let big = claims_with(json!({"filler": "x".repeat(9000)}));
+    let token = forge_claims(&big);
+    assert_invalid_token(&with_bearer(config(), &token).await, ErrorKind::TokenTooLarge);
+    let config = builder().max_token_size(16 * 1024).build().unwrap();
+    assert_eq!(with_bearer(config, &token).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn wrong_signature_is_rejected() {
+    let claims = claims_with(json!({})).to_string();
+    let token = forge_with(r#"{"alg":"HS256"}"#, &claims, b"another secret that is long enough!!");
+    assert_invalid_token(&with_bearer(config(), &token).await, ErrorKind::InvalidSignature);
+}
+
+#[tokio::test]
+async fn kid_selects_the_key_and_an_unknown_kid_is_rejected() {
+    let other = b"a second secret that is long enough for HS256".to_vec();
+    let config = JwtAuthConfig::builder()
+        .key(VerifyingKey::hmac(SECRET.to_vec()).with_kid("one"))
+        .key(VerifyingKey::hmac(other.clone()).with_kid("two"))
+        .build()
+        .unwrap();
+    let claims = claims_with(json!({})).to_string();
+    let two = forge_with(r#"{"alg":"HS256","kid":"two"}"#, &claims, &other);
+    assert_eq!(with_bearer(config.clone(), &two).await.status, StatusCode::OK);
+    let unknown = forge_with(r#"{"alg":"HS256","kid":"three"}"#, &claims, &other);
+    assert_invalid_token(&with_bearer(config.clone(), &unknown).await, ErrorKind::UnknownKey);
+    let mislabelled = forge_with(r#"{"alg":"HS256","kid":"one"}"#, &claims, &other);
+    assert_invalid_token(&with_bearer(config.clone(), &mislabelled).await, ErrorKind::InvalidSignature);
+    let no_kid = forge_with(r#"{"alg":"HS256"}"#, &claims, &other);
+    assert_invalid_token(&with_bearer(config, &no_kid).await, ErrorKind::AmbiguousKey);
+}
+
+#[tokio::test]
+async fn rsa_tokens_verify_against_the_configured_public_key() {
+    let config = JwtAuthConfig::builder().key(VerifyingKey::rsa_pem(RSA_PUBLIC)).build().unwrap();
+    let issuer = TokenIssuer::builder().rsa_pem(RSA_PRIVATE).build().unwrap();
+    let token = issuer.issue(&json!({"sub": "carol"})).unwrap();
+    let answer = with_bearer(config, &token).await;
+    assert_eq!((answer.status, answer.body.as_str()), (StatusCode::OK, "carol"));
+}
+
+#[tokio::test]
+async fn garbage_tokens_get_a_fixed_answer_and_never_a_panic() {
+    let config = config();
+    let valid = token();
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for round in 0..5000 {
+        let mut bytes = valid.clone().into_bytes();
+        match round % 4 {
+            0 => {
+                let at = (next() as usize) % bytes.len();
+                bytes[at] = b"ABCxyz019-_.=+/"[(next() % 15) as usize];
+            }
+            1 => bytes.truncate((next() as usize) % bytes.len()),
+            2 => {
+                let at = (next() as usize) % bytes.len();
+                bytes.insert(at, b'.');
+            }
+            _ => bytes = (0..(next() % 64)).map(|_| (next() % 256) as u8).collect(),
+        }
+        let candidate = String::from_utf8_lossy(&bytes).into_owned();
+        if let Err(error) = config.verify(&candidate) {
+            assert_eq!(error.class().status(), 401, "{candidate:?}");
+        }
+    }
+    // And through a real server, a few of each shape.
+    let base = serve(app(JwtAuthLayer::new(config))).await;
+    for candidate in ["", ".", "..", "a.b.c", "e30.e30.e30", "eyJhbGciOiJIUzI1NiJ9..", &valid[..valid.len() - 5]] {
+        let answer = send(&base, "/me", &[("authorization", &format!("Bearer {candidate}"))]).await;
+        assert!(matches!(answer.status.as_u16(), 400 | 401), "{candidate:?}: {}", answer.status);
+        assert!(!answer.body.contains(candidate) || candidate.len() < 3, "no token contents are echoed");
+    }
+}
+
+// ---- modes and hooks ----
+
+#[tokio::test]
+async fn optional_mode_lets_anonymous_requests_through_but_rejects_bad_tokens() {
+    let base = serve(app(JwtAuthLayer::new(config()).optional())).await;
+    let anonymous = send(&base, "/maybe", &[]).await;
+    assert_eq!((anonymous.status, anonymous.body.as_str()), (StatusCode::OK, "anonymous"));
+    let known = send(&base, "/maybe", &[("authorization", &format!("Bearer {}", token()))]).await;
+    assert_eq!((known.status, known.body.as_str()), (StatusCode::OK, "alice"));
+    let bad = send(&base, "/maybe", &[("authorization", "Bearer a.b.c")]).await;
+    assert_eq!(bad.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn responder_hook_shapes_the_rejection() {
+    let config = builder()
+        .responder(|error, _request| {
+            (error.kind() == ErrorKind::Expired).then(|| {
+                http::Response::builder()
+                    .status(419)
+                    .header("content-type", "text/plain")
+                    .body(bytes::Bytes::from_static(b"session expired, log in again"))
+                    .unwrap()
+            })
+        })
+        .build()
+        .unwrap();
+    let expired = forge_claims(&claims_with(json!({"exp": now() - 3600, "iat": now() - 4000})));
+    let answer = with_bearer(config.clone(), &expired).await;
+    assert_eq!(answer.status.as_u16(), 419);
+    if cfg!(feature = "axum") {
+        assert_eq!(answer.body, "session expired, log in again", "axum's body holds bytes with the feature on");
+    }
+    let other = with_bearer(config, "a.b.c").await;
+    assert_eq!(other.status, StatusCode::UNAUTHORIZED, "None keeps the default answer");
+}
+
+#[tokio::test]
+async fn typed_claims_reach_the_handler() {
+    #[derive(Deserialize)]
+    struct User {
+        sub: String,
+        role: String,
+    }
+    async fn whoami(Extension(user): Extension<Claims<User>>) -> String {
+        format!("{}:{}:{:?}", user.sub, user.role, user.header().algorithm())
+    }
+    let router = Router::new().route("/me", get(whoami)).layer(JwtAuthLayer::new(config()).with_claims::<User>());
+    let base = serve(router).await;
+    let answer = send(&base, "/me", &[("authorization", &format!("Bearer {}", token()))]).await;
+    assert_eq!(answer.body, "alice:admin:HS256");
+}
+
+#[cfg(feature = "axum")]
+#[tokio::test]
+async fn claims_extractor_answers_401_without_the_layer_and_option_never_rejects() {
+    async fn strict(claims: Claims) -> String {
+        claims.sub.clone().unwrap_or_default()
+    }
+    async fn lenient(claims: Option<Claims<DefaultClaims>>) -> &'static str {
+        if claims.is_some() { "someone" } else { "nobody" }
+    }
+    let base = serve(Router::new().route("/strict", get(strict)).route("/lenient", get(lenient))).await;
+    let answer = send(&base, "/strict", &[]).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(answer.challenge.as_deref(), Some("Bearer"));
+    assert_eq!(send(&base, "/lenient", &[]).await.body, "nobody");
+}
+
+#[tokio::test]
+async fn layer_under_buffer_and_concurrency_limit_calls_the_readied_service() {
+    use tower::{Service, ServiceBuilder, ServiceExt};
+    let service = ServiceBuilder::new()
+        .buffer(4)
+        .layer(JwtAuthLayer::new(config()))
+        .concurrency_limit(1)
+        .service(app(JwtAuthLayer::new(config()).optional()));
+    let bearer = format!("Bearer {}", token());
+    let calls = (0..16).map(|i| {
+        let mut service = service.clone();
+        let bearer = bearer.clone();
+        async move {
+            let request = http::Request::builder()
+                .uri("/me")
+                .header("authorization", if i % 2 == 0 { bearer.as_str() } else { "Bearer x.y.z" })
+                .body(axum::body::Body::empty())
+                .unwrap();
+            service.ready().await.unwrap().call(request).await.unwrap().status()
+        }
+    });
+    let statuses = futures_util::future::join_all(calls).await;
+    for (i, status) in statuses.into_iter().enumerate() {
+        assert_eq!(status.as_u16(), if i % 2 == 0 { 200 } else { 401 });
+    }
+}
+
+#[tokio::test]
+async fn plain_hyper_server_uses_the_same_layer() {
+    use http_body_util::Full;
+    use hyper_util::rt::TokioIo;
+    use hyper_util::service::TowerToHyperService;
+    use tower::ServiceBuilder;
+
+    let service = ServiceBuilder::new().layer(JwtAuthLayer::new(config())).service_fn(
+        |request: http::Request<hyper::body::Incoming>| async move {
+            let claims = request.extensions().get::<Claims>().cloned();
+            let name = claims.and_then(|c| c.sub.clone()).unwrap_or_default();
+            Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(bytes::Bytes::from(name))))
+        },
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let service = TowerToHyperService::new(service.clone());
+            tokio::spawn(async move {
+                let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+            });
+        }
+    });
+    let base = format!("http://{address}");
+    let ok = send(&base, "/", &[("authorization", &format!("Bearer {}", token()))]).await;
+    assert_eq!((ok.status, ok.body.as_str()), (StatusCode::OK, "alice"));
+    let expired = forge_claims(&claims_with(json!({"exp": now() - 3600, "iat": now() - 4000})));
+    assert_invalid_token(
+        &send(&base, "/", &[("authorization", &format!("Bearer {expired}"))]).await,
+        ErrorKind::Expired,
+    );
+}
