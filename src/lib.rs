@@ -17,7 +17,7 @@
 //!     role: String,
 //! }
 //!
-//! // With the `axum` feature, `user: Claims<User>` works as an extractor directly.
+//! // With the `axum` feature (on by default), `user: Claims<User>` is an extractor too.
 //! async fn me(Extension(user): Extension<Claims<User>>) -> String {
 //!     format!("{} ({})", user.sub, user.role)
 //! }
@@ -43,7 +43,7 @@
 //! |---|---|---|
 //! | `aws-lc-rs` | yes | signature checks with aws-lc-rs, keys parsed once at build |
 //! | `rust-crypto` | no | the pure-Rust RustCrypto backend instead (used only without `aws-lc-rs`) |
-//! | `axum` | no | `Claims<C>` and `Option<Claims<C>>` as axum extractors, JSON rejection bodies in axum |
+//! | `axum` | yes | `Claims<C>` and `Option<Claims<C>>` as axum extractors, JSON rejection bodies in axum |
 //!
 //! One crypto backend is required; building with neither is a compile error, and with both
 //! aws-lc-rs is used.
