@@ -157,14 +157,12 @@ fn bearer(headers: &HeaderMap) -> Result<Option<&str>, ErrorKind> {
     let Some(value) = single(headers, &AUTHORIZATION)? else {
         return Ok(None);
     };
-    let Ok(value) = std::str::from_utf8(value) else {
-        return Ok(None);
-    };
-    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
-    if !scheme.eq_ignore_ascii_case("bearer") {
+    let scheme_end = value.iter().position(|&b| b == b' ').unwrap_or(value.len());
+    if !value[..scheme_end].eq_ignore_ascii_case(b"bearer") {
         return Ok(None); // another scheme is not our credential
     }
-    checked(rest.trim_start_matches(' ')).map(Some)
+    let token = std::str::from_utf8(&value[scheme_end..]).map_err(|_| ErrorKind::MalformedRequest)?;
+    checked(token.trim_start_matches(' ')).map(Some)
 }
 
 fn header<'a>(
