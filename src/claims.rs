@@ -43,9 +43,7 @@ struct ClaimsInner<C> {
 
 impl<C> Claims<C> {
     pub(crate) fn new(claims: C, header: VerifiedHeader) -> Self {
-        Self {
-            inner: Arc::new(ClaimsInner { claims, header }),
-        }
+        Self { inner: Arc::new(ClaimsInner { claims, header }) }
     }
 
     /// The verified header: the algorithm, `kid` and `typ` of the token.
@@ -61,9 +59,7 @@ impl<C> Claims<C> {
 
 impl<C> Clone for Claims<C> {
     fn clone(&self) -> Self {
-        Self {
-            inner: Arc::clone(&self.inner),
-        }
+        Self { inner: Arc::clone(&self.inner) }
     }
 }
 
@@ -160,9 +156,8 @@ impl<'de> Deserialize<'de> for DefaultClaims {
                 let mut claims = DefaultClaims::default();
                 let mut seen = [false; 7];
                 while let Some(name) = map.next_key::<Cow<'de, str>>()? {
-                    let slot = ["iss", "sub", "aud", "exp", "nbf", "iat", "jti"]
-                        .iter()
-                        .position(|n| *n == name);
+                    let slot =
+                        ["iss", "sub", "aud", "exp", "nbf", "iat", "jti"].iter().position(|n| *n == name);
                     if let Some(index) = slot {
                         if std::mem::replace(&mut seen[index], true) {
                             return Err(de::Error::custom("a claim appears twice"));
@@ -347,16 +342,11 @@ mod tests {
 
     #[test]
     fn default_claims_refuse_a_repeated_member_at_any_depth() {
-        assert!(
-            serde_json::from_str::<DefaultClaims>(r#"{"roles":["user"],"roles":["admin"]}"#)
-                .is_err()
-        );
+        assert!(serde_json::from_str::<DefaultClaims>(r#"{"roles":["user"],"roles":["admin"]}"#).is_err());
         assert!(serde_json::from_str::<DefaultClaims>(r#"{"sub":"a","sub":"b"}"#).is_err());
         assert!(
-            serde_json::from_str::<DefaultClaims>(
-                r#"{"realm_access":{"roles":["a"],"roles":["admin"]}}"#
-            )
-            .is_err()
+            serde_json::from_str::<DefaultClaims>(r#"{"realm_access":{"roles":["a"],"roles":["admin"]}}"#)
+                .is_err()
         );
         let claims: DefaultClaims = serde_json::from_str(
             r#"{"sub":"a","aud":"api","exp":10.9,"roles":["x"],"n":{"a":[1,{"b":null}]}}"#,

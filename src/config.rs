@@ -106,17 +106,8 @@ impl JwtAuthConfig {
     }
 
     /// The rejection for `error`, from the responder or the default.
-    pub(crate) fn rejection(
-        &self,
-        error: &AuthError,
-        request: &RequestHead<'_>,
-    ) -> Response<Bytes> {
-        crate::response::rejection(
-            error,
-            request,
-            &self.inner.realm,
-            self.inner.responder.as_ref(),
-        )
+    pub(crate) fn rejection(&self, error: &AuthError, request: &RequestHead<'_>) -> Response<Bytes> {
+        crate::response::rejection(error, request, &self.inner.realm, self.inner.responder.as_ref())
     }
 
     /// The realm named in challenges.
@@ -257,40 +248,27 @@ impl JwtAuthConfigBuilder {
             prepared.push(key.prepare(&format!("key {index}"))?);
         }
         for (index, json) in self.jwk_sets.iter().enumerate() {
-            let keys = parse_jwk_set(json)
-                .map_err(|why| ConfigError::new(format!("JWK set {index}: {why}")))?;
+            let keys =
+                parse_jwk_set(json).map_err(|why| ConfigError::new(format!("JWK set {index}: {why}")))?;
             prepared.extend(keys);
         }
         let keys = KeySet::new(prepared)?;
         if self.max_token_size == 0 {
-            return Err(ConfigError::new(
-                "max_token_size must be at least 1 byte; the default is 8 KiB",
-            ));
+            return Err(ConfigError::new("max_token_size must be at least 1 byte; the default is 8 KiB"));
         }
         if self.sources.is_empty() {
             return Err(ConfigError::new(
                 "no token source is configured; add TokenSource::bearer() at least",
             ));
         }
-        if self
-            .realm
-            .bytes()
-            .any(|b| b == b'"' || b == b'\\' || !(0x20..0x7f).contains(&b))
-        {
-            return Err(ConfigError::new(
-                "the realm must be printable ASCII without quotes or backslashes",
-            ));
+        if self.realm.bytes().any(|b| b == b'"' || b == b'\\' || !(0x20..0x7f).contains(&b)) {
+            return Err(ConfigError::new("the realm must be printable ASCII without quotes or backslashes"));
         }
-        if self.issuers.iter().any(String::is_empty) || self.audiences.iter().any(String::is_empty)
-        {
+        if self.issuers.iter().any(String::is_empty) || self.audiences.iter().any(String::is_empty) {
             return Err(ConfigError::new("an issuer or audience cannot be empty"));
         }
         let seconds = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
-        let sources = self
-            .sources
-            .iter()
-            .map(TokenSource::prepare)
-            .collect::<Result<Vec<_>, _>>()?;
+        let sources = self.sources.iter().map(TokenSource::prepare).collect::<Result<Vec<_>, _>>()?;
         Ok(JwtAuthConfig {
             inner: Arc::new(ConfigInner {
                 keys,

@@ -177,18 +177,12 @@ pub struct AuthError {
 impl AuthError {
     /// An error of this kind.
     pub fn new(kind: ErrorKind) -> Self {
-        Self {
-            kind,
-            required_scope: None,
-        }
+        Self { kind, required_scope: None }
     }
 
     /// A 403 `insufficient_scope` error naming what was required (RFC 6750 section 3.1).
     pub fn insufficient_scope(required: impl Into<std::sync::Arc<str>>) -> Self {
-        Self {
-            kind: ErrorKind::InsufficientScope,
-            required_scope: Some(required.into()),
-        }
+        Self { kind: ErrorKind::InsufficientScope, required_scope: Some(required.into()) }
     }
 
     /// What went wrong.
@@ -229,9 +223,7 @@ pub struct ConfigError {
 
 impl ConfigError {
     pub(crate) fn new(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-        }
+        Self { message: message.into() }
     }
 
     /// The explanation, naming what to fix.
@@ -257,15 +249,9 @@ mod tests {
         assert_eq!(ErrorKind::MissingCredential.class().status(), 401);
         assert_eq!(ErrorKind::MissingCredential.class().error_code(), None);
         assert_eq!(ErrorKind::ConflictingCredentials.class().status(), 400);
-        assert_eq!(
-            ErrorKind::RepeatedCredential.class().error_code(),
-            Some("invalid_request")
-        );
+        assert_eq!(ErrorKind::RepeatedCredential.class().error_code(), Some("invalid_request"));
         assert_eq!(ErrorKind::Expired.class().status(), 401);
-        assert_eq!(
-            ErrorKind::Expired.class().error_code(),
-            Some("invalid_token")
-        );
+        assert_eq!(ErrorKind::Expired.class().error_code(), Some("invalid_token"));
         assert_eq!(ErrorKind::InsufficientScope.class().status(), 403);
         assert_eq!(ErrorKind::InsufficientScope.class().grpc_status(), 7);
         assert_eq!(ErrorKind::KeysUnavailable.class().status(), 503);

@@ -31,10 +31,7 @@ pub struct TokenSource {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum SourceKind {
     Bearer,
-    Header {
-        name: String,
-        prefix: Option<String>,
-    },
+    Header { name: String, prefix: Option<String> },
     Cookie(String),
     Query(String),
 }
@@ -42,46 +39,30 @@ enum SourceKind {
 impl TokenSource {
     /// `Authorization: Bearer <token>` (the default, RFC 6750 section 2.1).
     pub fn bearer() -> Self {
-        Self {
-            kind: SourceKind::Bearer,
-        }
+        Self { kind: SourceKind::Bearer }
     }
 
     /// A named header holding the bare token, such as `X-Access-Token`.
     pub fn header(name: impl Into<String>) -> Self {
-        Self {
-            kind: SourceKind::Header {
-                name: name.into(),
-                prefix: None,
-            },
-        }
+        Self { kind: SourceKind::Header { name: name.into(), prefix: None } }
     }
 
     /// A named header holding `<prefix><token>`, such as `X-Auth: Token <token>`; the
     /// prefix is matched without regard to case, and spaces after it are skipped.
     pub fn header_with_prefix(name: impl Into<String>, prefix: impl Into<String>) -> Self {
-        Self {
-            kind: SourceKind::Header {
-                name: name.into(),
-                prefix: Some(prefix.into()),
-            },
-        }
+        Self { kind: SourceKind::Header { name: name.into(), prefix: Some(prefix.into()) } }
     }
 
     /// A named cookie. All `Cookie` header fields are read (HTTP/2 splits them).
     pub fn cookie(name: impl Into<String>) -> Self {
-        Self {
-            kind: SourceKind::Cookie(name.into()),
-        }
+        Self { kind: SourceKind::Cookie(name.into()) }
     }
 
     /// A query parameter. Discouraged (RFC 6750 section 2.3): URLs end up in logs,
     /// histories and `Referer` headers. Use it only where nothing else can be sent, such as
     /// a browser `EventSource`.
     pub fn query(name: impl Into<String>) -> Self {
-        Self {
-            kind: SourceKind::Query(name.into()),
-        }
+        Self { kind: SourceKind::Query(name.into()) }
     }
 
     pub(crate) fn prepare(&self) -> Result<PreparedSource, ConfigError> {
@@ -89,18 +70,12 @@ impl TokenSource {
             SourceKind::Bearer => PreparedSource::Bearer,
             SourceKind::Header { name, prefix } => PreparedSource::Header {
                 name: HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-                    ConfigError::new(format!(
-                        "{name:?} is not a valid header name for a token source"
-                    ))
+                    ConfigError::new(format!("{name:?} is not a valid header name for a token source"))
                 })?,
                 prefix: prefix.clone(),
             },
             SourceKind::Cookie(name) | SourceKind::Query(name) => {
-                if name.is_empty()
-                    || name
-                        .bytes()
-                        .any(|b| b.is_ascii_whitespace() || b"=;&".contains(&b))
-                {
+                if name.is_empty() || name.bytes().any(|b| b.is_ascii_whitespace() || b"=;&".contains(&b)) {
                     return Err(ConfigError::new(format!(
                         "{name:?} is not a valid cookie or query parameter name for a token source"
                     )));
@@ -118,10 +93,7 @@ impl TokenSource {
 #[derive(Debug, Clone)]
 pub(crate) enum PreparedSource {
     Bearer,
-    Header {
-        name: HeaderName,
-        prefix: Option<String>,
-    },
+    Header { name: HeaderName, prefix: Option<String> },
     Cookie(String),
     Query(String),
 }
@@ -130,17 +102,13 @@ pub(crate) enum PreparedSource {
 fn is_b64token(token: &str) -> bool {
     let body = token.trim_end_matches('=');
     !body.is_empty()
-        && body.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
-        })
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
 }
 
 fn checked(token: &str) -> Result<&str, ErrorKind> {
-    if is_b64token(token) {
-        Ok(token)
-    } else {
-        Err(ErrorKind::MalformedRequest)
-    }
+    if is_b64token(token) { Ok(token) } else { Err(ErrorKind::MalformedRequest) }
 }
 
 /// The one value of a header that must not repeat, if present.
@@ -177,9 +145,7 @@ fn header<'a>(
     let token = match prefix {
         None => value,
         Some(prefix) => match value.get(..prefix.len()) {
-            Some(head) if head.eq_ignore_ascii_case(prefix) => {
-                value[prefix.len()..].trim_start_matches(' ')
-            }
+            Some(head) if head.eq_ignore_ascii_case(prefix) => value[prefix.len()..].trim_start_matches(' '),
             _ => return Ok(None),
         },
     };
@@ -201,10 +167,7 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, Err
                 return Err(ErrorKind::RepeatedCredential);
             }
             let value = value.trim();
-            let value = value
-                .strip_prefix('"')
-                .and_then(|v| v.strip_suffix('"'))
-                .unwrap_or(value);
+            let value = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(value);
             found = Some(value);
         }
     }
@@ -263,10 +226,7 @@ mod tests {
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
         for (name, value) in pairs {
-            map.append(
-                HeaderName::from_bytes(name.as_bytes()).unwrap(),
-                value.parse().unwrap(),
-            );
+            map.append(HeaderName::from_bytes(name.as_bytes()).unwrap(), value.parse().unwrap());
         }
         map
     }
@@ -288,24 +248,11 @@ mod tests {
             run(&s, &[("authorization", "bEaReR   abc.def.ghi")], "/"),
             Ok(Some("abc.def.ghi".into()))
         );
+        assert_eq!(run(&s, &[("authorization", "Basic dXNlcjpwYXNz")], "/"), Ok(None));
+        assert_eq!(run(&s, &[("authorization", "Bearer")], "/"), Err(ErrorKind::MalformedRequest));
+        assert_eq!(run(&s, &[("authorization", "Bearer a,b")], "/"), Err(ErrorKind::MalformedRequest));
         assert_eq!(
-            run(&s, &[("authorization", "Basic dXNlcjpwYXNz")], "/"),
-            Ok(None)
-        );
-        assert_eq!(
-            run(&s, &[("authorization", "Bearer")], "/"),
-            Err(ErrorKind::MalformedRequest)
-        );
-        assert_eq!(
-            run(&s, &[("authorization", "Bearer a,b")], "/"),
-            Err(ErrorKind::MalformedRequest)
-        );
-        assert_eq!(
-            run(
-                &s,
-                &[("authorization", "Bearer a"), ("authorization", "Bearer a")],
-                "/"
-            ),
+            run(&s, &[("authorization", "Bearer a"), ("authorization", "Bearer a")], "/"),
             Err(ErrorKind::RepeatedCredential)
         );
     }
@@ -313,10 +260,7 @@ mod tests {
     #[test]
     fn cookies_are_read_across_split_cookie_fields() {
         let s = [PreparedSource::Cookie("at".into())];
-        assert_eq!(
-            run(&s, &[("cookie", "a=1"), ("cookie", "b=2; at=x.y.z")], "/"),
-            Ok(Some("x.y.z".into()))
-        );
+        assert_eq!(run(&s, &[("cookie", "a=1"), ("cookie", "b=2; at=x.y.z")], "/"), Ok(Some("x.y.z".into())));
         assert_eq!(
             run(&s, &[("cookie", "at=x.y.z"), ("cookie", "at=x.y.z")], "/"),
             Err(ErrorKind::RepeatedCredential)
@@ -328,19 +272,11 @@ mod tests {
     fn two_different_credentials_conflict_but_the_same_one_twice_does_not() {
         let s = [PreparedSource::Bearer, PreparedSource::Cookie("at".into())];
         assert_eq!(
-            run(
-                &s,
-                &[("authorization", "Bearer a.b.c"), ("cookie", "at=x.y.z")],
-                "/"
-            ),
+            run(&s, &[("authorization", "Bearer a.b.c"), ("cookie", "at=x.y.z")], "/"),
             Err(ErrorKind::ConflictingCredentials)
         );
         assert_eq!(
-            run(
-                &s,
-                &[("authorization", "Bearer a.b.c"), ("cookie", "at=a.b.c")],
-                "/"
-            ),
+            run(&s, &[("authorization", "Bearer a.b.c"), ("cookie", "at=a.b.c")], "/"),
             Ok(Some("a.b.c".into()))
         );
     }
@@ -351,23 +287,11 @@ mod tests {
             name: HeaderName::from_static("x-auth"),
             prefix: Some("Token ".into()),
         }];
-        assert_eq!(
-            run(&h, &[("x-auth", "token  a.b.c")], "/"),
-            Ok(Some("a.b.c".into()))
-        );
+        assert_eq!(run(&h, &[("x-auth", "token  a.b.c")], "/"), Ok(Some("a.b.c".into())));
         assert_eq!(run(&h, &[("x-auth", "Other a.b.c")], "/"), Ok(None));
         let q = [PreparedSource::Query("access_token".into())];
-        assert_eq!(
-            run(&q, &[], "/x?a=1&access_token=a.b.c"),
-            Ok(Some("a.b.c".into()))
-        );
-        assert_eq!(
-            run(&q, &[], "/x?access_token=a&access_token=b"),
-            Err(ErrorKind::RepeatedCredential)
-        );
-        assert_eq!(
-            run(&q, &[], "/x?access_token=a%20b"),
-            Err(ErrorKind::MalformedRequest)
-        );
+        assert_eq!(run(&q, &[], "/x?a=1&access_token=a.b.c"), Ok(Some("a.b.c".into())));
+        assert_eq!(run(&q, &[], "/x?access_token=a&access_token=b"), Err(ErrorKind::RepeatedCredential));
+        assert_eq!(run(&q, &[], "/x?access_token=a%20b"), Err(ErrorKind::MalformedRequest));
     }
 }

@@ -97,25 +97,19 @@ impl TokenIssuer {
     /// Signs `claims` (any struct or map that serializes to a JSON object), adding `iat`,
     /// `nbf`, `exp`, `jti`, `iss` and `aud` where `claims` does not set them.
     pub fn issue<T: Serialize>(&self, claims: &T) -> Result<String, IssueError> {
-        let Value::Object(mut map) = serde_json::to_value(claims).map_err(|_| IssueError {
-            message: "the claims could not be serialized",
-        })?
+        let Value::Object(mut map) = serde_json::to_value(claims)
+            .map_err(|_| IssueError { message: "the claims could not be serialized" })?
         else {
-            return Err(IssueError {
-                message: "the claims must serialize to a JSON object",
-            });
+            return Err(IssueError { message: "the claims must serialize to a JSON object" });
         };
         let now = now();
         let lifetime = i64::try_from(self.inner.lifetime.as_secs()).unwrap_or(i64::MAX);
         map.entry("iat").or_insert_with(|| now.into());
         map.entry("nbf").or_insert_with(|| now.into());
-        map.entry("exp")
-            .or_insert_with(|| now.saturating_add(lifetime).into());
+        map.entry("exp").or_insert_with(|| now.saturating_add(lifetime).into());
         if !map.contains_key("jti") {
             let mut id = [0u8; 16];
-            getrandom::fill(&mut id).map_err(|_| IssueError {
-                message: "no randomness for the jti",
-            })?;
+            getrandom::fill(&mut id).map_err(|_| IssueError { message: "no randomness for the jti" })?;
             map.insert("jti".into(), URL_SAFE_NO_PAD.encode(id).into());
         }
         if let Some(issuer) = &self.inner.issuer {
@@ -130,17 +124,14 @@ impl TokenIssuer {
                 map.entry("aud").or_insert_with(|| many.to_vec().into());
             }
         }
-        jsonwebtoken::encode(&self.inner.header, &map, &self.inner.key).map_err(|_| IssueError {
-            message: "the token could not be signed",
-        })
+        jsonwebtoken::encode(&self.inner.header, &map, &self.inner.key)
+            .map_err(|_| IssueError { message: "the token could not be signed" })
     }
 
     /// The public half of the signing key as a JWK set, to serve at
     /// `/.well-known/jwks.json`. Empty for HMAC issuers: a shared secret is never published.
     pub fn jwk_set(&self) -> JwkSet {
-        JwkSet {
-            keys: self.inner.public_jwk.iter().cloned().collect(),
-        }
+        JwkSet { keys: self.inner.public_jwk.iter().cloned().collect() }
     }
 
     /// The key that verifies this issuer's tokens, ready for
@@ -262,45 +253,34 @@ impl TokenIssuerBuilder {
             SigningSource::Hmac(secret) => {
                 let algorithm = self.algorithm.unwrap_or(Algorithm::HS256);
                 vet::hmac(secret, algorithm).map_err(ConfigError::new)?;
-                (
-                    EncodingKey::from_secret(secret)
-                        .map_err(|_| unreadable("a non-empty secret"))?,
-                    algorithm,
-                )
+                (EncodingKey::from_secret(secret).map_err(|_| unreadable("a non-empty secret"))?, algorithm)
             }
             SigningSource::RsaPem(pem) => (
-                EncodingKey::from_rsa_pem(pem)
-                    .map_err(|_| unreadable("an RSA private key in PEM"))?,
+                EncodingKey::from_rsa_pem(pem).map_err(|_| unreadable("an RSA private key in PEM"))?,
                 self.algorithm.unwrap_or(Algorithm::RS256),
             ),
             SigningSource::EcPem(pem) => {
-                let key = EncodingKey::from_ec_pem(pem)
-                    .map_err(|_| unreadable("an EC private key in PEM"))?;
+                let key =
+                    EncodingKey::from_ec_pem(pem).map_err(|_| unreadable("an EC private key in PEM"))?;
                 let algorithm = match self.algorithm {
                     Some(algorithm) => algorithm,
-                    None if Jwk::from_encoding_key(&key, Algorithm::ES256).is_ok() => {
-                        Algorithm::ES256
-                    }
+                    None if Jwk::from_encoding_key(&key, Algorithm::ES256).is_ok() => Algorithm::ES256,
                     None => Algorithm::ES384,
                 };
                 (key, algorithm)
             }
             SigningSource::Ed25519Pem(pem) => (
-                EncodingKey::from_ed_pem(pem)
-                    .map_err(|_| unreadable("an Ed25519 private key in PEM"))?,
+                EncodingKey::from_ed_pem(pem).map_err(|_| unreadable("an Ed25519 private key in PEM"))?,
                 self.algorithm.unwrap_or(Algorithm::EdDSA),
             ),
         };
         if !key.family().algorithms().contains(&algorithm) {
-            return Err(ConfigError::new(format!(
-                "{algorithm:?} does not fit the signing key"
-            )));
+            return Err(ConfigError::new(format!("{algorithm:?} does not fit the signing key")));
         }
         let (public_jwk, verifying_key) = match &source {
-            SigningSource::Hmac(secret) => (
-                None,
-                VerifyingKey::hmac(secret.clone()).with_algorithm(algorithm),
-            ),
+            SigningSource::Hmac(secret) => {
+                (None, VerifyingKey::hmac(secret.clone()).with_algorithm(algorithm))
+            }
             _ => {
                 let mut jwk = Jwk::from_encoding_key(&key, algorithm)
                     .map_err(|_| ConfigError::new(format!(
@@ -308,9 +288,8 @@ impl TokenIssuerBuilder {
                     )))?;
                 jwk.common.key_id = self.kid.clone();
                 jwk.common.public_key_use = Some(PublicKeyUse::Signature);
-                let json = serde_json::to_string(&jwk).map_err(|_| {
-                    ConfigError::new("the public key could not be written as a JWK")
-                })?;
+                let json = serde_json::to_string(&jwk)
+                    .map_err(|_| ConfigError::new("the public key could not be written as a JWK"))?;
                 (Some(jwk), VerifyingKey::jwk(json))
             }
         };

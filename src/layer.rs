@@ -64,22 +64,14 @@ pub struct JwtAuthLayer<C = DefaultClaims> {
 impl JwtAuthLayer<DefaultClaims> {
     /// A layer that requires a valid token and inserts [`Claims<DefaultClaims>`].
     pub fn new(config: JwtAuthConfig) -> Self {
-        Self {
-            config,
-            optional: false,
-            _claims: PhantomData,
-        }
+        Self { config, optional: false, _claims: PhantomData }
     }
 }
 
 impl<C> JwtAuthLayer<C> {
     /// The same layer, parsing claims into your own type `D` instead.
     pub fn with_claims<D>(self) -> JwtAuthLayer<D> {
-        JwtAuthLayer {
-            config: self.config,
-            optional: self.optional,
-            _claims: PhantomData,
-        }
+        JwtAuthLayer { config: self.config, optional: self.optional, _claims: PhantomData }
     }
 
     /// Lets requests without any credential through, without claims. A credential that is
@@ -97,11 +89,7 @@ impl<C> JwtAuthLayer<C> {
 
 impl<C> Clone for JwtAuthLayer<C> {
     fn clone(&self) -> Self {
-        Self {
-            config: self.config.clone(),
-            optional: self.optional,
-            _claims: PhantomData,
-        }
+        Self { config: self.config.clone(), optional: self.optional, _claims: PhantomData }
     }
 }
 
@@ -118,12 +106,7 @@ impl<S, C> Layer<S> for JwtAuthLayer<C> {
     type Service = JwtAuth<S, C>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        JwtAuth {
-            inner,
-            config: self.config.clone(),
-            optional: self.optional,
-            _claims: PhantomData,
-        }
+        JwtAuth { inner, config: self.config.clone(), optional: self.optional, _claims: PhantomData }
     }
 }
 
@@ -138,12 +121,7 @@ pub struct JwtAuth<S, C = DefaultClaims> {
 impl<S> JwtAuth<S, DefaultClaims> {
     /// Wraps `inner`, requiring a valid token.
     pub fn new(inner: S, config: JwtAuthConfig) -> Self {
-        Self {
-            inner,
-            config,
-            optional: false,
-            _claims: PhantomData,
-        }
+        Self { inner, config, optional: false, _claims: PhantomData }
     }
 }
 
@@ -177,10 +155,7 @@ impl<S: Clone, C> Clone for JwtAuth<S, C> {
 
 impl<S: fmt::Debug, C> fmt::Debug for JwtAuth<S, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JwtAuth")
-            .field("inner", &self.inner)
-            .field("optional", &self.optional)
-            .finish()
+        f.debug_struct("JwtAuth").field("inner", &self.inner).field("optional", &self.optional).finish()
     }
 }
 
@@ -199,11 +174,7 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        let head = RequestHead {
-            method: request.method(),
-            uri: request.uri(),
-            headers: request.headers(),
-        };
+        let head = RequestHead { method: request.method(), uri: request.uri(), headers: request.headers() };
         let outcome = self.config.authenticate::<C>(&head);
         match outcome {
             Ok(Some(claims)) => {
@@ -227,11 +198,7 @@ where
         // Call the service that reported ready, leave a fresh clone in its place.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        ResponseFuture {
-            state: State::Inner {
-                future: inner.call(request),
-            },
-        }
+        ResponseFuture { state: State::Inner { future: inner.call(request) } }
     }
 }
 
@@ -253,11 +220,7 @@ pin_project! {
 
 impl<F, B> ResponseFuture<F, B> {
     fn rejected(response: Response<B>) -> Self {
-        Self {
-            state: State::Rejected {
-                response: Some(response),
-            },
-        }
+        Self { state: State::Rejected { response: Some(response) } }
     }
 }
 
@@ -270,9 +233,9 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
             StateProjection::Inner { future } => future.poll(cx),
-            StateProjection::Rejected { response } => Poll::Ready(Ok(response
-                .take()
-                .expect("ResponseFuture polled after completion"))),
+            StateProjection::Rejected { response } => {
+                Poll::Ready(Ok(response.take().expect("ResponseFuture polled after completion")))
+            }
         }
     }
 }

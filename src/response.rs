@@ -89,10 +89,8 @@ pub fn bearer_challenge(error: &AuthError, realm: &str) -> Option<HeaderValue> {
     }
     let mut challenge = format!("Bearer realm=\"{realm}\"");
     if let Some(code) = class.error_code() {
-        challenge.push_str(&format!(
-            ", error=\"{code}\", error_description=\"{}\"",
-            error.kind().description()
-        ));
+        challenge
+            .push_str(&format!(", error=\"{code}\", error_description=\"{}\"", error.kind().description()));
     }
     if let Some(scope) = error.required_scope() {
         challenge.push_str(&format!(", scope=\"{scope}\""));
@@ -101,11 +99,7 @@ pub fn bearer_challenge(error: &AuthError, realm: &str) -> Option<HeaderValue> {
 }
 
 /// The default answer to a rejection: RFC 6750 for HTTP, trailers-only for gRPC.
-pub fn default_response(
-    error: &AuthError,
-    request: &RequestHead<'_>,
-    realm: &str,
-) -> Response<Bytes> {
+pub fn default_response(error: &AuthError, request: &RequestHead<'_>, realm: &str) -> Response<Bytes> {
     let class = error.class();
     let mut response = Response::new(Bytes::new());
     let headers = response.headers_mut();
@@ -117,12 +111,8 @@ pub fn default_response(
     }
     if request.is_grpc() {
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
-        headers.insert(
-            "grpc-status",
-            HeaderValue::from(u16::from(class.grpc_status())),
-        );
-        if let Ok(message) = HeaderValue::from_str(&grpc_percent_encode(error.kind().description()))
-        {
+        headers.insert("grpc-status", HeaderValue::from(u16::from(class.grpc_status())));
+        if let Ok(message) = HeaderValue::from_str(&grpc_percent_encode(error.kind().description())) {
             headers.insert("grpc-message", message);
         }
         return response; // HTTP 200, trailers-only
@@ -168,17 +158,13 @@ pub(crate) fn rejection(
 /// `String`, `Vec<u8>`, `Bytes`) get the JSON text; any other body type (tonic's, say) gets
 /// its `Default`, and the `content-type` of a JSON body is then left out. Status and headers
 /// are kept either way.
-pub(crate) fn into_service_response<B: Default + 'static>(
-    response: Response<Bytes>,
-) -> Response<B> {
+pub(crate) fn into_service_response<B: Default + 'static>(response: Response<Bytes>) -> Response<B> {
     let (mut parts, bytes) = response.into_parts();
     let mut slot: Option<B> = None;
     if !bytes.is_empty() {
         fill_body(&mut slot, bytes);
         if slot.is_some() && !parts.headers.contains_key(CONTENT_TYPE) {
-            parts
-                .headers
-                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            parts.headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         }
     }
     Response::from_parts(parts, slot.unwrap_or_default())
@@ -208,21 +194,14 @@ mod tests {
     use http::StatusCode;
 
     fn head<'a>(method: &'a Method, uri: &'a Uri, headers: &'a HeaderMap) -> RequestHead<'a> {
-        RequestHead {
-            method,
-            uri,
-            headers,
-        }
+        RequestHead { method, uri, headers }
     }
 
     #[test]
     fn missing_credential_gets_a_challenge_without_error_code() {
         let (method, uri, headers) = (Method::GET, Uri::from_static("/"), HeaderMap::new());
-        let response = default_response(
-            &ErrorKind::MissingCredential.into(),
-            &head(&method, &uri, &headers),
-            "api",
-        );
+        let response =
+            default_response(&ErrorKind::MissingCredential.into(), &head(&method, &uri, &headers), "api");
         assert_eq!(response.status(), 401);
         assert_eq!(response.headers()[WWW_AUTHENTICATE], "Bearer realm=\"api\"");
     }
@@ -239,29 +218,17 @@ mod tests {
 
     #[test]
     fn grpc_requests_get_trailers_only_answers() {
-        let (method, uri) = (
-            Method::POST,
-            Uri::from_static("/helloworld.Greeter/SayHello"),
-        );
+        let (method, uri) = (Method::POST, Uri::from_static("/helloworld.Greeter/SayHello"));
         let mut headers = HeaderMap::new();
-        headers.insert(
-            CONTENT_TYPE,
-            HeaderValue::from_static("application/grpc+proto"),
-        );
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc+proto"));
         let error: AuthError = ErrorKind::Expired.into();
         let response = default_response(&error, &head(&method, &uri, &headers), "api");
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(response.headers()["grpc-status"], "16");
-        assert_eq!(
-            response.headers()["grpc-message"],
-            "The access token expired"
-        );
+        assert_eq!(response.headers()["grpc-message"], "The access token expired");
         assert!(response.body().is_empty());
-        let unavailable = default_response(
-            &ErrorKind::KeysUnavailable.into(),
-            &head(&method, &uri, &headers),
-            "api",
-        );
+        let unavailable =
+            default_response(&ErrorKind::KeysUnavailable.into(), &head(&method, &uri, &headers), "api");
         assert_eq!(unavailable.headers()["grpc-status"], "14");
     }
 
@@ -272,8 +239,7 @@ mod tests {
         let response = Response::new(Bytes::from_static(b"{}"));
         let converted: Response<Opaque> = into_service_response(response);
         assert!(!converted.headers().contains_key(CONTENT_TYPE));
-        let converted: Response<String> =
-            into_service_response(Response::new(Bytes::from_static(b"{}")));
+        let converted: Response<String> = into_service_response(Response::new(Bytes::from_static(b"{}")));
         assert_eq!(converted.body(), "{}");
         assert_eq!(converted.headers()[CONTENT_TYPE], "application/json");
         assert_eq!(grpc_percent_encode("100% ok\n"), "100%25 ok%0A");

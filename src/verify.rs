@@ -61,9 +61,7 @@ pub(crate) struct VerifiedJws {
 
 fn decode_segment(segment: &str) -> Result<Vec<u8>, ErrorKind> {
     // The engine refuses padding and non-zero trailing bits: only canonical base64url.
-    URL_SAFE_NO_PAD
-        .decode(segment)
-        .map_err(|_| ErrorKind::Malformed)
+    URL_SAFE_NO_PAD.decode(segment).map_err(|_| ErrorKind::Malformed)
 }
 
 /// Splits a compact JWS into its three segments after the size and charset checks.
@@ -111,24 +109,17 @@ pub(crate) fn verify_signature(
     keys: &KeySet,
     rules: &ClaimRules,
 ) -> Result<VerifiedJws, ErrorKind> {
-    let (header_segment, payload_segment, signature_segment) =
-        split_compact(token, rules.max_token_size)?;
+    let (header_segment, payload_segment, signature_segment) = split_compact(token, rules.max_token_size)?;
     let header_bytes = decode_segment(header_segment)?;
-    let header: RawHeader<'_> =
-        serde_json::from_slice(&header_bytes).map_err(|_| ErrorKind::Malformed)?;
-    if header.crit.is_some() || header.b64.is_some() || header.enc.is_some() || header.zip.is_some()
-    {
+    let header: RawHeader<'_> = serde_json::from_slice(&header_bytes).map_err(|_| ErrorKind::Malformed)?;
+    if header.crit.is_some() || header.b64.is_some() || header.enc.is_some() || header.zip.is_some() {
         // We implement no JWS extension (RFC 7515 section 4.1.11), and `b64` only makes sense
         // with `crit`; `enc` and `zip` belong to JWE.
         return Err(ErrorKind::UnsupportedHeader);
     }
     let algorithm = algorithm_from_name(&header.alg).ok_or(ErrorKind::UnsupportedAlgorithm)?;
     if let Some(required) = &rules.required_type {
-        if !header
-            .typ
-            .as_deref()
-            .is_some_and(|typ| type_matches(typ, required))
-        {
+        if !header.typ.as_deref().is_some_and(|typ| type_matches(typ, required)) {
             return Err(ErrorKind::InvalidType);
         }
     }
@@ -180,10 +171,7 @@ impl ClaimRules {
         }
         if !self.audiences.is_empty() {
             let aud = claims.aud.as_ref().ok_or(ErrorKind::MissingClaim)?;
-            if !aud
-                .iter()
-                .any(|aud| self.audiences.iter().any(|allowed| allowed == aud))
-            {
+            if !aud.iter().any(|aud| self.audiences.iter().any(|allowed| allowed == aud)) {
                 return Err(ErrorKind::InvalidAudience);
             }
         }
@@ -199,8 +187,7 @@ impl ClaimRules {
         let registered: RegisteredClaims<'_> =
             serde_json::from_slice(&jws.payload).map_err(|_| ErrorKind::InvalidClaims)?;
         self.check(&registered, now)?;
-        let claims: C =
-            serde_json::from_slice(&jws.payload).map_err(|_| ErrorKind::InvalidClaims)?;
+        let claims: C = serde_json::from_slice(&jws.payload).map_err(|_| ErrorKind::InvalidClaims)?;
         Ok(Claims::new(claims, jws.header))
     }
 }
@@ -209,9 +196,7 @@ impl ClaimRules {
 pub(crate) fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| {
-            i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX)
-        })
+        .map_or(0, |elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]
@@ -221,23 +206,11 @@ mod tests {
     #[test]
     fn segment_count_and_charset_are_checked_before_decoding() {
         assert_eq!(split_compact("a.b.c", 100).unwrap(), ("a", "b", "c"));
-        assert_eq!(
-            split_compact("a.b.c.d.e", 100).err(),
-            Some(ErrorKind::EncryptedToken)
-        );
+        assert_eq!(split_compact("a.b.c.d.e", 100).err(), Some(ErrorKind::EncryptedToken));
         assert_eq!(split_compact("a.b", 100).err(), Some(ErrorKind::Malformed));
-        assert_eq!(
-            split_compact("a.b.c=", 100).err(),
-            Some(ErrorKind::Malformed)
-        );
-        assert_eq!(
-            split_compact("a+.b.c", 100).err(),
-            Some(ErrorKind::Malformed)
-        );
-        assert_eq!(
-            split_compact("a.b.c", 4).err(),
-            Some(ErrorKind::TokenTooLarge)
-        );
+        assert_eq!(split_compact("a.b.c=", 100).err(), Some(ErrorKind::Malformed));
+        assert_eq!(split_compact("a+.b.c", 100).err(), Some(ErrorKind::Malformed));
+        assert_eq!(split_compact("a.b.c", 4).err(), Some(ErrorKind::TokenTooLarge));
         assert_eq!(split_compact(".b.c", 100).err(), Some(ErrorKind::Malformed));
     }
 
@@ -275,62 +248,35 @@ mod tests {
     #[test]
     fn exp_equal_to_now_is_expired() {
         let base = r#""iss":"https://issuer","aud":"api""#;
-        assert_eq!(
-            check(&format!(r#"{{"exp":100,{base}}}"#), 100),
-            Err(ErrorKind::Expired)
-        );
+        assert_eq!(check(&format!(r#"{{"exp":100,{base}}}"#), 100), Err(ErrorKind::Expired));
         assert_eq!(check(&format!(r#"{{"exp":101,{base}}}"#), 100), Ok(()));
-        assert_eq!(
-            check(&format!(r#"{{{base}}}"#), 100),
-            Err(ErrorKind::MissingClaim)
-        );
+        assert_eq!(check(&format!(r#"{{{base}}}"#), 100), Err(ErrorKind::MissingClaim));
     }
 
     #[test]
     fn nbf_iat_lifetime_iss_and_aud_are_enforced() {
         assert_eq!(
-            check(
-                r#"{"exp":200,"nbf":101,"iss":"https://issuer","aud":"api"}"#,
-                100
-            ),
+            check(r#"{"exp":200,"nbf":101,"iss":"https://issuer","aud":"api"}"#, 100),
             Err(ErrorKind::NotYetValid)
         );
         assert_eq!(
-            check(
-                r#"{"exp":200,"iat":101,"iss":"https://issuer","aud":"api"}"#,
-                100
-            ),
+            check(r#"{"exp":200,"iat":101,"iss":"https://issuer","aud":"api"}"#, 100),
             Err(ErrorKind::IssuedInFuture)
         );
         assert_eq!(
-            check(
-                r#"{"exp":5000,"iat":100,"iss":"https://issuer","aud":"api"}"#,
-                100
-            ),
+            check(r#"{"exp":5000,"iat":100,"iss":"https://issuer","aud":"api"}"#, 100),
             Err(ErrorKind::LifetimeTooLong)
         );
         assert_eq!(
             check(r#"{"exp":200,"iss":"https://other","aud":"api"}"#, 100),
             Err(ErrorKind::InvalidIssuer)
         );
-        assert_eq!(
-            check(r#"{"exp":200,"aud":"api"}"#, 100),
-            Err(ErrorKind::MissingClaim)
-        );
+        assert_eq!(check(r#"{"exp":200,"aud":"api"}"#, 100), Err(ErrorKind::MissingClaim));
         assert_eq!(
             check(r#"{"exp":200,"iss":"https://issuer","aud":["x","y"]}"#, 100),
             Err(ErrorKind::InvalidAudience)
         );
-        assert_eq!(
-            check(
-                r#"{"exp":200,"iss":"https://issuer","aud":["x","api"]}"#,
-                100
-            ),
-            Ok(())
-        );
-        assert_eq!(
-            check(r#"{"exp":200,"iss":"https://issuer"}"#, 100),
-            Err(ErrorKind::MissingClaim)
-        );
+        assert_eq!(check(r#"{"exp":200,"iss":"https://issuer","aud":["x","api"]}"#, 100), Ok(()));
+        assert_eq!(check(r#"{"exp":200,"iss":"https://issuer"}"#, 100), Err(ErrorKind::MissingClaim));
     }
 }

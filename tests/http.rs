@@ -22,17 +22,11 @@ const RSA_PRIVATE: &str = include_str!("fixtures/rsa_private.pem");
 const RSA_PUBLIC: &str = include_str!("fixtures/rsa_public.pem");
 
 fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
 }
 
 fn builder() -> JwtAuthConfigBuilder {
-    JwtAuthConfig::builder()
-        .hmac_secret(SECRET)
-        .issuer(ISSUER)
-        .audience(AUDIENCE)
+    JwtAuthConfig::builder().hmac_secret(SECRET).issuer(ISSUER).audience(AUDIENCE)
 }
 
 fn config() -> JwtAuthConfig {
@@ -40,25 +34,17 @@ fn config() -> JwtAuthConfig {
 }
 
 fn issuer() -> TokenIssuer {
-    TokenIssuer::builder()
-        .hmac_secret(SECRET.to_vec())
-        .issuer(ISSUER)
-        .audience(AUDIENCE)
-        .build()
-        .unwrap()
+    TokenIssuer::builder().hmac_secret(SECRET.to_vec()).issuer(ISSUER).audience(AUDIENCE).build().unwrap()
 }
 
 fn token() -> String {
-    issuer()
-        .issue(&json!({"sub": "alice", "role": "admin"}))
-        .unwrap()
+    issuer().issue(&json!({"sub": "alice", "role": "admin"})).unwrap()
 }
 
 /// Claims with these registered values, overridden or removed (`null`) by `changes`.
 fn claims_with(changes: Value) -> Value {
     let now = now();
-    let mut claims =
-        json!({"sub": "alice", "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 600});
+    let mut claims = json!({"sub": "alice", "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 600});
     for (name, value) in changes.as_object().unwrap() {
         if value.is_null() {
             claims.as_object_mut().unwrap().remove(name);
@@ -96,17 +82,11 @@ async fn me(Extension(claims): Extension<Claims>) -> String {
 }
 
 async fn maybe_me(claims: Option<Extension<Claims>>) -> String {
-    claims.map_or_else(
-        || "anonymous".into(),
-        |Extension(c)| c.sub.clone().unwrap_or_default(),
-    )
+    claims.map_or_else(|| "anonymous".into(), |Extension(c)| c.sub.clone().unwrap_or_default())
 }
 
 fn app(layer: JwtAuthLayer) -> Router {
-    Router::new()
-        .route("/me", get(me))
-        .route("/maybe", get(maybe_me))
-        .layer(layer)
+    Router::new().route("/me", get(me)).route("/maybe", get(maybe_me)).layer(layer)
 }
 
 async fn serve(router: Router) -> String {
@@ -129,35 +109,19 @@ async fn send(base: &str, path: &str, headers: &[(&str, &str)]) -> Answer {
     }
     let response = request.send().await.unwrap();
     let status = response.status();
-    let challenge = response
-        .headers()
-        .get("www-authenticate")
-        .map(|value| value.to_str().unwrap().to_owned());
-    Answer {
-        status,
-        challenge,
-        body: response.text().await.unwrap(),
-    }
+    let challenge =
+        response.headers().get("www-authenticate").map(|value| value.to_str().unwrap().to_owned());
+    Answer { status, challenge, body: response.text().await.unwrap() }
 }
 
 async fn with_bearer(config: JwtAuthConfig, token: &str) -> Answer {
     let base = serve(app(JwtAuthLayer::new(config))).await;
-    send(
-        &base,
-        "/me",
-        &[("authorization", &format!("Bearer {token}"))],
-    )
-    .await
+    send(&base, "/me", &[("authorization", &format!("Bearer {token}"))]).await
 }
 
 /// Asserts a 401 `invalid_token` whose description is the kind's fixed sentence.
 fn assert_invalid_token(answer: &Answer, kind: ErrorKind) {
-    assert_eq!(
-        answer.status,
-        StatusCode::UNAUTHORIZED,
-        "body: {}",
-        answer.body
-    );
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "body: {}", answer.body);
     let expected = format!(
         "Bearer realm=\"api\", error=\"invalid_token\", error_description=\"{}\"",
         kind.description()
@@ -166,20 +130,12 @@ fn assert_invalid_token(answer: &Answer, kind: ErrorKind) {
     // axum's body holds the JSON only with the `axum` feature; hyper's `Full` always does.
     if cfg!(feature = "axum") || !answer.body.is_empty() {
         let body: Value = serde_json::from_str(&answer.body).unwrap();
-        assert_eq!(
-            body,
-            json!({"error": "invalid_token", "error_description": kind.description()})
-        );
+        assert_eq!(body, json!({"error": "invalid_token", "error_description": kind.description()}));
     }
 }
 
 fn assert_invalid_request(answer: &Answer, kind: ErrorKind) {
-    assert_eq!(
-        answer.status,
-        StatusCode::BAD_REQUEST,
-        "body: {}",
-        answer.body
-    );
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "body: {}", answer.body);
     let expected = format!(
         "Bearer realm=\"api\", error=\"invalid_request\", error_description=\"{}\"",
         kind.description()
@@ -211,12 +167,7 @@ async fn missing_credential_gets_401_with_a_bare_challenge() {
 #[tokio::test]
 async fn another_authorization_scheme_counts_as_no_credential() {
     let base = serve(app(JwtAuthLayer::new(config()))).await;
-    let answer = send(
-        &base,
-        "/me",
-        &[("authorization", "Basic YWxpY2U6d29uZGVybGFuZA==")],
-    )
-    .await;
+    let answer = send(&base, "/me", &[("authorization", "Basic YWxpY2U6d29uZGVybGFuZA==")]).await;
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
     assert_eq!(answer.challenge.as_deref(), Some("Bearer realm=\"api\""));
 }
@@ -224,12 +175,7 @@ async fn another_authorization_scheme_counts_as_no_credential() {
 #[tokio::test]
 async fn bearer_scheme_is_case_insensitive_and_allows_several_spaces() {
     let base = serve(app(JwtAuthLayer::new(config()))).await;
-    let answer = send(
-        &base,
-        "/me",
-        &[("authorization", &format!("bEARer    {}", token()))],
-    )
-    .await;
+    let answer = send(&base, "/me", &[("authorization", &format!("bEARer    {}", token()))]).await;
     assert_eq!(answer.status, StatusCode::OK);
 }
 
@@ -246,32 +192,19 @@ async fn a_credential_that_is_not_a_b64token_is_invalid_request() {
 async fn repeated_authorization_header_is_invalid_request() {
     let base = serve(app(JwtAuthLayer::new(config()))).await;
     let bearer = format!("Bearer {}", token());
-    let answer = send(
-        &base,
-        "/me",
-        &[("authorization", &bearer), ("authorization", &bearer)],
-    )
-    .await;
+    let answer = send(&base, "/me", &[("authorization", &bearer), ("authorization", &bearer)]).await;
     assert_invalid_request(&answer, ErrorKind::RepeatedCredential);
 }
 
 fn cookie_and_bearer() -> JwtAuthConfig {
-    builder()
-        .token_sources([TokenSource::bearer(), TokenSource::cookie("access_token")])
-        .build()
-        .unwrap()
+    builder().token_sources([TokenSource::bearer(), TokenSource::cookie("access_token")]).build().unwrap()
 }
 
 #[tokio::test]
 async fn token_in_a_cookie_is_found_across_split_cookie_fields() {
     let base = serve(app(JwtAuthLayer::new(cookie_and_bearer()))).await;
     let cookie = format!("access_token={}", token());
-    let answer = send(
-        &base,
-        "/me",
-        &[("cookie", "theme=dark; lang=en"), ("cookie", &cookie)],
-    )
-    .await;
+    let answer = send(&base, "/me", &[("cookie", "theme=dark; lang=en"), ("cookie", &cookie)]).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
 }
 
@@ -282,20 +215,14 @@ async fn two_different_credentials_are_invalid_request_but_the_same_one_twice_is
     let answer = send(
         &base,
         "/me",
-        &[
-            ("authorization", &format!("Bearer {first}")),
-            ("cookie", &format!("access_token={second}")),
-        ],
+        &[("authorization", &format!("Bearer {first}")), ("cookie", &format!("access_token={second}"))],
     )
     .await;
     assert_invalid_request(&answer, ErrorKind::ConflictingCredentials);
     let answer = send(
         &base,
         "/me",
-        &[
-            ("authorization", &format!("Bearer {first}")),
-            ("cookie", &format!("access_token={first}")),
-        ],
+        &[("authorization", &format!("Bearer {first}")), ("cookie", &format!("access_token={first}"))],
     )
     .await;
     assert_eq!(answer.status, StatusCode::OK);
@@ -311,38 +238,21 @@ async fn repeated_cookie_name_is_invalid_request() {
 
 #[tokio::test]
 async fn named_header_with_prefix_is_a_token_source() {
-    let config = builder()
-        .token_sources([TokenSource::header_with_prefix("x-auth", "Token ")])
-        .build()
-        .unwrap();
+    let config =
+        builder().token_sources([TokenSource::header_with_prefix("x-auth", "Token ")]).build().unwrap();
     let base = serve(app(JwtAuthLayer::new(config))).await;
     let answer = send(&base, "/me", &[("x-auth", &format!("Token {}", token()))]).await;
     assert_eq!(answer.status, StatusCode::OK);
-    let answer = send(
-        &base,
-        "/me",
-        &[("authorization", &format!("Bearer {}", token()))],
-    )
-    .await;
-    assert_eq!(
-        answer.status,
-        StatusCode::UNAUTHORIZED,
-        "sources not configured are not read"
-    );
+    let answer = send(&base, "/me", &[("authorization", &format!("Bearer {}", token()))]).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "sources not configured are not read");
 }
 
 #[tokio::test]
 async fn query_parameter_is_read_only_when_configured() {
     let path = format!("/me?access_token={}", token());
     let base = serve(app(JwtAuthLayer::new(config()))).await;
-    assert_eq!(
-        send(&base, &path, &[]).await.status,
-        StatusCode::UNAUTHORIZED
-    );
-    let config = builder()
-        .token_sources([TokenSource::query("access_token")])
-        .build()
-        .unwrap();
+    assert_eq!(send(&base, &path, &[]).await.status, StatusCode::UNAUTHORIZED);
+    let config = builder().token_sources([TokenSource::query("access_token")]).build().unwrap();
     let base = serve(app(JwtAuthLayer::new(config))).await;
     assert_eq!(send(&base, &path, &[]).await.status, StatusCode::OK);
 }
@@ -351,9 +261,7 @@ async fn query_parameter_is_read_only_when_configured() {
 
 #[tokio::test]
 async fn expired_token_is_rejected_with_invalid_token() {
-    let token = forge_claims(&claims_with(
-        json!({"exp": now() - 120, "iat": now() - 700}),
-    ));
+    let token = forge_claims(&claims_with(json!({"exp": now() - 120, "iat": now() - 700})));
     assert_invalid_token(&with_bearer(config(), &token).await, ErrorKind::Expired);
 }
 
@@ -373,10 +281,7 @@ async fn leeway_of_60_seconds_accepts_a_token_that_just_expired() {
 #[tokio::test]
 async fn token_without_exp_is_rejected() {
     let token = forge_claims(&claims_with(json!({"exp": null})));
-    assert_invalid_token(
-        &with_bearer(config(), &token).await,
-        ErrorKind::MissingClaim,
-    );
+    assert_invalid_token(&with_bearer(config(), &token).await, ErrorKind::MissingClaim);
 }
 
 #[tokio::test]
@@ -388,38 +293,23 @@ async fn token_not_yet_valid_is_rejected() {
 #[tokio::test]
 async fn token_issued_in_the_future_is_rejected() {
     let token = forge_claims(&claims_with(json!({"iat": now() + 300})));
-    assert_invalid_token(
-        &with_bearer(config(), &token).await,
-        ErrorKind::IssuedInFuture,
-    );
+    assert_invalid_token(&with_bearer(config(), &token).await, ErrorKind::IssuedInFuture);
 }
 
 #[tokio::test]
 async fn wrong_or_missing_issuer_is_rejected() {
     let wrong = forge_claims(&claims_with(json!({"iss": "https://evil.test"})));
-    assert_invalid_token(
-        &with_bearer(config(), &wrong).await,
-        ErrorKind::InvalidIssuer,
-    );
+    assert_invalid_token(&with_bearer(config(), &wrong).await, ErrorKind::InvalidIssuer);
     let prefix = forge_claims(&claims_with(json!({"iss": "https://issuer.test.evil"})));
-    assert_invalid_token(
-        &with_bearer(config(), &prefix).await,
-        ErrorKind::InvalidIssuer,
-    );
+    assert_invalid_token(&with_bearer(config(), &prefix).await, ErrorKind::InvalidIssuer);
     let missing = forge_claims(&claims_with(json!({"iss": null})));
-    assert_invalid_token(
-        &with_bearer(config(), &missing).await,
-        ErrorKind::MissingClaim,
-    );
+    assert_invalid_token(&with_bearer(config(), &missing).await, ErrorKind::MissingClaim);
 }
 
 #[tokio::test]
 async fn issuer_that_is_not_a_string_is_rejected() {
     let token = forge_claims(&claims_with(json!({"iss": ["https://issuer.test"]})));
-    assert_invalid_token(
-        &with_bearer(config(), &token).await,
-        ErrorKind::InvalidClaims,
-    );
+    assert_invalid_token(&with_bearer(config(), &token).await, ErrorKind::InvalidClaims);
 }
 
 #[tokio::test]
@@ -427,33 +317,18 @@ async fn audience_may_be_a_string_or_an_array_and_must_match() {
     let array = forge_claims(&claims_with(json!({"aud": ["other", AUDIENCE]})));
     assert_eq!(with_bearer(config(), &array).await.status, StatusCode::OK);
     let wrong = forge_claims(&claims_with(json!({"aud": ["other"]})));
-    assert_invalid_token(
-        &with_bearer(config(), &wrong).await,
-        ErrorKind::InvalidAudience,
-    );
+    assert_invalid_token(&with_bearer(config(), &wrong).await, ErrorKind::InvalidAudience);
     let missing = forge_claims(&claims_with(json!({"aud": null})));
-    assert_invalid_token(
-        &with_bearer(config(), &missing).await,
-        ErrorKind::MissingClaim,
-    );
+    assert_invalid_token(&with_bearer(config(), &missing).await, ErrorKind::MissingClaim);
     let number = forge_claims(&claims_with(json!({"aud": 7})));
-    assert_invalid_token(
-        &with_bearer(config(), &number).await,
-        ErrorKind::InvalidClaims,
-    );
+    assert_invalid_token(&with_bearer(config(), &number).await, ErrorKind::InvalidClaims);
 }
 
 #[tokio::test]
 async fn token_living_longer_than_the_maximum_lifetime_is_rejected() {
-    let config = builder()
-        .max_lifetime(Duration::from_secs(300))
-        .build()
-        .unwrap();
+    let config = builder().max_lifetime(Duration::from_secs(300)).build().unwrap();
     let token = forge_claims(&claims_with(json!({"exp": now() + 3600})));
-    assert_invalid_token(
-        &with_bearer(config, &token).await,
-        ErrorKind::LifetimeTooLong,
-    );
+    assert_invalid_token(&with_bearer(config, &token).await, ErrorKind::LifetimeTooLong);
 }
 
 #[tokio::test]
@@ -461,10 +336,7 @@ async fn required_typ_is_enforced() {
     let config = builder().required_type("at+jwt").build().unwrap();
     let claims = claims_with(json!({})).to_string();
     let jwt = forge(r#"{"alg":"HS256","typ":"JWT"}"#, &claims);
-    assert_invalid_token(
-        &with_bearer(config.clone(), &jwt).await,
-        ErrorKind::InvalidType,
-    );
+    assert_invalid_token(&with_bearer(config.clone(), &jwt).await, ErrorKind::InvalidType);
     let at_jwt = forge(r#"{"alg":"HS256","typ":"application/at+jwt"}"#, &claims);
     assert_eq!(with_bearer(config, &at_jwt).await.status, StatusCode::OK);
 }
@@ -477,10 +349,7 @@ async fn duplicate_claim_names_are_rejected_for_default_and_typed_claims() {
         now + 600
     );
     let token = forge(r#"{"alg":"HS256"}"#, &payload);
-    assert_invalid_token(
-        &with_bearer(config(), &token).await,
-        ErrorKind::InvalidClaims,
-    );
+    assert_invalid_token(&with_bearer(config(), &token).await, ErrorKind::InvalidClaims);
 
     #[derive(Debug, Deserialize)]
     #[allow(dead_code)]
@@ -488,19 +357,11 @@ async fn duplicate_claim_names_are_rejected_for_default_and_typed_claims() {
         sub: String,
         roles: Vec<String>,
     }
+    assert_eq!(config().verify_as::<Typed>(&token).unwrap_err().kind(), ErrorKind::InvalidClaims);
+    let twice_sub =
+        format!(r#"{{"sub":"a","sub":"b","iss":"{ISSUER}","aud":"{AUDIENCE}","exp":{}}}"#, now + 600);
     assert_eq!(
-        config().verify_as::<Typed>(&token).unwrap_err().kind(),
-        ErrorKind::InvalidClaims
-    );
-    let twice_sub = format!(
-        r#"{{"sub":"a","sub":"b","iss":"{ISSUER}","aud":"{AUDIENCE}","exp":{}}}"#,
-        now + 600
-    );
-    assert_eq!(
-        config()
-            .verify(&forge(r#"{"alg":"HS256"}"#, &twice_sub))
-            .unwrap_err()
-            .kind(),
+        config().verify(&forge(r#"{"alg":"HS256"}"#, &twice_sub)).unwrap_err().kind(),
         ErrorKind::InvalidClaims
     );
 }
@@ -509,10 +370,7 @@ async fn duplicate_claim_names_are_rejected_for_default_and_typed_claims() {
 async fn payload_that_is_not_a_json_object_is_rejected() {
     for payload in ["[]", "\"x\"", "{", "null"] {
         let token = forge(r#"{"alg":"HS256"}"#, payload);
-        assert_invalid_token(
-            &with_bearer(config(), &token).await,
-            ErrorKind::InvalidClaims,
-        );
+        assert_invalid_token(&with_bearer(config(), &token).await, ErrorKind::InvalidClaims);
     }
 }
 
@@ -522,30 +380,18 @@ async fn payload_that_is_not_a_json_object_is_rejected() {
 async fn alg_none_is_rejected_in_any_case() {
     let claims = claims_with(json!({})).to_string();
     for alg in ["none", "None", "NONE", "nOnE"] {
-        let unsigned = format!(
-            "{}.{}.",
-            b64(format!(r#"{{"alg":"{alg}"}}"#).as_bytes()),
-            b64(claims.as_bytes())
-        );
-        assert_invalid_token(
-            &with_bearer(config(), &unsigned).await,
-            ErrorKind::UnsupportedAlgorithm,
-        );
+        let unsigned =
+            format!("{}.{}.", b64(format!(r#"{{"alg":"{alg}"}}"#).as_bytes()), b64(claims.as_bytes()));
+        assert_invalid_token(&with_bearer(config(), &unsigned).await, ErrorKind::UnsupportedAlgorithm);
     }
 }
 
 #[tokio::test]
 async fn hs256_token_made_with_the_rsa_public_key_is_rejected() {
-    let config = JwtAuthConfig::builder()
-        .key(VerifyingKey::rsa_pem(RSA_PUBLIC))
-        .build()
-        .unwrap();
+    let config = JwtAuthConfig::builder().key(VerifyingKey::rsa_pem(RSA_PUBLIC)).build().unwrap();
     let claims = claims_with(json!({})).to_string();
     let forged = forge_with(r#"{"alg":"HS256"}"#, &claims, RSA_PUBLIC.as_bytes());
-    assert_invalid_token(
-        &with_bearer(config, &forged).await,
-        ErrorKind::UnsupportedAlgorithm,
-    );
+    assert_invalid_token(&with_bearer(config, &forged).await, ErrorKind::UnsupportedAlgorithm);
 }
 
 #[tokio::test]
@@ -561,10 +407,7 @@ async fn embedded_keys_and_key_urls_in_the_header_are_never_used() {
         r#"{"alg":"HS256","x5c":["MIIB"]}"#.to_string(),
     ] {
         let token = forge_with(&header, &claims, attacker);
-        assert_invalid_token(
-            &with_bearer(config(), &token).await,
-            ErrorKind::InvalidSignature,
-        );
+        assert_invalid_token(&with_bearer(config(), &token).await, ErrorKind::InvalidSignature);
     }
 }
 
@@ -579,10 +422,7 @@ async fn unknown_crit_b64_false_enc_and_zip_headers_are_rejected() {
         r#"{"alg":"HS256","zip":"DEF"}"#,
     ] {
         let token = forge(header, &claims);
-        assert_invalid_token(
-            &with_bearer(config(), &token).await,
-            ErrorKind::UnsupportedHeader,
-        );
+        assert_invalid_token(&with_bearer(config(), &token).await, ErrorKind::UnsupportedHeader);
     }
 }
 
@@ -610,10 +450,7 @@ async fn non_canonical_base64url_is_rejected() {
     let tweaked = alphabet.chars().nth(index | 0b11).unwrap();
     assert_ne!(tweaked, last);
     let non_canonical = format!("{rest}.{}{tweaked}", &signature[..signature.len() - 1]);
-    assert_invalid_token(
-        &with_bearer(config(), &non_canonical).await,
-        ErrorKind::Malformed,
-    );
+    assert_invalid_token(&with_bearer(config(), &non_canonical).await, ErrorKind::Malformed);
     let padded = format!("{token}=");
     // Padding is valid b64token syntax (RFC 6750), so this is a bad token, not a bad request.
     assert_invalid_token(&with_bearer(config(), &padded).await, ErrorKind::Malformed);
@@ -623,10 +460,7 @@ async fn non_canonical_base64url_is_rejected() {
 async fn token_larger_than_the_cap_is_rejected_before_decoding() {
     let big = claims_with(json!({"filler": "x".repeat(9000)}));
     let token = forge_claims(&big);
-    assert_invalid_token(
-        &with_bearer(config(), &token).await,
-        ErrorKind::TokenTooLarge,
-    );
+    assert_invalid_token(&with_bearer(config(), &token).await, ErrorKind::TokenTooLarge);
     let config = builder().max_token_size(16 * 1024).build().unwrap();
     assert_eq!(with_bearer(config, &token).await.status, StatusCode::OK);
 }
@@ -634,15 +468,8 @@ async fn token_larger_than_the_cap_is_rejected_before_decoding() {
 #[tokio::test]
 async fn wrong_signature_is_rejected() {
     let claims = claims_with(json!({})).to_string();
-    let token = forge_with(
-        r#"{"alg":"HS256"}"#,
-        &claims,
-        b"another secret that is long enough!!",
-    );
-    assert_invalid_token(
-        &with_bearer(config(), &token).await,
-        ErrorKind::InvalidSignature,
-    );
+    let token = forge_with(r#"{"alg":"HS256"}"#, &claims, b"another secret that is long enough!!");
+    assert_invalid_token(&with_bearer(config(), &token).await, ErrorKind::InvalidSignature);
 }
 
 #[tokio::test]
@@ -655,37 +482,22 @@ async fn kid_selects_the_key_and_an_unknown_kid_is_rejected() {
         .unwrap();
     let claims = claims_with(json!({})).to_string();
     let two = forge_with(r#"{"alg":"HS256","kid":"two"}"#, &claims, &other);
-    assert_eq!(
-        with_bearer(config.clone(), &two).await.status,
-        StatusCode::OK
-    );
+    assert_eq!(with_bearer(config.clone(), &two).await.status, StatusCode::OK);
     let unknown = forge_with(r#"{"alg":"HS256","kid":"three"}"#, &claims, &other);
-    assert_invalid_token(
-        &with_bearer(config.clone(), &unknown).await,
-        ErrorKind::UnknownKey,
-    );
+    assert_invalid_token(&with_bearer(config.clone(), &unknown).await, ErrorKind::UnknownKey);
     let mislabelled = forge_with(r#"{"alg":"HS256","kid":"one"}"#, &claims, &other);
-    assert_invalid_token(
-        &with_bearer(config.clone(), &mislabelled).await,
-        ErrorKind::InvalidSignature,
-    );
+    assert_invalid_token(&with_bearer(config.clone(), &mislabelled).await, ErrorKind::InvalidSignature);
     let no_kid = forge_with(r#"{"alg":"HS256"}"#, &claims, &other);
     assert_invalid_token(&with_bearer(config, &no_kid).await, ErrorKind::AmbiguousKey);
 }
 
 #[tokio::test]
 async fn rsa_tokens_verify_against_the_configured_public_key() {
-    let config = JwtAuthConfig::builder()
-        .key(VerifyingKey::rsa_pem(RSA_PUBLIC))
-        .build()
-        .unwrap();
+    let config = JwtAuthConfig::builder().key(VerifyingKey::rsa_pem(RSA_PUBLIC)).build().unwrap();
     let issuer = TokenIssuer::builder().rsa_pem(RSA_PRIVATE).build().unwrap();
     let token = issuer.issue(&json!({"sub": "carol"})).unwrap();
     let answer = with_bearer(config, &token).await;
-    assert_eq!(
-        (answer.status, answer.body.as_str()),
-        (StatusCode::OK, "carol")
-    );
+    assert_eq!((answer.status, answer.body.as_str()), (StatusCode::OK, "carol"));
 }
 
 #[tokio::test]
@@ -720,30 +532,12 @@ async fn garbage_tokens_get_a_fixed_answer_and_never_a_panic() {
     }
     // And through a real server, a few of each shape.
     let base = serve(app(JwtAuthLayer::new(config))).await;
-    for candidate in [
-        "",
-        ".",
-        "..",
-        "a.b.c",
-        "e30.e30.e30",
-        "eyJhbGciOiJIUzI1NiJ9..",
-        &valid[..valid.len() - 5],
-    ] {
-        let answer = send(
-            &base,
-            "/me",
-            &[("authorization", &format!("Bearer {candidate}"))],
-        )
-        .await;
-        assert!(
-            matches!(answer.status.as_u16(), 400 | 401),
-            "{candidate:?}: {}",
-            answer.status
-        );
-        assert!(
-            !answer.body.contains(candidate) || candidate.len() < 3,
-            "no token contents are echoed"
-        );
+    for candidate in
+        ["", ".", "..", "a.b.c", "e30.e30.e30", "eyJhbGciOiJIUzI1NiJ9..", &valid[..valid.len() - 5]]
+    {
+        let answer = send(&base, "/me", &[("authorization", &format!("Bearer {candidate}"))]).await;
+        assert!(matches!(answer.status.as_u16(), 400 | 401), "{candidate:?}: {}", answer.status);
+        assert!(!answer.body.contains(candidate) || candidate.len() < 3, "no token contents are echoed");
     }
 }
 
@@ -753,20 +547,9 @@ async fn garbage_tokens_get_a_fixed_answer_and_never_a_panic() {
 async fn optional_mode_lets_anonymous_requests_through_but_rejects_bad_tokens() {
     let base = serve(app(JwtAuthLayer::new(config()).optional())).await;
     let anonymous = send(&base, "/maybe", &[]).await;
-    assert_eq!(
-        (anonymous.status, anonymous.body.as_str()),
-        (StatusCode::OK, "anonymous")
-    );
-    let known = send(
-        &base,
-        "/maybe",
-        &[("authorization", &format!("Bearer {}", token()))],
-    )
-    .await;
-    assert_eq!(
-        (known.status, known.body.as_str()),
-        (StatusCode::OK, "alice")
-    );
+    assert_eq!((anonymous.status, anonymous.body.as_str()), (StatusCode::OK, "anonymous"));
+    let known = send(&base, "/maybe", &[("authorization", &format!("Bearer {}", token()))]).await;
+    assert_eq!((known.status, known.body.as_str()), (StatusCode::OK, "alice"));
     let bad = send(&base, "/maybe", &[("authorization", "Bearer a.b.c")]).await;
     assert_eq!(bad.status, StatusCode::UNAUTHORIZED);
 }
@@ -785,9 +568,7 @@ async fn responder_hook_shapes_the_rejection() {
         })
         .build()
         .unwrap();
-    let expired = forge_claims(&claims_with(
-        json!({"exp": now() - 3600, "iat": now() - 4000}),
-    ));
+    let expired = forge_claims(&claims_with(json!({"exp": now() - 3600, "iat": now() - 4000})));
     let answer = with_bearer(config.clone(), &expired).await;
     assert_eq!(answer.status.as_u16(), 419);
     if cfg!(feature = "axum") {
@@ -797,11 +578,7 @@ async fn responder_hook_shapes_the_rejection() {
         );
     }
     let other = with_bearer(config, "a.b.c").await;
-    assert_eq!(
-        other.status,
-        StatusCode::UNAUTHORIZED,
-        "None keeps the default answer"
-    );
+    assert_eq!(other.status, StatusCode::UNAUTHORIZED, "None keeps the default answer");
 }
 
 #[tokio::test]
@@ -814,16 +591,10 @@ async fn typed_claims_reach_the_handler() {
     async fn whoami(Extension(user): Extension<Claims<User>>) -> String {
         format!("{}:{}:{:?}", user.sub, user.role, user.header().algorithm())
     }
-    let router = Router::new()
-        .route("/me", get(whoami))
-        .layer(JwtAuthLayer::new(config()).with_claims::<User>());
+    let router =
+        Router::new().route("/me", get(whoami)).layer(JwtAuthLayer::new(config()).with_claims::<User>());
     let base = serve(router).await;
-    let answer = send(
-        &base,
-        "/me",
-        &[("authorization", &format!("Bearer {}", token()))],
-    )
-    .await;
+    let answer = send(&base, "/me", &[("authorization", &format!("Bearer {}", token()))]).await;
     assert_eq!(answer.body, "alice:admin:HS256");
 }
 
@@ -834,18 +605,9 @@ async fn claims_extractor_answers_401_without_the_layer_and_option_never_rejects
         claims.sub.clone().unwrap_or_default()
     }
     async fn lenient(claims: Option<Claims<DefaultClaims>>) -> &'static str {
-        if claims.is_some() {
-            "someone"
-        } else {
-            "nobody"
-        }
+        if claims.is_some() { "someone" } else { "nobody" }
     }
-    let base = serve(
-        Router::new()
-            .route("/strict", get(strict))
-            .route("/lenient", get(lenient)),
-    )
-    .await;
+    let base = serve(Router::new().route("/strict", get(strict)).route("/lenient", get(lenient))).await;
     let answer = send(&base, "/strict", &[]).await;
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
     assert_eq!(answer.challenge.as_deref(), Some("Bearer"));
@@ -867,24 +629,10 @@ async fn layer_under_buffer_and_concurrency_limit_calls_the_readied_service() {
         async move {
             let request = http::Request::builder()
                 .uri("/me")
-                .header(
-                    "authorization",
-                    if i % 2 == 0 {
-                        bearer.as_str()
-                    } else {
-                        "Bearer x.y.z"
-                    },
-                )
+                .header("authorization", if i % 2 == 0 { bearer.as_str() } else { "Bearer x.y.z" })
                 .body(axum::body::Body::empty())
                 .unwrap();
-            service
-                .ready()
-                .await
-                .unwrap()
-                .call(request)
-                .await
-                .unwrap()
-                .status()
+            service.ready().await.unwrap().call(request).await.unwrap().status()
         }
     });
     let statuses = futures_util::future::join_all(calls).await;
@@ -900,15 +648,13 @@ async fn plain_hyper_server_uses_the_same_layer() {
     use hyper_util::service::TowerToHyperService;
     use tower::ServiceBuilder;
 
-    let service = ServiceBuilder::new()
-        .layer(JwtAuthLayer::new(config()))
-        .service_fn(|request: http::Request<hyper::body::Incoming>| async move {
+    let service = ServiceBuilder::new().layer(JwtAuthLayer::new(config())).service_fn(
+        |request: http::Request<hyper::body::Incoming>| async move {
             let claims = request.extensions().get::<Claims>().cloned();
             let name = claims.and_then(|c| c.sub.clone()).unwrap_or_default();
-            Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(bytes::Bytes::from(
-                name,
-            ))))
-        });
+            Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(bytes::Bytes::from(name))))
+        },
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -923,23 +669,11 @@ async fn plain_hyper_server_uses_the_same_layer() {
         }
     });
     let base = format!("http://{address}");
-    let ok = send(
-        &base,
-        "/",
-        &[("authorization", &format!("Bearer {}", token()))],
-    )
-    .await;
+    let ok = send(&base, "/", &[("authorization", &format!("Bearer {}", token()))]).await;
     assert_eq!((ok.status, ok.body.as_str()), (StatusCode::OK, "alice"));
-    let expired = forge_claims(&claims_with(
-        json!({"exp": now() - 3600, "iat": now() - 4000}),
-    ));
+    let expired = forge_claims(&claims_with(json!({"exp": now() - 3600, "iat": now() - 4000})));
     assert_invalid_token(
-        &send(
-            &base,
-            "/",
-            &[("authorization", &format!("Bearer {expired}"))],
-        )
-        .await,
+        &send(&base, "/", &[("authorization", &format!("Bearer {expired}"))]).await,
         ErrorKind::Expired,
     );
 }

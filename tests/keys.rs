@@ -23,33 +23,18 @@ fn claims() -> serde_json::Value {
 fn round_trip(issuer: TokenIssuer, key: VerifyingKey) -> Result<(), ErrorKind> {
     let token = issuer.issue(&claims()).unwrap();
     let config = JwtAuthConfig::builder().key(key).build().unwrap();
-    config
-        .verify(&token)
-        .map(|c| assert_eq!(c.sub.as_deref(), Some("alice")))
-        .map_err(|e| e.kind())
+    config.verify(&token).map(|c| assert_eq!(c.sub.as_deref(), Some("alice"))).map_err(|e| e.kind())
 }
 
 #[test]
 fn every_supported_key_format_verifies_its_own_tokens() {
     let rsa = || TokenIssuer::builder().rsa_pem(RSA_PRIVATE);
     round_trip(rsa().build().unwrap(), VerifyingKey::rsa_pem(RSA_PUBLIC)).unwrap();
-    round_trip(
-        rsa().build().unwrap(),
-        VerifyingKey::rsa_pem(RSA_PUBLIC_PKCS1),
-    )
-    .unwrap();
-    round_trip(
-        rsa().build().unwrap(),
-        VerifyingKey::rsa_der(RSA_PUBLIC_DER),
-    )
-    .unwrap();
-    for algorithm in [
-        Algorithm::RS384,
-        Algorithm::RS512,
-        Algorithm::PS256,
-        Algorithm::PS384,
-        Algorithm::PS512,
-    ] {
+    round_trip(rsa().build().unwrap(), VerifyingKey::rsa_pem(RSA_PUBLIC_PKCS1)).unwrap();
+    round_trip(rsa().build().unwrap(), VerifyingKey::rsa_der(RSA_PUBLIC_DER)).unwrap();
+    for algorithm in
+        [Algorithm::RS384, Algorithm::RS512, Algorithm::PS256, Algorithm::PS384, Algorithm::PS512]
+    {
         round_trip(
             rsa().algorithm(algorithm).build().unwrap(),
             VerifyingKey::rsa_pem(RSA_PUBLIC).with_algorithm(algorithm),
@@ -57,37 +42,24 @@ fn every_supported_key_format_verifies_its_own_tokens() {
         .unwrap();
     }
     round_trip(
-        TokenIssuer::builder()
-            .ec_pem(EC256_PRIVATE)
-            .build()
-            .unwrap(),
+        TokenIssuer::builder().ec_pem(EC256_PRIVATE).build().unwrap(),
         VerifyingKey::ec_pem(EC256_PUBLIC),
     )
     .unwrap();
     round_trip(
-        TokenIssuer::builder()
-            .ec_pem(EC384_PRIVATE)
-            .build()
-            .unwrap(),
+        TokenIssuer::builder().ec_pem(EC384_PRIVATE).build().unwrap(),
         VerifyingKey::ec_pem(EC384_PUBLIC),
     )
     .unwrap();
     round_trip(
-        TokenIssuer::builder()
-            .ed25519_pem(ED25519_PRIVATE)
-            .build()
-            .unwrap(),
+        TokenIssuer::builder().ed25519_pem(ED25519_PRIVATE).build().unwrap(),
         VerifyingKey::ed25519_pem(ED25519_PUBLIC),
     )
     .unwrap();
     for algorithm in [Algorithm::HS256, Algorithm::HS384, Algorithm::HS512] {
         let secret = vec![42u8; 64];
         round_trip(
-            TokenIssuer::builder()
-                .hmac_secret(secret.clone())
-                .algorithm(algorithm)
-                .build()
-                .unwrap(),
+            TokenIssuer::builder().hmac_secret(secret.clone()).algorithm(algorithm).build().unwrap(),
             VerifyingKey::hmac(secret).with_algorithm(algorithm),
         )
         .unwrap();
@@ -96,60 +68,28 @@ fn every_supported_key_format_verifies_its_own_tokens() {
 
 #[test]
 fn a_token_signed_with_another_algorithm_of_the_same_family_is_rejected() {
-    let issuer = TokenIssuer::builder()
-        .rsa_pem(RSA_PRIVATE)
-        .algorithm(Algorithm::RS256)
-        .build()
-        .unwrap();
+    let issuer = TokenIssuer::builder().rsa_pem(RSA_PRIVATE).algorithm(Algorithm::RS256).build().unwrap();
     let key = VerifyingKey::rsa_pem(RSA_PUBLIC).with_algorithm(Algorithm::PS256);
-    assert_eq!(
-        round_trip(issuer, key),
-        Err(ErrorKind::UnsupportedAlgorithm)
-    );
+    assert_eq!(round_trip(issuer, key), Err(ErrorKind::UnsupportedAlgorithm));
 }
 
 #[test]
 fn published_jwk_set_verifies_the_issuers_tokens() {
     for issuer in [
-        TokenIssuer::builder()
-            .rsa_pem(RSA_PRIVATE)
-            .kid("rsa-1")
-            .build()
-            .unwrap(),
-        TokenIssuer::builder()
-            .ec_pem(EC256_PRIVATE)
-            .kid("ec-1")
-            .build()
-            .unwrap(),
-        TokenIssuer::builder()
-            .ec_pem(EC384_PRIVATE)
-            .kid("ec-2")
-            .build()
-            .unwrap(),
-        TokenIssuer::builder()
-            .ed25519_pem(ED25519_PRIVATE)
-            .kid("ed-1")
-            .build()
-            .unwrap(),
+        TokenIssuer::builder().rsa_pem(RSA_PRIVATE).kid("rsa-1").build().unwrap(),
+        TokenIssuer::builder().ec_pem(EC256_PRIVATE).kid("ec-1").build().unwrap(),
+        TokenIssuer::builder().ec_pem(EC384_PRIVATE).kid("ec-2").build().unwrap(),
+        TokenIssuer::builder().ed25519_pem(ED25519_PRIVATE).kid("ed-1").build().unwrap(),
     ] {
         let jwks = serde_json::to_string(&issuer.jwk_set()).unwrap();
-        assert!(
-            !jwks.contains("\"d\""),
-            "no private member is published: {jwks}"
-        );
+        assert!(!jwks.contains("\"d\""), "no private member is published: {jwks}");
         let config = JwtAuthConfig::builder().jwk_set(jwks).build().unwrap();
         let token = issuer.issue(&claims()).unwrap();
         let verified = config.verify(&token).unwrap();
         assert!(verified.header().kid().is_some());
     }
-    let hmac = TokenIssuer::builder()
-        .hmac_secret(vec![1u8; 32])
-        .build()
-        .unwrap();
-    assert!(
-        hmac.jwk_set().keys.is_empty(),
-        "a shared secret is never published"
-    );
+    let hmac = TokenIssuer::builder().hmac_secret(vec![1u8; 32]).build().unwrap();
+    assert!(hmac.jwk_set().keys.is_empty(), "a shared secret is never published");
 }
 
 #[test]
@@ -169,18 +109,10 @@ fn issued_tokens_carry_the_registered_claims() {
         .build()
         .unwrap();
     let verified = config.verify(&token).unwrap();
-    let (iat, nbf, exp) = (
-        verified.iat.unwrap(),
-        verified.nbf.unwrap(),
-        verified.exp.unwrap(),
-    );
+    let (iat, nbf, exp) = (verified.iat.unwrap(), verified.nbf.unwrap(), verified.exp.unwrap());
     assert_eq!(exp - iat, 15 * 60, "15 minutes by default");
     assert_eq!(nbf, iat);
-    assert_eq!(
-        verified.jti.as_ref().map(String::len),
-        Some(22),
-        "128 random bits"
-    );
+    assert_eq!(verified.jti.as_ref().map(String::len), Some(22), "128 random bits");
     assert_eq!(verified.aud, vec!["orders-api".to_string()]);
     assert_eq!(verified.header().kid(), Some("k1"));
     let second = config.verify(&issuer.issue(&claims()).unwrap()).unwrap();
@@ -188,11 +120,7 @@ fn issued_tokens_carry_the_registered_claims() {
 }
 
 fn build_error(key: VerifyingKey) -> String {
-    JwtAuthConfig::builder()
-        .key(key)
-        .build()
-        .unwrap_err()
-        .to_string()
+    JwtAuthConfig::builder().key(key).build().unwrap_err().to_string()
 }
 
 #[test]
@@ -208,51 +136,31 @@ fn weak_or_unfit_keys_fail_build_with_a_sentence() {
             .contains("does not fit")
     );
     assert!(
-        build_error(VerifyingKey::ec_pem(EC256_PUBLIC).with_algorithm(Algorithm::ES384))
-            .contains("ES384")
+        build_error(VerifyingKey::ec_pem(EC256_PUBLIC).with_algorithm(Algorithm::ES384)).contains("ES384")
     );
     assert!(build_error(VerifyingKey::rsa_pem("not a pem")).contains("RSA public key"));
     assert!(build_error(VerifyingKey::ec_pem(RSA_PUBLIC)).contains("EC public key"));
     assert!(
-        JwtAuthConfig::builder()
-            .build()
-            .unwrap_err()
-            .to_string()
-            .contains("no verification key"),
+        JwtAuthConfig::builder().build().unwrap_err().to_string().contains("no verification key"),
         "an empty key set is refused"
     );
-    let small_order =
-        r#"{"kty":"OKP","crv":"Ed25519","x":"AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}"#;
+    let small_order = r#"{"kty":"OKP","crv":"Ed25519","x":"AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}"#;
     assert!(build_error(VerifyingKey::jwk(small_order)).contains("small order"));
-    let short_ed =
-        r#"{"kty":"OKP","crv":"Ed25519","x":"AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}"#;
+    let short_ed = r#"{"kty":"OKP","crv":"Ed25519","x":"AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}"#;
     assert!(build_error(VerifyingKey::jwk(short_ed)).contains("32 bytes"));
-    let x25519 =
-        r#"{"kty":"OKP","crv":"X25519","x":"hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo"}"#;
+    let x25519 = r#"{"kty":"OKP","crv":"X25519","x":"hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo"}"#;
     assert!(build_error(VerifyingKey::jwk(x25519)).contains("Ed25519"));
     let mixed = r#"{"keys":[{"kty":"oct","k":"AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow"},
         {"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#;
-    assert!(
-        JwtAuthConfig::builder()
-            .jwk_set(mixed)
-            .build()
-            .unwrap_err()
-            .to_string()
-            .contains("oct")
-    );
+    assert!(JwtAuthConfig::builder().jwk_set(mixed).build().unwrap_err().to_string().contains("oct"));
 }
 
 #[test]
 fn weak_signing_keys_fail_issuer_build() {
-    let error = TokenIssuer::builder()
-        .hmac_secret(vec![1u8; 16])
-        .build()
-        .unwrap_err();
+    let error = TokenIssuer::builder().hmac_secret(vec![1u8; 16]).build().unwrap_err();
     assert!(error.to_string().contains("at least 32"), "{error}");
-    let error = TokenIssuer::builder()
-        .rsa_pem(include_str!("fixtures/rsa1024_private.pem"))
-        .build()
-        .unwrap_err();
+    let error =
+        TokenIssuer::builder().rsa_pem(include_str!("fixtures/rsa1024_private.pem")).build().unwrap_err();
     assert!(error.to_string().contains("2048"), "{error}");
     assert!(TokenIssuer::builder().build().is_err(), "no key");
 }

@@ -13,11 +13,7 @@ compile_error!(
 
 /// The name of the crypto backend in use: `"aws-lc-rs"` or `"rust-crypto"`.
 pub fn crypto_backend() -> &'static str {
-    if cfg!(feature = "aws-lc-rs") {
-        "aws-lc-rs"
-    } else {
-        "rust-crypto"
-    }
+    if cfg!(feature = "aws-lc-rs") { "aws-lc-rs" } else { "rust-crypto" }
 }
 
 /// The jsonwebtoken provider matching our backend (used for signing and JWK helpers).
@@ -55,9 +51,7 @@ impl SignatureCheck {
         use aws_lc_rs::{hmac, signature};
         let public_algorithm: &'static dyn signature::VerificationAlgorithm = match algorithm {
             Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => {
-                let KeyMaterial::Hmac(secret) = material else {
-                    unreachable_family()?
-                };
+                let KeyMaterial::Hmac(secret) = material else { unreachable_family()? };
                 let hmac_algorithm = match algorithm {
                     Algorithm::HS384 => hmac::HMAC_SHA384,
                     Algorithm::HS512 => hmac::HMAC_SHA512,
@@ -100,8 +94,9 @@ impl SignatureCheck {
     pub(crate) fn new(algorithm: Algorithm, material: &KeyMaterial) -> Result<Self, String> {
         use jsonwebtoken::DecodingKey;
         let key = match material {
-            KeyMaterial::Hmac(secret) => DecodingKey::from_secret(secret)
-                .map_err(|_| "an HMAC secret cannot be empty".to_string())?,
+            KeyMaterial::Hmac(secret) => {
+                DecodingKey::from_secret(secret).map_err(|_| "an HMAC secret cannot be empty".to_string())?
+            }
             KeyMaterial::Rsa { n, e } => DecodingKey::from_rsa_raw_components(n, e),
             KeyMaterial::Ec(point) => DecodingKey::from_ec_der(point),
             KeyMaterial::Ed25519(key) => DecodingKey::from_ed_der(key),

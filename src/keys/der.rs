@@ -7,9 +7,7 @@ const SEQUENCE: u8 = 0x30;
 const INTEGER: u8 = 0x02;
 const BIT_STRING: u8 = 0x03;
 /// DER of the OID 1.2.840.113549.1.1.1 (rsaEncryption), tag and length included.
-const RSA_ENCRYPTION_OID: &[u8] = &[
-    0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01,
-];
+const RSA_ENCRYPTION_OID: &[u8] = &[0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
 
 /// Reads one TLV; returns (tag, contents, rest).
 fn read_tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
@@ -26,9 +24,7 @@ fn read_tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
         if bytes[0] == 0 {
             return None; // not minimal
         }
-        let len = bytes
-            .iter()
-            .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+        let len = bytes.iter().fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
         if len < 0x80 {
             return None; // not minimal
         }
@@ -65,10 +61,7 @@ pub(crate) fn rsa_public_components(der: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
             if tag != INTEGER || !rest.is_empty() {
                 return None;
             }
-            Some((
-                positive_integer(first)?.to_vec(),
-                positive_integer(e)?.to_vec(),
-            ))
+            Some((positive_integer(first)?.to_vec(), positive_integer(e)?.to_vec()))
         }
         SEQUENCE => {
             if !first.starts_with(RSA_ENCRYPTION_OID) {
@@ -140,10 +133,7 @@ mod tests {
     fn truncated_or_trailing_der_is_refused() {
         assert_eq!(rsa_public_components(&[]), None);
         assert_eq!(rsa_public_components(&[0x30, 0x05, 0x02, 0x01]), None);
-        assert_eq!(
-            rsa_public_components(&[0x30, 0x06, 0x02, 0x01, 0x05, 0x02, 0x01, 0x03, 0x00]),
-            None
-        );
+        assert_eq!(rsa_public_components(&[0x30, 0x06, 0x02, 0x01, 0x05, 0x02, 0x01, 0x03, 0x00]), None);
         assert_eq!(
             rsa_public_components(&[0x30, 0x06, 0x02, 0x01, 0x05, 0x02, 0x01, 0x03]),
             Some((vec![5], vec![3]))

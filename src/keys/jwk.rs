@@ -49,9 +49,7 @@ pub(crate) struct ParsedJwk {
 }
 
 fn decode_member(value: &Option<String>, name: &str) -> Result<Vec<u8>, String> {
-    let value = value
-        .as_deref()
-        .ok_or_else(|| format!("the JWK lacks its `{name}` member"))?;
+    let value = value.as_deref().ok_or_else(|| format!("the JWK lacks its `{name}` member"))?;
     URL_SAFE_NO_PAD
         .decode(value)
         .map_err(|_| format!("the JWK member `{name}` is not base64url without padding"))
@@ -68,9 +66,7 @@ pub(crate) fn parse_jwk(json: &str, allow_secret: bool) -> Result<ParsedJwk, Str
 fn vet_jwk(raw: RawJwk, allow_secret: bool) -> Result<ParsedJwk, String> {
     if let Some(use_) = raw.public_key_use.as_deref() {
         if use_ != "sig" {
-            return Err(format!(
-                "the JWK's `use` is {use_:?}; a verification key needs \"sig\" or no `use`"
-            ));
+            return Err(format!("the JWK's `use` is {use_:?}; a verification key needs \"sig\" or no `use`"));
         }
     }
     if let Some(ops) = &raw.key_ops {
@@ -90,9 +86,10 @@ fn vet_jwk(raw: RawJwk, allow_secret: bool) -> Result<ParsedJwk, String> {
     }
     let named = match raw.alg.as_deref() {
         None => None,
-        Some(name) => Some(algorithm_from_name(name).ok_or_else(|| {
-            format!("the JWK's `alg` {name:?} is not a supported signature algorithm")
-        })?),
+        Some(name) => Some(
+            algorithm_from_name(name)
+                .ok_or_else(|| format!("the JWK's `alg` {name:?} is not a supported signature algorithm"))?,
+        ),
     };
     let (material, default_algorithm) = match raw.kty.as_str() {
         "RSA" => {
@@ -106,19 +103,14 @@ fn vet_jwk(raw: RawJwk, allow_secret: bool) -> Result<ParsedJwk, String> {
                 Some("P-256") => Algorithm::ES256,
                 Some("P-384") => Algorithm::ES384,
                 other => {
-                    return Err(format!(
-                        "the EC curve {other:?} is not supported; use P-256 or P-384"
-                    ));
+                    return Err(format!("the EC curve {other:?} is not supported; use P-256 or P-384"));
                 }
             };
             let len = vet::ec_coordinate_len(algorithm).unwrap_or(0);
             let x = decode_member(&raw.x, "x")?;
             let y = decode_member(&raw.y, "y")?;
             if x.len() != len || y.len() != len {
-                return Err(format!(
-                    "the EC coordinates must be {len} bytes each on {:?}",
-                    raw.crv
-                ));
+                return Err(format!("the EC coordinates must be {len} bytes each on {:?}", raw.crv));
             }
             let mut point = Vec::with_capacity(1 + 2 * len);
             point.push(0x04);
@@ -136,13 +128,11 @@ fn vet_jwk(raw: RawJwk, allow_secret: bool) -> Result<ParsedJwk, String> {
             let x = decode_member(&raw.x, "x")?;
             (KeyMaterial::Ed25519(vet::ed25519(&x)?), Algorithm::EdDSA)
         }
-        "oct" if allow_secret => (
-            KeyMaterial::Hmac(decode_member(&raw.k, "k")?),
-            Algorithm::HS256,
-        ),
+        "oct" if allow_secret => (KeyMaterial::Hmac(decode_member(&raw.k, "k")?), Algorithm::HS256),
         "oct" => {
             return Err(
-                "a `kty: oct` secret sits in a set of public keys; configure HMAC secrets on their own".into(),
+                "a `kty: oct` secret sits in a set of public keys; configure HMAC secrets on their own"
+                    .into(),
             );
         }
         other => return Err(format!("the key type {other:?} is not supported")),
@@ -150,33 +140,25 @@ fn vet_jwk(raw: RawJwk, allow_secret: bool) -> Result<ParsedJwk, String> {
     let algorithm = named.unwrap_or(default_algorithm);
     if let (Some(named), KeyMaterial::Ec(_)) = (named, &material) {
         if named != default_algorithm {
-            return Err(format!(
-                "the JWK's `alg` {named:?} does not fit its curve {:?}",
-                raw.crv
-            ));
+            return Err(format!("the JWK's `alg` {named:?} does not fit its curve {:?}", raw.crv));
         }
     }
-    Ok(ParsedJwk {
-        kid: raw.kid,
-        algorithm,
-        material,
-    })
+    Ok(ParsedJwk { kid: raw.kid, algorithm, material })
 }
 
 /// Parses and prepares a JWK set. Secrets (`kty: oct`) are admitted only in a set that
 /// holds nothing else, so a public key set can never smuggle in an HMAC key.
 pub(crate) fn parse_jwk_set(json: &str) -> Result<Vec<PreparedKey>, String> {
     let set: RawJwkSet = serde_json::from_str(json).map_err(|_| {
-        "this is not a JWK set: a JSON object with a `keys` array of JWKs, no member twice"
-            .to_string()
+        "this is not a JWK set: a JSON object with a `keys` array of JWKs, no member twice".to_string()
     })?;
     let all_secret = set.keys.iter().all(|key| key.kty == "oct");
     set.keys
         .into_iter()
         .enumerate()
         .map(|(index, raw)| {
-            let parsed = vet_jwk(raw, all_secret)
-                .map_err(|why| format!("key {index} of the JWK set: {why}"))?;
+            let parsed =
+                vet_jwk(raw, all_secret).map_err(|why| format!("key {index} of the JWK set: {why}"))?;
             PreparedKey::new(parsed.kid, parsed.algorithm, parsed.material)
                 .map_err(|why| format!("key {index} of the JWK set: {why}"))
         })
@@ -189,7 +171,8 @@ mod tests {
 
     #[test]
     fn encryption_keys_and_private_members_are_refused() {
-        let enc = r#"{"kty":"OKP","crv":"Ed25519","use":"enc","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;
+        let enc =
+            r#"{"kty":"OKP","crv":"Ed25519","use":"enc","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;
         assert!(parse_jwk(enc, false).err().unwrap().contains("use"));
         let private = r#"{"kty":"OKP","crv":"Ed25519","d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;
         assert!(parse_jwk(private, false).err().unwrap().contains("private"));
@@ -199,14 +182,14 @@ mod tests {
 
     #[test]
     fn a_member_twice_is_refused() {
-        let twice = r#"{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","x":"AAAA"}"#;
+        let twice =
+            r#"{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","x":"AAAA"}"#;
         assert!(parse_jwk(twice, false).is_err());
     }
 
     #[test]
     fn rfc8037_ed25519_key_is_accepted() {
-        let key =
-            r#"{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;
+        let key = r#"{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;
         let parsed = parse_jwk(key, false).unwrap();
         assert_eq!(parsed.algorithm, Algorithm::EdDSA);
     }

@@ -114,11 +114,7 @@ impl VerifyingKey {
     }
 
     fn from_source(source: Source) -> Self {
-        Self {
-            source,
-            kid: None,
-            algorithm: None,
-        }
+        Self { source, kid: None, algorithm: None }
     }
 
     /// Tokens naming this `kid` in their header are verified with this key (exact match).
@@ -140,7 +136,10 @@ impl VerifyingKey {
             Source::Hmac(secret) => (KeyMaterial::Hmac(secret.clone()), Algorithm::HS256, None),
             Source::RsaPem(pem) => {
                 let key = DecodingKey::from_rsa_pem(pem).map_err(|_| {
-                    refuse("this is not an RSA public key in PEM (expected `PUBLIC KEY` or `RSA PUBLIC KEY`)".into())
+                    refuse(
+                        "this is not an RSA public key in PEM (expected `PUBLIC KEY` or `RSA PUBLIC KEY`)"
+                            .into(),
+                    )
                 })?;
                 (rsa_material(&key).map_err(refuse)?, Algorithm::RS256, None)
             }
@@ -152,12 +151,12 @@ impl VerifyingKey {
             }
             Source::EcPem(pem) => {
                 let key = DecodingKey::from_ec_pem(pem).map_err(|_| {
-                    refuse("this is not an EC public key in PEM (expected `PUBLIC KEY` on P-256 or P-384)".into())
+                    refuse(
+                        "this is not an EC public key in PEM (expected `PUBLIC KEY` on P-256 or P-384)"
+                            .into(),
+                    )
                 })?;
-                let point = key
-                    .try_get_as_bytes()
-                    .map_err(|_| refuse("unreadable EC key".into()))?
-                    .to_vec();
+                let point = key.try_get_as_bytes().map_err(|_| refuse("unreadable EC key".into()))?.to_vec();
                 let algorithm = match point.len() {
                     65 => Algorithm::ES256,
                     97 => Algorithm::ES384,
@@ -167,18 +166,10 @@ impl VerifyingKey {
             }
             Source::Ed25519Pem(pem) => {
                 let key = DecodingKey::from_ed_pem(pem).map_err(|_| {
-                    refuse(
-                        "this is not an Ed25519 public key in PEM (expected `PUBLIC KEY`)".into(),
-                    )
+                    refuse("this is not an Ed25519 public key in PEM (expected `PUBLIC KEY`)".into())
                 })?;
-                let bytes = key
-                    .try_get_as_bytes()
-                    .map_err(|_| refuse("unreadable Ed25519 key".into()))?;
-                (
-                    KeyMaterial::Ed25519(vet::ed25519(bytes).map_err(refuse)?),
-                    Algorithm::EdDSA,
-                    None,
-                )
+                let bytes = key.try_get_as_bytes().map_err(|_| refuse("unreadable Ed25519 key".into()))?;
+                (KeyMaterial::Ed25519(vet::ed25519(bytes).map_err(refuse)?), Algorithm::EdDSA, None)
             }
             Source::Jwk(json) => {
                 let parsed = jwk::parse_jwk(json, true).map_err(refuse)?;
@@ -192,9 +183,7 @@ impl VerifyingKey {
 }
 
 fn rsa_material(key: &DecodingKey) -> Result<KeyMaterial, String> {
-    let der = key
-        .try_get_as_bytes()
-        .map_err(|_| "unreadable RSA key".to_string())?;
+    let der = key.try_get_as_bytes().map_err(|_| "unreadable RSA key".to_string())?;
     let (n, e) = der::rsa_public_components(der).ok_or("this PEM holds no RSA public key")?;
     Ok(KeyMaterial::Rsa { n, e })
 }
@@ -248,19 +237,13 @@ impl PreparedKey {
             KeyMaterial::Ec(point) => {
                 let len = vet::ec_coordinate_len(algorithm).unwrap_or(0);
                 if point.len() != 1 + 2 * len || point[0] != 0x04 {
-                    return Err(format!(
-                        "this EC key is not a point on the curve of {algorithm:?}"
-                    ));
+                    return Err(format!("this EC key is not a point on the curve of {algorithm:?}"));
                 }
             }
             KeyMaterial::Ed25519(_) => {}
         }
         let check = backend::SignatureCheck::new(algorithm, &material)?;
-        Ok(Self {
-            kid: kid.map(String::into_boxed_str),
-            algorithm,
-            check,
-        })
+        Ok(Self { kid: kid.map(String::into_boxed_str), algorithm, check })
     }
 
     pub(crate) fn kid(&self) -> Option<&str> {
@@ -332,11 +315,7 @@ impl KeySet {
 
     /// The key for a token: an exact `kid` match, else the one key without a kid that
     /// verifies the token's algorithm. The algorithm must be the key's own.
-    pub(crate) fn select(
-        &self,
-        kid: Option<&str>,
-        algorithm: Algorithm,
-    ) -> Result<&PreparedKey, ErrorKind> {
+    pub(crate) fn select(&self, kid: Option<&str>, algorithm: Algorithm) -> Result<&PreparedKey, ErrorKind> {
         if let Some(kid) = kid {
             if let Some(key) = self.keys.iter().find(|key| key.kid() == Some(kid)) {
                 return if key.algorithm == algorithm {
@@ -353,9 +332,7 @@ impl KeySet {
         match (candidates.next(), candidates.next()) {
             (Some(key), None) => Ok(key),
             (Some(_), Some(_)) => Err(ErrorKind::AmbiguousKey),
-            (None, _) if self.keys.iter().any(|key| key.algorithm == algorithm) => {
-                Err(ErrorKind::UnknownKey)
-            }
+            (None, _) if self.keys.iter().any(|key| key.algorithm == algorithm) => Err(ErrorKind::UnknownKey),
             (None, _) => Err(ErrorKind::UnsupportedAlgorithm),
         }
     }
@@ -366,71 +343,42 @@ mod tests {
     use super::*;
 
     fn hmac_key(kid: Option<&str>, algorithm: Algorithm) -> PreparedKey {
-        PreparedKey::new(
-            kid.map(str::to_owned),
-            algorithm,
-            KeyMaterial::Hmac(vec![9; 64]),
-        )
-        .unwrap()
+        PreparedKey::new(kid.map(str::to_owned), algorithm, KeyMaterial::Hmac(vec![9; 64])).unwrap()
     }
 
     #[test]
     fn kid_selects_exactly_and_the_algorithm_must_be_the_keys_own() {
-        let set = KeySet::new(vec![
-            hmac_key(Some("a"), Algorithm::HS256),
-            hmac_key(Some("b"), Algorithm::HS512),
-        ])
-        .unwrap();
-        assert_eq!(
-            set.select(Some("b"), Algorithm::HS512).unwrap().kid(),
-            Some("b")
-        );
-        assert_eq!(
-            set.select(Some("b"), Algorithm::HS256).err(),
-            Some(ErrorKind::UnsupportedAlgorithm)
-        );
-        assert_eq!(
-            set.select(Some("B"), Algorithm::HS512).err(),
-            Some(ErrorKind::UnknownKey)
-        );
-        assert_eq!(
-            set.select(Some("c"), Algorithm::RS256).err(),
-            Some(ErrorKind::UnsupportedAlgorithm)
-        );
+        let set =
+            KeySet::new(vec![hmac_key(Some("a"), Algorithm::HS256), hmac_key(Some("b"), Algorithm::HS512)])
+                .unwrap();
+        assert_eq!(set.select(Some("b"), Algorithm::HS512).unwrap().kid(), Some("b"));
+        assert_eq!(set.select(Some("b"), Algorithm::HS256).err(), Some(ErrorKind::UnsupportedAlgorithm));
+        assert_eq!(set.select(Some("B"), Algorithm::HS512).err(), Some(ErrorKind::UnknownKey));
+        assert_eq!(set.select(Some("c"), Algorithm::RS256).err(), Some(ErrorKind::UnsupportedAlgorithm));
     }
 
     #[test]
     fn a_token_without_kid_needs_exactly_one_fitting_key() {
         let one = KeySet::new(vec![hmac_key(None, Algorithm::HS256)]).unwrap();
         assert!(one.select(None, Algorithm::HS256).is_ok());
-        let two = KeySet::new(vec![
-            hmac_key(Some("a"), Algorithm::HS256),
-            hmac_key(Some("b"), Algorithm::HS256),
-        ])
-        .unwrap();
-        assert_eq!(
-            two.select(None, Algorithm::HS256).err(),
-            Some(ErrorKind::AmbiguousKey)
-        );
+        let two =
+            KeySet::new(vec![hmac_key(Some("a"), Algorithm::HS256), hmac_key(Some("b"), Algorithm::HS256)])
+                .unwrap();
+        assert_eq!(two.select(None, Algorithm::HS256).err(), Some(ErrorKind::AmbiguousKey));
     }
 
     #[test]
     fn duplicate_kids_and_empty_sets_are_refused() {
         assert!(KeySet::new(vec![]).is_err());
         assert!(
-            KeySet::new(vec![
-                hmac_key(Some("a"), Algorithm::HS256),
-                hmac_key(Some("a"), Algorithm::HS384)
-            ])
-            .is_err()
+            KeySet::new(vec![hmac_key(Some("a"), Algorithm::HS256), hmac_key(Some("a"), Algorithm::HS384)])
+                .is_err()
         );
     }
 
     #[test]
     fn an_algorithm_outside_the_keys_family_is_refused() {
-        let error = PreparedKey::new(None, Algorithm::RS256, KeyMaterial::Hmac(vec![1; 64]))
-            .err()
-            .unwrap();
+        let error = PreparedKey::new(None, Algorithm::RS256, KeyMaterial::Hmac(vec![1; 64])).err().unwrap();
         assert!(error.contains("does not fit a HMAC key"), "{error}");
     }
 }
