@@ -24,11 +24,15 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use jsonwebtoken::Algorithm;
+
+use crate::config::JwtAuthConfig;
+use crate::grants::Grants;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-/// Verified claims of type `C` and the verified header, shared behind an `Arc`.
+/// Verified claims of type `C`, with what else was verified about the token, shared
+/// behind an `Arc`.
 ///
 /// Inserted into the request extensions by the layer only after every check passed.
 /// Dereferences to `C`.
@@ -38,17 +42,27 @@ pub struct Claims<C = DefaultClaims> {
 
 struct ClaimsInner<C> {
     claims: C,
-    header: VerifiedHeader,
+    token: VerifiedToken,
 }
 
 impl<C> Claims<C> {
-    pub(crate) fn new(claims: C, header: VerifiedHeader) -> Self {
-        Self { inner: Arc::new(ClaimsInner { claims, header }) }
+    pub(crate) fn new(claims: C, token: VerifiedToken) -> Self {
+        Self { inner: Arc::new(ClaimsInner { claims, token }) }
     }
 
     /// The verified header: the algorithm, `kid` and `typ` of the token.
     pub fn header(&self) -> &VerifiedHeader {
-        &self.inner.header
+        self.inner.token.header()
+    }
+
+    /// The roles and scopes the token grants.
+    pub fn grants(&self) -> &Grants {
+        self.inner.token.grants()
+    }
+
+    /// Everything verified about the token, whatever the claims type.
+    pub fn token(&self) -> &VerifiedToken {
+        &self.inner.token
     }
 
     /// The claims themselves.
@@ -74,8 +88,64 @@ impl<C: fmt::Debug> fmt::Debug for Claims<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Claims")
             .field("claims", &self.inner.claims)
-            .field("header", &self.inner.header)
+            .field("token", &self.inner.token)
             .finish()
+    }
+}
+
+/// What the layer verified about a request's token, whatever the claims type: the header,
+/// the roles and scopes, and the payload. Inserted into the request extensions beside
+/// [`Claims<C>`]; guards read it.
+#[derive(Clone)]
+pub struct VerifiedToken {
+    inner: Arc<TokenInner>,
+}
+
+struct TokenInner {
+    header: VerifiedHeader,
+    grants: Grants,
+    payload: Vec<u8>,
+    config: JwtAuthConfig,
+}
+
+impl VerifiedToken {
+    pub(crate) fn new(
+        header: VerifiedHeader,
+        grants: Grants,
+        payload: Vec<u8>,
+        config: JwtAuthConfig,
+    ) -> Self {
+        Self { inner: Arc::new(TokenInner { header, grants, payload, config }) }
+    }
+
+    /// The verified header.
+    pub fn header(&self) -> &VerifiedHeader {
+        &self.inner.header
+    }
+
+    /// The roles and scopes the token grants.
+    pub fn grants(&self) -> &Grants {
+        &self.inner.grants
+    }
+
+    /// The payload's JSON text, as signed.
+    pub fn payload(&self) -> &[u8] {
+        &self.inner.payload
+    }
+
+    /// The configuration that verified the token (its realm and responder answer guard
+    /// rejections too).
+    pub(crate) fn config(&self) -> &JwtAuthConfig {
+        &self.inner.config
+    }
+}
+
+impl fmt::Debug for VerifiedToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifiedToken")
+            .field("header", &self.inner.header)
+            .field("grants", &self.inner.grants)
+            .finish_non_exhaustive()
     }
 }
 
@@ -189,6 +259,12 @@ impl<'de> Deserialize<'de> for DefaultClaims {
 /// A JSON value that refuses objects with a repeated member name, at any depth.
 pub(crate) struct StrictValue(pub(crate) Value);
 
+impl StrictValue {
+    pub(crate) fn deserialize_value<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Value, D::Error> {
+        Self::deserialize(deserializer).map(|strict| strict.0)
+    }
+}
+
 impl<'de> Deserialize<'de> for StrictValue {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct StrictVisitor;
@@ -285,7 +361,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for AudienceRef<'a> {
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
                 let mut all = Vec::new();
-                while let Some(aud) = seq.next_element::<Cow<'de, str>>()? {
+                while let Some(CowStr(aud)) = seq.next_element()? {
                     all.push(aud);
                 }
                 Ok(AudienceRef::Many(all))
@@ -324,16 +400,37 @@ impl<'de> Deserialize<'de> for NumericDate {
     }
 }
 
-/// The registered claims the validator reads, borrowed from the payload.
-#[derive(Deserialize)]
-pub(crate) struct RegisteredClaims<'a> {
-    #[serde(borrow)]
-    pub(crate) iss: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    pub(crate) aud: Option<AudienceRef<'a>>,
-    pub(crate) exp: Option<NumericDate>,
-    pub(crate) nbf: Option<NumericDate>,
-    pub(crate) iat: Option<NumericDate>,
+/// A string borrowed from the payload when it has no escapes (serde's own `Cow<str>`
+/// always copies).
+pub(crate) struct CowStr<'a>(pub(crate) Cow<'a, str>);
+
+impl std::ops::Deref for CowStr<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for CowStr<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct StrVisitor;
+        impl<'de> Visitor<'de> for StrVisitor {
+            type Value = CowStr<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(CowStr(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(CowStr(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(CowStr(Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_str(StrVisitor)
+    }
 }
 
 #[cfg(test)]
@@ -359,9 +456,12 @@ mod tests {
 
     #[test]
     fn registered_claims_must_have_their_registered_types() {
-        assert!(serde_json::from_str::<RegisteredClaims<'_>>(r#"{"iss":42}"#).is_err());
-        assert!(serde_json::from_str::<RegisteredClaims<'_>>(r#"{"aud":[1]}"#).is_err());
-        assert!(serde_json::from_str::<RegisteredClaims<'_>>(r#"{"exp":"soon"}"#).is_err());
-        assert!(serde_json::from_str::<RegisteredClaims<'_>>(r#"{"exp":1,"exp":2}"#).is_err());
+        let tree = crate::grants::PathTree::default();
+        let read = |json: &str| crate::grants::PayloadScan::read(json.as_bytes(), &tree).map(|_| ());
+        assert!(read(r#"{"iss":42}"#).is_err());
+        assert!(read(r#"{"aud":[1]}"#).is_err());
+        assert!(read(r#"{"exp":"soon"}"#).is_err());
+        assert!(read(r#"{"exp":1,"exp":2}"#).is_err());
+        assert!(read(r#"{"iss":"a\u0041","aud":["x"],"exp":1.5}"#).is_ok());
     }
 }

@@ -28,9 +28,10 @@ use bytes::Bytes;
 use http::Response;
 use serde::de::DeserializeOwned;
 
-use crate::claims::{Claims, DefaultClaims};
-use crate::error::{AuthError, ConfigError};
+use crate::claims::{Claims, DefaultClaims, VerifiedToken};
+use crate::error::{AuthError, ConfigError, ErrorKind};
 use crate::extract::{PreparedSource, TokenSource, extract};
+use crate::grants::{ClaimPath, ClaimPreset, PathTree, PayloadScan, default_role_paths, default_scope_paths};
 use crate::keys::{KeySet, PreparedKey, VerifyingKey, install_default_provider, parse_jwk_set};
 use crate::response::{RequestHead, Responder};
 use crate::verify::{ClaimRules, now, verify_signature};
@@ -83,8 +84,14 @@ impl JwtAuthConfig {
 
     /// Verifies a token into claims of type `C`: signature, then every claim check.
     pub fn verify_as<C: DeserializeOwned>(&self, token: &str) -> Result<Claims<C>, AuthError> {
-        let jws = verify_signature(token, &self.inner.keys, &self.inner.rules)?;
-        Ok(self.inner.rules.claims(jws, now())?)
+        let rules = &self.inner.rules;
+        let jws = verify_signature(token, &self.inner.keys, rules)?;
+        let scan =
+            PayloadScan::read(&jws.payload, &rules.grant_paths).map_err(|_| ErrorKind::InvalidClaims)?;
+        rules.check(&scan, now())?;
+        let PayloadScan { grants, .. } = scan;
+        let claims: C = serde_json::from_slice(&jws.payload).map_err(|_| ErrorKind::InvalidClaims)?;
+        Ok(Claims::new(claims, VerifiedToken::new(jws.header, grants, jws.payload, self.clone())))
     }
 
     /// Verifies a compact JWS whose payload is not a JWT claim set and returns the payload
@@ -130,6 +137,8 @@ pub struct JwtAuthConfigBuilder {
     sources: Vec<TokenSource>,
     realm: String,
     responder: Option<Responder>,
+    role_paths: Option<Vec<ClaimPath>>,
+    scope_paths: Option<Vec<ClaimPath>>,
 }
 
 impl Default for JwtAuthConfigBuilder {
@@ -146,6 +155,8 @@ impl Default for JwtAuthConfigBuilder {
             sources: vec![TokenSource::bearer()],
             realm: DEFAULT_REALM.to_owned(),
             responder: None,
+            role_paths: None,
+            scope_paths: None,
         }
     }
 }
@@ -240,6 +251,29 @@ impl JwtAuthConfigBuilder {
         self
     }
 
+    /// Reads roles from this claim (call again for several places). The first call replaces
+    /// the default places, `roles` and `role`.
+    pub fn roles_claim(mut self, path: impl Into<ClaimPath>) -> Self {
+        self.role_paths.get_or_insert_with(Vec::new).push(path.into());
+        self
+    }
+
+    /// Reads scopes from this claim (call again for several places). The first call replaces
+    /// the default places, `scope` and `scp`.
+    pub fn scopes_claim(mut self, path: impl Into<ClaimPath>) -> Self {
+        self.scope_paths.get_or_insert_with(Vec::new).push(path.into());
+        self
+    }
+
+    /// Reads roles and scopes where an identity provider puts them (replacing the default
+    /// places; presets and explicit claims add up).
+    pub fn claim_preset(mut self, preset: ClaimPreset) -> Self {
+        let (roles, scopes) = preset.into_parts();
+        self.role_paths.get_or_insert_with(Vec::new).extend(roles);
+        self.scope_paths.get_or_insert_with(Vec::new).extend(scopes);
+        self
+    }
+
     /// Checks everything and builds the configuration.
     pub fn build(self) -> Result<JwtAuthConfig, ConfigError> {
         install_default_provider();
@@ -279,6 +313,10 @@ impl JwtAuthConfigBuilder {
                     max_lifetime: self.max_lifetime.map(seconds),
                     required_type: self.required_type,
                     max_token_size: self.max_token_size,
+                    grant_paths: PathTree::new(
+                        &self.role_paths.unwrap_or_else(default_role_paths),
+                        &self.scope_paths.unwrap_or_else(default_scope_paths),
+                    ),
                 },
                 sources,
                 realm: self.realm,

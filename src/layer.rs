@@ -50,7 +50,7 @@ use serde::de::DeserializeOwned;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::claims::{Claims, DefaultClaims};
+use crate::claims::{Claims, DefaultClaims, VerifiedToken};
 use crate::config::JwtAuthConfig;
 use crate::response::{RequestHead, into_service_response};
 
@@ -178,10 +178,14 @@ where
         let outcome = self.config.authenticate::<C>(&head);
         match outcome {
             Ok(Some(claims)) => {
-                request.extensions_mut().insert(claims);
+                let extensions = request.extensions_mut();
+                extensions.insert(claims.token().clone());
+                extensions.insert(claims);
             }
             Ok(None) if self.optional => {
-                request.extensions_mut().remove::<Claims<C>>();
+                let extensions = request.extensions_mut();
+                extensions.remove::<VerifiedToken>();
+                extensions.remove::<Claims<C>>();
             }
             Ok(None) => {
                 let error = crate::error::ErrorKind::MissingCredential.into();

@@ -59,18 +59,22 @@ mod claims;
 mod config;
 mod error;
 mod extract;
+mod grants;
+mod guard;
 mod issue;
 mod keys;
 mod layer;
 mod response;
 mod verify;
 
-pub use claims::{Claims, DefaultClaims, VerifiedHeader};
+pub use claims::{Claims, DefaultClaims, VerifiedHeader, VerifiedToken};
 pub use config::{
     DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_SIZE, DEFAULT_REALM, JwtAuthConfig, JwtAuthConfigBuilder,
 };
 pub use error::{AuthError, ConfigError, ErrorKind, RejectionClass};
 pub use extract::TokenSource;
+pub use grants::{ClaimPath, ClaimPreset, Grants};
+pub use guard::{Require, RequireFuture, RequireService};
 pub use issue::{DEFAULT_TOKEN_LIFETIME, IssueError, TokenIssuer, TokenIssuerBuilder};
 pub use jsonwebtoken::Algorithm;
 pub use keys::{VerifyingKey, crypto_backend};

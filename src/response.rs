@@ -92,7 +92,7 @@ pub fn bearer_challenge(error: &AuthError, realm: &str) -> Option<HeaderValue> {
         challenge
             .push_str(&format!(", error=\"{code}\", error_description=\"{}\"", error.kind().description()));
     }
-    if let Some(scope) = error.required_scope() {
+    if let Some(scope) = error.required_scope().filter(|scope| !scope.is_empty()) {
         challenge.push_str(&format!(", scope=\"{scope}\""));
     }
     HeaderValue::from_str(&challenge).ok()

@@ -21,10 +21,11 @@ use std::borrow::Cow;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
-use serde::de::{DeserializeOwned, IgnoredAny};
+use serde::de::IgnoredAny;
 
-use crate::claims::{Claims, RegisteredClaims, VerifiedHeader};
+use crate::claims::VerifiedHeader;
 use crate::error::ErrorKind;
+use crate::grants::{PathTree, PayloadScan};
 use crate::keys::{KeySet, algorithm_from_name};
 
 /// The JOSE header members we read. Unknown members are ignored; `jku`, `x5u`, `jwk` and
@@ -51,6 +52,8 @@ pub(crate) struct ClaimRules {
     pub(crate) max_lifetime: Option<i64>,
     pub(crate) required_type: Option<String>,
     pub(crate) max_token_size: usize,
+    /// Where roles and scopes are read from.
+    pub(crate) grant_paths: PathTree,
 }
 
 /// A token that passed the precheck and the signature check.
@@ -142,7 +145,7 @@ pub(crate) fn verify_signature(
 
 impl ClaimRules {
     /// Checks the registered claims against `now` (seconds since the epoch).
-    pub(crate) fn check(&self, claims: &RegisteredClaims<'_>, now: i64) -> Result<(), ErrorKind> {
+    pub(crate) fn check(&self, claims: &PayloadScan<'_>, now: i64) -> Result<(), ErrorKind> {
         let exp = claims.exp.as_ref().ok_or(ErrorKind::MissingClaim)?.0;
         if now >= exp.saturating_add(self.leeway) {
             return Err(ErrorKind::Expired);
@@ -176,19 +179,6 @@ impl ClaimRules {
             }
         }
         Ok(())
-    }
-
-    /// Parses the payload (registered claims, then `C`) and runs the checks.
-    pub(crate) fn claims<C: DeserializeOwned>(
-        &self,
-        jws: VerifiedJws,
-        now: i64,
-    ) -> Result<Claims<C>, ErrorKind> {
-        let registered: RegisteredClaims<'_> =
-            serde_json::from_slice(&jws.payload).map_err(|_| ErrorKind::InvalidClaims)?;
-        self.check(&registered, now)?;
-        let claims: C = serde_json::from_slice(&jws.payload).map_err(|_| ErrorKind::InvalidClaims)?;
-        Ok(Claims::new(claims, jws.header))
     }
 }
 
@@ -237,12 +227,14 @@ mod tests {
             max_lifetime: Some(3600),
             required_type: None,
             max_token_size: 8192,
+            grant_paths: PathTree::default(),
         }
     }
 
     fn check(json: &str, now: i64) -> Result<(), ErrorKind> {
-        let claims: RegisteredClaims<'_> = serde_json::from_str(json).unwrap();
-        rules().check(&claims, now)
+        let rules = rules();
+        let claims = PayloadScan::read(json.as_bytes(), &rules.grant_paths).unwrap();
+        rules.check(&claims, now)
     }
 
     #[test]

@@ -1,0 +1,491 @@
+//! Where roles and scopes live in a token, and the one pass over the payload that reads
+//! them together with the registered claims.
+//!
+//! Identity providers put roles and scopes in different places: Keycloak under
+//! `realm_access.roles`, Auth0 in `permissions` and `scope`, Entra ID in `roles` and `scp`,
+//! Okta in `groups` and `scp`, Cognito in `cognito:groups` and `scope`. A [`ClaimPath`]
+//! names such a place (dotted; `\.` for a dot inside a name, as in Auth0's namespaced
+//! URL claims) and a [`ClaimPreset`] bundles a provider's paths. Each value may be a string
+//! array, a single string, or a space-separated string.
+//!
+//! Without configuration, roles come from `roles` and `role`, scopes from `scope` and `scp`.
+//! They are resolved once per request, while the payload is read for the claim checks, and
+//! a path that repeats a member name makes the token invalid: a payload with `"roles"` twice
+//! never grants a role.
+//!
+//! ```
+//! use tower_jwt_auth::{ClaimPath, ClaimPreset, JwtAuthConfig};
+//!
+//! let config = JwtAuthConfig::builder()
+//!     .hmac_secret(b"an example secret of at least 32 bytes!")
+//!     .claim_preset(ClaimPreset::keycloak("orders-api"))
+//!     .roles_claim(ClaimPath::parse(r"https://example\.com/roles"))
+//!     .build()
+//!     .unwrap();
+//! # let _ = config;
+//! ```
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::Deserializer;
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use crate::claims::{AudienceRef, CowStr, NumericDate};
+
+/// A path to a claim: names of nested JSON members, outermost first.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ClaimPath {
+    segments: Vec<String>,
+}
+
+impl ClaimPath {
+    /// Parses a dotted path; `\.` is a dot inside a name and `\\` a backslash.
+    /// `realm_access.roles` has two segments, `https://example\.com/roles` one.
+    pub fn parse(path: &str) -> Self {
+        let mut segments = Vec::new();
+        let mut current = String::new();
+        let mut chars = path.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => current.extend(chars.next()),
+                '.' => segments.push(std::mem::take(&mut current)),
+                other => current.push(other),
+            }
+        }
+        segments.push(current);
+        Self { segments }
+    }
+
+    /// A path from its segments as they are, dots and all.
+    pub fn from_segments<I, S>(segments: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self { segments: segments.into_iter().map(Into::into).collect() }
+    }
+
+    /// The segments, outermost first.
+    pub fn segments(&self) -> &[String] {
+        &self.segments
+    }
+}
+
+impl From<&str> for ClaimPath {
+    fn from(path: &str) -> Self {
+        Self::parse(path)
+    }
+}
+
+impl fmt::Display for ClaimPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, segment) in self.segments.iter().enumerate() {
+            if i > 0 {
+                f.write_str(".")?;
+            }
+            f.write_str(&segment.replace('\\', "\\\\").replace('.', "\\."))?;
+        }
+        Ok(())
+    }
+}
+
+/// Where one identity provider keeps roles and scopes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimPreset {
+    roles: Vec<ClaimPath>,
+    scopes: Vec<ClaimPath>,
+}
+
+impl ClaimPreset {
+    /// Keycloak: realm roles (`realm_access.roles`), the client's roles
+    /// (`resource_access.<client>.roles`), and `scope`.
+    pub fn keycloak(client: &str) -> Self {
+        Self {
+            roles: vec![
+                ClaimPath::from_segments(["realm_access", "roles"]),
+                ClaimPath::from_segments(["resource_access", client, "roles"]),
+            ],
+            scopes: vec![ClaimPath::parse("scope")],
+        }
+    }
+
+    /// Auth0: RBAC `permissions` (as roles) and `scope`.
+    pub fn auth0() -> Self {
+        Self { roles: vec![ClaimPath::parse("permissions")], scopes: vec![ClaimPath::parse("scope")] }
+    }
+
+    /// Microsoft Entra ID: app `roles` and delegated `scp`.
+    pub fn entra_id() -> Self {
+        Self { roles: vec![ClaimPath::parse("roles")], scopes: vec![ClaimPath::parse("scp")] }
+    }
+
+    /// Okta: `groups` (as roles) and `scp`.
+    pub fn okta() -> Self {
+        Self { roles: vec![ClaimPath::parse("groups")], scopes: vec![ClaimPath::parse("scp")] }
+    }
+
+    /// AWS Cognito: `cognito:groups` (as roles) and `scope`.
+    pub fn cognito() -> Self {
+        Self { roles: vec![ClaimPath::parse("cognito:groups")], scopes: vec![ClaimPath::parse("scope")] }
+    }
+
+    /// Plain OAuth 2.0: `scope` (a space-separated string) and `scp` (an array); no roles.
+    pub fn oauth2() -> Self {
+        Self { roles: vec![], scopes: vec![ClaimPath::parse("scope"), ClaimPath::parse("scp")] }
+    }
+
+    pub(crate) fn into_parts(self) -> (Vec<ClaimPath>, Vec<ClaimPath>) {
+        (self.roles, self.scopes)
+    }
+}
+
+/// The default places: roles in `roles` and `role`, scopes in `scope` and `scp`.
+pub(crate) fn default_role_paths() -> Vec<ClaimPath> {
+    vec![ClaimPath::parse("roles"), ClaimPath::parse("role")]
+}
+
+pub(crate) fn default_scope_paths() -> Vec<ClaimPath> {
+    vec![ClaimPath::parse("scope"), ClaimPath::parse("scp")]
+}
+
+/// The roles and scopes of a verified token: sorted, without repeats.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Grants {
+    roles: Vec<Box<str>>,
+    scopes: Vec<Box<str>>,
+}
+
+impl Grants {
+    /// True when the token grants this role.
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.binary_search_by(|r| r.as_ref().cmp(role)).is_ok()
+    }
+
+    /// True when the token grants this scope.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.binary_search_by(|s| s.as_ref().cmp(scope)).is_ok()
+    }
+
+    /// Every role, sorted.
+    pub fn roles(&self) -> impl Iterator<Item = &str> {
+        self.roles.iter().map(|r| r.as_ref())
+    }
+
+    /// Every scope, sorted.
+    pub fn scopes(&self) -> impl Iterator<Item = &str> {
+        self.scopes.iter().map(|s| s.as_ref())
+    }
+
+    fn finish(mut self) -> Self {
+        for list in [&mut self.roles, &mut self.scopes] {
+            list.sort_unstable();
+            list.dedup();
+        }
+        self
+    }
+}
+
+/// Which list a path feeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Roles,
+    Scopes,
+}
+
+/// The configured paths as a tree, built once.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PathTree {
+    children: Vec<(Box<str>, PathTree)>,
+    collect: Vec<Target>,
+}
+
+impl PathTree {
+    pub(crate) fn new(roles: &[ClaimPath], scopes: &[ClaimPath]) -> Self {
+        let mut root = PathTree::default();
+        for (paths, target) in [(roles, Target::Roles), (scopes, Target::Scopes)] {
+            for path in paths {
+                let mut node = &mut root;
+                for segment in &path.segments {
+                    let index = match node.children.iter().position(|(name, _)| name.as_ref() == segment) {
+                        Some(index) => index,
+                        None => {
+                            node.children.push((segment.as_str().into(), PathTree::default()));
+                            node.children.len() - 1
+                        }
+                    };
+                    node = &mut node.children[index].1;
+                }
+                if !node.collect.contains(&target) {
+                    node.collect.push(target);
+                }
+            }
+        }
+        root
+    }
+
+    fn child(&self, name: &str) -> Option<(usize, &PathTree)> {
+        self.children.iter().enumerate().find(|(_, (n, _))| n.as_ref() == name).map(|(i, (_, t))| (i, t))
+    }
+}
+
+/// The registered claims the checks need, and the grants, from one pass over the payload.
+pub(crate) struct PayloadScan<'a> {
+    pub(crate) iss: Option<CowStr<'a>>,
+    pub(crate) aud: Option<AudienceRef<'a>>,
+    pub(crate) exp: Option<NumericDate>,
+    pub(crate) nbf: Option<NumericDate>,
+    pub(crate) iat: Option<NumericDate>,
+    pub(crate) grants: Grants,
+}
+
+impl<'a> PayloadScan<'a> {
+    /// Reads `payload`; a repeated registered claim or a repeated name along a configured
+    /// path is an error, as is a registered claim of the wrong type.
+    pub(crate) fn read(payload: &'a [u8], tree: &PathTree) -> Result<Self, serde_json::Error> {
+        let mut deserializer = serde_json::Deserializer::from_slice(payload);
+        let scan = TopSeed { tree }.deserialize(&mut deserializer)?;
+        deserializer.end()?;
+        Ok(scan)
+    }
+}
+
+struct TopSeed<'t> {
+    tree: &'t PathTree,
+}
+
+const REGISTERED: [&str; 5] = ["iss", "aud", "exp", "nbf", "iat"];
+
+impl<'de, 't> DeserializeSeed<'de> for TopSeed<'t> {
+    type Value = PayloadScan<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de, 't> Visitor<'de> for TopSeed<'t> {
+    type Value = PayloadScan<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object of claims")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut scan =
+            PayloadScan { iss: None, aud: None, exp: None, nbf: None, iat: None, grants: Grants::default() };
+        let mut seen_registered = [false; REGISTERED.len()];
+        let mut seen_paths = vec![false; self.tree.children.len()];
+        while let Some(CowStr(name)) = map.next_key()? {
+            if let Some(index) = REGISTERED.iter().position(|r| *r == name) {
+                if std::mem::replace(&mut seen_registered[index], true) {
+                    return Err(de::Error::custom("a registered claim appears twice"));
+                }
+                match index {
+                    0 => scan.iss = Some(map.next_value()?),
+                    1 => scan.aud = Some(map.next_value()?),
+                    2 => scan.exp = Some(map.next_value()?),
+                    3 => scan.nbf = Some(map.next_value()?),
+                    _ => scan.iat = Some(map.next_value()?),
+                }
+            } else if let Some((index, subtree)) = self.tree.child(&name) {
+                if std::mem::replace(&mut seen_paths[index], true) {
+                    return Err(de::Error::custom("a claim appears twice"));
+                }
+                map.next_value_seed(NodeSeed { tree: subtree, grants: &mut scan.grants })?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        scan.grants = std::mem::take(&mut scan.grants).finish();
+        Ok(scan)
+    }
+}
+
+/// Reads the value at one node of the path tree.
+struct NodeSeed<'t, 'g> {
+    tree: &'t PathTree,
+    grants: &'g mut Grants,
+}
+
+impl NodeSeed<'_, '_> {
+    fn push(&mut self, value: &str) {
+        for word in value.split_ascii_whitespace() {
+            for target in &self.tree.collect {
+                match target {
+                    Target::Roles => self.grants.roles.push(word.into()),
+                    Target::Scopes => self.grants.scopes.push(word.into()),
+                }
+            }
+        }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for NodeSeed<'_, '_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for NodeSeed<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_str<E>(mut self, value: &str) -> Result<(), E> {
+        if !self.tree.collect.is_empty() {
+            self.push(value);
+        }
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let collect = !self.tree.collect.is_empty();
+        while let Some(item) = seq.next_element::<StringOrOther<'de>>()? {
+            if let (true, StringOrOther::String(value)) = (collect, item) {
+                // Each array element is one name, spaces and all.
+                for target in &self.tree.collect {
+                    match target {
+                        Target::Roles => self.grants.roles.push(value.as_ref().into()),
+                        Target::Scopes => self.grants.scopes.push(value.as_ref().into()),
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen = vec![false; self.tree.children.len()];
+        while let Some(CowStr(name)) = map.next_key()? {
+            match self.tree.child(&name) {
+                Some((index, subtree)) => {
+                    if std::mem::replace(&mut seen[index], true) {
+                        return Err(de::Error::custom("a claim appears twice"));
+                    }
+                    map.next_value_seed(NodeSeed { tree: subtree, grants: &mut *self.grants })?;
+                }
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+}
+
+/// An array element: a string we keep, or anything else we skip.
+enum StringOrOther<'a> {
+    String(Cow<'a, str>),
+    Other,
+}
+
+impl<'de> de::Deserialize<'de> for StringOrOther<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ElementVisitor;
+        impl<'de> Visitor<'de> for ElementVisitor {
+            type Value = StringOrOther<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(StringOrOther::String(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(StringOrOther::String(Cow::Owned(v.to_owned())))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(StringOrOther::Other)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(StringOrOther::Other)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(StringOrOther::Other)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(StringOrOther::Other)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(StringOrOther::Other)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(StringOrOther::Other)
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(StringOrOther::Other)
+            }
+        }
+        deserializer.deserialize_any(ElementVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scan(json: &str, roles: &[&str], scopes: &[&str]) -> Result<Grants, serde_json::Error> {
+        let roles: Vec<ClaimPath> = roles.iter().map(|p| ClaimPath::parse(p)).collect();
+        let scopes: Vec<ClaimPath> = scopes.iter().map(|p| ClaimPath::parse(p)).collect();
+        PayloadScan::read(json.as_bytes(), &PathTree::new(&roles, &scopes)).map(|s| s.grants)
+    }
+
+    #[test]
+    fn paths_parse_with_escaped_dots() {
+        assert_eq!(ClaimPath::parse("realm_access.roles").segments(), ["realm_access", "roles"]);
+        assert_eq!(ClaimPath::parse(r"https://x\.com/roles").segments(), ["https://x.com/roles"]);
+        assert_eq!(ClaimPath::parse(r"https://x\.com/roles").to_string(), r"https://x\.com/roles");
+    }
+
+    #[test]
+    fn arrays_single_strings_and_space_separated_strings_all_work() {
+        let grants = scan(
+            r#"{"realm_access":{"roles":["admin","user"]},"role":"editor","scope":"read write","x":{"roles":["no"]}}"#,
+            &["realm_access.roles", "role"],
+            &["scope"],
+        )
+        .unwrap();
+        assert_eq!(grants.roles().collect::<Vec<_>>(), ["admin", "editor", "user"]);
+        assert!(grants.has_scope("write") && !grants.has_scope("no"));
+    }
+
+    #[test]
+    fn a_repeated_member_along_a_path_is_an_error() {
+        assert!(scan(r#"{"roles":["user"],"roles":["admin"]}"#, &["roles"], &[]).is_err());
+        assert!(scan(r#"{"ra":{"roles":["a"],"roles":["admin"]}}"#, &["ra.roles"], &[]).is_err());
+        assert!(scan(r#"{"exp":1,"exp":2}"#, &[], &[]).is_err());
+        // Repeats elsewhere are not read, so they cannot grant anything.
+        assert!(scan(r#"{"other":1,"other":2,"roles":"a"}"#, &["roles"], &[]).is_ok());
+    }
+
+    #[test]
+    fn values_of_other_types_grant_nothing() {
+        let grants =
+            scan(r#"{"roles":[1,{"admin":true},["admin"],null,"user"],"scope":7}"#, &["roles"], &["scope"])
+                .unwrap();
+        assert_eq!(grants.roles().collect::<Vec<_>>(), ["user"]);
+        assert_eq!(grants.scopes().count(), 0);
+    }
+}

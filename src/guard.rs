@@ -1,0 +1,480 @@
+//! Guards: what a verified caller may do. A [`Require`] is a requirement (roles, scopes,
+//! claim values, predicates over your claims type, and any nesting of all-of / any-of) and
+//! also a Tower layer that enforces it, per router or per route.
+//!
+//! Guards read what [`JwtAuthLayer`](crate::JwtAuthLayer) inserted, so they sit inside it.
+//! A guard that is not satisfied answers 403 `insufficient_scope` naming what was required
+//! (gRPC: PERMISSION_DENIED), through the same responder as the auth layer. A guard that
+//! finds no verified token answers 401 and logs the misconfiguration once: guards fail
+//! closed.
+//!
+//! ```
+//! use axum::{Router, routing::{get, post}};
+//! use tower_jwt_auth::{JwtAuthConfig, JwtAuthLayer, Require};
+//!
+//! let config = JwtAuthConfig::builder()
+//!     .hmac_secret(b"an example secret of at least 32 bytes!")
+//!     .build()
+//!     .unwrap();
+//!
+//! // admin OR (editor AND scope articles:write)
+//! let may_write = Require::role("admin").or(Require::role("editor").and(Require::scope("articles:write")));
+//!
+//! let app: Router = Router::new()
+//!     .route("/articles", post(|| async { "created" }).route_layer(may_write))
+//!     .route("/articles", get(|| async { "list" }))
+//!     .route("/billing", get(|| async { "invoices" }).route_layer(Require::claim_equals("tenant", "acme")))
+//!     .layer(JwtAuthLayer::new(config));
+//! # let _ = app;
+//! ```
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
+
+use http::{Extensions, Request, Response};
+use pin_project_lite::pin_project;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde_json::Value;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::claims::{Claims, CowStr, StrictValue, VerifiedToken};
+use crate::error::{AuthError, ErrorKind};
+use crate::grants::ClaimPath;
+use crate::response::{RequestHead, default_response, into_service_response};
+
+/// A boxed future: the one allocation an asynchronous check costs.
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+type SyncCheck = Arc<dyn Fn(&Extensions) -> bool + Send + Sync>;
+type AsyncCheck = Arc<dyn Fn(&Extensions) -> Option<BoxFuture<bool>> + Send + Sync>;
+
+enum Node {
+    Role(Box<str>),
+    Scope(Box<str>),
+    ClaimEquals(ClaimPath, Value),
+    Check(SyncCheck),
+    AsyncCheck(AsyncCheck),
+    All(Vec<Arc<Node>>),
+    Any(Vec<Arc<Node>>),
+}
+
+/// A requirement on the verified token, and the Tower layer that enforces it.
+///
+/// Cheap to clone. Combine with [`and`](Self::and), [`or`](Self::or),
+/// [`all_of`](Self::all_of) and [`any_of`](Self::any_of), nested as deep as you like.
+#[derive(Clone)]
+pub struct Require {
+    node: Arc<Node>,
+    required: Arc<str>,
+    reported: Arc<AtomicBool>,
+}
+
+impl fmt::Debug for Require {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Require").field("required", &self.required).finish_non_exhaustive()
+    }
+}
+
+impl Require {
+    fn from_node(node: Node) -> Self {
+        let mut names = Vec::new();
+        collect_names(&node, &mut names);
+        names.dedup();
+        Self { node: Arc::new(node), required: names.join(" ").into(), reported: Arc::default() }
+    }
+
+    /// The token grants this role.
+    pub fn role(role: impl Into<String>) -> Self {
+        Self::from_node(Node::Role(role.into().into_boxed_str()))
+    }
+
+    /// The token grants at least one of these roles.
+    pub fn any_role<I: IntoIterator<Item = S>, S: Into<String>>(roles: I) -> Self {
+        Self::any_of(roles.into_iter().map(Self::role))
+    }
+
+    /// The token grants every one of these roles.
+    pub fn all_roles<I: IntoIterator<Item = S>, S: Into<String>>(roles: I) -> Self {
+        Self::all_of(roles.into_iter().map(Self::role))
+    }
+
+    /// The token grants this OAuth 2.0 scope.
+    pub fn scope(scope: impl Into<String>) -> Self {
+        Self::from_node(Node::Scope(scope.into().into_boxed_str()))
+    }
+
+    /// The token grants at least one of these scopes.
+    pub fn any_scope<I: IntoIterator<Item = S>, S: Into<String>>(scopes: I) -> Self {
+        Self::any_of(scopes.into_iter().map(Self::scope))
+    }
+
+    /// The token grants every one of these scopes.
+    pub fn all_scopes<I: IntoIterator<Item = S>, S: Into<String>>(scopes: I) -> Self {
+        Self::all_of(scopes.into_iter().map(Self::scope))
+    }
+
+    /// The claim at `path` equals `value` exactly (JSON equality): `email_verified == true`,
+    /// `tenant == "acme"`. A path that repeats a member name is never satisfied.
+    pub fn claim_equals(path: impl Into<ClaimPath>, value: impl Into<Value>) -> Self {
+        Self::from_node(Node::ClaimEquals(path.into(), value.into()))
+    }
+
+    /// A check over your claims type: `Require::predicate(|user: &User| user.age >= 18)`.
+    /// `C` must be the type the auth layer was built with; if it is not, the check fails.
+    pub fn predicate<C, F>(check: F) -> Self
+    where
+        C: Send + Sync + 'static,
+        F: Fn(&C) -> bool + Send + Sync + 'static,
+    {
+        Self::from_node(Node::Check(Arc::new(move |extensions: &Extensions| {
+            extensions.get::<Claims<C>>().is_some_and(|claims| check(claims))
+        })))
+    }
+
+    /// An asynchronous check over your claims, for one that must look something up (a
+    /// permission service, a database). It runs only when the rest of the expression
+    /// does not already decide.
+    pub fn predicate_async<C, F, Fut>(check: F) -> Self
+    where
+        C: Send + Sync + 'static,
+        F: Fn(Claims<C>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = bool> + Send + 'static,
+    {
+        Self::from_node(Node::AsyncCheck(Arc::new(move |extensions: &Extensions| {
+            let claims = extensions.get::<Claims<C>>()?.clone();
+            Some(Box::pin(check(claims)) as BoxFuture<bool>)
+        })))
+    }
+
+    /// Every one of these requirements.
+    pub fn all_of(requirements: impl IntoIterator<Item = Require>) -> Self {
+        Self::from_node(Node::All(requirements.into_iter().map(|r| r.node).collect()))
+    }
+
+    /// At least one of these requirements.
+    pub fn any_of(requirements: impl IntoIterator<Item = Require>) -> Self {
+        Self::from_node(Node::Any(requirements.into_iter().map(|r| r.node).collect()))
+    }
+
+    /// This requirement and `other`.
+    pub fn and(self, other: Require) -> Self {
+        Self::all_of([self, other])
+    }
+
+    /// This requirement or `other`.
+    pub fn or(self, other: Require) -> Self {
+        Self::any_of([self, other])
+    }
+
+    /// The roles and scopes this requirement names, space-separated (the `scope` of a 403).
+    pub fn required(&self) -> &str {
+        &self.required
+    }
+
+    /// Checks the requirement against a verified token and the request's extensions.
+    /// `None` means an asynchronous check must decide; use the layer for those.
+    pub fn is_satisfied(&self, token: &VerifiedToken, extensions: &Extensions) -> Option<bool> {
+        match evaluate(&self.node, token, extensions) {
+            Evaluation::Done(satisfied) => Some(satisfied),
+            Evaluation::Later(_) => None,
+        }
+    }
+}
+
+fn collect_names(node: &Node, names: &mut Vec<String>) {
+    match node {
+        Node::Role(name) | Node::Scope(name) => {
+            if !names.iter().any(|n| n == name.as_ref()) {
+                names.push(name.to_string());
+            }
+        }
+        Node::All(children) | Node::Any(children) => children.iter().for_each(|c| collect_names(c, names)),
+        Node::ClaimEquals(..) | Node::Check(_) | Node::AsyncCheck(_) => {}
+    }
+}
+
+enum Evaluation {
+    Done(bool),
+    Later(BoxFuture<bool>),
+}
+
+fn evaluate(node: &Node, token: &VerifiedToken, extensions: &Extensions) -> Evaluation {
+    match node {
+        Node::Role(role) => Evaluation::Done(token.grants().has_role(role)),
+        Node::Scope(scope) => Evaluation::Done(token.grants().has_scope(scope)),
+        Node::ClaimEquals(path, value) => {
+            Evaluation::Done(claim_at(token.payload(), path).is_some_and(|found| &found == value))
+        }
+        Node::Check(check) => Evaluation::Done(check(extensions)),
+        Node::AsyncCheck(check) => match check(extensions) {
+            Some(future) => Evaluation::Later(future),
+            None => Evaluation::Done(false),
+        },
+        Node::All(children) => combine(children, token, extensions, true),
+        Node::Any(children) => combine(children, token, extensions, false),
+    }
+}
+
+/// All-of (`all == true`) or any-of: synchronous children decide first; asynchronous ones
+/// run (in order, stopping early) only when they are still needed.
+fn combine(children: &[Arc<Node>], token: &VerifiedToken, extensions: &Extensions, all: bool) -> Evaluation {
+    let mut pending = Vec::new();
+    for child in children {
+        match evaluate(child, token, extensions) {
+            Evaluation::Done(satisfied) if satisfied != all => return Evaluation::Done(!all),
+            Evaluation::Done(_) => {}
+            Evaluation::Later(future) => pending.push(future),
+        }
+    }
+    if pending.is_empty() {
+        return Evaluation::Done(all);
+    }
+    Evaluation::Later(Box::pin(async move {
+        for future in pending {
+            if future.await != all {
+                return !all;
+            }
+        }
+        all
+    }))
+}
+
+/// The value at `path` in the payload, or `None` when absent or when a name along the path
+/// (or inside the value) repeats.
+fn claim_at(payload: &[u8], path: &ClaimPath) -> Option<Value> {
+    let mut deserializer = serde_json::Deserializer::from_slice(payload);
+    Seek { path: path.segments() }.deserialize(&mut deserializer).ok().flatten()
+}
+
+struct Seek<'p> {
+    path: &'p [String],
+}
+
+impl<'de> DeserializeSeed<'de> for Seek<'_> {
+    type Value = Option<Value>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        match self.path.split_first() {
+            None => Ok(Some(StrictValue::deserialize_value(deserializer)?)),
+            Some(_) => deserializer.deserialize_any(self),
+        }
+    }
+}
+
+impl<'de> Visitor<'de> for Seek<'_> {
+    type Value = Option<Value>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let (first, rest) = self.path.split_first().ok_or_else(|| de::Error::custom("empty path"))?;
+        let mut found = None;
+        let mut seen = false;
+        while let Some(CowStr(name)) = map.next_key()? {
+            if name == first.as_str() {
+                if std::mem::replace(&mut seen, true) {
+                    return Err(de::Error::custom("a claim appears twice"));
+                }
+                found = map.next_value_seed(Seek { path: rest })?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(found)
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+}
+
+impl<S> Layer<S> for Require {
+    type Service = RequireService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RequireService { inner, require: self.clone() }
+    }
+}
+
+/// The service made by the [`Require`] layer.
+#[derive(Clone)]
+pub struct RequireService<S> {
+    inner: S,
+    require: Require,
+}
+
+impl<S> RequireService<S> {
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S: fmt::Debug> fmt::Debug for RequireService<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequireService").field("inner", &self.inner).field("require", &self.require).finish()
+    }
+}
+
+fn forbidden<B, ResBody: Default + 'static>(
+    require: &Require,
+    token: &VerifiedToken,
+    request: &Request<B>,
+) -> Response<ResBody> {
+    let error = AuthError::insufficient_scope(Arc::clone(&require.required));
+    tracing::debug!(kind = ?ErrorKind::InsufficientScope, "request rejected by a guard");
+    let head = RequestHead { method: request.method(), uri: request.uri(), headers: request.headers() };
+    into_service_response(token.config().rejection(&error, &head))
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RequireService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    ResBody: Default + 'static,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = RequireFuture<S, ReqBody, ResBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let Some(token) = request.extensions().get::<VerifiedToken>() else {
+            if !self.require.reported.swap(true, Ordering::Relaxed) {
+                tracing::error!(
+                    "a guard (Require) found no verified token: mount JwtAuthLayer outside it, \
+                     or the route is optional and the caller did not authenticate; answering 401"
+                );
+            }
+            let head =
+                RequestHead { method: request.method(), uri: request.uri(), headers: request.headers() };
+            let response =
+                default_response(&ErrorKind::MissingCredential.into(), &head, crate::DEFAULT_REALM);
+            return RequireFuture::rejected(into_service_response(response));
+        };
+        match evaluate(&self.require.node, token, request.extensions()) {
+            Evaluation::Done(true) => {
+                let clone = self.inner.clone();
+                let mut inner = std::mem::replace(&mut self.inner, clone);
+                RequireFuture { state: GuardState::Calling { future: inner.call(request) } }
+            }
+            Evaluation::Done(false) => RequireFuture::rejected(forbidden(&self.require, token, &request)),
+            Evaluation::Later(check) => {
+                let token = token.clone();
+                let clone = self.inner.clone();
+                let service = std::mem::replace(&mut self.inner, clone);
+                RequireFuture {
+                    state: GuardState::Checking {
+                        check,
+                        pending: Some(Pending { request, service, token, require: self.require.clone() }),
+                    },
+                }
+            }
+        }
+    }
+}
+
+struct Pending<S, B> {
+    request: Request<B>,
+    service: S,
+    token: VerifiedToken,
+    require: Require,
+}
+
+pin_project! {
+    /// The response future of [`RequireService`].
+    pub struct RequireFuture<S: Service<Request<B>>, B, ResBody> {
+        #[pin]
+        state: GuardState<S, B, S::Future, ResBody>,
+    }
+}
+
+pin_project! {
+    #[project = GuardStateProjection]
+    enum GuardState<S, B, F, ResBody> {
+        Checking { check: BoxFuture<bool>, pending: Option<Pending<S, B>> },
+        Calling { #[pin] future: F },
+        Rejected { response: Option<Response<ResBody>> },
+    }
+}
+
+impl<S: Service<Request<B>>, B, ResBody> RequireFuture<S, B, ResBody> {
+    fn rejected(response: Response<ResBody>) -> Self {
+        Self { state: GuardState::Rejected { response: Some(response) } }
+    }
+}
+
+impl<S, B, ResBody> Future for RequireFuture<S, B, ResBody>
+where
+    S: Service<Request<B>, Response = Response<ResBody>>,
+    ResBody: Default + 'static,
+{
+    type Output = Result<Response<ResBody>, S::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut state = self.project().state;
+        loop {
+            match state.as_mut().project() {
+                GuardStateProjection::Checking { check, pending } => {
+                    let satisfied = std::task::ready!(check.as_mut().poll(cx));
+                    let Pending { request, mut service, token, require } =
+                        pending.take().expect("RequireFuture polled after completion");
+                    if satisfied {
+                        let future = service.call(request);
+                        state.set(GuardState::Calling { future });
+                    } else {
+                        return Poll::Ready(Ok(forbidden(&require, &token, &request)));
+                    }
+                }
+                GuardStateProjection::Calling { future } => return future.poll(cx),
+                GuardStateProjection::Rejected { response } => {
+                    return Poll::Ready(Ok(response.take().expect("RequireFuture polled after completion")));
+                }
+            }
+        }
+    }
+}
+
+impl<S: Service<Request<B>>, B, ResBody> fmt::Debug for RequireFuture<S, B, ResBody> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequireFuture").finish_non_exhaustive()
+    }
+}
