@@ -1,0 +1,321 @@
+//! Guards in real axum servers on 127.0.0.1, driven by reqwest: tokens shaped like each
+//! identity provider's, all-of / any-of / nested requirements, predicates, claim values,
+//! per-route guards, the exact 403 challenge, and the duplicate-claim trick.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::routing::get;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use reqwest::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tower_jwt_auth::{
+    Algorithm, ClaimPath, ClaimPreset, JwtAuthConfig, JwtAuthConfigBuilder, JwtAuthLayer, Require,
+    TokenIssuer,
+};
+
+const SECRET: &[u8] = b"a guard test secret, long enough for HS256";
+
+fn builder() -> JwtAuthConfigBuilder {
+    JwtAuthConfig::builder().hmac_secret(SECRET)
+}
+
+fn token(claims: Value) -> String {
+    TokenIssuer::builder().hmac_secret(SECRET.to_vec()).build().unwrap().issue(&claims).unwrap()
+}
+
+async fn serve(router: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    format!("http://{address}")
+}
+
+/// One route guarded by `require`, behind the auth layer built from `config`.
+async fn guarded(config: JwtAuthConfig, require: Require) -> String {
+    serve(
+        Router::new()
+            .route("/", get(|| async { "granted" }))
+            .route_layer(require)
+            .layer(JwtAuthLayer::new(config)),
+    )
+    .await
+}
+
+async fn status(base: &str, token: &str) -> StatusCode {
+    reqwest::Client::new().get(base).bearer_auth(token).send().await.unwrap().status()
+}
+
+/// Asserts which tokens pass `require` under `config`.
+async fn assert_grants(config: JwtAuthConfig, require: Require, cases: &[(Value, bool)]) {
+    let base = guarded(config, require).await;
+    for (claims, granted) in cases {
+        let expected = if *granted { StatusCode::OK } else { StatusCode::FORBIDDEN };
+        assert_eq!(status(&base, &token(claims.clone())).await, expected, "claims: {claims}");
+    }
+}
+
+#[tokio::test]
+async fn keycloak_realm_and_client_roles_are_read() {
+    let config = builder().claim_preset(ClaimPreset::keycloak("orders")).build().unwrap();
+    let shape = |realm: &[&str], client: &[&str]| {
+        json!({"sub": "u1", "realm_access": {"roles": realm},
+               "resource_access": {"orders": {"roles": client}, "billing": {"roles": ["admin"]}},
+               "scope": "openid profile"})
+    };
+    assert_grants(
+        config,
+        Require::role("admin"),
+        &[
+            (shape(&["admin", "offline_access"], &[]), true),
+            (shape(&[], &["admin"]), true),
+            (shape(&["user"], &["viewer"]), false), // billing's admin is another client's role
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn auth0_permissions_scope_and_namespaced_claims_are_read() {
+    let config = builder()
+        .claim_preset(ClaimPreset::auth0())
+        .roles_claim(ClaimPath::parse(r"https://example\.com/roles"))
+        .build()
+        .unwrap();
+    assert_grants(
+        config.clone(),
+        Require::role("read:orders").and(Require::scope("openid")),
+        &[
+            (json!({"permissions": ["read:orders"], "scope": "openid email"}), true),
+            (json!({"permissions": ["read:orders"], "scope": "email"}), false),
+        ],
+    )
+    .await;
+    assert_grants(
+        config,
+        Require::role("manager"),
+        &[
+            (json!({"https://example.com/roles": ["manager"]}), true),
+            (json!({"https://example": {"com/roles": ["manager"]}}), false),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn entra_okta_and_cognito_shapes_are_read() {
+    let entra = builder().claim_preset(ClaimPreset::entra_id()).build().unwrap();
+    assert_grants(
+        entra,
+        Require::role("Orders.Admin").or(Require::scope("Orders.Read")),
+        &[
+            (json!({"roles": ["Orders.Admin"], "scp": "User.Read"}), true),
+            (json!({"scp": "User.Read Orders.Read"}), true),
+            (json!({"scp": "User.Read"}), false),
+        ],
+    )
+    .await;
+    let okta = builder().claim_preset(ClaimPreset::okta()).build().unwrap();
+    assert_grants(
+        okta,
+        Require::all_of([Require::role("Everyone"), Require::scope("orders.write")]),
+        &[
+            (json!({"groups": ["Everyone", "Admins"], "scp": ["openid", "orders.write"]}), true),
+            (json!({"groups": ["Everyone"], "scp": ["openid"]}), false),
+        ],
+    )
+    .await;
+    let cognito = builder().claim_preset(ClaimPreset::cognito()).build().unwrap();
+    assert_grants(
+        cognito,
+        Require::any_role(["admins", "editors"]),
+        &[
+            (json!({"cognito:groups": ["editors"], "scope": "aws.cognito.signin.user.admin"}), true),
+            (json!({"cognito:groups": ["readers"]}), false),
+            (json!({"groups": ["admins"]}), false),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn plain_oauth2_scope_string_and_scp_array_are_read_by_default() {
+    assert_grants(
+        builder().build().unwrap(),
+        Require::all_scopes(["orders:read", "orders:write"]),
+        &[
+            (json!({"scope": "orders:read orders:write"}), true),
+            (json!({"scp": ["orders:read", "orders:write"]}), true),
+            (json!({"scope": "orders:read", "scp": ["orders:write"]}), true),
+            (json!({"scope": "orders:read"}), false),
+            (json!({"scope": "orders:read orders:writer"}), false),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_tutorials_single_role_claim_is_read_by_default() {
+    assert_grants(
+        builder().build().unwrap(),
+        Require::role("admin"),
+        &[(json!({"sub": "alice", "role": "admin"}), true), (json!({"sub": "bob", "role": "user"}), false)],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn nested_any_and_all_compose() {
+    // admin OR (editor AND scope articles:write)
+    let require = Require::role("admin").or(Require::role("editor").and(Require::scope("articles:write")));
+    assert_grants(
+        builder().build().unwrap(),
+        require,
+        &[
+            (json!({"roles": ["admin"]}), true),
+            (json!({"roles": ["editor"], "scope": "articles:write"}), true),
+            (json!({"roles": ["editor"], "scope": "articles:read"}), false),
+            (json!({"scope": "articles:write"}), false),
+            (json!({}), false),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn claim_values_must_match_exactly() {
+    let require =
+        Require::claim_equals("email_verified", true).and(Require::claim_equals("org.tenant", "acme"));
+    assert_grants(
+        builder().build().unwrap(),
+        require,
+        &[
+            (json!({"email_verified": true, "org": {"tenant": "acme"}}), true),
+            (json!({"email_verified": "true", "org": {"tenant": "acme"}}), false),
+            (json!({"email_verified": true, "org": {"tenant": "acme-evil"}}), false),
+            (json!({"email_verified": true}), false),
+        ],
+    )
+    .await;
+}
+
+#[derive(Deserialize)]
+struct Employee {
+    department: String,
+    level: u32,
+}
+
+#[tokio::test]
+async fn sync_and_async_predicates_over_typed_claims() {
+    let senior = Require::predicate(|e: &Employee| e.level >= 3);
+    let in_allowed_department = Require::predicate_async(|e: tower_jwt_auth::Claims<Employee>| async move {
+        tokio::task::yield_now().await; // stands in for a call to a permission service
+        e.department == "finance"
+    });
+    let router = Router::new()
+        .route("/", get(|| async { "granted" }))
+        .route_layer(senior.and(in_allowed_department))
+        .layer(JwtAuthLayer::new(builder().build().unwrap()).with_claims::<Employee>());
+    let base = serve(router).await;
+    for (claims, expected) in [
+        (json!({"department": "finance", "level": 3}), StatusCode::OK),
+        (json!({"department": "finance", "level": 2}), StatusCode::FORBIDDEN),
+        (json!({"department": "sales", "level": 5}), StatusCode::FORBIDDEN),
+    ] {
+        assert_eq!(status(&base, &token(claims.clone())).await, expected, "{claims}");
+    }
+}
+
+#[tokio::test]
+async fn per_route_guards_leave_other_routes_alone() {
+    let router = Router::new()
+        .route("/admin", get(|| async { "admin" }).route_layer(Require::role("admin")))
+        .route("/me", get(|| async { "me" }))
+        .layer(JwtAuthLayer::new(builder().build().unwrap()));
+    let base = serve(router).await;
+    let user = token(json!({"sub": "bob", "role": "user"}));
+    let client = reqwest::Client::new();
+    let me = client.get(format!("{base}/me")).bearer_auth(&user).send().await.unwrap();
+    assert_eq!(me.status(), StatusCode::OK);
+    let admin = client.get(format!("{base}/admin")).bearer_auth(&user).send().await.unwrap();
+    assert_eq!(admin.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn unsatisfied_guard_answers_403_insufficient_scope_naming_the_requirement() {
+    let base = guarded(builder().build().unwrap(), Require::any_scope(["orders:read", "orders:admin"])).await;
+    let response = reqwest::Client::new()
+        .get(&base)
+        .bearer_auth(token(json!({"scope": "profile"})))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        response.headers()["www-authenticate"],
+        "Bearer realm=\"api\", error=\"insufficient_scope\", \
+         error_description=\"The access token lacks the required permission\", scope=\"orders:read orders:admin\""
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "insufficient_scope");
+}
+
+#[tokio::test]
+async fn grpc_requests_get_permission_denied() {
+    let base = guarded(builder().build().unwrap(), Require::role("admin")).await;
+    let response = reqwest::Client::new()
+        .post(&base)
+        .header("content-type", "application/grpc")
+        .bearer_auth(token(json!({"role": "user"})))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "gRPC answers are trailers-only");
+    assert_eq!(response.headers()["grpc-status"], "7");
+}
+
+#[tokio::test]
+async fn guard_without_the_auth_layer_fails_closed_with_401() {
+    let router = Router::new().route("/", get(|| async { "granted" })).route_layer(Require::role("admin"));
+    let base = serve(router).await;
+    let response =
+        reqwest::Client::new().get(&base).bearer_auth(token(json!({"role": "admin"}))).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    // An optional route where nobody logged in: also 401, never the handler.
+    let router = Router::new()
+        .route("/", get(|| async { "granted" }))
+        .route_layer(Require::role("admin"))
+        .layer(JwtAuthLayer::new(builder().build().unwrap()).optional());
+    let base = serve(router).await;
+    assert_eq!(reqwest::get(&base).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_role_claim_repeated_in_the_payload_grants_nothing() {
+    // A token with "roles" twice: a map would keep the last ("admin"). It must not pass.
+    let exp = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() + 600;
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256"}"#);
+    let payload = URL_SAFE_NO_PAD.encode(format!(r#"{{"roles":["user"],"roles":["admin"],"exp":{exp}}}"#));
+    let message = format!("{header}.{payload}");
+    let _ = builder().build().unwrap(); // installs the provider jsonwebtoken's `sign` uses
+    let key = jsonwebtoken::EncodingKey::from_secret(SECRET).unwrap();
+    let signature = jsonwebtoken::crypto::sign(message.as_bytes(), &key, Algorithm::HS256).unwrap();
+    let base = guarded(builder().build().unwrap(), Require::role("admin")).await;
+    assert_eq!(status(&base, &format!("{message}.{signature}")).await, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn responder_shapes_guard_rejections_too() {
+    let config = builder()
+        .responder(|error, _| {
+            (error.kind() == tower_jwt_auth::ErrorKind::InsufficientScope).then(|| {
+                http::Response::builder().status(404).body(bytes::Bytes::from_static(b"not found")).unwrap()
+            })
+        })
+        .build()
+        .unwrap();
+    let base = guarded(config, Require::role("admin")).await;
+    assert_eq!(status(&base, &token(json!({"role": "user"}))).await, StatusCode::NOT_FOUND);
+}
