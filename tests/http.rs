@@ -11,8 +11,8 @@ use reqwest::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tower_jwt_auth::{
-    Algorithm, Claims, DefaultClaims, ErrorKind, JwtAuthConfig, JwtAuthConfigBuilder, JwtAuthLayer,
-    TokenIssuer, TokenSource, VerifyingKey,
+    Algorithm, Claims, ErrorKind, JwtAuthConfig, JwtAuthConfigBuilder, JwtAuthLayer, TokenIssuer,
+    TokenSource, VerifyingKey,
 };
 
 const SECRET: &[u8] = b"a test secret that is long enough for HS256!";
@@ -604,7 +604,7 @@ async fn claims_extractor_answers_401_without_the_layer_and_option_never_rejects
     async fn strict(claims: Claims) -> String {
         claims.sub.clone().unwrap_or_default()
     }
-    async fn lenient(claims: Option<Claims<DefaultClaims>>) -> &'static str {
+    async fn lenient(claims: Option<Claims<tower_jwt_auth::DefaultClaims>>) -> &'static str {
         if claims.is_some() { "someone" } else { "nobody" }
     }
     let base = serve(Router::new().route("/strict", get(strict)).route("/lenient", get(lenient))).await;

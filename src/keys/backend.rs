@@ -38,7 +38,7 @@ pub(crate) fn install_default_provider() {
 /// A key prepared for the backend once, at build time.
 pub(crate) enum SignatureCheck {
     #[cfg(feature = "aws-lc-rs")]
-    Hmac(aws_lc_rs::hmac::Key),
+    Hmac(Box<aws_lc_rs::hmac::Key>),
     #[cfg(feature = "aws-lc-rs")]
     Public(aws_lc_rs::signature::ParsedPublicKey),
     #[cfg(not(feature = "aws-lc-rs"))]
@@ -57,7 +57,7 @@ impl SignatureCheck {
                     Algorithm::HS512 => hmac::HMAC_SHA512,
                     _ => hmac::HMAC_SHA256,
                 };
-                return Ok(Self::Hmac(hmac::Key::new(hmac_algorithm, secret)));
+                return Ok(Self::Hmac(Box::new(hmac::Key::new(hmac_algorithm, secret))));
             }
             Algorithm::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
             Algorithm::RS384 => &signature::RSA_PKCS1_2048_8192_SHA384,
