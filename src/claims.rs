@@ -229,9 +229,10 @@ impl<'de> Deserialize<'de> for DefaultClaims {
                     let slot =
                         ["iss", "sub", "aud", "exp", "nbf", "iat", "jti"].iter().position(|n| *n == name);
                     if let Some(index) = slot
-                        && std::mem::replace(&mut seen[index], true) {
-                            return Err(de::Error::custom("a claim appears twice"));
-                        }
+                        && std::mem::replace(&mut seen[index], true)
+                    {
+                        return Err(de::Error::custom("a claim appears twice"));
+                    }
                     match slot {
                         Some(0) => claims.iss = Some(map.next_value()?),
                         Some(1) => claims.sub = Some(map.next_value()?),

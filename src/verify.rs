@@ -122,9 +122,10 @@ pub(crate) fn verify_signature(
     }
     let algorithm = algorithm_from_name(&header.alg).ok_or(ErrorKind::UnsupportedAlgorithm)?;
     if let Some(required) = &rules.required_type
-        && !header.typ.as_deref().is_some_and(|typ| type_matches(typ, required)) {
-            return Err(ErrorKind::InvalidType);
-        }
+        && !header.typ.as_deref().is_some_and(|typ| type_matches(typ, required))
+    {
+        return Err(ErrorKind::InvalidType);
+    }
     let key = keys.select(header.kid.as_deref(), algorithm)?;
     let signature = decode_segment(signature_segment)?;
     let signed_len = header_segment.len() + 1 + payload_segment.len();
@@ -150,13 +151,15 @@ impl ClaimRules {
             return Err(ErrorKind::Expired);
         }
         if let Some(nbf) = &claims.nbf
-            && now.saturating_add(self.leeway) < nbf.0 {
-                return Err(ErrorKind::NotYetValid);
-            }
+            && now.saturating_add(self.leeway) < nbf.0
+        {
+            return Err(ErrorKind::NotYetValid);
+        }
         if let Some(iat) = &claims.iat
-            && iat.0 > now.saturating_add(self.leeway) {
-                return Err(ErrorKind::IssuedInFuture);
-            }
+            && iat.0 > now.saturating_add(self.leeway)
+        {
+            return Err(ErrorKind::IssuedInFuture);
+        }
         if let Some(max) = self.max_lifetime {
             let start = claims.iat.as_ref().map_or(now, |iat| iat.0);
             if exp.saturating_sub(start) > max {

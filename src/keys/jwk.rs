@@ -65,13 +65,15 @@ pub(crate) fn parse_jwk(json: &str, allow_secret: bool) -> Result<ParsedJwk, Str
 
 fn vet_jwk(raw: RawJwk, allow_secret: bool) -> Result<ParsedJwk, String> {
     if let Some(use_) = raw.public_key_use.as_deref()
-        && use_ != "sig" {
-            return Err(format!("the JWK's `use` is {use_:?}; a verification key needs \"sig\" or no `use`"));
-        }
+        && use_ != "sig"
+    {
+        return Err(format!("the JWK's `use` is {use_:?}; a verification key needs \"sig\" or no `use`"));
+    }
     if let Some(ops) = &raw.key_ops
-        && !ops.iter().any(|op| op == "verify") {
-            return Err("the JWK's `key_ops` do not include \"verify\"".into());
-        }
+        && !ops.iter().any(|op| op == "verify")
+    {
+        return Err("the JWK's `key_ops` do not include \"verify\"".into());
+    }
     let has_private = raw.d.is_some()
         || raw.p.is_some()
         || raw.q.is_some()
@@ -137,9 +139,10 @@ fn vet_jwk(raw: RawJwk, allow_secret: bool) -> Result<ParsedJwk, String> {
     };
     let algorithm = named.unwrap_or(default_algorithm);
     if let (Some(named), KeyMaterial::Ec(_)) = (named, &material)
-        && named != default_algorithm {
-            return Err(format!("the JWK's `alg` {named:?} does not fit its curve {:?}", raw.crv));
-        }
+        && named != default_algorithm
+    {
+        return Err(format!("the JWK's `alg` {named:?} does not fit its curve {:?}", raw.crv));
+    }
     Ok(ParsedJwk { kid: raw.kid, algorithm, material })
 }
 

@@ -303,11 +303,12 @@ impl KeySet {
         }
         for (i, key) in keys.iter().enumerate() {
             if let Some(kid) = key.kid()
-                && keys[..i].iter().any(|other| other.kid() == Some(kid)) {
-                    return Err(ConfigError::new(format!(
-                        "two keys share the kid {kid:?}; a kid must name one key"
-                    )));
-                }
+                && keys[..i].iter().any(|other| other.kid() == Some(kid))
+            {
+                return Err(ConfigError::new(format!(
+                    "two keys share the kid {kid:?}; a kid must name one key"
+                )));
+            }
         }
         Ok(Self { keys })
     }
@@ -316,13 +317,10 @@ impl KeySet {
     /// verifies the token's algorithm. The algorithm must be the key's own.
     pub(crate) fn select(&self, kid: Option<&str>, algorithm: Algorithm) -> Result<&PreparedKey, ErrorKind> {
         if let Some(kid) = kid
-            && let Some(key) = self.keys.iter().find(|key| key.kid() == Some(kid)) {
-                return if key.algorithm == algorithm {
-                    Ok(key)
-                } else {
-                    Err(ErrorKind::UnsupportedAlgorithm)
-                };
-            }
+            && let Some(key) = self.keys.iter().find(|key| key.kid() == Some(kid))
+        {
+            return if key.algorithm == algorithm { Ok(key) } else { Err(ErrorKind::UnsupportedAlgorithm) };
+        }
         let mut candidates = self
             .keys
             .iter()
