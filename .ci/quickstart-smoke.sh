@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Smoke run of examples/quickstart.rs: build it, start it on a free port, and walk the
+# tutorial's flow with curl (log in, read /users/me, the admin check, the 401s).
+# Exits non-zero with a message on the first answer that is not the expected one.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+work=$(mktemp -d)
+log="$work/server.log"
+server_pid=""
+
+cleanup() {
+  if [[ -n "$server_pid" ]]; then
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+fail() {
+  echo "quickstart smoke: FAIL: $*" >&2
+  if [[ -s "$log" ]]; then
+    echo "--- server output ---" >&2
+    cat "$log" >&2
+  fi
+  exit 1
+}
+
+pass() { echo "quickstart smoke: ok: $*"; }
+
+command -v curl >/dev/null || fail "curl is not installed"
+
+echo "quickstart smoke: building"
+cargo build --example quickstart --features axum
+bin="${CARGO_TARGET_DIR:-target}/debug/examples/quickstart"
+[[ -x "$bin" ]] || fail "no binary at $bin after the build"
+
+# A short secret is refused at start, with a sentence.
+if JWT_SECRET=too-short PORT=0 "$bin" >"$work/short.out" 2>&1; then
+  fail "a 9-byte JWT_SECRET was accepted"
+fi
+grep -q "at least 32 bytes" "$work/short.out" || fail "no clear message for a short JWT_SECRET: $(cat "$work/short.out")"
+pass "a short JWT_SECRET is refused"
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' \
+    2>/dev/null || echo 38080
+}
+port=$(free_port)
+base="http://127.0.0.1:$port"
+
+PORT="$port" "$bin" >"$log" 2>&1 &
+server_pid=$!
+
+# The binary is built: starting (three argon2 hashes in a debug build) takes seconds.
+for _ in $(seq 1 150); do
+  kill -0 "$server_pid" 2>/dev/null || fail "the server exited during start"
+  curl -s -o /dev/null "$base/" && break
+  sleep 0.2
+done
+curl -s -o /dev/null "$base/" || fail "the server did not answer on $base within 30 s"
+pass "the server answers on $base"
+
+# request ARGS...: runs curl, leaves the body in $work/body and headers in $work/headers,
+# prints the status code.
+request() {
+  curl -s -o "$work/body" -D "$work/headers" -w '%{http_code}' "$@" || echo "curl-failed"
+}
+
+expect_status() { # expected actual what
+  [[ "$2" == "$1" ]] || fail "$3: expected HTTP $1, got $2; body: $(cat "$work/body" 2>/dev/null)"
+}
+
+expect_body() { # needle what
+  grep -qF -- "$1" "$work/body" || fail "$2: body lacks $1; body: $(cat "$work/body")"
+}
+
+expect_header() { # regex what
+  grep -qiE -- "$1" "$work/headers" || fail "$2: no header matching $1; headers: $(cat "$work/headers")"
+}
+
+login() { # user password
+  request -d grant_type=password -d "username=$1" -d "password=$2" -d scope= "$base/token"
+}
+
+token_for() { # user password
+  local status
+  status=$(login "$1" "$2")
+  expect_status 200 "$status" "POST /token for $1"
+  expect_body '"token_type":"bearer"' "POST /token for $1"
+  sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p' "$work/body"
+}
+
+status=$(request "$base/")
+expect_status 200 "$status" "GET /"
+pass "GET / is public"
+
+alice=$(token_for alice wonderland)
+[[ "$alice" =~ ^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$ ]] || fail "alice's token is not a JWT: $alice"
+pass "alice gets a token"
+
+status=$(request -H "Authorization: Bearer $alice" "$base/users/me")
+expect_status 200 "$status" "GET /users/me as alice"
+expect_body '"username":"alice"' "GET /users/me as alice"
+expect_body '"role":"admin"' "GET /users/me as alice"
+pass "/users/me names alice"
+
+status=$(request -H "Authorization: Bearer $alice" "$base/admin")
+expect_status 200 "$status" "GET /admin as alice"
+pass "alice may enter /admin"
+
+bob=$(token_for bob builder)
+status=$(request -H "Authorization: Bearer $bob" "$base/admin")
+expect_status 403 "$status" "GET /admin as bob"
+expect_header '^www-authenticate: Bearer .*error="insufficient_scope".*scope="admin"' "GET /admin as bob"
+pass "bob is refused /admin with 403 insufficient_scope"
+
+status=$(request "$base/users/me")
+expect_status 401 "$status" "GET /users/me without a token"
+expect_header '^www-authenticate: Bearer' "GET /users/me without a token"
+pass "no token: 401 with a Bearer challenge"
+
+status=$(request -H "Authorization: Bearer not.a.token" "$base/users/me")
+expect_status 401 "$status" "GET /users/me with a bad token"
+pass "a bad token: 401"
+
+status=$(login alice wrong-password)
+expect_status 401 "$status" "POST /token with a wrong password"
+expect_body '"detail":"Incorrect username or password"' "POST /token with a wrong password"
+expect_header '^www-authenticate: Bearer' "POST /token with a wrong password"
+pass "a wrong password: 401"
+
+status=$(login mallory wonderland)
+expect_status 401 "$status" "POST /token for an unknown user"
+expect_body '"detail":"Incorrect username or password"' "POST /token for an unknown user"
+pass "an unknown user: the same 401"
+
+echo "quickstart smoke: all checks passed"

@@ -1,0 +1,304 @@
+//! The FastAPI "OAuth2 with Password (and hashing), Bearer with JWT tokens" tutorial, in Axum.
+//!
+//! A login endpoint checks a password against an argon2 hash and signs a short-lived HS256
+//! token with [`TokenIssuer`]; [`JwtAuthLayer`] guards the other routes and hands the
+//! handlers the typed claims through the `Claims<User>` extractor; a [`Require`] guard keeps
+//! `/admin` for the `admin` role.
+//!
+//! ```text
+//! cargo run --example quickstart --features axum
+//! ```
+//!
+//! | route | access | answer |
+//! |---|---|---|
+//! | `GET /` | public | how to use the API |
+//! | `POST /token` | public | form `username`, `password` → `{"access_token", "token_type": "bearer"}` |
+//! | `GET /users/me` | any valid token | `{"username", "role"}` |
+//! | `GET /admin` | role `admin` | 403 `insufficient_scope` for other roles |
+//!
+//! Demo users: `alice` / `wonderland` (role `admin`) and `bob` / `builder` (role `user`).
+//!
+//! Environment:
+//!
+//! - `PORT`: the port on 127.0.0.1 (default 3000).
+//! - `JWT_SECRET`: the HS256 secret, at least 32 bytes. Unset, a random one is made at
+//!   start, so tokens do not survive a restart.
+//! - `JWT_ISSUER`: the `iss` of issued tokens and the one required (default `quickstart`).
+//! - `JWT_AUDIENCE`: the `aud` of issued tokens and the one required (default
+//!   `quickstart-api`).
+//!
+//! Any HS256 token signed with that secret, carrying `sub`, `role`, `exp` and the configured
+//! `iss` and `aud`, is accepted, whoever minted it.
+
+use std::collections::HashMap;
+use std::env;
+use std::sync::Arc;
+
+use argon2::password_hash::phc::PasswordHash;
+use argon2::{Argon2, PasswordHasher, PasswordVerifier};
+use axum::extract::{Form, State};
+use axum::http::StatusCode;
+use axum::http::header::WWW_AUTHENTICATE;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tower_jwt_auth::{Claims, JwtAuthConfig, JwtAuthLayer, Require, TokenIssuer};
+
+const DEFAULT_PORT: u16 = 3000;
+const DEFAULT_ISSUER: &str = "quickstart";
+const DEFAULT_AUDIENCE: &str = "quickstart-api";
+const MIN_SECRET_BYTES: usize = 32;
+const REALM: &str = "quickstart";
+
+/// The demo users: name, password, role.
+const DEMO_USERS: [(&str, &str, &str); 2] = [("alice", "wonderland", "admin"), ("bob", "builder", "user")];
+
+/// The claims the protected routes read from a verified token.
+#[derive(Debug, Deserialize)]
+struct User {
+    sub: String,
+    role: String,
+    exp: i64,
+}
+
+/// The claims put into a new token; the issuer adds `exp`, `iat`, `iss`, `aud` and the rest.
+#[derive(Serialize)]
+struct NewToken {
+    sub: String,
+    role: &'static str,
+}
+
+/// The OAuth2 password form; `grant_type` and `scope`, if sent, are ignored.
+#[derive(Deserialize)]
+struct LoginForm {
+    username: String,
+    password: String,
+}
+
+/// A user as stored: the PHC string of the password's argon2 hash, never the password.
+struct Account {
+    password_hash: String,
+    role: &'static str,
+}
+
+/// The user "database", plus a hash to check against when the user does not exist.
+struct Users {
+    accounts: HashMap<&'static str, Account>,
+    dummy_hash: String,
+}
+
+#[derive(Clone)]
+struct AppState {
+    users: Arc<Users>,
+    issuer: TokenIssuer,
+}
+
+/// What the environment configures.
+struct Settings {
+    port: u16,
+    secret: Vec<u8>,
+    issuer: String,
+    audience: String,
+}
+
+#[tokio::main]
+async fn main() {
+    if let Err(message) = run().await {
+        eprintln!("quickstart: {message}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<(), String> {
+    let settings = settings()?;
+    let issuer = token_issuer(&settings)?;
+    let config = auth_config(&settings)?;
+    let users = Arc::new(demo_users()?);
+    let app = router(AppState { users, issuer }, config);
+    let address = format!("127.0.0.1:{}", settings.port);
+    let listener = tokio::net::TcpListener::bind(&address)
+        .await
+        .map_err(|error| format!("cannot listen on {address}: {error}"))?;
+    let port = listener.local_addr().map_or(settings.port, |bound| bound.port());
+    print_usage(port);
+    axum::serve(listener, app).await.map_err(|error| format!("server error: {error}"))
+}
+
+fn router(state: AppState, config: JwtAuthConfig) -> Router {
+    // Layers wrap what is above them: `/admin` is guarded, then both routes are authenticated.
+    // A caller without the role gets 403 with `error="insufficient_scope", scope="admin"`.
+    let protected = Router::new()
+        .route("/admin", get(admin))
+        .route_layer(Require::role("admin"))
+        .route("/users/me", get(me))
+        .route_layer(JwtAuthLayer::new(config).with_claims::<User>());
+    Router::new().route("/", get(index)).route("/token", post(login)).merge(protected).with_state(state)
+}
+
+// ---- configuration ----
+
+fn settings() -> Result<Settings, String> {
+    Ok(Settings {
+        port: port()?,
+        secret: signing_secret()?,
+        issuer: env_or("JWT_ISSUER", DEFAULT_ISSUER)?,
+        audience: env_or("JWT_AUDIENCE", DEFAULT_AUDIENCE)?,
+    })
+}
+
+fn env_or(name: &str, default: &str) -> Result<String, String> {
+    match env::var(name) {
+        Ok(value) => Ok(value),
+        Err(env::VarError::NotPresent) => Ok(default.to_owned()),
+        Err(env::VarError::NotUnicode(_)) => Err(format!("{name} is not valid UTF-8")),
+    }
+}
+
+fn port() -> Result<u16, String> {
+    match env::var("PORT") {
+        Err(env::VarError::NotPresent) => Ok(DEFAULT_PORT),
+        Ok(text) => text.parse().map_err(|_| format!("PORT must be a number from 0 to 65535, not {text:?}")),
+        Err(env::VarError::NotUnicode(_)) => Err("PORT is not valid UTF-8".to_owned()),
+    }
+}
+
+fn signing_secret() -> Result<Vec<u8>, String> {
+    match env::var("JWT_SECRET") {
+        Ok(secret) if secret.len() >= MIN_SECRET_BYTES => Ok(secret.into_bytes()),
+        Ok(secret) => Err(format!(
+            "JWT_SECRET is {} bytes long; an HS256 secret must be at least {MIN_SECRET_BYTES} bytes \
+             (try: export JWT_SECRET=$(openssl rand -hex 32))",
+            secret.len()
+        )),
+        Err(env::VarError::NotPresent) => random_secret(),
+        Err(env::VarError::NotUnicode(_)) => Err("JWT_SECRET is not valid UTF-8".to_owned()),
+    }
+}
+
+fn random_secret() -> Result<Vec<u8>, String> {
+    let mut secret = vec![0u8; MIN_SECRET_BYTES];
+    getrandom::fill(&mut secret).map_err(|error| format!("no randomness for a secret: {error}"))?;
+    println!("JWT_SECRET is not set: using a random {MIN_SECRET_BYTES}-byte secret.");
+    println!("Tokens will not survive a restart; set JWT_SECRET to keep them.");
+    Ok(secret)
+}
+
+fn token_issuer(settings: &Settings) -> Result<TokenIssuer, String> {
+    TokenIssuer::builder()
+        .hmac_secret(settings.secret.clone())
+        .issuer(&settings.issuer)
+        .audience(&settings.audience)
+        .build()
+        .map_err(|error| format!("cannot build the token issuer: {error}"))
+}
+
+/// Verifies with the secret itself, not the issuer, so tokens minted elsewhere work too.
+fn auth_config(settings: &Settings) -> Result<JwtAuthConfig, String> {
+    JwtAuthConfig::builder()
+        .hmac_secret(&settings.secret)
+        .issuer(&settings.issuer)
+        .audience(&settings.audience)
+        .realm(REALM)
+        .build()
+        .map_err(|error| format!("cannot build the JWT configuration: {error}"))
+}
+
+fn print_usage(port: u16) {
+    let base = format!("http://127.0.0.1:{port}");
+    println!("Listening on {base}. Try:");
+    println!();
+    println!("  TOKEN=$(curl -s -d username=alice -d password=wonderland {base}/token \\");
+    println!("    | sed 's/.*\"access_token\":\"\\([^\"]*\\)\".*/\\1/')");
+    println!("  curl -s -H \"Authorization: Bearer $TOKEN\" {base}/users/me");
+    println!("  curl -s -H \"Authorization: Bearer $TOKEN\" {base}/admin");
+    println!();
+    println!("bob / builder gets a token too, but /admin answers him 403.");
+}
+
+// ---- passwords ----
+
+fn demo_users() -> Result<Users, String> {
+    let mut accounts = HashMap::new();
+    for (name, password, role) in DEMO_USERS {
+        accounts.insert(name, Account { password_hash: hash_password(password)?, role });
+    }
+    let dummy_hash = hash_password("a password no one has")?;
+    Ok(Users { accounts, dummy_hash })
+}
+
+/// Argon2id with the default parameters and a random salt, as a PHC string.
+fn hash_password(password: &str) -> Result<String, String> {
+    let hash: PasswordHash = Argon2::default()
+        .hash_password(password.as_bytes())
+        .map_err(|error| format!("cannot hash a demo password: {error}"))?;
+    Ok(hash.to_string())
+}
+
+fn password_matches(password: &str, phc: &str) -> bool {
+    PasswordHash::new(phc)
+        .is_ok_and(|hash| Argon2::default().verify_password(password.as_bytes(), &hash).is_ok())
+}
+
+impl Users {
+    /// The claims for a new token if the password is right. An unknown user costs the same
+    /// hash as a known one, so the timing does not tell which names exist.
+    fn authenticate(&self, form: &LoginForm) -> Option<NewToken> {
+        let account = self.accounts.get(form.username.as_str());
+        let phc = account.map_or(&self.dummy_hash, |account| &account.password_hash);
+        let matches = password_matches(&form.password, phc);
+        let account = account.filter(|_| matches)?;
+        Some(NewToken { sub: form.username.clone(), role: account.role })
+    }
+}
+
+// ---- handlers ----
+
+async fn index() -> &'static str {
+    "tower-jwt-auth quickstart\n\
+     \n\
+     POST /token     form fields username, password -> {\"access_token\": ..., \"token_type\": \"bearer\"}\n\
+     GET  /users/me  with Authorization: Bearer <token> -> {\"username\": ..., \"role\": ...}\n\
+     GET  /admin     the same, for role admin only\n\
+     \n\
+     Demo users: alice / wonderland (admin), bob / builder (user).\n"
+}
+
+async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Response {
+    let users = Arc::clone(&state.users);
+    // Argon2 is deliberately slow: keep it off the async workers.
+    match tokio::task::spawn_blocking(move || users.authenticate(&form)).await {
+        Ok(Some(claims)) => token_response(&state.issuer, &claims),
+        Ok(None) => bad_credentials(),
+        Err(_) => server_error(),
+    }
+}
+
+fn token_response(issuer: &TokenIssuer, claims: &NewToken) -> Response {
+    match issuer.issue(claims) {
+        Ok(token) => Json(json!({"access_token": token, "token_type": "bearer"})).into_response(),
+        Err(_) => server_error(),
+    }
+}
+
+async fn me(user: Claims<User>) -> Json<serde_json::Value> {
+    Json(json!({"username": user.sub, "role": user.role}))
+}
+
+/// Only reached with role `admin`: the guard in [`router`] answered everyone else.
+async fn admin(user: Claims<User>) -> Json<serde_json::Value> {
+    Json(json!({"message": format!("Welcome to the admin area, {}", user.sub), "token_expires_at": user.exp}))
+}
+
+// ---- error answers ----
+
+fn bad_credentials() -> Response {
+    let body = Json(json!({"detail": "Incorrect username or password"}));
+    (StatusCode::UNAUTHORIZED, [(WWW_AUTHENTICATE, "Bearer")], body).into_response()
+}
+
+fn server_error() -> Response {
+    let body = Json(json!({"detail": "Internal server error"}));
+    (StatusCode::INTERNAL_SERVER_ERROR, body).into_response()
+}
