@@ -1,1 +1,484 @@
-fn main() {}
+//! What the layer costs per request, next to the least any verifier must do and next to
+//! `jsonwebtoken::decode`, for HS256, RS256, PS256, ES256 and EdDSA.
+//!
+//! Benchmarks (criterion ids `<group>/<alg>`):
+//!
+//! - `floor`: split, base64url-decode header, payload and signature into stack buffers,
+//!   verify the signature with aws-lc-rs directly (key parsed once), one `serde_json` parse
+//!   of the payload into `Claims` (aws-lc-rs backend only);
+//! - `jsonwebtoken_decode`: `jsonwebtoken::decode::<Claims>` with a `Validation` and a
+//!   `DecodingKey` built once;
+//! - `config_verify`: `JwtAuthConfig::verify_as::<Claims>`, the layer's verification alone;
+//! - `router_no_auth`: an axum `Router` with one GET handler, no auth, called in-process;
+//! - `router_with_layer`: the same router behind `JwtAuthLayer`, the handler reading
+//!   `Extension<Claims<Claims>>`;
+//! - `router_with_guards`: `router_with_layer` plus three guard layers between the layer and
+//!   the handler (`Require::role`, `Require::any_role`, `Require::claim_equals`), all
+//!   satisfied: what authorisation adds on top of authentication.
+//!
+//! Both router benchmarks send the same request (with the `Authorization` header), built in
+//! the untimed setup of `iter_batched`, so their difference is the layer's own cost.
+//! Before measuring, the number of Rust heap allocations per call of each variant is printed
+//! (allocations made inside aws-lc's C code are not seen). `python3 benches/summary.py`
+//! turns criterion's estimates into the README's table.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::hint::black_box;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{HeaderValue, Request, StatusCode, header::AUTHORIZATION};
+use axum::routing::get;
+use axum::{Extension, Router};
+use criterion::{BatchSize, Criterion};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+use tokio::runtime::Runtime;
+use tower::{Service, ServiceExt};
+use tower_jwt_auth::{JwtAuthConfig, JwtAuthLayer, Require, TokenIssuer};
+
+const ISSUER: &str = "https://auth.example.com";
+const AUDIENCE: &str = "orders-api";
+const HMAC_SECRET: &[u8] = b"a benchmark secret of at least 32 bytes, for HS256";
+const RSA_PRIVATE: &str = include_str!("../tests/fixtures/rsa_private.pem");
+const RSA_PUBLIC: &str = include_str!("../tests/fixtures/rsa_public.pem");
+#[cfg(feature = "aws-lc-rs")]
+const RSA_PUBLIC_DER: &[u8] = include_bytes!("../tests/fixtures/rsa_public.der");
+const EC256_PRIVATE: &str = include_str!("../tests/fixtures/ec256_private.pem");
+const EC256_PUBLIC: &str = include_str!("../tests/fixtures/ec256_public.pem");
+const ED25519_PRIVATE: &str = include_str!("../tests/fixtures/ed25519_private.pem");
+const ED25519_PUBLIC: &str = include_str!("../tests/fixtures/ed25519_public.pem");
+
+/// The claims every benchmark parses.
+#[derive(Debug, Deserialize)]
+#[allow(dead_code)] // exp, iat and iss are parsed (that is the cost measured) but never read.
+struct Claims {
+    sub: String,
+    role: String,
+    exp: i64,
+    iat: i64,
+    iss: String,
+    aud: String,
+}
+
+// ---------------------------------------------------------------------------------------
+// Allocation counting: off (one relaxed load per allocation) except around the one-time
+// report printed before the benchmarks.
+
+struct CountingAlloc;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+static ALLOCATED_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+fn count(size: usize) {
+    if COUNTING.load(Ordering::Relaxed) {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        ALLOCATED_BYTES.fetch_add(size, Ordering::Relaxed);
+    }
+}
+
+// SAFETY: every call is forwarded unchanged to the system allocator.
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count(layout.size());
+        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count(layout.size());
+        // SAFETY: as above.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count(new_size);
+        // SAFETY: as above.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: as above.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAlloc = CountingAlloc;
+
+/// Average allocations and bytes per call of `f`, after one uncounted call.
+fn allocations_per_call(mut f: impl FnMut()) -> (f64, f64) {
+    const CALLS: usize = 64;
+    f();
+    ALLOCATIONS.store(0, Ordering::SeqCst);
+    ALLOCATED_BYTES.store(0, Ordering::SeqCst);
+    COUNTING.store(true, Ordering::SeqCst);
+    for _ in 0..CALLS {
+        f();
+    }
+    COUNTING.store(false, Ordering::SeqCst);
+    let per_call = |total: &AtomicUsize| total.load(Ordering::SeqCst) as f64 / CALLS as f64;
+    (per_call(&ALLOCATIONS), per_call(&ALLOCATED_BYTES))
+}
+
+// ---------------------------------------------------------------------------------------
+// Fixtures.
+
+/// One algorithm's token and keys, prepared outside every timed loop.
+struct Case {
+    name: &'static str,
+    algorithm: Algorithm,
+    token: String,
+    bearer: HeaderValue,
+    config: JwtAuthConfig,
+    decoding_key: DecodingKey,
+    validation: Validation,
+    #[cfg(feature = "aws-lc-rs")]
+    floor: floor::FloorKey,
+}
+
+fn issuer(algorithm: Algorithm) -> TokenIssuer {
+    let builder = TokenIssuer::builder();
+    let builder = match algorithm {
+        Algorithm::HS256 => builder.hmac_secret(HMAC_SECRET),
+        Algorithm::RS256 | Algorithm::PS256 => builder.rsa_pem(RSA_PRIVATE),
+        Algorithm::ES256 => builder.ec_pem(EC256_PRIVATE),
+        Algorithm::EdDSA => builder.ed25519_pem(ED25519_PRIVATE),
+        other => unreachable!("{other:?} is not benchmarked"),
+    };
+    builder
+        .algorithm(algorithm)
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .lifetime(Duration::from_secs(24 * 60 * 60))
+        .build()
+        .expect("issuer")
+}
+
+fn decoding_key(algorithm: Algorithm) -> DecodingKey {
+    match algorithm {
+        Algorithm::HS256 => DecodingKey::from_secret(HMAC_SECRET),
+        Algorithm::RS256 | Algorithm::PS256 => DecodingKey::from_rsa_pem(RSA_PUBLIC.as_bytes()),
+        Algorithm::ES256 => DecodingKey::from_ec_pem(EC256_PUBLIC.as_bytes()),
+        Algorithm::EdDSA => DecodingKey::from_ed_pem(ED25519_PUBLIC.as_bytes()),
+        other => unreachable!("{other:?} is not benchmarked"),
+    }
+    .expect("decoding key")
+}
+
+fn case(name: &'static str, algorithm: Algorithm) -> Case {
+    let issuer = issuer(algorithm);
+    let token = issuer.issue(&serde_json::json!({"sub": "alice", "role": "admin"})).expect("token");
+    let config = JwtAuthConfig::builder()
+        .key(issuer.verifying_key())
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .build()
+        .expect("config");
+    let mut validation = Validation::new(algorithm);
+    validation.set_issuer(&[ISSUER]);
+    validation.set_audience(&[AUDIENCE]);
+    let bearer = HeaderValue::from_str(&format!("Bearer {token}")).expect("header value");
+    Case {
+        name,
+        algorithm,
+        #[cfg(feature = "aws-lc-rs")]
+        floor: floor::FloorKey::new(algorithm, &issuer),
+        decoding_key: decoding_key(algorithm),
+        validation,
+        token,
+        bearer,
+        config,
+    }
+}
+
+fn cases() -> Vec<Case> {
+    vec![
+        case("HS256", Algorithm::HS256),
+        case("RS256", Algorithm::RS256),
+        case("PS256", Algorithm::PS256),
+        case("ES256", Algorithm::ES256),
+        case("EdDSA", Algorithm::EdDSA),
+    ]
+}
+
+// ---------------------------------------------------------------------------------------
+// The floor: aws-lc-rs with a key parsed once, stack buffers, one JSON parse.
+
+#[cfg(feature = "aws-lc-rs")]
+mod floor {
+    use aws_lc_rs::{hmac, signature};
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use jsonwebtoken::Algorithm;
+    use jsonwebtoken::jwk::AlgorithmParameters;
+    use std::hint::black_box;
+    use tower_jwt_auth::TokenIssuer;
+
+    use super::{Claims, HMAC_SECRET, RSA_PUBLIC_DER};
+
+    pub(super) enum FloorKey {
+        Hmac(Box<hmac::Key>),
+        Public(signature::ParsedPublicKey),
+    }
+
+    fn b64(value: &str) -> Vec<u8> {
+        URL_SAFE_NO_PAD.decode(value).expect("base64url in the JWK")
+    }
+
+    impl FloorKey {
+        pub(super) fn new(algorithm: Algorithm, issuer: &TokenIssuer) -> Self {
+            let parameters = issuer.jwk_set().keys.first().map(|jwk| jwk.algorithm.clone());
+            let (verification, bytes): (&'static dyn signature::VerificationAlgorithm, Vec<u8>) =
+                match (algorithm, parameters) {
+                    (Algorithm::HS256, None) => {
+                        return Self::Hmac(Box::new(hmac::Key::new(hmac::HMAC_SHA256, HMAC_SECRET)));
+                    }
+                    // `ParsedPublicKey` takes PKCS#1 `RSAPublicKey` or SPKI DER; this is SPKI.
+                    (Algorithm::RS256, _) => {
+                        (&signature::RSA_PKCS1_2048_8192_SHA256, RSA_PUBLIC_DER.to_vec())
+                    }
+                    (Algorithm::PS256, _) => (&signature::RSA_PSS_2048_8192_SHA256, RSA_PUBLIC_DER.to_vec()),
+                    (Algorithm::ES256, Some(AlgorithmParameters::EllipticCurve(ec))) => {
+                        let mut point = vec![0x04];
+                        point.extend(b64(&ec.x));
+                        point.extend(b64(&ec.y));
+                        (&signature::ECDSA_P256_SHA256_FIXED, point)
+                    }
+                    (Algorithm::EdDSA, Some(AlgorithmParameters::OctetKeyPair(okp))) => {
+                        (&signature::ED25519, b64(&okp.x))
+                    }
+                    (other, _) => unreachable!("{other:?} is not benchmarked"),
+                };
+            Self::Public(signature::ParsedPublicKey::new(verification, bytes).expect("public key"))
+        }
+    }
+
+    /// The least a verifier must do: split, decode, verify, parse the payload once.
+    pub(super) fn verify(token: &str, key: &FloorKey) -> Option<Claims> {
+        let (signed, signature_segment) = token.rsplit_once('.')?;
+        let (header_segment, payload_segment) = signed.split_once('.')?;
+        let mut header = [0u8; 256];
+        let header_len = URL_SAFE_NO_PAD.decode_slice(header_segment, &mut header).ok()?;
+        black_box(&header[..header_len]);
+        let mut signature = [0u8; 512];
+        let signature_len = URL_SAFE_NO_PAD.decode_slice(signature_segment, &mut signature).ok()?;
+        let signature = &signature[..signature_len];
+        let valid = match key {
+            FloorKey::Hmac(key) => hmac::verify(key, signed.as_bytes(), signature).is_ok(),
+            FloorKey::Public(key) => key.verify_sig(signed.as_bytes(), signature).is_ok(),
+        };
+        if !valid {
+            return None;
+        }
+        let mut payload = [0u8; 1024];
+        let payload_len = URL_SAFE_NO_PAD.decode_slice(payload_segment, &mut payload).ok()?;
+        serde_json::from_slice(&payload[..payload_len]).ok()
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The routers.
+
+async fn hello() -> &'static str {
+    "hello"
+}
+
+async fn hello_claims(Extension(claims): Extension<tower_jwt_auth::Claims<Claims>>) -> &'static str {
+    black_box(&claims.sub);
+    "hello"
+}
+
+fn router_no_auth() -> Router {
+    Router::new().route("/me", get(hello))
+}
+
+fn router_with_layer(config: JwtAuthConfig) -> Router {
+    Router::new().route("/me", get(hello_claims)).layer(JwtAuthLayer::new(config).with_claims::<Claims>())
+}
+
+/// Three guards, innermost first: route layers wrap the handler, then the auth layer wraps all.
+fn router_with_guards(config: JwtAuthConfig) -> Router {
+    Router::new()
+        .route("/me", get(hello_claims))
+        .route_layer(Require::role("admin"))
+        .route_layer(Require::any_role(["editor", "admin"]))
+        .route_layer(Require::claim_equals("sub", "alice"))
+        .layer(JwtAuthLayer::new(config).with_claims::<Claims>())
+}
+
+fn request(bearer: &HeaderValue) -> Request<Body> {
+    Request::builder().uri("/me").header(AUTHORIZATION, bearer.clone()).body(Body::empty()).expect("request")
+}
+
+async fn call(router: &mut Router, request: Request<Body>) -> StatusCode {
+    let ready = ServiceExt::<Request<Body>>::ready(router).await.expect("ready");
+    let response = ready.call(request).await.expect("infallible");
+    black_box(response).status()
+}
+
+// ---------------------------------------------------------------------------------------
+
+fn print_allocations(cases: &[Case], rt: &Runtime) {
+    println!("Rust heap allocations per call (count, bytes):");
+    for case in cases {
+        #[cfg(feature = "aws-lc-rs")]
+        let floor = allocations_per_call(|| {
+            black_box(floor::verify(&case.token, &case.floor).expect("floor"));
+        });
+        #[cfg(not(feature = "aws-lc-rs"))]
+        let floor = (f64::NAN, f64::NAN);
+        let decode = allocations_per_call(|| {
+            black_box(
+                jsonwebtoken::decode::<Claims>(&case.token, &case.decoding_key, &case.validation)
+                    .expect("decode"),
+            );
+        });
+        let verify = allocations_per_call(|| {
+            black_box(case.config.verify_as::<Claims>(&case.token).expect("verify"));
+        });
+        let mut plain = router_no_auth();
+        let no_auth = allocations_per_call(|| {
+            let request = request(&case.bearer);
+            rt.block_on(call(&mut plain, request));
+        });
+        let mut layered = router_with_layer(case.config.clone());
+        let with_layer = allocations_per_call(|| {
+            let request = request(&case.bearer);
+            rt.block_on(call(&mut layered, request));
+        });
+        let mut guarded = router_with_guards(case.config.clone());
+        let with_guards = allocations_per_call(|| {
+            let request = request(&case.bearer);
+            rt.block_on(call(&mut guarded, request));
+        });
+        let request_only = allocations_per_call(|| {
+            black_box(request(&case.bearer));
+        });
+        println!(
+            "  {:<6} floor {:>4.1} / {:>5.0} B   jsonwebtoken {:>4.1} / {:>5.0} B   verify_as {:>4.1} / {:>5.0} B   \
+             router_no_auth {:>4.1} / {:>5.0} B   router_with_layer {:>4.1} / {:>5.0} B   \
+             router_with_guards {:>4.1} / {:>5.0} B   (building the request: {:.1} / {:.0} B, in both router numbers)",
+            case.name,
+            floor.0,
+            floor.1,
+            decode.0,
+            decode.1,
+            verify.0,
+            verify.1,
+            no_auth.0,
+            no_auth.1,
+            with_layer.0,
+            with_layer.1,
+            with_guards.0,
+            with_guards.1,
+            request_only.0,
+            request_only.1,
+        );
+    }
+}
+
+fn sanity_checks(cases: &[Case], rt: &Runtime) {
+    for case in cases {
+        #[cfg(feature = "aws-lc-rs")]
+        assert_eq!(floor::verify(&case.token, &case.floor).expect("floor").sub, "alice", "{}", case.name);
+        let decoded = jsonwebtoken::decode::<Claims>(&case.token, &case.decoding_key, &case.validation)
+            .expect("jsonwebtoken decode");
+        assert_eq!(decoded.header.alg, case.algorithm);
+        assert_eq!(decoded.claims.role, "admin");
+        assert_eq!(case.config.verify_as::<Claims>(&case.token).expect("verify").aud, AUDIENCE);
+        let mut layered = router_with_layer(case.config.clone());
+        assert_eq!(rt.block_on(call(&mut layered, request(&case.bearer))), StatusCode::OK, "{}", case.name);
+        let mut guarded = router_with_guards(case.config.clone());
+        assert_eq!(rt.block_on(call(&mut guarded, request(&case.bearer))), StatusCode::OK, "{}", case.name);
+        let no_token = Request::builder().uri("/me").body(Body::empty()).expect("request");
+        assert_eq!(rt.block_on(call(&mut layered, no_token)), StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(rt.block_on(call(&mut router_no_auth(), request(&cases[0].bearer))), StatusCode::OK);
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    let cases = cases();
+    sanity_checks(&cases, &rt);
+    print_allocations(&cases, &rt);
+
+    let mut criterion = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_millis(2500))
+        .sample_size(40)
+        .nresamples(20_000)
+        .without_plots()
+        .configure_from_args();
+
+    #[cfg(feature = "aws-lc-rs")]
+    {
+        let mut group = criterion.benchmark_group("floor");
+        for case in &cases {
+            group
+                .bench_function(case.name, |b| b.iter(|| floor::verify(black_box(&case.token), &case.floor)));
+        }
+        group.finish();
+    }
+
+    let mut group = criterion.benchmark_group("jsonwebtoken_decode");
+    for case in &cases {
+        group.bench_function(case.name, |b| {
+            b.iter(|| {
+                jsonwebtoken::decode::<Claims>(black_box(&case.token), &case.decoding_key, &case.validation)
+            })
+        });
+    }
+    group.finish();
+
+    let mut group = criterion.benchmark_group("config_verify");
+    for case in &cases {
+        group.bench_function(case.name, |b| {
+            b.iter(|| case.config.verify_as::<Claims>(black_box(&case.token)))
+        });
+    }
+    group.finish();
+
+    let mut group = criterion.benchmark_group("router_no_auth");
+    for case in &cases {
+        let mut router = router_no_auth();
+        group.bench_function(case.name, |b| {
+            b.iter_batched(
+                || request(&case.bearer),
+                |request| rt.block_on(call(&mut router, request)),
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    group.finish();
+
+    let mut group = criterion.benchmark_group("router_with_layer");
+    for case in &cases {
+        let mut router = router_with_layer(case.config.clone());
+        group.bench_function(case.name, |b| {
+            b.iter_batched(
+                || request(&case.bearer),
+                |request| rt.block_on(call(&mut router, request)),
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    group.finish();
+
+    let mut group = criterion.benchmark_group("router_with_guards");
+    for case in &cases {
+        let mut router = router_with_guards(case.config.clone());
+        group.bench_function(case.name, |b| {
+            b.iter_batched(
+                || request(&case.bearer),
+                |request| rt.block_on(call(&mut router, request)),
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    group.finish();
+
+    criterion.final_summary();
+}

@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""Print the README's benchmark table from criterion's results (python3 stdlib only).
+
+Run `cargo bench --bench layer` first, then:
+
+    python3 benches/summary.py [CRITERION_DIR]
+
+CRITERION_DIR defaults to $CARGO_TARGET_DIR/criterion, else target/criterion next to this
+script's crate. Every time is criterion's mean point estimate, in microseconds. The layer's
+own cost is `router_with_layer - router_no_auth` (the same request, with and without the
+layer); the ratios compare it with `jsonwebtoken_decode` and with `floor`, the least any
+verifier must do (decode, verify with a pre-parsed aws-lc-rs key, one JSON parse).
+"""
+
+import json
+import os
+import sys
+from pathlib import Path
+
+ALGORITHMS = ["HS256", "RS256", "PS256", "ES256", "EdDSA"]
+
+
+def criterion_dir() -> Path:
+    if len(sys.argv) > 1:
+        return Path(sys.argv[1])
+    target = os.environ.get("CARGO_TARGET_DIR")
+    if target:
+        return Path(target) / "criterion"
+    return Path(__file__).resolve().parent.parent / "target" / "criterion"
+
+
+def load(root: Path) -> dict:
+    """{(group, function or None): mean in microseconds} for every benchmark found."""
+    means = {}
+    for estimates in root.glob("**/new/estimates.json"):
+        benchmark = estimates.with_name("benchmark.json")
+        if benchmark.exists():
+            meta = json.loads(benchmark.read_text())
+            key = (meta["group_id"], meta.get("function_id"))
+        else:  # Fall back on the directory layout: <group>/<function>/new.
+            parts = estimates.parent.parent.relative_to(root).parts
+            key = (parts[0], parts[1] if len(parts) > 1 else None)
+        mean_ns = json.loads(estimates.read_text())["mean"]["point_estimate"]
+        means[key] = mean_ns / 1000.0
+    return means
+
+
+def main() -> int:
+    root = criterion_dir()
+    means = load(root)
+    if not means:
+        print(f"no criterion results under {root}; run `cargo bench --bench layer` first", file=sys.stderr)
+        return 1
+
+    def get(group, alg):
+        # `router_no_auth` may be measured once for all algorithms.
+        return means.get((group, alg), means.get((group, None)))
+
+    found = {alg for (_, alg) in means if alg}
+    algorithms = [a for a in ALGORITHMS if a in found] + sorted(found - set(ALGORITHMS))
+    us = lambda v: "n/a" if v is None else f"{v:.2f}"  # noqa: E731
+    ratio = lambda a, b: "n/a" if a is None or not b else f"{a / b:.2f}×"  # noqa: E731
+
+    print(
+        "| alg | floor (µs) | jsonwebtoken decode (µs) | JwtAuthConfig::verify_as (µs) "
+        "| router, no auth (µs) | router + layer (µs) | layer cost (µs) "
+        "| layer / decode | layer / floor | layer − decode (µs) |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for alg in algorithms:
+        floor = get("floor", alg)
+        decode = get("jsonwebtoken_decode", alg)
+        verify = get("config_verify", alg)
+        no_auth = get("router_no_auth", alg)
+        with_layer = get("router_with_layer", alg)
+        layer = None if no_auth is None or with_layer is None else with_layer - no_auth
+        difference = None if layer is None or decode is None else layer - decode
+        difference_text = "n/a" if difference is None else f"{difference:+.2f}"
+        print(
+            f"| {alg} | {us(floor)} | {us(decode)} | {us(verify)} | {us(no_auth)} | {us(with_layer)} "
+            f"| {us(layer)} | {ratio(layer, decode)} | {ratio(layer, floor)} | {difference_text} |"
+        )
+
+    print()
+    print("| alg | router + layer (µs) | router + layer + 3 guards (µs) | guarded / layer | guards (µs) |")
+    print("|---|---:|---:|---:|---:|")
+    for alg in algorithms:
+        with_layer = get("router_with_layer", alg)
+        with_guards = get("router_with_guards", alg)
+        guards = None if with_layer is None or with_guards is None else with_guards - with_layer
+        guards_text = "n/a" if guards is None else f"{guards:+.2f}"
+        print(f"| {alg} | {us(with_layer)} | {us(with_guards)} | {ratio(with_guards, with_layer)} | {guards_text} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
