@@ -22,6 +22,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::Algorithm;
 
@@ -105,7 +106,20 @@ struct TokenInner {
     header: VerifiedHeader,
     grants: Grants,
     payload: Vec<u8>,
+    /// `exp`, seconds since the epoch, as read by the claim checks.
+    exp: i64,
+    /// The leeway the checks allowed on `exp`, in seconds.
+    leeway: i64,
     config: JwtAuthConfig,
+}
+
+/// The last second [`SystemTime`] can hold on every platform (9999-12-31T23:59:59Z).
+const LAST_REPRESENTABLE_SECOND: i64 = 253_402_300_799;
+
+/// Seconds since the epoch as a [`SystemTime`], clamped to what every platform can hold.
+fn system_time(seconds: i64) -> SystemTime {
+    let seconds = seconds.clamp(0, LAST_REPRESENTABLE_SECOND).unsigned_abs();
+    UNIX_EPOCH + Duration::from_secs(seconds)
 }
 
 impl VerifiedToken {
@@ -113,9 +127,21 @@ impl VerifiedToken {
         header: VerifiedHeader,
         grants: Grants,
         payload: Vec<u8>,
+        (exp, leeway): (i64, i64),
         config: JwtAuthConfig,
     ) -> Self {
-        Self { inner: Arc::new(TokenInner { header, grants, payload, config }) }
+        Self { inner: Arc::new(TokenInner { header, grants, payload, exp, leeway, config }) }
+    }
+
+    /// When the token expires: its `exp` claim (which every verified token has).
+    pub fn expires_at(&self) -> SystemTime {
+        system_time(self.inner.exp)
+    }
+
+    /// The instant from which the layer rejects this token: `exp` plus the configured
+    /// leeway. [`TokenExpiryLayer`](crate::TokenExpiryLayer) ends responses there.
+    pub(crate) fn rejected_from(&self) -> SystemTime {
+        system_time(self.inner.exp.saturating_add(self.inner.leeway))
     }
 
     /// The verified header.

@@ -111,10 +111,7 @@ pub fn default_response(error: &AuthError, request: &RequestHead<'_>, realm: &st
     }
     if request.is_grpc() {
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
-        headers.insert("grpc-status", HeaderValue::from(u16::from(class.grpc_status())));
-        if let Ok(message) = HeaderValue::from_str(&grpc_percent_encode(error.kind().description())) {
-            headers.insert("grpc-message", message);
-        }
+        insert_grpc_status(headers, error);
         return response; // HTTP 200, trailers-only
     }
     let code = class.error_code().unwrap_or(match class {
@@ -125,6 +122,15 @@ pub fn default_response(error: &AuthError, request: &RequestHead<'_>, realm: &st
     *response.body_mut() = Bytes::from(body.to_string());
     *response.status_mut() = class.status();
     response
+}
+
+/// Inserts the `grpc-status` of the error's class and its fixed, percent-encoded
+/// `grpc-message` (into the headers of a trailers-only answer, or into trailers).
+pub(crate) fn insert_grpc_status(headers: &mut HeaderMap, error: &AuthError) {
+    headers.insert("grpc-status", HeaderValue::from(u16::from(error.class().grpc_status())));
+    if let Ok(message) = HeaderValue::from_str(&grpc_percent_encode(error.kind().description())) {
+        headers.insert("grpc-message", message);
+    }
 }
 
 /// Percent-encodes a `grpc-message` (bytes outside 0x20..=0x7E, and `%`).

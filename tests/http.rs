@@ -1,18 +1,24 @@
 //! The layer inside real servers on 127.0.0.1 (axum, and plain hyper), driven by reqwest:
 //! one test per rule of the request path, named after the rule it guards.
 
+use std::convert::Infallible;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::routing::get;
 use axum::{Extension, Router};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use bytes::Bytes;
+use http_body::Frame;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
 use reqwest::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tower::ServiceBuilder;
 use tower_jwt_auth::{
-    Algorithm, Claims, ErrorKind, JwtAuthConfig, JwtAuthConfigBuilder, JwtAuthLayer, TokenIssuer,
-    TokenSource, VerifyingKey,
+    Algorithm, Claims, ErrorKind, JwtAuthConfig, JwtAuthConfigBuilder, JwtAuthLayer, Require,
+    TokenExpiryLayer, TokenIssuer, TokenSource, VerifyingKey,
 };
 
 const SECRET: &[u8] = b"a test secret that is long enough for HS256!";
@@ -616,7 +622,7 @@ async fn claims_extractor_answers_401_without_the_layer_and_option_never_rejects
 
 #[tokio::test]
 async fn layer_under_buffer_and_concurrency_limit_calls_the_readied_service() {
-    use tower::{Service, ServiceBuilder, ServiceExt};
+    use tower::{Service, ServiceExt};
     let service = ServiceBuilder::new()
         .buffer(4)
         .layer(JwtAuthLayer::new(config()))
@@ -641,20 +647,23 @@ async fn layer_under_buffer_and_concurrency_limit_calls_the_readied_service() {
     }
 }
 
-#[tokio::test]
-async fn plain_hyper_server_uses_the_same_layer() {
-    use http_body_util::Full;
+// ---- plain hyper 1 (hyper-util's Tower adapter): no axum anywhere in the path ----
+
+/// Serves a Tower service with hyper on 127.0.0.1, one task per connection.
+async fn serve_hyper<S, B>(service: S) -> String
+where
+    S: tower::Service<http::Request<hyper::body::Incoming>, Response = http::Response<B>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     use hyper_util::rt::TokioIo;
     use hyper_util::service::TowerToHyperService;
-    use tower::ServiceBuilder;
 
-    let service = ServiceBuilder::new().layer(JwtAuthLayer::new(config())).service_fn(
-        |request: http::Request<hyper::body::Incoming>| async move {
-            let claims = request.extensions().get::<Claims>().cloned();
-            let name = claims.and_then(|c| c.sub.clone()).unwrap_or_default();
-            Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(bytes::Bytes::from(name))))
-        },
-    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -668,12 +677,130 @@ async fn plain_hyper_server_uses_the_same_layer() {
             });
         }
     });
-    let base = format!("http://{address}");
+    format!("http://{address}")
+}
+
+async fn hyper_me(
+    request: http::Request<hyper::body::Incoming>,
+) -> Result<http::Response<Full<Bytes>>, Infallible> {
+    let name = request.extensions().get::<Claims>().and_then(|claims| claims.sub.clone()).unwrap_or_default();
+    Ok(http::Response::new(Full::new(Bytes::from(name))))
+}
+
+#[tokio::test]
+async fn plain_hyper_server_uses_the_same_layer() {
+    let base =
+        serve_hyper(ServiceBuilder::new().layer(JwtAuthLayer::new(config())).service_fn(hyper_me)).await;
     let ok = send(&base, "/", &[("authorization", &format!("Bearer {}", token()))]).await;
     assert_eq!((ok.status, ok.body.as_str()), (StatusCode::OK, "alice"));
+
+    let missing = send(&base, "/", &[]).await;
+    assert_eq!(missing.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(missing.challenge.as_deref(), Some(r#"Bearer realm="api""#));
+    let body: Value = serde_json::from_str(&missing.body).unwrap();
+    assert_eq!(body, json!({"error": "unauthorized", "error_description": "Authentication is required"}));
+
     let expired = forge_claims(&claims_with(json!({"exp": now() - 3600, "iat": now() - 4000})));
     assert_invalid_token(
         &send(&base, "/", &[("authorization", &format!("Bearer {expired}"))]).await,
         ErrorKind::Expired,
     );
+    let forged = forge_with(
+        r#"{"alg":"HS256","typ":"JWT"}"#,
+        &claims_with(json!({})).to_string(),
+        b"x".repeat(32).as_slice(),
+    );
+    assert_invalid_token(
+        &send(&base, "/", &[("authorization", &format!("Bearer {forged}"))]).await,
+        ErrorKind::InvalidSignature,
+    );
+}
+
+#[tokio::test]
+async fn plain_hyper_server_guard_answers_403_naming_the_role() {
+    let admin_only = ServiceBuilder::new()
+        .layer(JwtAuthLayer::new(config()))
+        .layer(Require::role("admin"))
+        .service_fn(hyper_me);
+    let base = serve_hyper(admin_only).await;
+    let alice = send(&base, "/admin", &[("authorization", &format!("Bearer {}", token()))]).await;
+    assert_eq!((alice.status, alice.body.as_str()), (StatusCode::OK, "alice"));
+
+    let bob = issuer().issue(&json!({"sub": "bob", "role": "user"})).unwrap();
+    let answer = send(&base, "/admin", &[("authorization", &format!("Bearer {bob}"))]).await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        answer.challenge.as_deref(),
+        Some(
+            r#"Bearer realm="api", error="insufficient_scope", error_description="The access token lacks the required permission", scope="admin""#
+        )
+    );
+}
+
+// ---- long responses outliving their token ----
+
+/// The number of events a stream sends, one per `EVENT_INTERVAL`: three seconds in all.
+const EVENT_COUNT: usize = 20;
+const EVENT_INTERVAL: Duration = Duration::from_millis(150);
+
+/// A server-sent events stream of `EVENT_COUNT` events.
+async fn events(
+    _: http::Request<hyper::body::Incoming>,
+) -> Result<http::Response<UnsyncBoxBody<Bytes, Infallible>>, Infallible> {
+    let ticks = futures_util::stream::unfold(0, |sent| async move {
+        if sent == EVENT_COUNT {
+            return None;
+        }
+        if sent > 0 {
+            tokio::time::sleep(EVENT_INTERVAL).await;
+        }
+        let event = Frame::data(Bytes::from(format!("data: {sent}\n\n")));
+        Some((Ok(event), sent + 1))
+    });
+    let mut response = http::Response::new(StreamBody::new(ticks).boxed_unsync());
+    response.headers_mut().insert("content-type", http::HeaderValue::from_static("text/event-stream"));
+    Ok(response)
+}
+
+/// Serves `events` behind the auth layer (no leeway), with or without `TokenExpiryLayer`.
+async fn serve_events(expiry: bool) -> String {
+    let auth = JwtAuthLayer::new(builder().leeway(Duration::ZERO).build().unwrap());
+    if expiry {
+        serve_hyper(ServiceBuilder::new().layer(auth).layer(TokenExpiryLayer::new()).service_fn(events)).await
+    } else {
+        serve_hyper(ServiceBuilder::new().layer(auth).service_fn(events)).await
+    }
+}
+
+/// Reads an event stream to its end with a token living two more seconds (one to two, as
+/// `exp` counts whole seconds): the number of events, after a clean end of the body.
+async fn events_with_a_short_lived_token(base: &str) -> usize {
+    let issuer = TokenIssuer::builder()
+        .hmac_secret(SECRET.to_vec())
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .lifetime(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let token = issuer.issue(&json!({"sub": "alice"})).unwrap();
+    let mut response =
+        reqwest::Client::new().get(format!("{base}/events")).bearer_auth(token).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut text = String::new();
+    while let Some(chunk) = response.chunk().await.unwrap() {
+        text.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    text.matches("\n\n").count()
+}
+
+#[tokio::test]
+async fn event_stream_ends_cleanly_when_its_token_expires_and_the_expiry_layer_is_on() {
+    let received = events_with_a_short_lived_token(&serve_events(true).await).await;
+    assert!((1..EVENT_COUNT).contains(&received), "received {received} events");
+}
+
+#[tokio::test]
+async fn event_stream_runs_on_past_its_token_expiry_when_the_expiry_layer_is_off() {
+    let received = events_with_a_short_lived_token(&serve_events(false).await).await;
+    assert_eq!(received, EVENT_COUNT);
 }

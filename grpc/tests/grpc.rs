@@ -1,0 +1,319 @@
+//! The layer on a real tonic server on 127.0.0.1, called by a real tonic client: every
+//! rejection arrives as the `tonic::Code` and fixed message a gRPC client understands.
+
+use std::future::Future;
+use std::time::Duration;
+
+use tonic::metadata::MetadataValue;
+use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Channel, Server};
+use tonic::{Code, Request, Status};
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+use tower::Layer;
+use tower_jwt_auth::{ErrorKind, JwtAuthConfig, JwtAuthLayer, Require, TokenExpiryLayer, TokenIssuer};
+use tower_jwt_auth_grpc::proto::greeter_client::GreeterClient;
+use tower_jwt_auth_grpc::proto::greeter_server::GreeterServer;
+use tower_jwt_auth_grpc::proto::{HelloRequest, HelloStreamRequest};
+use tower_jwt_auth_grpc::{Greeter, User};
+
+const SECRET: &[u8] = b"a test secret that is long enough for HS256!";
+const ISSUER: &str = "https://issuer.test";
+const AUDIENCE: &str = "greeter.test";
+/// The stream interval in tests: a stream of 20 greetings lasts 3 seconds.
+const INTERVAL: Duration = Duration::from_millis(150);
+const STREAM_LENGTH: u32 = 20;
+
+fn config() -> JwtAuthConfig {
+    // No leeway, so that a token ends exactly at its `exp`.
+    JwtAuthConfig::builder()
+        .hmac_secret(SECRET)
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .leeway(Duration::ZERO)
+        .build()
+        .unwrap()
+}
+
+fn auth() -> JwtAuthLayer<User> {
+    JwtAuthLayer::new(config()).with_claims::<User>()
+}
+
+fn issuer_with_lifetime(lifetime: Duration) -> TokenIssuer {
+    let builder = TokenIssuer::builder().hmac_secret(SECRET.to_vec()).issuer(ISSUER).audience(AUDIENCE);
+    builder.lifetime(lifetime).build().unwrap()
+}
+
+fn issuer() -> TokenIssuer {
+    issuer_with_lifetime(Duration::from_secs(600))
+}
+
+fn token_for(sub: &str, role: &str, lifetime: Duration) -> String {
+    issuer_with_lifetime(lifetime).issue(&serde_json::json!({"sub": sub, "role": role})).unwrap()
+}
+
+fn alice() -> String {
+    token_for("alice", "admin", Duration::from_secs(600))
+}
+
+fn bob() -> String {
+    token_for("bob", "user", Duration::from_secs(600))
+}
+
+/// Serves on a fresh port of 127.0.0.1 and returns a channel to it.
+async fn start<F, Fut>(serve: F) -> Channel
+where
+    F: FnOnce(TcpIncoming) -> Fut,
+    Fut: Future<Output = Result<(), tonic::transport::Error>> + Send + 'static,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(serve(TcpIncoming::from(listener)));
+    Channel::from_shared(format!("http://{address}")).unwrap().connect().await.unwrap()
+}
+
+/// A server with the auth layer around every service.
+async fn greeter_behind_a_global_layer() -> GreeterClient<Channel> {
+    let channel = start(|incoming| {
+        Server::builder()
+            .layer(auth())
+            .add_service(GreeterServer::new(Greeter::with_interval(INTERVAL)))
+            .serve_with_incoming(incoming)
+    })
+    .await;
+    GreeterClient::new(channel)
+}
+
+fn with_token<T>(message: T, token: Option<&str>) -> Request<T> {
+    let mut request = Request::new(message);
+    if let Some(token) = token {
+        let value: MetadataValue<_> = format!("Bearer {token}").parse().unwrap();
+        request.metadata_mut().insert("authorization", value);
+    }
+    request
+}
+
+fn hello(token: Option<&str>) -> Request<HelloRequest> {
+    with_token(HelloRequest { name: "world".into() }, token)
+}
+
+fn stream_of(count: u32, token: Option<&str>) -> Request<HelloStreamRequest> {
+    with_token(HelloStreamRequest { name: "world".into(), count }, token)
+}
+
+fn assert_status(status: &Status, code: Code, kind: ErrorKind) {
+    assert_eq!(status.code(), code, "{status:?}");
+    assert_eq!(status.message(), kind.description());
+}
+
+/// The challenge a rejection carries as metadata.
+fn challenge(status: &Status) -> &str {
+    status.metadata().get("www-authenticate").unwrap().to_str().unwrap()
+}
+
+/// Reads a stream to its end: the greetings received, then how it ended.
+async fn drain(
+    client: &mut GreeterClient<Channel>,
+    request: Request<HelloStreamRequest>,
+) -> Result<(u32, Result<(), Status>), Status> {
+    let mut stream = client.say_hello_stream(request).await?.into_inner();
+    let mut received = 0;
+    loop {
+        match stream.message().await {
+            Ok(Some(_)) => received += 1,
+            Ok(None) => return Ok((received, Ok(()))),
+            Err(status) => return Ok((received, Err(status))),
+        }
+    }
+}
+
+// ---- the layer around every service ----
+
+#[tokio::test]
+async fn valid_token_reaches_the_handler_which_reads_the_claims() {
+    let mut client = greeter_behind_a_global_layer().await;
+    let reply = client.say_hello(hello(Some(&alice()))).await.unwrap();
+    assert_eq!(reply.into_inner().message, "Hello world, from alice");
+}
+
+#[tokio::test]
+async fn missing_token_is_unauthenticated_with_a_bare_challenge() {
+    let mut client = greeter_behind_a_global_layer().await;
+    let status = client.say_hello(hello(None)).await.unwrap_err();
+    assert_status(&status, Code::Unauthenticated, ErrorKind::MissingCredential);
+    assert_eq!(challenge(&status), r#"Bearer realm="api""#);
+}
+
+#[tokio::test]
+async fn bad_or_expired_token_is_unauthenticated_with_its_fixed_message() {
+    let mut client = greeter_behind_a_global_layer().await;
+    let mut forged = alice();
+    forged.push('A'); // no longer the signature that was made
+    let status = client.say_hello(hello(Some(&forged))).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+    assert!(challenge(&status).contains(r#"error="invalid_token""#), "{}", challenge(&status));
+
+    let status = client.say_hello(hello(Some("not-a-jwt"))).await.unwrap_err();
+    assert_status(&status, Code::Unauthenticated, ErrorKind::Malformed);
+
+    let other_secret = TokenIssuer::builder()
+        .hmac_secret(b"another secret that is long enough for HS256".to_vec())
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .build()
+        .unwrap()
+        .issue(&serde_json::json!({"sub": "mallory", "role": "admin"}))
+        .unwrap();
+    let status = client.say_hello(hello(Some(&other_secret))).await.unwrap_err();
+    assert_status(&status, Code::Unauthenticated, ErrorKind::InvalidSignature);
+
+    let an_hour_ago =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() - 3600;
+    let expired =
+        issuer().issue(&serde_json::json!({"sub": "alice", "role": "admin", "exp": an_hour_ago})).unwrap();
+    let status = client.say_hello(hello(Some(&expired))).await.unwrap_err();
+    assert_status(&status, Code::Unauthenticated, ErrorKind::Expired);
+}
+
+#[tokio::test]
+async fn server_streaming_calls_are_authenticated_like_unary_ones() {
+    let mut client = greeter_behind_a_global_layer().await;
+    let (received, end) = drain(&mut client, stream_of(3, Some(&bob()))).await.unwrap();
+    assert_eq!(received, 3);
+    end.unwrap();
+
+    let status = drain(&mut client, stream_of(3, None)).await.unwrap_err();
+    assert_status(&status, Code::Unauthenticated, ErrorKind::MissingCredential);
+    let status = drain(&mut client, stream_of(3, Some("not-a-jwt"))).await.unwrap_err();
+    assert_status(&status, Code::Unauthenticated, ErrorKind::Malformed);
+}
+
+#[tokio::test]
+async fn admin_method_is_permission_denied_for_other_roles() {
+    let mut client = greeter_behind_a_global_layer().await;
+    let reply = client.say_hello_admin(hello(Some(&alice()))).await.unwrap();
+    assert_eq!(reply.into_inner().message, "Hello world, from alice (admin)");
+    let status = client.say_hello_admin(hello(Some(&bob()))).await.unwrap_err();
+    assert_status(&status, Code::PermissionDenied, ErrorKind::InsufficientScope);
+}
+
+#[tokio::test]
+async fn require_guard_answers_permission_denied_naming_the_role() {
+    let channel = start(|incoming| {
+        Server::builder()
+            .layer(auth())
+            .layer(Require::role("admin"))
+            .add_service(GreeterServer::new(Greeter::with_interval(INTERVAL)))
+            .serve_with_incoming(incoming)
+    })
+    .await;
+    let mut client = GreeterClient::new(channel);
+    assert!(client.say_hello(hello(Some(&alice()))).await.is_ok());
+    let status = client.say_hello(hello(Some(&bob()))).await.unwrap_err();
+    assert_status(&status, Code::PermissionDenied, ErrorKind::InsufficientScope);
+    assert_eq!(
+        challenge(&status),
+        r#"Bearer realm="api", error="insufficient_scope", error_description="The access token lacks the required permission", scope="admin""#
+    );
+    let status = drain(&mut client, stream_of(3, Some(&bob()))).await.unwrap_err();
+    assert_status(&status, Code::PermissionDenied, ErrorKind::InsufficientScope);
+}
+
+// ---- the layer around one service ----
+
+/// Health checks public; the greeter authenticated, with streams ending at token expiry
+/// when `expiry` is on (the `tonic_server` example's wiring).
+async fn greeter_behind_its_own_layer(expiry: bool) -> Channel {
+    let (health_reporter, health) = tonic_health::server::health_reporter();
+    health_reporter.set_serving::<GreeterServer<Greeter>>().await;
+    let greeter = GreeterServer::new(Greeter::with_interval(INTERVAL));
+    let mut server = Server::builder();
+    let routes = if expiry {
+        server.add_service(health).add_service(auth().layer(TokenExpiryLayer::new().layer(greeter)))
+    } else {
+        server.add_service(health).add_service(auth().layer(greeter))
+    };
+    start(|incoming| routes.serve_with_incoming(incoming)).await
+}
+
+#[tokio::test]
+async fn a_layer_around_one_service_leaves_the_others_public() {
+    let channel = greeter_behind_its_own_layer(true).await;
+    let check = HealthClient::new(channel.clone())
+        .check(HealthCheckRequest { service: "helloworld.Greeter".into() })
+        .await
+        .unwrap();
+    assert_eq!(check.into_inner().status(), ServingStatus::Serving);
+
+    let mut greeter = GreeterClient::new(channel);
+    let status = greeter.say_hello(hello(None)).await.unwrap_err();
+    assert_status(&status, Code::Unauthenticated, ErrorKind::MissingCredential);
+    let reply = greeter.say_hello(hello(Some(&bob()))).await.unwrap();
+    assert_eq!(reply.into_inner().message, "Hello world, from bob");
+}
+
+// ---- streams outliving their token ----
+
+#[tokio::test]
+async fn stream_ends_with_unauthenticated_when_its_token_expires_and_the_expiry_layer_is_on() {
+    let mut client = GreeterClient::new(greeter_behind_its_own_layer(true).await);
+    let short_lived = token_for("alice", "admin", Duration::from_secs(2));
+    let (received, end) = drain(&mut client, stream_of(STREAM_LENGTH, Some(&short_lived))).await.unwrap();
+    // The token lives one to two more seconds (`exp` counts whole seconds); the stream three.
+    assert!((1..STREAM_LENGTH).contains(&received), "received {received}");
+    let status = end.unwrap_err();
+    assert_status(&status, Code::Unauthenticated, ErrorKind::Expired);
+    assert!(challenge(&status).contains(r#"error="invalid_token""#));
+}
+
+#[tokio::test]
+async fn stream_runs_on_past_its_token_expiry_when_the_expiry_layer_is_off() {
+    let mut client = GreeterClient::new(greeter_behind_its_own_layer(false).await);
+    let short_lived = token_for("alice", "admin", Duration::from_secs(2));
+    let (received, end) = drain(&mut client, stream_of(STREAM_LENGTH, Some(&short_lived))).await.unwrap();
+    assert_eq!(received, STREAM_LENGTH);
+    end.unwrap();
+}
+
+// ---- keys unavailable ----
+
+/// A remote key set whose provider is down: before any key was fetched, unary and streaming
+/// calls end with UNAVAILABLE (the token may be fine), not UNAUTHENTICATED.
+#[cfg(feature = "jwks")]
+#[tokio::test]
+async fn calls_get_unavailable_while_the_key_set_cannot_be_fetched() {
+    use tower_jwt_auth::RemoteJwks;
+    // A port with nothing listening on it.
+    let reserved = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = reserved.local_addr().unwrap();
+    drop(reserved);
+    let keys = RemoteJwks::from_url(&format!("http://{address}/jwks.json"))
+        .allow_http(true)
+        .timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let config = JwtAuthConfig::builder().remote_jwks(keys).issuer(ISSUER).audience(AUDIENCE).build().unwrap();
+    let channel = start(|incoming| {
+        Server::builder()
+            .layer(JwtAuthLayer::new(config).with_claims::<User>())
+            .add_service(GreeterServer::new(Greeter::with_interval(INTERVAL)))
+            .serve_with_incoming(incoming)
+    })
+    .await;
+    let mut client = GreeterClient::new(channel);
+    let token = TokenIssuer::builder()
+        .rsa_pem(include_str!("../../tests/fixtures/rsa_private.pem"))
+        .kid("rsa-1")
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .build()
+        .unwrap()
+        .issue(&serde_json::json!({"sub": "alice", "role": "admin"}))
+        .unwrap();
+    let status = client.say_hello(hello(Some(&token))).await.unwrap_err();
+    assert_status(&status, Code::Unavailable, ErrorKind::KeysUnavailable);
+    assert!(status.metadata().get("www-authenticate").is_none(), "no challenge: the token may be fine");
+    let status = drain(&mut client, stream_of(3, Some(&token))).await.unwrap_err();
+    assert_status(&status, Code::Unavailable, ErrorKind::KeysUnavailable);
+}
