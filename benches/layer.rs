@@ -12,6 +12,9 @@
 //! - `router_no_auth`: an axum `Router` with one GET handler, no auth, called in-process;
 //! - `router_with_layer`: the same router behind `JwtAuthLayer`, the handler reading
 //!   `Extension<Claims<Claims>>`;
+//! - `config_verify_remote`, `router_with_remote_layer` (asymmetric algorithms, `jwks`
+//!   feature): the same, with the key taken from a cached remote JWKS (served once by a
+//!   loopback server before measuring) instead of a static key;
 //! - `router_with_guards`: `router_with_layer` plus three guard layers between the layer and
 //!   the handler (`Require::role`, `Require::any_role`, `Require::claim_equals`), all
 //!   satisfied: what authorisation adds on top of authentication.
@@ -137,6 +140,9 @@ struct Case {
     validation: Validation,
     #[cfg(feature = "aws-lc-rs")]
     floor: floor::FloorKey,
+    /// The public key as a JWK set (empty for HS256), for the remote-key benchmarks.
+    #[cfg_attr(not(feature = "jwks"), allow(dead_code))]
+    jwks: serde_json::Value,
 }
 
 fn issuer(algorithm: Algorithm) -> TokenIssuer {
@@ -187,6 +193,7 @@ fn case(name: &'static str, algorithm: Algorithm) -> Case {
         #[cfg(feature = "aws-lc-rs")]
         floor: floor::FloorKey::new(algorithm, &issuer),
         decoding_key: decoding_key(algorithm),
+        jwks: serde_json::to_value(issuer.jwk_set()).expect("jwks"),
         validation,
         token,
         bearer,
@@ -380,6 +387,52 @@ fn print_allocations(cases: &[Case], rt: &Runtime) {
     }
 }
 
+/// For each asymmetric case, a configuration whose key comes from a remote JWKS, fetched
+/// once from a loopback server (so every measured verification is a cache hit).
+#[cfg(feature = "jwks")]
+fn remote_configs(cases: &[Case], rt: &Runtime) -> Vec<Option<JwtAuthConfig>> {
+    use tower_jwt_auth::RemoteJwks;
+    let mut router = Router::new();
+    for case in cases {
+        let body = case.jwks.to_string();
+        router = router.route(&format!("/{}.json", case.name), get(move || async move { body }));
+    }
+    let base = rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("address");
+        tokio::spawn(async move { axum::serve(listener, router).await.expect("jwks server") });
+        format!("http://{address}")
+    });
+    cases
+        .iter()
+        .map(|case| {
+            if case.algorithm == Algorithm::HS256 {
+                return None;
+            }
+            let remote = RemoteJwks::from_url(&format!("{base}/{}.json", case.name))
+                .allow_http(true)
+                .default_ttl(Duration::from_secs(24 * 60 * 60))
+                .ttl_bounds(Duration::from_secs(60), Duration::from_secs(24 * 60 * 60))
+                .rsa_algorithm_without_alg(if case.algorithm == Algorithm::PS256 {
+                    Algorithm::PS256
+                } else {
+                    Algorithm::RS256
+                })
+                .build()
+                .expect("remote jwks");
+            rt.block_on(remote.refresh()).expect("jwks fetched");
+            let config = JwtAuthConfig::builder()
+                .remote_jwks(remote)
+                .issuer(ISSUER)
+                .audience(AUDIENCE)
+                .build()
+                .expect("remote config");
+            assert!(config.verify_as::<Claims>(&case.token).is_ok(), "{}: remote key verifies", case.name);
+            Some(config)
+        })
+        .collect()
+}
+
 fn sanity_checks(cases: &[Case], rt: &Runtime) {
     for case in cases {
         #[cfg(feature = "aws-lc-rs")]
@@ -466,6 +519,31 @@ fn main() {
         });
     }
     group.finish();
+
+    #[cfg(feature = "jwks")]
+    {
+        let remote = remote_configs(&cases, &rt);
+        let mut group = criterion.benchmark_group("config_verify_remote");
+        for (case, config) in cases.iter().zip(&remote) {
+            let Some(config) = config else { continue };
+            group
+                .bench_function(case.name, |b| b.iter(|| config.verify_as::<Claims>(black_box(&case.token))));
+        }
+        group.finish();
+        let mut group = criterion.benchmark_group("router_with_remote_layer");
+        for (case, config) in cases.iter().zip(&remote) {
+            let Some(config) = config else { continue };
+            let mut router = router_with_layer(config.clone());
+            group.bench_function(case.name, |b| {
+                b.iter_batched(
+                    || request(&case.bearer),
+                    |request| rt.block_on(call(&mut router, request)),
+                    BatchSize::SmallInput,
+                )
+            });
+        }
+        group.finish();
+    }
 
     let mut group = criterion.benchmark_group("router_with_guards");
     for case in &cases {

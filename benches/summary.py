@@ -90,6 +90,20 @@ def main() -> int:
         guards = None if with_layer is None or with_guards is None else with_guards - with_layer
         guards_text = "n/a" if guards is None else f"{guards:+.2f}"
         print(f"| {alg} | {us(with_layer)} | {us(with_guards)} | {ratio(with_guards, with_layer)} | {guards_text} |")
+
+    print()
+    print("| alg | verify_as, static key (µs) | verify_as, remote JWKS key (µs) | remote / static "
+          "| router + layer, static (µs) | router + layer, remote (µs) | remote / static |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for alg in algorithms:
+        verify = get("config_verify", alg)
+        verify_remote = means.get(("config_verify_remote", alg))
+        with_layer = get("router_with_layer", alg)
+        with_remote = means.get(("router_with_remote_layer", alg))
+        if verify_remote is None and with_remote is None:
+            continue
+        print(f"| {alg} | {us(verify)} | {us(verify_remote)} | {ratio(verify_remote, verify)} "
+              f"| {us(with_layer)} | {us(with_remote)} | {ratio(with_remote, with_layer)} |")
     return 0
 
 

@@ -32,9 +32,14 @@ use crate::claims::{Claims, DefaultClaims, VerifiedToken};
 use crate::error::{AuthError, ConfigError, ErrorKind};
 use crate::extract::{PreparedSource, TokenSource, extract};
 use crate::grants::{ClaimPath, ClaimPreset, PathTree, PayloadScan, default_role_paths, default_scope_paths};
+#[cfg(feature = "jwks")]
+use crate::jwks::{Missing, RemoteJwks};
 use crate::keys::{KeySet, PreparedKey, VerifyingKey, install_default_provider, parse_jwk_set};
 use crate::response::{RequestHead, Responder};
-use crate::verify::{ClaimRules, now, verify_signature};
+use crate::verify::{
+    ClaimRules, Prechecked, VerifiedJws, now, precheck, unverified_issuer, verify_signature,
+};
+pub(crate) use crate::wait::KeyWait;
 
 /// Default clock skew allowed on `exp`, `nbf` and `iat`.
 pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
@@ -53,11 +58,93 @@ pub struct JwtAuthConfig {
 }
 
 struct ConfigInner {
-    keys: KeySet,
+    /// The keys of tokens not routed to a trusted issuer.
+    keys: KeySource,
+    /// Trusted issuers with keys of their own, chosen by the token's exact `iss`.
+    routes: Vec<IssuerRoute>,
     rules: ClaimRules,
     sources: Vec<PreparedSource>,
     realm: String,
     responder: Option<Responder>,
+}
+
+/// Static keys, and possibly a remote set, that verify one group of tokens.
+struct KeySource {
+    keys: KeySet,
+    #[cfg(feature = "jwks")]
+    remote: Option<RemoteJwks>,
+}
+
+/// A trusted issuer: tokens whose `iss` equals `issuer` are verified with its keys only.
+struct IssuerRoute {
+    issuer: [String; 1],
+    source: KeySource,
+    /// Audiences for this issuer's tokens; empty: the configuration's audiences.
+    audiences: Vec<String>,
+}
+
+/// Why no key verified a token: a final error, or a fetch to wait for first.
+enum Stop {
+    Error(ErrorKind),
+    #[cfg_attr(not(feature = "jwks"), allow(dead_code))]
+    Wait(KeyWait),
+}
+
+/// What verifying a token came to: claims, an error, or a fetch to wait for first.
+pub(crate) enum Verdict<T> {
+    Done(Result<T, AuthError>),
+    Wait(KeyWait),
+}
+
+impl KeySource {
+    fn is_empty(&self) -> bool {
+        #[cfg(feature = "jwks")]
+        if self.remote.is_some() {
+            return false;
+        }
+        self.keys.len() == 0
+    }
+
+    /// Selects the key and checks the signature; a remote set is asked when the static keys
+    /// hold none for this token.
+    fn verify(
+        &self,
+        prechecked: Prechecked<'_>,
+        may_wait: bool,
+        issuers: &[String],
+    ) -> Result<VerifiedJws, Stop> {
+        let fail = Stop::Error;
+        let local = self.keys.select(prechecked.kid.as_deref(), prechecked.algorithm);
+        let local_error = match local {
+            Ok(key) => return prechecked.verify_with(key).map_err(fail),
+            Err(kind) => kind,
+        };
+        #[cfg(feature = "jwks")]
+        if let Some(remote) = &self.remote
+            && matches!(local_error, ErrorKind::UnknownKey | ErrorKind::UnsupportedAlgorithm)
+            && remote.allows(prechecked.algorithm)
+        {
+            let kid = prechecked.kid.clone();
+            let algorithm = prechecked.algorithm;
+            let payload = prechecked.payload_segment();
+            // Refuse a foreign token before any network access.
+            let admit = || match issuers.is_empty()
+                || unverified_issuer(payload).is_some_and(|iss| issuers.contains(&iss))
+            {
+                true => Ok(()),
+                false => Err(ErrorKind::InvalidIssuer),
+            };
+            return match remote
+                .with_key(kid.as_deref(), algorithm, may_wait, admit, |key| prechecked.verify_with(key))
+            {
+                Ok(verified) => verified.map_err(fail),
+                Err(Missing::Error(kind)) => Err(fail(kind)),
+                Err(Missing::Wait(wait)) => Err(Stop::Wait(wait)),
+            };
+        }
+        let _ = (may_wait, issuers);
+        Err(fail(local_error))
+    }
 }
 
 impl fmt::Debug for JwtAuthConfig {
@@ -83,32 +170,112 @@ impl JwtAuthConfig {
     }
 
     /// Verifies a token into claims of type `C`: signature, then every claim check.
+    ///
+    /// Never waits: with a remote key set whose keys are not cached yet (or that lacks the
+    /// token's kid), this fails with [`ErrorKind::KeysUnavailable`] or
+    /// [`ErrorKind::UnknownKey`]. [`verify_async`](Self::verify_async) fetches first.
     pub fn verify_as<C: DeserializeOwned>(&self, token: &str) -> Result<Claims<C>, AuthError> {
+        match self.verify_or_wait(token, false) {
+            Verdict::Done(result) => result,
+            Verdict::Wait(_) => Err(ErrorKind::KeysUnavailable.into()),
+        }
+    }
+
+    /// Verifies a token into claims of type `C`, fetching a remote key set first when the
+    /// token's key is not cached (at most one fetch, shared with concurrent callers and
+    /// subject to the remote set's cooldown).
+    pub async fn verify_async<C: DeserializeOwned>(&self, token: &str) -> Result<Claims<C>, AuthError> {
+        match self.verify_or_wait(token, true) {
+            Verdict::Done(result) => result,
+            Verdict::Wait(wait) => {
+                wait.await;
+                self.verify_as(token)
+            }
+        }
+    }
+
+    /// The remote key sets this configuration uses (the default one first, then each
+    /// trusted issuer's), for readiness checks and on-demand refreshes.
+    #[cfg(feature = "jwks")]
+    pub fn remote_key_sets(&self) -> Vec<RemoteJwks> {
+        let inner = &self.inner;
+        let routes = inner.routes.iter().map(|route| &route.source);
+        std::iter::once(&inner.keys).chain(routes).filter_map(|source| source.remote.clone()).collect()
+    }
+
+    /// Every check, or the fetch to wait for before checking again (`may_wait` false: never).
+    pub(crate) fn verify_or_wait<C: DeserializeOwned>(
+        &self,
+        token: &str,
+        may_wait: bool,
+    ) -> Verdict<Claims<C>> {
+        let inner = &*self.inner;
+        let rules = &inner.rules;
+        let prechecked = match precheck(token, rules) {
+            Ok(prechecked) => prechecked,
+            Err(kind) => return Verdict::Done(Err(kind.into())),
+        };
+        let (source, issuers, audiences) = if inner.routes.is_empty() {
+            (&inner.keys, rules.issuers.as_slice(), rules.audiences.as_slice())
+        } else {
+            let iss = unverified_issuer(prechecked.payload_segment());
+            match inner.routes.iter().find(|route| iss.as_deref() == Some(route.issuer[0].as_str())) {
+                Some(route) => {
+                    let audiences =
+                        if route.audiences.is_empty() { &rules.audiences } else { &route.audiences };
+                    (&route.source, route.issuer.as_slice(), audiences.as_slice())
+                }
+                None if !inner.keys.is_empty() => {
+                    (&inner.keys, rules.issuers.as_slice(), rules.audiences.as_slice())
+                }
+                None => return Verdict::Done(Err(ErrorKind::InvalidIssuer.into())),
+            }
+        };
+        let jws = match source.verify(prechecked, may_wait, issuers) {
+            Ok(jws) => jws,
+            Err(Stop::Error(kind)) => return Verdict::Done(Err(kind.into())),
+            Err(Stop::Wait(wait)) => return Verdict::Wait(wait),
+        };
+        Verdict::Done(self.finish(jws, issuers, audiences))
+    }
+
+    fn finish<C: DeserializeOwned>(
+        &self,
+        jws: VerifiedJws,
+        issuers: &[String],
+        audiences: &[String],
+    ) -> Result<Claims<C>, AuthError> {
         let rules = &self.inner.rules;
-        let jws = verify_signature(token, &self.inner.keys, rules)?;
         let scan =
             PayloadScan::read(&jws.payload, &rules.grant_paths).map_err(|_| ErrorKind::InvalidClaims)?;
-        rules.check(&scan, now())?;
-        let PayloadScan { grants, .. } = scan;
+        rules.check_with(&scan, now(), issuers, audiences)?;
+        let PayloadScan { grants, exp, .. } = scan;
+        let expiry = (exp.map_or(i64::MAX, |exp| exp.0), rules.leeway); // the checks required exp
         let claims: C = serde_json::from_slice(&jws.payload).map_err(|_| ErrorKind::InvalidClaims)?;
-        Ok(Claims::new(claims, VerifiedToken::new(jws.header, grants, jws.payload, self.clone())))
+        Ok(Claims::new(claims, VerifiedToken::new(jws.header, grants, jws.payload, expiry, self.clone())))
     }
 
     /// Verifies a compact JWS whose payload is not a JWT claim set and returns the payload
     /// bytes. The precheck, header rules, key selection and signature are the same as for
-    /// tokens; no claim is checked, so never use this to authenticate a request.
+    /// tokens (static keys only); no claim is checked, so never use this to authenticate a
+    /// request.
     pub fn verify_jws_payload(&self, jws: &str) -> Result<Vec<u8>, AuthError> {
-        Ok(verify_signature(jws, &self.inner.keys, &self.inner.rules)?.payload)
+        Ok(verify_signature(jws, &self.inner.keys.keys, &self.inner.rules)?.payload)
     }
 
-    /// Finds and verifies the request's credential. `Ok(None)`: no credential at all.
+    /// Finds and verifies the request's credential. `Done(Ok(None))`: no credential at all.
     pub(crate) fn authenticate<C: DeserializeOwned>(
         &self,
         request: &RequestHead<'_>,
-    ) -> Result<Option<Claims<C>>, AuthError> {
-        match extract(&self.inner.sources, request.headers, request.uri)? {
-            None => Ok(None),
-            Some(token) => self.verify_as(token).map(Some),
+        may_wait: bool,
+    ) -> Verdict<Option<Claims<C>>> {
+        match extract(&self.inner.sources, request.headers, request.uri) {
+            Err(error) => Verdict::Done(Err(error.into())),
+            Ok(None) => Verdict::Done(Ok(None)),
+            Ok(Some(token)) => match self.verify_or_wait(token, may_wait) {
+                Verdict::Done(result) => Verdict::Done(result.map(Some)),
+                Verdict::Wait(wait) => Verdict::Wait(wait),
+            },
         }
     }
 
@@ -139,6 +306,9 @@ pub struct JwtAuthConfigBuilder {
     responder: Option<Responder>,
     role_paths: Option<Vec<ClaimPath>>,
     scope_paths: Option<Vec<ClaimPath>>,
+    #[cfg(feature = "jwks")]
+    remote: Option<Result<RemoteJwks, ConfigError>>,
+    trusted: Vec<TrustedIssuer>,
 }
 
 impl Default for JwtAuthConfigBuilder {
@@ -157,6 +327,9 @@ impl Default for JwtAuthConfigBuilder {
             responder: None,
             role_paths: None,
             scope_paths: None,
+            #[cfg(feature = "jwks")]
+            remote: None,
+            trusted: Vec::new(),
         }
     }
 }
@@ -188,6 +361,38 @@ impl JwtAuthConfigBuilder {
     /// `kty: oct` secret is accepted only in a set of secrets.
     pub fn jwk_set(mut self, json: impl Into<String>) -> Self {
         self.jwk_sets.push(json.into());
+        self
+    }
+
+    /// Verifies tokens whose key is not among the static keys with a remote key set (a
+    /// JWKS URL, or OIDC discovery). Static and remote keys combine: the static ones are
+    /// tried first. See [`RemoteJwks`] for the cache's behaviour.
+    #[cfg(feature = "jwks")]
+    pub fn remote_jwks(mut self, remote: RemoteJwks) -> Self {
+        self.remote = Some(Ok(remote));
+        self
+    }
+
+    /// Trusts one OpenID provider: requires `iss` to equal `issuer` and verifies with the key
+    /// set its discovery document names, with every default of [`RemoteJwks`]. The issuer
+    /// must use https; for a loopback provider in development use
+    /// `.remote_jwks(RemoteJwks::discover(issuer).allow_http(true).build()?)` instead.
+    #[cfg(feature = "jwks")]
+    pub fn oidc_issuer(mut self, issuer: impl Into<String>) -> Self {
+        let issuer = issuer.into();
+        self.remote = Some(RemoteJwks::discover(&issuer).build());
+        self.issuers.push(issuer);
+        self
+    }
+
+    /// Adds a trusted issuer with keys (and optionally audiences) of its own. Once any is
+    /// configured, each token is routed by the exact value of its (not yet verified) `iss`
+    /// and verified with that issuer's keys only; a token from another issuer is refused
+    /// without any network access (unless the configuration has keys of its own, which then
+    /// verify it under the configuration's issuer and audience rules). Issuers are never
+    /// added from token contents.
+    pub fn trusted_issuer(mut self, issuer: TrustedIssuer) -> Self {
+        self.trusted.push(issuer);
         self
     }
 
@@ -286,7 +491,33 @@ impl JwtAuthConfigBuilder {
                 parse_jwk_set(json).map_err(|why| ConfigError::new(format!("JWK set {index}: {why}")))?;
             prepared.extend(keys);
         }
-        let keys = KeySet::new(prepared)?;
+        #[cfg(feature = "jwks")]
+        let remote = self.remote.transpose()?;
+        #[cfg(feature = "jwks")]
+        let has_remote = remote.is_some();
+        #[cfg(not(feature = "jwks"))]
+        let has_remote = false;
+        let keys = if prepared.is_empty() && (has_remote || !self.trusted.is_empty()) {
+            KeySet::empty()
+        } else {
+            KeySet::new(prepared)?
+        };
+        let keys = KeySource {
+            keys,
+            #[cfg(feature = "jwks")]
+            remote,
+        };
+        let mut routes: Vec<IssuerRoute> = Vec::with_capacity(self.trusted.len());
+        for trusted in self.trusted {
+            let route = trusted.build()?;
+            if routes.iter().any(|other| other.issuer == route.issuer) {
+                return Err(ConfigError::new(format!(
+                    "the issuer {:?} is trusted twice; configure each issuer once",
+                    route.issuer[0]
+                )));
+            }
+            routes.push(route);
+        }
         if self.max_token_size == 0 {
             return Err(ConfigError::new("max_token_size must be at least 1 byte; the default is 8 KiB"));
         }
@@ -306,6 +537,7 @@ impl JwtAuthConfigBuilder {
         Ok(JwtAuthConfig {
             inner: Arc::new(ConfigInner {
                 keys,
+                routes,
                 rules: ClaimRules {
                     leeway: seconds(self.leeway),
                     issuers: self.issuers,
@@ -322,6 +554,118 @@ impl JwtAuthConfigBuilder {
                 realm: self.realm,
                 responder: self.responder,
             }),
+        })
+    }
+}
+
+/// A trusted issuer with its own keys, for configurations that accept tokens from several
+/// identity providers or tenants; see [`JwtAuthConfigBuilder::trusted_issuer`].
+///
+/// ```no_run
+/// use tower_jwt_auth::{JwtAuthConfig, RemoteJwks, TrustedIssuer};
+///
+/// # fn main() -> Result<(), tower_jwt_auth::ConfigError> {
+/// let config = JwtAuthConfig::builder()
+///     .trusted_issuer(
+///         TrustedIssuer::new("https://login.example.com/tenant-a")
+///             .remote_jwks(RemoteJwks::discover("https://login.example.com/tenant-a").build()?)
+///             .audience("orders-api"),
+///     )
+///     .trusted_issuer(
+///         TrustedIssuer::new("https://staging-idp.example.com")
+///             .remote_jwks(RemoteJwks::from_url("https://staging-idp.example.com/jwks.json").build()?)
+///             .audience("orders-api-staging"),
+///     )
+///     .build()?;
+/// # let _ = config;
+/// # Ok(())
+/// # }
+/// ```
+#[must_use]
+pub struct TrustedIssuer {
+    issuer: String,
+    keys: Vec<VerifyingKey>,
+    jwk_sets: Vec<String>,
+    #[cfg(feature = "jwks")]
+    remote: Option<RemoteJwks>,
+    audiences: Vec<String>,
+}
+
+impl fmt::Debug for TrustedIssuer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TrustedIssuer")
+            .field("issuer", &self.issuer)
+            .field("audiences", &self.audiences)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TrustedIssuer {
+    /// Trusts tokens whose `iss` equals `issuer` exactly.
+    pub fn new(issuer: impl Into<String>) -> Self {
+        Self {
+            issuer: issuer.into(),
+            keys: Vec::new(),
+            jwk_sets: Vec::new(),
+            #[cfg(feature = "jwks")]
+            remote: None,
+            audiences: Vec::new(),
+        }
+    }
+
+    /// Adds a static key of this issuer.
+    pub fn key(mut self, key: VerifyingKey) -> Self {
+        self.keys.push(key);
+        self
+    }
+
+    /// Adds a static JWK set of this issuer.
+    pub fn jwk_set(mut self, json: impl Into<String>) -> Self {
+        self.jwk_sets.push(json.into());
+        self
+    }
+
+    /// Verifies this issuer's tokens with a remote key set.
+    #[cfg(feature = "jwks")]
+    pub fn remote_jwks(mut self, remote: RemoteJwks) -> Self {
+        self.remote = Some(remote);
+        self
+    }
+
+    /// Requires this issuer's tokens to name this audience (call again to accept any of
+    /// several). Without one, the configuration's audiences apply.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audiences.push(audience.into());
+        self
+    }
+
+    fn build(self) -> Result<IssuerRoute, ConfigError> {
+        let label = |what: String| format!("trusted issuer {:?}, {what}", self.issuer);
+        if self.issuer.is_empty() || self.audiences.iter().any(String::is_empty) {
+            return Err(ConfigError::new("a trusted issuer or its audience cannot be empty"));
+        }
+        let mut prepared: Vec<PreparedKey> = Vec::new();
+        for (index, key) in self.keys.iter().enumerate() {
+            prepared.push(key.prepare(&label(format!("key {index}")))?);
+        }
+        for (index, json) in self.jwk_sets.iter().enumerate() {
+            let keys = parse_jwk_set(json)
+                .map_err(|why| ConfigError::new(label(format!("JWK set {index}: {why}"))))?;
+            prepared.extend(keys);
+        }
+        #[cfg(feature = "jwks")]
+        let has_remote = self.remote.is_some();
+        #[cfg(not(feature = "jwks"))]
+        let has_remote = false;
+        let keys = if prepared.is_empty() && has_remote { KeySet::empty() } else { KeySet::new(prepared)? };
+        Ok(IssuerRoute {
+            issuer: [self.issuer],
+            source: KeySource {
+                keys,
+                #[cfg(feature = "jwks")]
+                remote: self.remote,
+            },
+            audiences: self.audiences,
         })
     }
 }

@@ -134,6 +134,36 @@ impl ErrorKind {
         }
     }
 
+    /// A stable `snake_case` name, for logs and metric labels (`"expired"`,
+    /// `"unknown_key"`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::MissingCredential => "missing_credential",
+            Self::MalformedRequest => "malformed_request",
+            Self::ConflictingCredentials => "conflicting_credentials",
+            Self::RepeatedCredential => "repeated_credential",
+            Self::TokenTooLarge => "token_too_large",
+            Self::Malformed => "malformed",
+            Self::EncryptedToken => "encrypted_token",
+            Self::UnsupportedAlgorithm => "unsupported_algorithm",
+            Self::UnsupportedHeader => "unsupported_header",
+            Self::UnknownKey => "unknown_key",
+            Self::AmbiguousKey => "ambiguous_key",
+            Self::InvalidSignature => "invalid_signature",
+            Self::InvalidClaims => "invalid_claims",
+            Self::MissingClaim => "missing_claim",
+            Self::Expired => "expired",
+            Self::NotYetValid => "not_yet_valid",
+            Self::IssuedInFuture => "issued_in_future",
+            Self::LifetimeTooLong => "lifetime_too_long",
+            Self::InvalidIssuer => "invalid_issuer",
+            Self::InvalidAudience => "invalid_audience",
+            Self::InvalidType => "invalid_type",
+            Self::InsufficientScope => "insufficient_scope",
+            Self::KeysUnavailable => "keys_unavailable",
+        }
+    }
+
     /// A fixed sentence for people: never token contents, a kid, a key or a library message.
     pub fn description(self) -> &'static str {
         match self {

@@ -51,7 +51,9 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::claims::{Claims, DefaultClaims, VerifiedToken};
-use crate::config::JwtAuthConfig;
+use crate::config::{JwtAuthConfig, KeyWait, Verdict};
+use crate::error::ErrorKind;
+use crate::observe;
 use crate::response::{RequestHead, into_service_response};
 
 /// Authenticates every request with a JWT and inserts [`Claims<C>`] into its extensions.
@@ -167,84 +169,131 @@ where
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future, ResBody>;
+    type Future = ResponseFuture<S, ReqBody, C>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        let head = RequestHead { method: request.method(), uri: request.uri(), headers: request.headers() };
-        let outcome = self.config.authenticate::<C>(&head);
-        match outcome {
-            Ok(Some(claims)) => {
-                let extensions = request.extensions_mut();
-                extensions.insert(claims.token().clone());
-                extensions.insert(claims);
-            }
-            Ok(None) if self.optional => {
-                let extensions = request.extensions_mut();
-                extensions.remove::<VerifiedToken>();
-                extensions.remove::<Claims<C>>();
-            }
-            Ok(None) => {
-                let error = crate::error::ErrorKind::MissingCredential.into();
-                tracing::debug!(kind = ?crate::error::ErrorKind::MissingCredential, "request rejected");
-                let response = self.config.rejection(&error, &head);
-                return ResponseFuture::rejected(into_service_response(response));
-            }
-            Err(error) => {
-                tracing::debug!(kind = ?error.kind(), "request rejected");
-                let response = self.config.rejection(&error, &head);
-                return ResponseFuture::rejected(into_service_response(response));
-            }
-        }
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         // Call the service that reported ready, leave a fresh clone in its place.
         let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        ResponseFuture { state: State::Inner { future: inner.call(request) } }
+        let inner = std::mem::replace(&mut self.inner, clone);
+        let state = admit::<S, C, ReqBody, ResBody>(inner, request, &self.config, self.optional, true);
+        ResponseFuture { state, _claims: PhantomData }
     }
 }
 
+/// Authenticates the request and either calls `inner`, answers the rejection, or (the key
+/// set must be fetched first) parks both until the fetch is done.
+fn admit<S, C, ReqBody, ResBody>(
+    mut inner: S,
+    mut request: Request<ReqBody>,
+    config: &JwtAuthConfig,
+    optional: bool,
+    may_wait: bool,
+) -> State<S, ReqBody>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: Default + 'static,
+    C: DeserializeOwned + Send + Sync + 'static,
+{
+    let head = RequestHead { method: request.method(), uri: request.uri(), headers: request.headers() };
+    let error = match config.authenticate::<C>(&head, may_wait) {
+        Verdict::Done(Ok(Some(claims))) => {
+            observe::verification(None);
+            let extensions = request.extensions_mut();
+            extensions.insert(claims.token().clone());
+            extensions.insert(claims);
+            return State::Inner { future: inner.call(request) };
+        }
+        Verdict::Done(Ok(None)) if optional => {
+            let extensions = request.extensions_mut();
+            extensions.remove::<VerifiedToken>();
+            extensions.remove::<Claims<C>>();
+            return State::Inner { future: inner.call(request) };
+        }
+        Verdict::Done(Ok(None)) => ErrorKind::MissingCredential.into(),
+        Verdict::Done(Err(error)) => error,
+        Verdict::Wait(wait) => {
+            let parked = Parked { inner, request, config: config.clone(), optional };
+            return State::Waiting { wait, parked: Some(parked) };
+        }
+    };
+    tracing::debug!(kind = error.kind().name(), "request rejected");
+    observe::verification(Some(error.kind()));
+    let response = config.rejection(&error, &head);
+    State::Rejected { response: Some(into_service_response(response)) }
+}
+
+/// A request waiting for a key fetch, with the service that will answer it.
+struct Parked<S, ReqBody> {
+    inner: S,
+    request: Request<ReqBody>,
+    config: JwtAuthConfig,
+    optional: bool,
+}
+
 pin_project! {
-    /// The response future of [`JwtAuth`]: the inner service's, or a ready rejection.
-    pub struct ResponseFuture<F, B> {
+    /// The response future of [`JwtAuth`]: the inner service's, a ready rejection, or (with
+    /// a remote key set whose key is not cached yet) a wait for the one shared fetch first.
+    pub struct ResponseFuture<S, ReqBody, C = DefaultClaims>
+    where
+        S: Service<Request<ReqBody>>,
+    {
         #[pin]
-        state: State<F, B>,
+        state: State<S, ReqBody>,
+        _claims: PhantomData<fn() -> C>,
     }
 }
 
 pin_project! {
     #[project = StateProjection]
-    enum State<F, B> {
-        Inner { #[pin] future: F },
-        Rejected { response: Option<Response<B>> },
+    enum State<S, ReqBody>
+    where
+        S: Service<Request<ReqBody>>,
+    {
+        Inner { #[pin] future: S::Future },
+        Rejected { response: Option<S::Response> },
+        Waiting { wait: KeyWait, parked: Option<Parked<S, ReqBody>> },
     }
 }
 
-impl<F, B> ResponseFuture<F, B> {
-    fn rejected(response: Response<B>) -> Self {
-        Self { state: State::Rejected { response: Some(response) } }
-    }
-}
-
-impl<F, B, E> Future for ResponseFuture<F, B>
+impl<S, ReqBody, ResBody, C> Future for ResponseFuture<S, ReqBody, C>
 where
-    F: Future<Output = Result<Response<B>, E>>,
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: Default + 'static,
+    C: DeserializeOwned + Send + Sync + 'static,
 {
-    type Output = Result<Response<B>, E>;
+    type Output = Result<Response<ResBody>, S::Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().state.project() {
-            StateProjection::Inner { future } => future.poll(cx),
-            StateProjection::Rejected { response } => {
-                Poll::Ready(Ok(response.take().expect("ResponseFuture polled after completion")))
+        let mut state = self.project().state;
+        loop {
+            match state.as_mut().project() {
+                StateProjection::Inner { future } => return future.poll(cx),
+                StateProjection::Rejected { response } => {
+                    return Poll::Ready(Ok(response.take().expect("ResponseFuture polled after completion")));
+                }
+                StateProjection::Waiting { wait, parked } => {
+                    if Pin::new(wait).poll(cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                    let Parked { inner, request, config, optional } =
+                        parked.take().expect("ResponseFuture polled after completion");
+                    // The fetch is done: decide with what is cached now, without waiting again.
+                    let next = admit::<S, C, ReqBody, ResBody>(inner, request, &config, optional, false);
+                    state.set(next);
+                }
             }
         }
     }
 }
 
-impl<F, B> fmt::Debug for ResponseFuture<F, B> {
+impl<S, ReqBody, C> fmt::Debug for ResponseFuture<S, ReqBody, C>
+where
+    S: Service<Request<ReqBody>>,
+{
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ResponseFuture").finish_non_exhaustive()
     }

@@ -44,9 +44,20 @@
 //! | `aws-lc-rs` | yes | signature checks with aws-lc-rs, keys parsed once at build |
 //! | `rust-crypto` | no | the pure-Rust RustCrypto backend instead (used only without `aws-lc-rs`) |
 //! | `axum` | yes | `Claims<C>` and `Option<Claims<C>>` as axum extractors, JSON rejection bodies in axum |
+//! | `tonic` | no | tonic's `NamedService` for [`JwtAuth`], [`RequireService`] and [`TokenExpiry`], to wrap one gRPC service with `add_service` |
 //!
 //! One crypto backend is required; building with neither is a compile error, and with both
 //! aws-lc-rs is used.
+//!
+//! # Hyper and tonic
+//!
+//! The layer is a plain Tower layer over `http::Request<B>`: a hyper 1 server takes it
+//! through hyper-util's `TowerToHyperService`, and a tonic server through
+//! `Server::builder().layer(...)` (every service) or, with the `tonic` feature,
+//! `add_service(JwtAuthLayer::new(config).layer(GreeterServer::new(greeter)))` (one service).
+//! Handlers read [`Claims<C>`] from `request.extensions()`. gRPC requests get gRPC answers
+//! (see [`default_response`]), and [`TokenExpiryLayer`] ends long streams when the token
+//! expires. The repository's `examples/hyper_server.rs` and `grpc/` crate run both for real.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs, unreachable_pub, unsafe_code)]
@@ -58,25 +69,40 @@ pub mod axum;
 mod claims;
 mod config;
 mod error;
+mod expiry;
 mod extract;
 mod grants;
 mod guard;
 mod issue;
+#[cfg(feature = "jwks")]
+mod jwks;
 mod keys;
 mod layer;
+#[cfg(feature = "tonic")]
+mod named_service;
+mod observe;
 mod response;
 mod verify;
+mod wait;
 
 pub use claims::{Claims, DefaultClaims, VerifiedHeader, VerifiedToken};
 pub use config::{
-    DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_SIZE, DEFAULT_REALM, JwtAuthConfig, JwtAuthConfigBuilder,
+    DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_SIZE, DEFAULT_REALM, JwtAuthConfig, JwtAuthConfigBuilder, TrustedIssuer,
 };
 pub use error::{AuthError, ConfigError, ErrorKind, RejectionClass};
+pub use expiry::{TokenExpiry, TokenExpiryBody, TokenExpiryFuture, TokenExpiryLayer};
 pub use extract::TokenSource;
 pub use grants::{ClaimPath, ClaimPreset, Grants};
 pub use guard::{Require, RequireFuture, RequireService};
 pub use issue::{DEFAULT_TOKEN_LIFETIME, IssueError, TokenIssuer, TokenIssuerBuilder};
 pub use jsonwebtoken::Algorithm;
+#[cfg(feature = "jwks")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwks")))]
+pub use jwks::{
+    DEFAULT_FETCH_TIMEOUT, DEFAULT_JWKS_TTL, DEFAULT_JWKS_TTL_BOUNDS, DEFAULT_MAX_BODY_SIZE,
+    DEFAULT_MAX_STALENESS, DEFAULT_REMOTE_ALGORITHMS, DEFAULT_UNKNOWN_KID_COOLDOWN, JwksError, JwksStatus,
+    RemoteJwks, RemoteJwksBuilder,
+};
 pub use keys::{VerifyingKey, crypto_backend};
 pub use layer::{JwtAuth, JwtAuthLayer, ResponseFuture};
 pub use response::{RequestHead, bearer_challenge, default_response};
@@ -84,6 +110,6 @@ pub use response::{RequestHead, bearer_challenge, default_response};
 /// The JWK set type published by [`TokenIssuer::jwk_set`].
 pub use jsonwebtoken::jwk::JwkSet;
 
-#[cfg(all(doctest, feature = "axum"))]
+#[cfg(all(doctest, feature = "axum", feature = "jwks"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

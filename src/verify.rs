@@ -26,7 +26,8 @@ use serde::de::IgnoredAny;
 use crate::claims::VerifiedHeader;
 use crate::error::ErrorKind;
 use crate::grants::{PathTree, PayloadScan};
-use crate::keys::{KeySet, algorithm_from_name};
+use crate::keys::{KeySet, PreparedKey, algorithm_from_name};
+use jsonwebtoken::Algorithm;
 
 /// The JOSE header members we read. Unknown members are ignored; `jku`, `x5u`, `jwk` and
 /// `x5c` are never read at all. A member named twice is refused.
@@ -106,12 +107,19 @@ fn type_matches(actual: &str, required: &str) -> bool {
     strip(actual) == strip(required)
 }
 
-/// Precheck, header checks, key selection and signature: everything below the claims.
-pub(crate) fn verify_signature(
-    token: &str,
-    keys: &KeySet,
-    rules: &ClaimRules,
-) -> Result<VerifiedJws, ErrorKind> {
+/// A token that passed the precheck and the header rules, waiting for its key.
+pub(crate) struct Prechecked<'t> {
+    token: &'t str,
+    signed_len: usize,
+    payload_segment: &'t str,
+    signature_segment: &'t str,
+    pub(crate) algorithm: Algorithm,
+    pub(crate) kid: Option<Box<str>>,
+    typ: Option<Box<str>>,
+}
+
+/// Size cap, charset, segments, and the header: everything before the key is chosen.
+pub(crate) fn precheck<'t>(token: &'t str, rules: &ClaimRules) -> Result<Prechecked<'t>, ErrorKind> {
     let (header_segment, payload_segment, signature_segment) = split_compact(token, rules.max_token_size)?;
     let header_bytes = decode_segment(header_segment)?;
     let header: RawHeader<'_> = serde_json::from_slice(&header_bytes).map_err(|_| ErrorKind::Malformed)?;
@@ -126,26 +134,76 @@ pub(crate) fn verify_signature(
     {
         return Err(ErrorKind::InvalidType);
     }
-    let key = keys.select(header.kid.as_deref(), algorithm)?;
-    let signature = decode_segment(signature_segment)?;
-    let signed_len = header_segment.len() + 1 + payload_segment.len();
-    if !key.verify(&token.as_bytes()[..signed_len], &signature) {
-        return Err(ErrorKind::InvalidSignature);
-    }
-    let payload = decode_segment(payload_segment)?;
-    Ok(VerifiedJws {
-        header: VerifiedHeader {
-            algorithm: key.algorithm(),
-            kid: header.kid.map(|kid| kid.into()),
-            typ: header.typ.map(|typ| typ.into()),
-        },
-        payload,
+    Ok(Prechecked {
+        token,
+        signed_len: header_segment.len() + 1 + payload_segment.len(),
+        payload_segment,
+        signature_segment,
+        algorithm,
+        kid: header.kid.map(|kid| kid.into()),
+        typ: header.typ.map(|typ| typ.into()),
     })
+}
+
+impl<'t> Prechecked<'t> {
+    /// Checks the signature with `key` (chosen for this token's kid and algorithm) and
+    /// decodes the payload.
+    pub(crate) fn verify_with(self, key: &PreparedKey) -> Result<VerifiedJws, ErrorKind> {
+        let signature = decode_segment(self.signature_segment)?;
+        if !key.verify(&self.token.as_bytes()[..self.signed_len], &signature) {
+            return Err(ErrorKind::InvalidSignature);
+        }
+        let payload = decode_segment(self.payload_segment)?;
+        Ok(VerifiedJws {
+            header: VerifiedHeader { algorithm: key.algorithm(), kid: self.kid, typ: self.typ },
+            payload,
+        })
+    }
+
+    /// The payload segment, still encoded.
+    pub(crate) fn payload_segment(&self) -> &'t str {
+        self.payload_segment
+    }
+}
+
+/// The `iss` of an encoded payload, read before the signature is checked: only to pick an
+/// issuer's keys or to refuse a foreign token before any network access, never to trust it.
+pub(crate) fn unverified_issuer(payload_segment: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Issuer {
+        iss: Option<String>,
+    }
+    let payload = decode_segment(payload_segment).ok()?;
+    serde_json::from_slice::<Issuer>(&payload).ok()?.iss
+}
+
+/// Precheck, header checks, key selection and signature: everything below the claims.
+pub(crate) fn verify_signature(
+    token: &str,
+    keys: &KeySet,
+    rules: &ClaimRules,
+) -> Result<VerifiedJws, ErrorKind> {
+    let prechecked = precheck(token, rules)?;
+    let key = keys.select(prechecked.kid.as_deref(), prechecked.algorithm)?;
+    prechecked.verify_with(key)
 }
 
 impl ClaimRules {
     /// Checks the registered claims against `now` (seconds since the epoch).
+    #[cfg(test)]
     pub(crate) fn check(&self, claims: &PayloadScan<'_>, now: i64) -> Result<(), ErrorKind> {
+        self.check_with(claims, now, &self.issuers, &self.audiences)
+    }
+
+    /// Checks the registered claims against `now`, with these issuers and audiences (a
+    /// trusted issuer's own, or the configuration's).
+    pub(crate) fn check_with(
+        &self,
+        claims: &PayloadScan<'_>,
+        now: i64,
+        issuers: &[String],
+        audiences: &[String],
+    ) -> Result<(), ErrorKind> {
         let exp = claims.exp.as_ref().ok_or(ErrorKind::MissingClaim)?.0;
         if now >= exp.saturating_add(self.leeway) {
             return Err(ErrorKind::Expired);
@@ -166,15 +224,15 @@ impl ClaimRules {
                 return Err(ErrorKind::LifetimeTooLong);
             }
         }
-        if !self.issuers.is_empty() {
+        if !issuers.is_empty() {
             let iss = claims.iss.as_deref().ok_or(ErrorKind::MissingClaim)?;
-            if !self.issuers.iter().any(|allowed| allowed == iss) {
+            if !issuers.iter().any(|allowed| allowed == iss) {
                 return Err(ErrorKind::InvalidIssuer);
             }
         }
-        if !self.audiences.is_empty() {
+        if !audiences.is_empty() {
             let aud = claims.aud.as_ref().ok_or(ErrorKind::MissingClaim)?;
-            if !aud.iter().any(|aud| self.audiences.iter().any(|allowed| allowed == aud)) {
+            if !aud.iter().any(|aud| audiences.iter().any(|allowed| allowed == aud)) {
                 return Err(ErrorKind::InvalidAudience);
             }
         }

@@ -165,6 +165,73 @@ pub(crate) fn parse_jwk_set(json: &str) -> Result<Vec<PreparedKey>, String> {
         .collect()
 }
 
+/// What a remote JWK set yielded: the fit keys, and how many were skipped.
+#[cfg(feature = "jwks")]
+pub(crate) struct RemoteKeys {
+    pub(crate) keys: Vec<PreparedKey>,
+    pub(crate) skipped: usize,
+}
+
+/// Parses a JWK set fetched from a remote source, leniently per key: a key that is unfit
+/// (an encryption key, an unknown type or curve, a weak or private key, an `alg` outside
+/// `allowed`) is skipped with a debug log and never spoils the rest of the set. A `kid`
+/// that appears twice is ambiguous: neither copy is kept. Secrets are never admitted.
+/// RSA keys without `alg` verify `rsa_default`. Fails only when the document is not a
+/// JWK set at all.
+#[cfg(feature = "jwks")]
+pub(crate) fn parse_remote_jwk_set(
+    json: &[u8],
+    allowed: &[Algorithm],
+    rsa_default: Algorithm,
+) -> Result<RemoteKeys, String> {
+    #[derive(Deserialize)]
+    struct RawSet<'a> {
+        #[serde(borrow)]
+        keys: Vec<&'a serde_json::value::RawValue>,
+    }
+    let set: RawSet<'_> = serde_json::from_slice(json)
+        .map_err(|_| "the document is not a JWK set: a JSON object with a `keys` array".to_string())?;
+    let mut keys: Vec<PreparedKey> = Vec::with_capacity(set.keys.len());
+    let mut skipped = 0usize;
+    let mut ambiguous: Vec<String> = Vec::new();
+    for (index, raw) in set.keys.iter().enumerate() {
+        let prepared = serde_json::from_str::<RawJwk>(raw.get())
+            .map_err(|_| "not a JWK object of string members, or a member appears twice".to_string())
+            .and_then(|raw| {
+                let has_alg = raw.alg.is_some();
+                let mut parsed = vet_jwk(raw, false)?;
+                if !has_alg && matches!(parsed.material, KeyMaterial::Rsa { .. }) {
+                    parsed.algorithm = rsa_default;
+                }
+                if !allowed.contains(&parsed.algorithm) {
+                    return Err(format!("its algorithm {:?} is not in the allowlist", parsed.algorithm));
+                }
+                PreparedKey::new(parsed.kid, parsed.algorithm, parsed.material)
+            });
+        match prepared {
+            Ok(key) => {
+                if let Some(kid) = key.kid()
+                    && keys.iter().any(|other| other.kid() == Some(kid))
+                {
+                    ambiguous.push(kid.to_owned());
+                }
+                keys.push(key);
+            }
+            Err(why) => {
+                skipped += 1;
+                tracing::debug!(index, reason = %why, "JWK skipped");
+            }
+        }
+    }
+    if !ambiguous.is_empty() {
+        let before = keys.len();
+        keys.retain(|key| key.kid().is_none_or(|kid| !ambiguous.iter().any(|dup| dup == kid)));
+        skipped += before - keys.len();
+        tracing::debug!(count = ambiguous.len(), "JWKs sharing a kid skipped: a kid must name one key");
+    }
+    Ok(RemoteKeys { keys, skipped })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,6 +259,28 @@ mod tests {
         let key = r#"{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;
         let parsed = parse_jwk(key, false).unwrap();
         assert_eq!(parsed.algorithm, Algorithm::EdDSA);
+    }
+
+    #[cfg(feature = "jwks")]
+    #[test]
+    fn a_remote_set_keeps_its_fit_keys_and_drops_the_rest() {
+        let set = br#"{"keys":[
+            {"kty":"oct","k":"AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow"},
+            {"kty":"OKP","crv":"X25519","x":"hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo"},
+            {"kty":"OKP","crv":"Ed25519","use":"enc","kid":"enc","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},
+            {"kty":"OKP","crv":"Ed25519","kid":"twice","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},
+            {"kty":"OKP","crv":"Ed25519","kid":"twice","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},
+            {"kty":"OKP","crv":"Ed25519","kid":"good","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},
+            {"kty":"EC","crv":"secp256k1","kid":"k1","x":"AAAA","y":"AAAA"},
+            "not an object", 42]}"#;
+        let parsed =
+            parse_remote_jwk_set(set, &[Algorithm::EdDSA, Algorithm::RS256], Algorithm::RS256).unwrap();
+        let kids: Vec<_> = parsed.keys.iter().map(|key| key.kid()).collect();
+        assert_eq!(kids, [Some("good")]);
+        assert_eq!(parsed.skipped, 8);
+        let only_rsa = parse_remote_jwk_set(set, &[Algorithm::RS256], Algorithm::RS256).unwrap();
+        assert!(only_rsa.keys.is_empty());
+        assert!(parse_remote_jwk_set(b"[]", &[Algorithm::RS256], Algorithm::RS256).is_err());
     }
 
     #[test]

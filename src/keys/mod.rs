@@ -35,6 +35,8 @@ use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey};
 pub use backend::crypto_backend;
 pub(crate) use backend::install_default_provider;
 pub(crate) use jwk::parse_jwk_set;
+#[cfg(feature = "jwks")]
+pub(crate) use jwk::parse_remote_jwk_set;
 
 use crate::error::{ConfigError, ErrorKind};
 
@@ -311,6 +313,23 @@ impl KeySet {
             }
         }
         Ok(Self { keys })
+    }
+
+    /// No static key: the keys come from a remote set, or from trusted issuers.
+    pub(crate) fn empty() -> Self {
+        Self { keys: Vec::new() }
+    }
+
+    /// A set fetched from a remote source: already vetted key by key (duplicate kids
+    /// dropped), and possibly empty.
+    #[cfg(feature = "jwks")]
+    pub(crate) fn from_vetted(keys: Vec<PreparedKey>) -> Self {
+        Self { keys }
+    }
+
+    /// The number of keys.
+    pub(crate) fn len(&self) -> usize {
+        self.keys.len()
     }
 
     /// The key for a token: an exact `kid` match, else the one key without a kid that

@@ -1,0 +1,721 @@
+//! Remote key sets: a JWKS fetched over https (directly, or found by OIDC discovery) and
+//! cached with lock-free reads.
+//!
+//! How the cache behaves:
+//!
+//! - **Reads never wait on the network** for a key that is already known: the current set
+//!   sits behind an [`ArcSwapOption`], and a refresh replaces it whole.
+//! - **Lifetime**: the response's `Cache-Control: max-age`, clamped to [1 min, 24 h], else
+//!   10 minutes. A refresh starts in the background at a random point between 80 % and 95 %
+//!   of that lifetime (jitter, so a fleet does not refresh at once), on the first request
+//!   after that point. One fetch at a time (single-flight).
+//! - **Failures**: the last good set is kept and served for up to 24 h after it was fetched
+//!   (the maximum staleness); retries back off exponentially (1 s doubling to 5 min, with
+//!   jitter). One warning per outage and one line on recovery.
+//! - **Unknown kid**: one refetch, shared by every request that waits for it, at most once
+//!   per 30 s (the cooldown). Inside the cooldown an unknown kid fails at once with 401; a
+//!   kid looked up and not found is remembered for 5 minutes (the negative cache, bounded),
+//!   so a flood of random kids costs no network. A bad signature with a known kid never
+//!   fetches. The algorithm allowlist (and the issuer, before any wait) is checked first.
+//! - **Cold start**: lazy by default ([`RemoteJwksBuilder::prefetch`] starts at build when a
+//!   Tokio runtime is running). Before the first successful fetch, requests wait for the one
+//!   fetch in flight and, if it fails, get 503 with `Retry-After` (gRPC: UNAVAILABLE).
+//!
+//! ```no_run
+//! use tower_jwt_auth::{JwtAuthConfig, RemoteJwks};
+//!
+//! # fn main() -> Result<(), tower_jwt_auth::ConfigError> {
+//! let config = JwtAuthConfig::builder()
+//!     .remote_jwks(RemoteJwks::discover("https://idp.example.com/realms/main").build()?)
+//!     .issuer("https://idp.example.com/realms/main")
+//!     .audience("orders-api")
+//!     .build()?;
+//! # let _ = config;
+//! # Ok(())
+//! # }
+//! ```
+
+mod fetch;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwapOption;
+use futures_util::FutureExt as _;
+use futures_util::future::{BoxFuture, Shared};
+use jsonwebtoken::Algorithm;
+use reqwest::{Client, Url};
+
+use crate::error::{ConfigError, ErrorKind};
+use crate::keys::{KeySet, PreparedKey, install_default_provider, parse_remote_jwk_set};
+use crate::observe;
+
+pub(crate) use fetch::FetchFailure;
+use fetch::{FetchLimits, discovery_url, jwks_uri_from_discovery, scheme_allowed};
+
+/// Default freshness lifetime of a fetched set without `Cache-Control: max-age`.
+pub const DEFAULT_JWKS_TTL: Duration = Duration::from_secs(600);
+/// Default bounds `Cache-Control: max-age` is clamped to.
+pub const DEFAULT_JWKS_TTL_BOUNDS: (Duration, Duration) =
+    (Duration::from_secs(60), Duration::from_secs(86_400));
+/// Default time after its fetch that a set is still served while refreshes fail.
+pub const DEFAULT_MAX_STALENESS: Duration = Duration::from_secs(86_400);
+/// Default minimum time between two refetches caused by unknown kids.
+pub const DEFAULT_UNKNOWN_KID_COOLDOWN: Duration = Duration::from_secs(30);
+/// Default timeout of one fetch, connection to last body byte.
+pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default cap on a fetched document's body.
+pub const DEFAULT_MAX_BODY_SIZE: usize = 64 * 1024;
+
+/// How long a kid that was looked up and not found is remembered.
+const NEGATIVE_TTL: Duration = Duration::from_secs(300);
+/// At most this many kids are remembered as not found; beyond, the oldest are dropped.
+const NEGATIVE_CAPACITY: usize = 4096;
+/// Retry backoff after failed fetches: first delay and ceiling.
+const BACKOFF_START: Duration = Duration::from_secs(1);
+const BACKOFF_MAX: Duration = Duration::from_secs(300);
+
+/// The signature algorithms accepted from a remote set unless configured otherwise.
+pub const DEFAULT_REMOTE_ALGORITHMS: [Algorithm; 9] = [
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+];
+
+/// A remote JWKS: where it is, how it is fetched, and its cache. Cheap to clone (an `Arc`
+/// inside); clones share one cache.
+#[derive(Clone)]
+pub struct RemoteJwks {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    location: Location,
+    client: Client,
+    limits: FetchLimits,
+    allow_foreign_jwks_uri: bool,
+    default_ttl: Duration,
+    ttl_bounds: (Duration, Duration),
+    max_staleness: Duration,
+    cooldown: Duration,
+    algorithms: Vec<Algorithm>,
+    rsa_default: Algorithm,
+    current: ArcSwapOption<Snapshot>,
+    state: Mutex<State>,
+}
+
+enum Location {
+    Jwks(Url),
+    Discovery { issuer: String, url: Url },
+}
+
+/// A fetched set and its timing.
+struct Snapshot {
+    keys: KeySet,
+    fetched_at: Instant,
+    refresh_at: Instant,
+    expires_at: Instant,
+    skipped: usize,
+}
+
+#[derive(Default)]
+struct State {
+    in_flight: Option<Shared<BoxFuture<'static, Result<(), JwksError>>>>,
+    /// When the last refetch caused by an unknown kid started.
+    last_kid_refetch: Option<Instant>,
+    /// Kids looked up and not found, with when.
+    negative: HashMap<Box<str>, Instant>,
+    /// Failed fetches in a row, and when the next attempt may start.
+    failures: u32,
+    retry_at: Option<Instant>,
+    last_error: Option<JwksError>,
+    /// The jwks_uri found by discovery, kept until a fetch from it fails.
+    discovered: Option<Url>,
+    /// Whether the current outage was logged at warn.
+    outage_logged: bool,
+    fetches: u64,
+}
+
+/// Why fetching a remote key set failed; `Display` names no URL or content.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JwksError {
+    failure: FetchFailure,
+    discovery: bool,
+}
+
+impl fmt::Display for JwksError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = if self.discovery { "OIDC discovery" } else { "JWKS fetch" };
+        write!(f, "{what} failed: {}", self.failure)
+    }
+}
+
+impl std::error::Error for JwksError {}
+
+/// A point-in-time view of a remote key set, for health endpoints.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct JwksStatus {
+    /// A usable set is cached (fetched at least once and not older than the maximum
+    /// staleness): requests can be verified.
+    pub ready: bool,
+    /// Keys in the cached set.
+    pub keys: usize,
+    /// Keys of the last fetched document that were skipped as unfit.
+    pub skipped_keys: usize,
+    /// Time since the cached set was fetched.
+    pub age: Option<Duration>,
+    /// The cached set is past its freshness lifetime (refreshes are failing).
+    pub stale: bool,
+    /// Failed fetches in a row.
+    pub consecutive_failures: u32,
+    /// The last fetch's error, while failures continue.
+    pub last_error: Option<JwksError>,
+    /// Fetches started so far (successful or not).
+    pub fetches: u64,
+}
+
+/// Builds a [`RemoteJwks`]. Every limit has a documented default.
+#[must_use]
+pub struct RemoteJwksBuilder {
+    location: Result<LocationSpec, String>,
+    client: Option<Client>,
+    limits: FetchLimits,
+    allow_foreign_jwks_uri: bool,
+    default_ttl: Duration,
+    ttl_bounds: (Duration, Duration),
+    max_staleness: Duration,
+    cooldown: Duration,
+    algorithms: Vec<Algorithm>,
+    rsa_default: Algorithm,
+    prefetch: bool,
+}
+
+enum LocationSpec {
+    Jwks(Url),
+    Discovery(String),
+}
+
+impl fmt::Debug for RemoteJwksBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RemoteJwksBuilder").field("limits", &self.limits).finish_non_exhaustive()
+    }
+}
+
+impl RemoteJwks {
+    /// A set fetched from a JWKS URL (`https://.../jwks.json`).
+    pub fn from_url(url: &str) -> RemoteJwksBuilder {
+        let location = Url::parse(url).map(LocationSpec::Jwks).map_err(|_| format!("{url:?} is not a URL"));
+        RemoteJwksBuilder::new(location)
+    }
+
+    /// A set found by OpenID Connect discovery: `{issuer}/.well-known/openid-configuration`
+    /// names the `jwks_uri`. The document's `issuer` must equal `issuer` exactly, and the
+    /// `jwks_uri` must be on the issuer's origin unless
+    /// [`allow_foreign_jwks_uri`](RemoteJwksBuilder::allow_foreign_jwks_uri).
+    pub fn discover(issuer: &str) -> RemoteJwksBuilder {
+        RemoteJwksBuilder::new(Ok(LocationSpec::Discovery(issuer.to_owned())))
+    }
+
+    /// The issuer this set was discovered from, if it was.
+    pub fn discovered_issuer(&self) -> Option<&str> {
+        match &self.inner.location {
+            Location::Discovery { issuer, .. } => Some(issuer),
+            Location::Jwks(_) => None,
+        }
+    }
+
+    /// Fetches the set now, joining a fetch already in flight; ignores the cooldown and the
+    /// failure backoff. On failure the cached set, if any, stays.
+    pub async fn refresh(&self) -> Result<(), JwksError> {
+        let wait = {
+            let mut state = self.inner.lock();
+            match &state.in_flight {
+                Some(in_flight) => in_flight.clone(),
+                None => self.inner.start_fetch(&mut state),
+            }
+        };
+        wait.await
+    }
+
+    /// The cache's state, for a health or readiness endpoint.
+    pub fn status(&self) -> JwksStatus {
+        let now = Instant::now();
+        let snapshot = self.inner.current.load();
+        let state = self.inner.lock();
+        let usable = snapshot.as_ref().filter(|snapshot| self.inner.usable(snapshot, now));
+        JwksStatus {
+            ready: usable.is_some(),
+            keys: usable.map_or(0, |snapshot| snapshot.keys.len()),
+            skipped_keys: snapshot.as_ref().map_or(0, |snapshot| snapshot.skipped),
+            age: snapshot.as_ref().map(|snapshot| now.saturating_duration_since(snapshot.fetched_at)),
+            stale: snapshot.as_ref().is_some_and(|snapshot| now >= snapshot.expires_at),
+            consecutive_failures: state.failures,
+            last_error: state.last_error.clone(),
+            fetches: state.fetches,
+        }
+    }
+
+    /// True when `algorithm` may be verified with a key from this set.
+    pub(crate) fn allows(&self, algorithm: Algorithm) -> bool {
+        self.inner.algorithms.contains(&algorithm)
+    }
+
+    /// Finds the key for `kid`/`algorithm` and hands it to `use_key`. When the key is not
+    /// cached and a fetch could bring it, and `may_wait`, returns [`Missing::Wait`]: the
+    /// caller awaits it and asks again with `may_wait` false. `admit` runs before any fetch
+    /// is started or joined (say, to refuse a foreign issuer without network access).
+    pub(crate) fn with_key<R>(
+        &self,
+        kid: Option<&str>,
+        algorithm: Algorithm,
+        may_wait: bool,
+        admit: impl FnOnce() -> Result<(), ErrorKind>,
+        use_key: impl FnOnce(&PreparedKey) -> R,
+    ) -> Result<R, Missing> {
+        if !self.allows(algorithm) {
+            return Err(Missing::Error(ErrorKind::UnsupportedAlgorithm));
+        }
+        let now = Instant::now();
+        let current = self.inner.current.load();
+        let Some(snapshot) = current.as_ref().filter(|snapshot| self.inner.usable(snapshot, now)) else {
+            // Cold, or everything cached is too old: only a fetch can help.
+            if !may_wait {
+                return Err(Missing::Error(ErrorKind::KeysUnavailable));
+            }
+            admit().map_err(Missing::Error)?;
+            let mut state = self.inner.lock();
+            return match &state.in_flight {
+                Some(in_flight) => Err(Missing::Wait(KeyWait(in_flight.clone()))),
+                None if state.retry_at.is_some_and(|at| now < at) => {
+                    Err(Missing::Error(ErrorKind::KeysUnavailable))
+                }
+                None => Err(Missing::Wait(KeyWait(self.inner.start_fetch(&mut state)))),
+            };
+        };
+        if now >= snapshot.refresh_at {
+            self.inner.refresh_in_background(now);
+        }
+        match snapshot.keys.select(kid, algorithm) {
+            Ok(key) => {
+                if now >= snapshot.expires_at {
+                    observe::jwks_stale_served();
+                }
+                return Ok(use_key(key));
+            }
+            Err(ErrorKind::UnknownKey | ErrorKind::UnsupportedAlgorithm) => {}
+            Err(other) => return Err(Missing::Error(other)),
+        }
+        let kid_text = kid.unwrap_or("");
+        if !may_wait {
+            self.inner.lock().remember_missing(kid_text, now);
+            return Err(Missing::Error(ErrorKind::UnknownKey));
+        }
+        admit().map_err(Missing::Error)?;
+        let mut state = self.inner.lock();
+        if let Some(in_flight) = &state.in_flight {
+            return Err(Missing::Wait(KeyWait(in_flight.clone())));
+        }
+        let known_missing = state.negative.get(kid_text).is_some_and(|at| now < *at + NEGATIVE_TTL);
+        let cooling = state.last_kid_refetch.is_some_and(|at| now < at + self.inner.cooldown);
+        let backing_off = state.retry_at.is_some_and(|at| now < at);
+        if known_missing || cooling || backing_off {
+            observe::jwks_refetch_refused();
+            if cooling {
+                tracing::debug!("unknown kid inside the refetch cooldown: rejected without a fetch");
+            }
+            state.remember_missing(kid_text, now);
+            return Err(Missing::Error(ErrorKind::UnknownKey));
+        }
+        state.last_kid_refetch = Some(now);
+        tracing::debug!("unknown kid: refetching the key set");
+        Err(Missing::Wait(KeyWait(self.inner.start_fetch(&mut state))))
+    }
+}
+
+impl fmt::Debug for RemoteJwks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let location = match &self.inner.location {
+            Location::Jwks(url) => url.as_str(),
+            Location::Discovery { issuer, .. } => issuer.as_str(),
+        };
+        f.debug_struct("RemoteJwks").field("location", &location).finish_non_exhaustive()
+    }
+}
+
+/// Why [`RemoteJwks::with_key`] found no key.
+pub(crate) enum Missing {
+    /// A final answer.
+    Error(ErrorKind),
+    /// A fetch that may bring the key; ask again once it is done.
+    Wait(KeyWait),
+}
+
+/// A fetch in flight, shared by every request that waits for it.
+pub(crate) struct KeyWait(Shared<BoxFuture<'static, Result<(), JwksError>>>);
+
+impl Future for KeyWait {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        Pin::new(&mut self.0).poll(cx).map(|_| ())
+    }
+}
+
+impl fmt::Debug for KeyWait {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("KeyWait")
+    }
+}
+
+impl State {
+    fn remember_missing(&mut self, kid: &str, now: Instant) {
+        if self.negative.len() >= NEGATIVE_CAPACITY {
+            self.negative.retain(|_, at| now < *at + NEGATIVE_TTL);
+            if self.negative.len() >= NEGATIVE_CAPACITY {
+                self.negative.clear();
+            }
+        }
+        self.negative.insert(kid.into(), now);
+    }
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // The state holds no invariant a panic could break half-way: recover from poisoning.
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn usable(&self, snapshot: &Snapshot, now: Instant) -> bool {
+        now < snapshot.fetched_at + self.max_staleness
+    }
+
+    fn refresh_in_background(self: &Arc<Self>, now: Instant) {
+        let mut state = self.lock();
+        if state.in_flight.is_some() || state.retry_at.is_some_and(|at| now < at) {
+            return;
+        }
+        let fetch = self.start_fetch(&mut state);
+        drop(state);
+        if tokio::runtime::Handle::try_current().is_err() {
+            // No runtime to drive it: the next request that needs a fetch polls it.
+            drop(fetch);
+        }
+    }
+
+    /// Starts a fetch (the caller checked none is in flight) and returns the shared handle.
+    /// With a Tokio runtime the fetch runs on its own task, so it completes even when every
+    /// waiter goes away.
+    fn start_fetch(self: &Arc<Self>, state: &mut State) -> Shared<BoxFuture<'static, Result<(), JwksError>>> {
+        let inner = Arc::clone(self);
+        state.fetches += 1;
+        let future: BoxFuture<'static, Result<(), JwksError>> = Box::pin(async move {
+            let outcome = inner.fetch().await;
+            inner.apply(outcome)
+        });
+        let shared = future.shared();
+        state.in_flight = Some(shared.clone());
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(shared.clone());
+        }
+        shared
+    }
+
+    async fn fetch(&self) -> Result<fetch::Fetched, JwksError> {
+        let jwks_error = |failure| JwksError { failure, discovery: false };
+        let url = match &self.location {
+            Location::Jwks(url) => url.clone(),
+            Location::Discovery { issuer, url } => {
+                let cached = self.lock().discovered.clone();
+                match cached {
+                    Some(jwks_uri) => jwks_uri,
+                    None => {
+                        let discovery_error = |failure| JwksError { failure, discovery: true };
+                        let document =
+                            fetch::get(&self.client, url, &self.limits).await.map_err(discovery_error)?;
+                        let jwks_uri = jwks_uri_from_discovery(
+                            &document.body,
+                            issuer,
+                            self.limits.allow_http,
+                            self.allow_foreign_jwks_uri,
+                        )
+                        .map_err(discovery_error)?;
+                        self.lock().discovered = Some(jwks_uri.clone());
+                        jwks_uri
+                    }
+                }
+            }
+        };
+        let fetched = fetch::get(&self.client, &url, &self.limits).await.map_err(jwks_error);
+        if fetched.is_err() {
+            // Discover again next time: the provider may have moved its keys.
+            self.lock().discovered = None;
+        }
+        fetched
+    }
+
+    /// Stores a fetched set, or records the failure; ends the fetch in flight.
+    fn apply(&self, outcome: Result<fetch::Fetched, JwksError>) -> Result<(), JwksError> {
+        let now = Instant::now();
+        let parsed = outcome.and_then(|fetched| {
+            parse_remote_jwk_set(&fetched.body, &self.algorithms, self.rsa_default)
+                .map(|keys| (keys, fetched.max_age))
+                .map_err(|_| JwksError { failure: FetchFailure::Malformed, discovery: false })
+        });
+        let mut state = self.lock();
+        state.in_flight = None;
+        observe::jwks_fetch(parsed.is_ok());
+        match parsed {
+            Ok((remote, max_age)) => {
+                let ttl = max_age.unwrap_or(self.default_ttl).clamp(self.ttl_bounds.0, self.ttl_bounds.1);
+                let refresh_after = ttl.mul_f64(0.80 + 0.15 * unit_random());
+                let count = remote.keys.len();
+                self.current.store(Some(Arc::new(Snapshot {
+                    keys: KeySet::from_vetted(remote.keys),
+                    fetched_at: now,
+                    refresh_at: now + refresh_after,
+                    expires_at: now + ttl,
+                    skipped: remote.skipped,
+                })));
+                if state.outage_logged {
+                    tracing::info!(keys = count, "JWKS fetch recovered");
+                } else {
+                    tracing::debug!(
+                        keys = count,
+                        skipped = remote.skipped,
+                        ttl_seconds = ttl.as_secs(),
+                        "JWKS fetched"
+                    );
+                }
+                state.failures = 0;
+                state.retry_at = None;
+                state.last_error = None;
+                state.outage_logged = false;
+                state.negative.clear();
+                Ok(())
+            }
+            Err(error) => {
+                state.failures = state.failures.saturating_add(1);
+                let exponent = state.failures.saturating_sub(1).min(16);
+                let backoff = BACKOFF_START.saturating_mul(1 << exponent).min(BACKOFF_MAX);
+                state.retry_at = Some(now + backoff.mul_f64(0.5 + 0.5 * unit_random()));
+                state.last_error = Some(error.clone());
+                if state.outage_logged {
+                    tracing::debug!(error = %error, failures = state.failures, "JWKS fetch failed again");
+                } else {
+                    let cached = self.current.load().is_some();
+                    tracing::warn!(
+                        error = %error,
+                        serving_cached_keys = cached,
+                        "JWKS fetch failed; retrying with backoff"
+                    );
+                    state.outage_logged = true;
+                }
+                Err(error)
+            }
+        }
+    }
+}
+
+/// A uniform random number in [0, 1), for jitter.
+fn unit_random() -> f64 {
+    f64::from(getrandom::u32().unwrap_or(u32::MAX / 2)) / (f64::from(u32::MAX) + 1.0)
+}
+
+impl RemoteJwksBuilder {
+    fn new(location: Result<LocationSpec, String>) -> Self {
+        Self {
+            location,
+            client: None,
+            limits: FetchLimits {
+                timeout: DEFAULT_FETCH_TIMEOUT,
+                max_body: DEFAULT_MAX_BODY_SIZE,
+                allow_http: false,
+            },
+            allow_foreign_jwks_uri: false,
+            default_ttl: DEFAULT_JWKS_TTL,
+            ttl_bounds: DEFAULT_JWKS_TTL_BOUNDS,
+            max_staleness: DEFAULT_MAX_STALENESS,
+            cooldown: DEFAULT_UNKNOWN_KID_COOLDOWN,
+            algorithms: DEFAULT_REMOTE_ALGORITHMS.to_vec(),
+            rsa_default: Algorithm::RS256,
+            prefetch: false,
+        }
+    }
+
+    /// Uses your own client (custom CA, proxy, mTLS) for every fetch, discovery and JWKS
+    /// alike. Redirects are refused even when your client follows them; give it
+    /// `redirect(Policy::none())` so none is followed at all.
+    pub fn client(mut self, client: Client) -> Self {
+        self.client = Some(client);
+        self
+    }
+
+    /// Allows plain `http` URLs (loopback development and tests). Off by default: https only.
+    pub fn allow_http(mut self, allow: bool) -> Self {
+        self.limits.allow_http = allow;
+        self
+    }
+
+    /// Allows a discovered `jwks_uri` on another origin than the issuer's. Off by default.
+    pub fn allow_foreign_jwks_uri(mut self, allow: bool) -> Self {
+        self.allow_foreign_jwks_uri = allow;
+        self
+    }
+
+    /// The timeout of one fetch, from connecting to the last body byte (default 5 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.limits.timeout = timeout;
+        self
+    }
+
+    /// The cap on a fetched body, enforced while streaming (default 64 KiB).
+    pub fn max_body_size(mut self, bytes: usize) -> Self {
+        self.limits.max_body = bytes;
+        self
+    }
+
+    /// The lifetime of a set fetched without `Cache-Control: max-age` (default 10 min).
+    pub fn default_ttl(mut self, ttl: Duration) -> Self {
+        self.default_ttl = ttl;
+        self
+    }
+
+    /// The bounds a set's lifetime is clamped to (default 1 min to 24 h).
+    pub fn ttl_bounds(mut self, min: Duration, max: Duration) -> Self {
+        self.ttl_bounds = (min, max);
+        self
+    }
+
+    /// How long after its fetch a set is still served while refreshes fail (default 24 h).
+    pub fn max_staleness(mut self, staleness: Duration) -> Self {
+        self.max_staleness = staleness;
+        self
+    }
+
+    /// The minimum time between two refetches caused by unknown kids (default 30 s).
+    pub fn unknown_kid_cooldown(mut self, cooldown: Duration) -> Self {
+        self.cooldown = cooldown;
+        self
+    }
+
+    /// The algorithms a key from this set may verify (default: RS256/384/512,
+    /// PS256/384/512, ES256, ES384, EdDSA). Keys whose `alg` is outside are skipped; a token
+    /// naming another algorithm is rejected before any fetch.
+    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.algorithms = algorithms.into_iter().collect();
+        self
+    }
+
+    /// The algorithm of RSA keys published without `alg` (default RS256). A key verifies
+    /// one algorithm only (RFC 8725 section 3.1).
+    pub fn rsa_algorithm_without_alg(mut self, algorithm: Algorithm) -> Self {
+        self.rsa_default = algorithm;
+        self
+    }
+
+    /// Starts the first fetch at build when a Tokio runtime is running, instead of at the
+    /// first request. The build never waits for it and never fails because of it.
+    pub fn prefetch(mut self, prefetch: bool) -> Self {
+        self.prefetch = prefetch;
+        self
+    }
+
+    /// Checks the settings and builds the set. No network access happens here (unless
+    /// [`prefetch`](Self::prefetch), in the background).
+    pub fn build(self) -> Result<RemoteJwks, ConfigError> {
+        install_default_provider();
+        let allow_http = self.limits.allow_http;
+        let location = match self.location.map_err(ConfigError::new)? {
+            LocationSpec::Jwks(url) => {
+                if !scheme_allowed(&url, allow_http) {
+                    return Err(ConfigError::new(
+                        "the JWKS URL must use https; allow plain http explicitly with .allow_http(true) \
+                         (loopback and tests only)",
+                    ));
+                }
+                Location::Jwks(url)
+            }
+            LocationSpec::Discovery(issuer) => {
+                let url = discovery_url(&issuer).map_err(ConfigError::new)?;
+                if !scheme_allowed(&url, allow_http) {
+                    return Err(ConfigError::new(
+                        "the issuer URL must use https; allow plain http explicitly with .allow_http(true) \
+                         (loopback and tests only)",
+                    ));
+                }
+                Location::Discovery { issuer, url }
+            }
+        };
+        if self.algorithms.is_empty()
+            || self
+                .algorithms
+                .iter()
+                .any(|algorithm| matches!(algorithm, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512))
+        {
+            return Err(ConfigError::new(
+                "a remote key set verifies public-key algorithms only: list at least one of RS*, PS*, ES256, \
+                 ES384, EdDSA and no HS*",
+            ));
+        }
+        if !matches!(
+            self.rsa_default,
+            Algorithm::RS256
+                | Algorithm::RS384
+                | Algorithm::RS512
+                | Algorithm::PS256
+                | Algorithm::PS384
+                | Algorithm::PS512
+        ) {
+            return Err(ConfigError::new(
+                "the algorithm for RSA keys without `alg` must be an RS* or PS* one",
+            ));
+        }
+        if self.limits.timeout.is_zero() || self.limits.max_body == 0 {
+            return Err(ConfigError::new("the fetch timeout and the body cap must be above zero"));
+        }
+        if self.ttl_bounds.0 > self.ttl_bounds.1 || self.ttl_bounds.0.is_zero() {
+            return Err(ConfigError::new("the lifetime bounds must satisfy 0 < min <= max"));
+        }
+        let client = match self.client {
+            Some(client) => client,
+            None => Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .https_only(!allow_http)
+                .build()
+                .map_err(|_| ConfigError::new("the HTTP client for the JWKS could not be built"))?,
+        };
+        let remote = RemoteJwks {
+            inner: Arc::new(Inner {
+                location,
+                client,
+                limits: self.limits,
+                allow_foreign_jwks_uri: self.allow_foreign_jwks_uri,
+                default_ttl: self.default_ttl,
+                ttl_bounds: self.ttl_bounds,
+                max_staleness: self.max_staleness,
+                cooldown: self.cooldown,
+                algorithms: self.algorithms,
+                rsa_default: self.rsa_default,
+                current: ArcSwapOption::empty(),
+                state: Mutex::new(State::default()),
+            }),
+        };
+        if self.prefetch && tokio::runtime::Handle::try_current().is_ok() {
+            let mut state = remote.inner.lock();
+            drop(remote.inner.start_fetch(&mut state));
+        }
+        Ok(remote)
+    }
+}
