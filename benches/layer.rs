@@ -453,7 +453,7 @@ fn sanity_checks(cases: &[Case], rt: &Runtime) {
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let cases = cases();
     sanity_checks(&cases, &rt);
     print_allocations(&cases, &rt);

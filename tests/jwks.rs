@@ -24,6 +24,9 @@ use tower_jwt_auth::{
     TrustedIssuer,
 };
 
+#[path = "support/idp.rs"]
+mod idp;
+
 const ISSUER: &str = "https://issuer.test";
 const AUDIENCE: &str = "api.test";
 const RSA_PRIVATE: &str = include_str!("fixtures/rsa_private.pem");
@@ -742,4 +745,99 @@ async fn metrics_count_verifications_fetches_and_refused_refetches() {
     assert!(counter(&snapshot, "tower_jwt_auth_verifications_total", Some(("outcome", "unknown_key"))) >= 20);
     assert!(counter(&snapshot, "tower_jwt_auth_jwks_fetches_total", Some(("result", "ok"))) >= 2);
     assert!(counter(&snapshot, "tower_jwt_auth_jwks_refetch_refused_total", None) >= 19);
+}
+
+// ---- a real OpenID provider (oidc-provider, tests/idp) ----
+
+/// Discovery from the provider, its four resources as audiences, RFC 9068 access tokens.
+fn provider_config(provider: &idp::Idp) -> (JwtAuthConfig, RemoteJwks) {
+    let keys = RemoteJwks::discover(provider.issuer()).allow_http(true).build().unwrap();
+    let mut builder =
+        JwtAuthConfig::builder().remote_jwks(keys.clone()).issuer(provider.issuer()).required_type("at+jwt");
+    for (resource, _) in idp::RESOURCES {
+        builder = builder.audience(resource);
+    }
+    (builder.build().unwrap(), keys)
+}
+
+/// The verified header's algorithm and the whole verified payload.
+async fn verified(Extension(claims): Extension<Claims>) -> axum::Json<Value> {
+    let payload: Value = serde_json::from_slice(claims.token().payload()).unwrap();
+    axum::Json(json!({"alg": format!("{:?}", claims.header().algorithm()), "claims": payload}))
+}
+
+fn provider_app(config: JwtAuthConfig) -> Router {
+    use tower_jwt_auth::Require;
+    Router::new()
+        .route("/write", get(|| async { "written" }))
+        .route_layer(Require::scope("write"))
+        .route("/me", get(me))
+        .route("/verified", get(verified))
+        .layer(JwtAuthLayer::new(config))
+}
+
+async fn get_path(base: &str, path: &str, token: &str) -> (StatusCode, String) {
+    let response =
+        reqwest::Client::new().get(format!("{base}{path}")).bearer_auth(token).send().await.unwrap();
+    (StatusCode::from_u16(response.status().as_u16()).unwrap(), response.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_openid_providers_tokens_of_every_algorithm_verify_after_discovery() {
+    let provider = idp::Idp::start(&idp::keys_file("keys-a.json"), None);
+    let (config, keys) = provider_config(&provider);
+    let base = serve(provider_app(config)).await;
+    for (resource, alg) in idp::RESOURCES {
+        let token = provider.token(resource, "read write").await;
+        let (status, body) = get_path(&base, "/verified", &token).await;
+        assert_eq!(status, StatusCode::OK, "{resource}: {body}");
+        let body: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["alg"], alg);
+        assert_eq!(body["claims"]["aud"], resource, "aud arrives in the claims");
+        assert_eq!(body["claims"]["scope"], "read write", "scope arrives in the claims");
+        assert_eq!(body["claims"]["iss"], provider.issuer());
+        assert_eq!(
+            get_path(&base, "/write", &token).await.0,
+            StatusCode::OK,
+            "the write scope passes the guard"
+        );
+    }
+    let read_only = provider.token(idp::ES256, "read").await;
+    assert_eq!(get_path(&base, "/me", &read_only).await.0, StatusCode::OK);
+    assert_eq!(get_path(&base, "/write", &read_only).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(keys.status().fetches, 1, "one discovery and one JWKS fetch served every algorithm");
+    assert_eq!(keys.status().keys, 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_providers_key_rotation_costs_one_refetch_and_a_dropped_key_stops_at_the_next_refresh() {
+    let mut provider = idp::Idp::start(&idp::keys_file("keys-a.json"), None);
+    let (config, keys) = provider_config(&provider);
+    let base = serve(provider_app(config)).await;
+    let old = provider.token(idp::RS256, "read").await;
+    assert_eq!(get_path(&base, "/me", &old).await.0, StatusCode::OK);
+    assert_eq!(keys.status().fetches, 1);
+
+    // New keys sign; the old kid stays published.
+    provider.restart(&idp::keys_file("keys-ab.json"));
+    let new = provider.token(idp::RS256, "read").await;
+    let new_es = provider.token(idp::ES256, "read").await;
+    assert_eq!(get_path(&base, "/me", &new).await.0, StatusCode::OK, "the new kid is fetched");
+    assert_eq!(keys.status().fetches, 2, "with one refetch");
+    assert_eq!(get_path(&base, "/me", &new_es).await.0, StatusCode::OK, "that fetch brought every new key");
+    assert_eq!(get_path(&base, "/me", &old).await.0, StatusCode::OK, "the old key is still published");
+    assert_eq!(keys.status().fetches, 2);
+
+    // The provider drops the old key: its tokens are refused from the next refresh on.
+    provider.restart(&idp::keys_file("keys-b.json"));
+    assert_eq!(
+        get_path(&base, "/me", &old).await.0,
+        StatusCode::OK,
+        "until the next refresh the set is cached"
+    );
+    keys.refresh().await.unwrap();
+    let (status, _) = get_path(&base, "/me", &old).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "a dropped key stops authorising at the next refresh");
+    assert_eq!(get_path(&base, "/me", &new).await.0, StatusCode::OK);
+    assert_eq!(keys.status().fetches, 3, "the refused old kid caused no fetch (cooldown)");
 }

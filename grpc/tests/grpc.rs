@@ -293,7 +293,8 @@ async fn calls_get_unavailable_while_the_key_set_cannot_be_fetched() {
         .timeout(Duration::from_millis(500))
         .build()
         .unwrap();
-    let config = JwtAuthConfig::builder().remote_jwks(keys).issuer(ISSUER).audience(AUDIENCE).build().unwrap();
+    let config =
+        JwtAuthConfig::builder().remote_jwks(keys).issuer(ISSUER).audience(AUDIENCE).build().unwrap();
     let channel = start(|incoming| {
         Server::builder()
             .layer(JwtAuthLayer::new(config).with_claims::<User>())

@@ -1,0 +1,184 @@
+// A real OpenID provider (the `oidc-provider` package, 9.x) on loopback for the integration
+// tests: client_credentials with resource indicators, so every token is a JWT access token
+// (`typ: at+jwt`) signed with the algorithm of the resource it was asked for.
+//
+//   node provider.mjs --keys <private JWKS file> [--port N]
+//
+// --port 0 (or no --port) picks a free port. The issuer is http://127.0.0.1:<port>. Every key
+// of the file is published at the jwks_uri; each key needs a `kid` and an `alg` (RS256, PS256,
+// ES256 or EdDSA). Tokens for a resource are signed with the first key in the file whose
+// `alg` is that resource's (so a file may list a new key before an old one it still
+// publishes, for key rotation).
+//
+// Once listening it prints exactly one line on stdout,
+//   {"issuer":"http://127.0.0.1:PORT","port":PORT}
+// and runs until SIGTERM or SIGINT. Nothing else goes to stdout; errors go to stderr.
+//
+// The one client: client_id `test-client`, client_secret `test-secret`, grant type
+// client_credentials, authenticating with client_secret_basic or client_secret_post.
+// Resources (their access tokens' `aud`), with scopes `read write`:
+//   urn:test:rs256  urn:test:ps256  urn:test:es256  urn:test:eddsa
+
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { parseArgs } from 'node:util';
+
+// oidc-provider prints notices with console.info (stdout) and warnings with console.warn.
+// Stdout carries only the JSON line, so everything else goes to stderr, and the notices
+// that are expected in this test setup are dropped (Node 20 is older than it prefers; the
+// in-memory storage is what a test provider wants).
+const EXPECTED_NOTICES = [
+  'Unsupported runtime',
+  'in-memory adapter',
+];
+const toStderr = (...args) => {
+  const line = args.map(String).join(' ');
+  if (!EXPECTED_NOTICES.some((notice) => line.includes(notice))) {
+    process.stderr.write(`${line}\n`);
+  }
+};
+console.log = toStderr;
+console.info = toStderr;
+console.warn = toStderr;
+
+const fail = (message) => {
+  process.stderr.write(`idp: ${message}\n`);
+  process.exit(2);
+};
+
+let options;
+try {
+  ({ values: options } = parseArgs({
+    options: {
+      keys: { type: 'string' },
+      port: { type: 'string', default: '0' },
+    },
+    strict: true,
+  }));
+} catch (error) {
+  fail(`${error.message}\nusage: node provider.mjs --keys <jwks.json> [--port N]`);
+}
+if (!options.keys) fail('--keys <private JWKS file> is required');
+const port = Number(options.port);
+if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`bad --port ${options.port}`);
+
+let jwks;
+try {
+  jwks = JSON.parse(readFileSync(options.keys, 'utf8'));
+} catch (error) {
+  fail(`cannot read the key file ${options.keys}: ${error.message}`);
+}
+if (!Array.isArray(jwks?.keys) || jwks.keys.length === 0) fail(`${options.keys} has no "keys"`);
+for (const [i, key] of jwks.keys.entries()) {
+  if (typeof key.kid !== 'string' || typeof key.alg !== 'string') {
+    fail(`${options.keys}: keys[${i}] needs a "kid" and an "alg"`);
+  }
+}
+
+const RESOURCES = {
+  'urn:test:rs256': 'RS256',
+  'urn:test:ps256': 'PS256',
+  'urn:test:es256': 'ES256',
+  'urn:test:eddsa': 'EdDSA',
+};
+const SCOPES = 'read write';
+
+// Loaded after the console is redirected: the package warns about the runtime on import.
+const { default: Provider, errors } = await import('oidc-provider');
+
+// Listen first: with --port 0 the issuer (which has the port in it) is known only then.
+let handle = (_req, res) => {
+  res.statusCode = 503;
+  res.end();
+};
+const server = createServer((req, res) => handle(req, res));
+
+// A restart on the same port may race the previous process's exit; retry for a few seconds.
+const listen = (attempt = 0) => new Promise((resolve, reject) => {
+  const onError = (error) => {
+    server.off('listening', onListening);
+    if (error.code === 'EADDRINUSE' && port !== 0 && attempt < 50) {
+      setTimeout(() => listen(attempt + 1).then(resolve, reject), 100);
+    } else {
+      reject(error);
+    }
+  };
+  const onListening = () => {
+    server.off('error', onError);
+    resolve();
+  };
+  server.once('error', onError);
+  server.once('listening', onListening);
+  server.listen(port, '127.0.0.1');
+});
+try {
+  await listen();
+} catch (error) {
+  fail(`cannot listen on 127.0.0.1:${port}: ${error.message}`);
+}
+
+const actualPort = server.address().port;
+const issuer = `http://127.0.0.1:${actualPort}`;
+
+let provider;
+try {
+  provider = new Provider(issuer, {
+    jwks,
+    clients: [
+      {
+        client_id: 'test-client',
+        client_secret: 'test-secret',
+        grant_types: ['client_credentials'],
+        response_types: [],
+        redirect_uris: [],
+        // client_secret_post is accepted as well: oidc-provider takes either of the two
+        // secret methods for a client registered with one of them.
+        token_endpoint_auth_method: 'client_secret_basic',
+      },
+    ],
+    scopes: ['openid', 'read', 'write'],
+    ttl: { ClientCredentials: 3600 },
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      resourceIndicators: {
+        enabled: true,
+        // The `resource` parameter is required: a token without one would be opaque.
+        defaultResource: (_ctx, _client, oneOf) => oneOf,
+        useGrantedResource: () => false,
+        getResourceServerInfo: (_ctx, resourceIndicator) => {
+          const alg = RESOURCES[resourceIndicator];
+          if (!alg) throw new errors.InvalidTarget();
+          return {
+            scope: SCOPES,
+            audience: resourceIndicator,
+            accessTokenFormat: 'jwt',
+            jwt: { sign: { alg } },
+          };
+        },
+      },
+    },
+  });
+} catch (error) {
+  fail(`cannot configure the provider: ${error.message}${error.cause ? ` (${JSON.stringify(error.cause.kid ?? '')})` : ''}`);
+}
+
+// Loopback plain http: no TLS terminator in front, so no proxy headers to trust.
+provider.proxy = false;
+for (const event of ['server_error', 'grant.error']) {
+  provider.on(event, (_ctx, error) => {
+    process.stderr.write(`idp: ${event}: ${error?.message ?? error}${error?.error_description ? ` (${error.error_description})` : ''}\n`);
+  });
+}
+
+handle = provider.callback();
+
+process.stdout.write(`${JSON.stringify({ issuer, port: actualPort })}\n`);
+
+const stop = () => {
+  server.close();
+  server.closeAllConnections();
+  process.exit(0);
+};
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
