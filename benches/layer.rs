@@ -16,8 +16,11 @@
 //!   feature): the same, with the key taken from a cached remote JWKS (served once by a
 //!   loopback server before measuring) instead of a static key;
 //! - `router_with_guards`: `router_with_layer` plus three guard layers between the layer and
-//!   the handler (`Require::role`, `Require::any_role`, `Require::claim_equals`), all
-//!   satisfied: what authorisation adds on top of authentication.
+//!   the handler (`Require::role`, `Require::any_role`, `Require::claim_equals`, stacked in
+//!   one `ServiceBuilder` with the auth layer, so axum wraps the route once, as in
+//!   `router_with_layer`), all satisfied: what authorisation adds on top of authentication;
+//! - `router_with_route_layer_guards`: the same guards as a separate `route_layer`, which
+//!   adds axum's own per-layer cost (one more boxed route per request).
 //!
 //! Both router benchmarks send the same request (with the `Authorization` header), built in
 //! the untimed setup of `iter_batched`, so their difference is the layer's own cost.
@@ -306,13 +309,27 @@ fn router_with_layer(config: JwtAuthConfig) -> Router {
     Router::new().route("/me", get(hello_claims)).layer(JwtAuthLayer::new(config).with_claims::<Claims>())
 }
 
-/// Three guards, innermost first: route layers wrap the handler, then the auth layer wraps all.
+/// The auth layer and three guards inside it, as one stack: one axum layer wrapping, as in
+/// `router_with_layer`, so the difference is the guards' own cost.
 fn router_with_guards(config: JwtAuthConfig) -> Router {
+    let stack = tower::ServiceBuilder::new()
+        .layer(JwtAuthLayer::new(config).with_claims::<Claims>())
+        .layer(Require::role("admin"))
+        .layer(Require::any_role(["editor", "admin"]))
+        .layer(Require::claim_equals("sub", "alice"));
+    Router::new().route("/me", get(hello_claims)).layer(stack)
+}
+
+/// The same three guards as a separate `route_layer` inside the auth layer: each extra axum
+/// layer boxes the route once more, which axum charges per request.
+fn router_with_route_layer_guards(config: JwtAuthConfig) -> Router {
+    let guards = tower::ServiceBuilder::new()
+        .layer(Require::role("admin"))
+        .layer(Require::any_role(["editor", "admin"]))
+        .layer(Require::claim_equals("sub", "alice"));
     Router::new()
         .route("/me", get(hello_claims))
-        .route_layer(Require::role("admin"))
-        .route_layer(Require::any_role(["editor", "admin"]))
-        .route_layer(Require::claim_equals("sub", "alice"))
+        .route_layer(guards)
         .layer(JwtAuthLayer::new(config).with_claims::<Claims>())
 }
 
@@ -544,6 +561,19 @@ fn main() {
         }
         group.finish();
     }
+
+    let mut group = criterion.benchmark_group("router_with_route_layer_guards");
+    for case in &cases {
+        let mut router = router_with_route_layer_guards(case.config.clone());
+        group.bench_function(case.name, |b| {
+            b.iter_batched(
+                || request(&case.bearer),
+                |request| rt.block_on(call(&mut router, request)),
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    group.finish();
 
     let mut group = criterion.benchmark_group("router_with_guards");
     for case in &cases {

@@ -206,9 +206,7 @@ fn evaluate(node: &Node, token: &VerifiedToken, extensions: &Extensions) -> Eval
     match node {
         Node::Role(role) => Evaluation::Done(token.grants().has_role(role)),
         Node::Scope(scope) => Evaluation::Done(token.grants().has_scope(scope)),
-        Node::ClaimEquals(path, value) => {
-            Evaluation::Done(claim_at(token.payload(), path).is_some_and(|found| &found == value))
-        }
+        Node::ClaimEquals(path, value) => Evaluation::Done(claim_equals(token.payload(), path, value)),
         Node::Check(check) => Evaluation::Done(check(extensions)),
         Node::AsyncCheck(check) => match check(extensions) {
             Some(future) => Evaluation::Later(future),
@@ -243,30 +241,35 @@ fn combine(children: &[Arc<Node>], token: &VerifiedToken, extensions: &Extension
     }))
 }
 
-/// The value at `path` in the payload, or `None` when absent or when a name along the path
-/// (or inside the value) repeats.
-fn claim_at(payload: &[u8], path: &ClaimPath) -> Option<Value> {
+/// True when the value at `path` in the payload equals `expected`; false when it differs,
+/// is absent, or when a name along the path (or inside the value) repeats. Scalars are
+/// compared as they are read, without building a `Value`.
+fn claim_equals(payload: &[u8], path: &ClaimPath, expected: &Value) -> bool {
     let mut deserializer = serde_json::Deserializer::from_slice(payload);
-    Seek { path: path.segments() }.deserialize(&mut deserializer).ok().flatten()
+    Seek { path: path.segments(), expected }.deserialize(&mut deserializer).unwrap_or(false)
 }
 
 struct Seek<'p> {
     path: &'p [String],
+    expected: &'p Value,
 }
 
 impl<'de> DeserializeSeed<'de> for Seek<'_> {
-    type Value = Option<Value>;
+    type Value = bool;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        match self.path.split_first() {
-            None => Ok(Some(StrictValue::deserialize_value(deserializer)?)),
-            Some(_) => deserializer.deserialize_any(self),
+        match (self.path.split_first(), self.expected) {
+            (None, Value::Array(_) | Value::Object(_)) => {
+                Ok(&StrictValue::deserialize_value(deserializer)? == self.expected)
+            }
+            (None, _) => deserializer.deserialize_any(ScalarMatch { expected: self.expected }),
+            (Some(_), _) => deserializer.deserialize_any(self),
         }
     }
 }
 
 impl<'de> Visitor<'de> for Seek<'_> {
-    type Value = Option<Value>;
+    type Value = bool;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON object")
@@ -274,14 +277,14 @@ impl<'de> Visitor<'de> for Seek<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let (first, rest) = self.path.split_first().ok_or_else(|| de::Error::custom("empty path"))?;
-        let mut found = None;
+        let mut found = false;
         let mut seen = false;
         while let Some(CowStr(name)) = map.next_key()? {
             if name == first.as_str() {
                 if std::mem::replace(&mut seen, true) {
                     return Err(de::Error::custom("a claim appears twice"));
                 }
-                found = map.next_value_seed(Seek { path: rest })?;
+                found = map.next_value_seed(Seek { path: rest, expected: self.expected })?;
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
@@ -291,26 +294,65 @@ impl<'de> Visitor<'de> for Seek<'_> {
 
     fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(None)
+        Ok(false)
     }
 
     fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(None)
+        Ok(false)
     }
     fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(None)
+        Ok(false)
     }
     fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(None)
+        Ok(false)
     }
     fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(None)
+        Ok(false)
     }
     fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(None)
+        Ok(false)
     }
     fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(None)
+        Ok(false)
+    }
+}
+
+/// Compares the value being read with a scalar `expected` (string, number, bool, null).
+struct ScalarMatch<'v> {
+    expected: &'v Value,
+}
+
+impl<'de> Visitor<'de> for ScalarMatch<'_> {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_str<E>(self, value: &str) -> Result<bool, E> {
+        Ok(self.expected.as_str() == Some(value))
+    }
+    fn visit_bool<E>(self, value: bool) -> Result<bool, E> {
+        Ok(self.expected.as_bool() == Some(value))
+    }
+    fn visit_i64<E>(self, value: i64) -> Result<bool, E> {
+        Ok(*self.expected == Value::from(value))
+    }
+    fn visit_u64<E>(self, value: u64) -> Result<bool, E> {
+        Ok(*self.expected == Value::from(value))
+    }
+    fn visit_f64<E>(self, value: f64) -> Result<bool, E> {
+        Ok(*self.expected == Value::from(value))
+    }
+    fn visit_unit<E>(self) -> Result<bool, E> {
+        Ok(self.expected.is_null())
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<bool, A::Error> {
+        // Read through (refusing repeated names inside) and answer no: a scalar was expected.
+        StrictValue::deserialize_value(de::value::SeqAccessDeserializer::new(seq)).map(|_| false)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<bool, A::Error> {
+        StrictValue::deserialize_value(de::value::MapAccessDeserializer::new(map)).map(|_| false)
     }
 }
 
@@ -391,10 +433,10 @@ where
             return RequireFuture::rejected(into_service_response(response));
         };
         match evaluate(&self.require.node, token, request.extensions()) {
+            // Decided now: call the service that reported ready. Only a deferred call (below)
+            // takes it out and leaves a clone, which for boxed services costs an allocation.
             Evaluation::Done(true) => {
-                let clone = self.inner.clone();
-                let mut inner = std::mem::replace(&mut self.inner, clone);
-                RequireFuture { state: GuardState::Calling { future: inner.call(request) } }
+                RequireFuture { state: GuardState::Calling { future: self.inner.call(request) } }
             }
             Evaluation::Done(false) => RequireFuture::rejected(forbidden(&self.require, token, &request)),
             Evaluation::Later(check) => {
@@ -476,5 +518,46 @@ where
 impl<S: Service<Request<B>>, B, ResBody> fmt::Debug for RequireFuture<S, B, ResBody> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RequireFuture").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn equals(payload: &str, path: &str, expected: Value) -> bool {
+        claim_equals(payload.as_bytes(), &ClaimPath::from(path), &expected)
+    }
+
+    #[test]
+    fn claim_equals_compares_scalars_arrays_and_objects_at_any_depth() {
+        let payload =
+            r#"{"sub":"alice","n":3,"f":1.5,"ok":true,"none":null,"org":{"tenant":"acme","ids":[1,2]}}"#;
+        assert!(equals(payload, "sub", json!("alice")));
+        assert!(!equals(payload, "sub", json!("bob")));
+        assert!(equals(payload, "n", json!(3)));
+        assert!(!equals(payload, "n", json!("3")));
+        assert!(equals(payload, "f", json!(1.5)));
+        assert!(equals(payload, "ok", json!(true)));
+        assert!(equals(payload, "none", Value::Null));
+        assert!(equals(payload, "org.tenant", json!("acme")));
+        assert!(equals(payload, "org.ids", json!([1, 2])));
+        assert!(equals(payload, "org", json!({"tenant": "acme", "ids": [1, 2]})));
+        assert!(!equals(payload, "org", json!("acme")), "an object is not a scalar");
+        assert!(!equals(payload, "missing", Value::Null), "absent is not null");
+        assert!(!equals(payload, "sub.deeper", json!("alice")));
+    }
+
+    #[test]
+    fn claim_equals_is_false_when_a_name_repeats_on_the_path_or_inside_the_value() {
+        assert!(!equals(r#"{"tenant":"acme","tenant":"evil"}"#, "tenant", json!("acme")));
+        assert!(!equals(r#"{"tenant":"evil","tenant":"acme"}"#, "tenant", json!("acme")));
+        assert!(!equals(r#"{"org":{"t":1},"org":{"t":2}}"#, "org.t", json!(2)));
+        assert!(!equals(r#"{"org":{"a":1,"a":1}}"#, "org", json!({"a": 1})));
+        assert!(
+            equals(r#"{"x":{"a":1,"a":1},"tenant":"acme"}"#, "tenant", json!("acme")),
+            "other claims may repeat inside"
+        );
     }
 }

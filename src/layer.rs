@@ -176,25 +176,24 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        // Call the service that reported ready, leave a fresh clone in its place.
-        let clone = self.inner.clone();
-        let inner = std::mem::replace(&mut self.inner, clone);
-        let state = admit::<S, C, ReqBody, ResBody>(inner, request, &self.config, self.optional, true);
+        let state =
+            admit::<S, C, ReqBody, ResBody>(&mut self.inner, request, &self.config, self.optional, true);
         ResponseFuture { state, _claims: PhantomData }
     }
 }
 
-/// Authenticates the request and either calls `inner`, answers the rejection, or (the key
-/// set must be fetched first) parks both until the fetch is done.
+/// Authenticates the request and either calls `inner` (the service that reported ready),
+/// answers the rejection, or (the key set must be fetched first) parks the request with
+/// that service, leaving a fresh clone in its place, until the fetch is done.
 fn admit<S, C, ReqBody, ResBody>(
-    mut inner: S,
+    inner: &mut S,
     mut request: Request<ReqBody>,
     config: &JwtAuthConfig,
     optional: bool,
     may_wait: bool,
 ) -> State<S, ReqBody>
 where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
     ResBody: Default + 'static,
     C: DeserializeOwned + Send + Sync + 'static,
 {
@@ -216,6 +215,8 @@ where
         Verdict::Done(Ok(None)) => ErrorKind::MissingCredential.into(),
         Verdict::Done(Err(error)) => error,
         Verdict::Wait(wait) => {
+            let clone = inner.clone();
+            let inner = std::mem::replace(inner, clone);
             let parked = Parked { inner, request, config: config.clone(), optional };
             return State::Waiting { wait, parked: Some(parked) };
         }
@@ -261,7 +262,7 @@ pin_project! {
 
 impl<S, ReqBody, ResBody, C> Future for ResponseFuture<S, ReqBody, C>
 where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
     ResBody: Default + 'static,
     C: DeserializeOwned + Send + Sync + 'static,
 {
@@ -279,10 +280,10 @@ where
                     if Pin::new(wait).poll(cx).is_pending() {
                         return Poll::Pending;
                     }
-                    let Parked { inner, request, config, optional } =
+                    let Parked { mut inner, request, config, optional } =
                         parked.take().expect("ResponseFuture polled after completion");
                     // The fetch is done: decide with what is cached now, without waiting again.
-                    let next = admit::<S, C, ReqBody, ResBody>(inner, request, &config, optional, false);
+                    let next = admit::<S, C, ReqBody, ResBody>(&mut inner, request, &config, optional, false);
                     state.set(next);
                 }
             }
