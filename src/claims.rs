@@ -28,6 +28,7 @@ use jsonwebtoken::Algorithm;
 
 use crate::config::JwtAuthConfig;
 use crate::grants::Grants;
+use crate::keys::KeyRef;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -106,11 +107,21 @@ struct TokenInner {
     header: VerifiedHeader,
     grants: Grants,
     payload: Vec<u8>,
-    /// `exp`, seconds since the epoch, as read by the claim checks.
-    exp: i64,
-    /// The leeway the checks allowed on `exp`, in seconds.
-    leeway: i64,
+    facts: TokenFacts,
     config: JwtAuthConfig,
+}
+
+/// What the claim checks read and which key verified the signature: what a cached
+/// verification needs to be checked again on reuse.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TokenFacts {
+    /// `exp`, seconds since the epoch.
+    pub(crate) exp: i64,
+    /// `nbf`, seconds since the epoch, when present.
+    pub(crate) nbf: Option<i64>,
+    /// The leeway the checks allowed on `exp` and `nbf`, in seconds.
+    pub(crate) leeway: i64,
+    pub(crate) key: KeyRef,
 }
 
 /// The last second [`SystemTime`] can hold on every platform (9999-12-31T23:59:59Z).
@@ -127,21 +138,25 @@ impl VerifiedToken {
         header: VerifiedHeader,
         grants: Grants,
         payload: Vec<u8>,
-        (exp, leeway): (i64, i64),
+        facts: TokenFacts,
         config: JwtAuthConfig,
     ) -> Self {
-        Self { inner: Arc::new(TokenInner { header, grants, payload, exp, leeway, config }) }
+        Self { inner: Arc::new(TokenInner { header, grants, payload, facts, config }) }
+    }
+
+    pub(crate) fn facts(&self) -> &TokenFacts {
+        &self.inner.facts
     }
 
     /// When the token expires: its `exp` claim (which every verified token has).
     pub fn expires_at(&self) -> SystemTime {
-        system_time(self.inner.exp)
+        system_time(self.inner.facts.exp)
     }
 
     /// The instant from which the layer rejects this token: `exp` plus the configured
     /// leeway. [`TokenExpiryLayer`](crate::TokenExpiryLayer) ends responses there.
     pub(crate) fn rejected_from(&self) -> SystemTime {
-        system_time(self.inner.exp.saturating_add(self.inner.leeway))
+        system_time(self.inner.facts.exp.saturating_add(self.inner.facts.leeway))
     }
 
     /// The verified header.

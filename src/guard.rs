@@ -335,14 +335,15 @@ impl<'de> Visitor<'de> for ScalarMatch<'_> {
     fn visit_bool<E>(self, value: bool) -> Result<bool, E> {
         Ok(self.expected.as_bool() == Some(value))
     }
+    // Numbers compare as `serde_json::Value` does: integers with integers, floats with floats.
     fn visit_i64<E>(self, value: i64) -> Result<bool, E> {
-        Ok(*self.expected == Value::from(value))
+        Ok(!self.expected.is_f64() && self.expected.as_i64() == Some(value))
     }
     fn visit_u64<E>(self, value: u64) -> Result<bool, E> {
-        Ok(*self.expected == Value::from(value))
+        Ok(!self.expected.is_f64() && self.expected.as_u64() == Some(value))
     }
     fn visit_f64<E>(self, value: f64) -> Result<bool, E> {
-        Ok(*self.expected == Value::from(value))
+        Ok(self.expected.is_f64() && self.expected.as_f64() == Some(value))
     }
     fn visit_unit<E>(self) -> Result<bool, E> {
         Ok(self.expected.is_null())
@@ -539,6 +540,7 @@ mod tests {
         assert!(equals(payload, "n", json!(3)));
         assert!(!equals(payload, "n", json!("3")));
         assert!(equals(payload, "f", json!(1.5)));
+        assert!(!equals(payload, "n", json!(3.0)), "an integer is not a float, as in serde_json");
         assert!(equals(payload, "ok", json!(true)));
         assert!(equals(payload, "none", Value::Null));
         assert!(equals(payload, "org.tenant", json!("acme")));

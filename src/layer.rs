@@ -40,8 +40,8 @@
 
 use std::fmt;
 use std::future::Future;
-use std::marker::PhantomData;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
@@ -50,56 +50,85 @@ use serde::de::DeserializeOwned;
 use tower_layer::Layer;
 use tower_service::Service;
 
+use crate::cache::{TokenCache, TokenCacheStats};
 use crate::claims::{Claims, DefaultClaims, VerifiedToken};
 use crate::config::{JwtAuthConfig, KeyWait, Verdict};
 use crate::error::ErrorKind;
 use crate::observe;
 use crate::response::{RequestHead, into_service_response};
+use crate::verify::now;
 
 /// Authenticates every request with a JWT and inserts [`Claims<C>`] into its extensions.
+///
+/// Clones of a layer, and every service it makes, share one verified-token cache (see
+/// [`JwtAuthConfigBuilder::token_cache_capacity`](crate::JwtAuthConfigBuilder::token_cache_capacity)).
 pub struct JwtAuthLayer<C = DefaultClaims> {
+    auth: Settings<C>,
+}
+
+/// What a layer and its services share: the configuration, the mode, the token cache.
+struct Settings<C> {
     config: JwtAuthConfig,
     optional: bool,
-    _claims: PhantomData<fn() -> C>,
+    cache: Option<Arc<TokenCache<C>>>,
+}
+
+impl<C> Settings<C> {
+    fn new(config: JwtAuthConfig, optional: bool) -> Self {
+        let cache = TokenCache::for_config(&config);
+        Self { config, optional, cache }
+    }
+}
+
+impl<C> Clone for Settings<C> {
+    fn clone(&self) -> Self {
+        Self { config: self.config.clone(), optional: self.optional, cache: self.cache.clone() }
+    }
 }
 
 impl JwtAuthLayer<DefaultClaims> {
     /// A layer that requires a valid token and inserts [`Claims<DefaultClaims>`].
     pub fn new(config: JwtAuthConfig) -> Self {
-        Self { config, optional: false, _claims: PhantomData }
+        Self { auth: Settings::new(config, false) }
     }
 }
 
 impl<C> JwtAuthLayer<C> {
     /// The same layer, parsing claims into your own type `D` instead.
     pub fn with_claims<D>(self) -> JwtAuthLayer<D> {
-        JwtAuthLayer { config: self.config, optional: self.optional, _claims: PhantomData }
+        JwtAuthLayer { auth: Settings::new(self.auth.config, self.auth.optional) }
     }
 
     /// Lets requests without any credential through, without claims. A credential that is
     /// present but bad is still rejected.
     pub fn optional(mut self) -> Self {
-        self.optional = true;
+        self.auth.optional = true;
         self
     }
 
     /// The configuration this layer uses.
     pub fn config(&self) -> &JwtAuthConfig {
-        &self.config
+        &self.auth.config
+    }
+
+    /// The verified-token cache's counts, or `None` when the cache is off.
+    pub fn cache_stats(&self) -> Option<TokenCacheStats> {
+        self.auth.cache.as_ref().map(|cache| cache.stats())
     }
 }
 
 impl<C> Clone for JwtAuthLayer<C> {
     fn clone(&self) -> Self {
-        Self { config: self.config.clone(), optional: self.optional, _claims: PhantomData }
+        Self { auth: self.auth.clone() }
     }
 }
 
 impl<C> fmt::Debug for JwtAuthLayer<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JwtAuthLayer")
-            .field("config", &self.config)
-            .field("optional", &self.optional)
+            .field("config", &self.auth.config)
+            .field("optional", &self.auth.optional)
+            .field("token_cache", &self.auth.cache.is_some())
             .finish()
     }
 }
@@ -108,22 +137,20 @@ impl<S, C> Layer<S> for JwtAuthLayer<C> {
     type Service = JwtAuth<S, C>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        JwtAuth { inner, config: self.config.clone(), optional: self.optional, _claims: PhantomData }
+        JwtAuth { inner, auth: self.auth.clone() }
     }
 }
 
 /// The service made by [`JwtAuthLayer`].
 pub struct JwtAuth<S, C = DefaultClaims> {
     inner: S,
-    config: JwtAuthConfig,
-    optional: bool,
-    _claims: PhantomData<fn() -> C>,
+    auth: Settings<C>,
 }
 
 impl<S> JwtAuth<S, DefaultClaims> {
     /// Wraps `inner`, requiring a valid token.
     pub fn new(inner: S, config: JwtAuthConfig) -> Self {
-        Self { inner, config, optional: false, _claims: PhantomData }
+        Self { inner, auth: Settings::new(config, false) }
     }
 }
 
@@ -142,22 +169,22 @@ impl<S, C> JwtAuth<S, C> {
     pub fn into_inner(self) -> S {
         self.inner
     }
+
+    /// The verified-token cache's counts, or `None` when the cache is off.
+    pub fn cache_stats(&self) -> Option<TokenCacheStats> {
+        self.auth.cache.as_ref().map(|cache| cache.stats())
+    }
 }
 
 impl<S: Clone, C> Clone for JwtAuth<S, C> {
     fn clone(&self) -> Self {
-        Self {
-            inner: self.inner.clone(),
-            config: self.config.clone(),
-            optional: self.optional,
-            _claims: PhantomData,
-        }
+        Self { inner: self.inner.clone(), auth: self.auth.clone() }
     }
 }
 
 impl<S: fmt::Debug, C> fmt::Debug for JwtAuth<S, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JwtAuth").field("inner", &self.inner).field("optional", &self.optional).finish()
+        f.debug_struct("JwtAuth").field("inner", &self.inner).field("optional", &self.auth.optional).finish()
     }
 }
 
@@ -176,29 +203,58 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let state =
-            admit::<S, C, ReqBody, ResBody>(&mut self.inner, request, &self.config, self.optional, true);
-        ResponseFuture { state, _claims: PhantomData }
+        let state = admit::<S, C, ReqBody, ResBody>(&mut self.inner, request, &self.auth, true);
+        ResponseFuture { state }
     }
 }
 
 /// Authenticates the request and either calls `inner` (the service that reported ready),
 /// answers the rejection, or (the key set must be fetched first) parks the request with
-/// that service, leaving a fresh clone in its place, until the fetch is done.
+/// that service, leaving a fresh clone in its place, until the fetch is done. A token found
+/// in the verified-token cache (still within `exp`, `nbf`, the cache's maximum age, and
+/// verified by a key still trusted) skips verification.
 fn admit<S, C, ReqBody, ResBody>(
     inner: &mut S,
     mut request: Request<ReqBody>,
-    config: &JwtAuthConfig,
-    optional: bool,
+    auth: &Settings<C>,
     may_wait: bool,
-) -> State<S, ReqBody>
+) -> State<S, ReqBody, C>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
     ResBody: Default + 'static,
     C: DeserializeOwned + Send + Sync + 'static,
 {
+    let config = &auth.config;
     let head = RequestHead { method: request.method(), uri: request.uri(), headers: request.headers() };
-    let error = match config.authenticate::<C>(&head, may_wait) {
+    let outcome = match config.extract(&head) {
+        Err(error) => Verdict::Done(Err(error)),
+        Ok(None) => Verdict::Done(Ok(None)),
+        Ok(Some(token)) => {
+            let now = now();
+            match auth.cache.as_ref().map(|cache| (cache, cache.get(token, now))) {
+                Some((_, Some(claims))) => {
+                    observe::token_cache(true);
+                    Verdict::Done(Ok(Some(claims)))
+                }
+                cached => {
+                    if cached.is_some() {
+                        observe::token_cache(false);
+                    }
+                    match config.verify_or_wait::<C>(token, may_wait) {
+                        Verdict::Done(Ok(claims)) => {
+                            if let Some((cache, _)) = cached {
+                                cache.insert(token, &claims, now);
+                            }
+                            Verdict::Done(Ok(Some(claims)))
+                        }
+                        Verdict::Done(Err(error)) => Verdict::Done(Err(error)),
+                        Verdict::Wait(wait) => Verdict::Wait(wait),
+                    }
+                }
+            }
+        }
+    };
+    let error = match outcome {
         Verdict::Done(Ok(Some(claims))) => {
             observe::verification(None);
             let extensions = request.extensions_mut();
@@ -206,7 +262,7 @@ where
             extensions.insert(claims);
             return State::Inner { future: inner.call(request) };
         }
-        Verdict::Done(Ok(None)) if optional => {
+        Verdict::Done(Ok(None)) if auth.optional => {
             let extensions = request.extensions_mut();
             extensions.remove::<VerifiedToken>();
             extensions.remove::<Claims<C>>();
@@ -217,7 +273,7 @@ where
         Verdict::Wait(wait) => {
             let clone = inner.clone();
             let inner = std::mem::replace(inner, clone);
-            let parked = Parked { inner, request, config: config.clone(), optional };
+            let parked = Parked { inner, request, auth: auth.clone() };
             return State::Waiting { wait, parked: Some(parked) };
         }
     };
@@ -228,11 +284,10 @@ where
 }
 
 /// A request waiting for a key fetch, with the service that will answer it.
-struct Parked<S, ReqBody> {
+struct Parked<S, ReqBody, C> {
     inner: S,
     request: Request<ReqBody>,
-    config: JwtAuthConfig,
-    optional: bool,
+    auth: Settings<C>,
 }
 
 pin_project! {
@@ -243,20 +298,19 @@ pin_project! {
         S: Service<Request<ReqBody>>,
     {
         #[pin]
-        state: State<S, ReqBody>,
-        _claims: PhantomData<fn() -> C>,
+        state: State<S, ReqBody, C>,
     }
 }
 
 pin_project! {
     #[project = StateProjection]
-    enum State<S, ReqBody>
+    enum State<S, ReqBody, C>
     where
         S: Service<Request<ReqBody>>,
     {
         Inner { #[pin] future: S::Future },
         Rejected { response: Option<S::Response> },
-        Waiting { wait: KeyWait, parked: Option<Parked<S, ReqBody>> },
+        Waiting { wait: KeyWait, parked: Option<Parked<S, ReqBody, C>> },
     }
 }
 
@@ -280,10 +334,10 @@ where
                     if Pin::new(wait).poll(cx).is_pending() {
                         return Poll::Pending;
                     }
-                    let Parked { mut inner, request, config, optional } =
+                    let Parked { mut inner, request, auth } =
                         parked.take().expect("ResponseFuture polled after completion");
                     // The fetch is done: decide with what is cached now, without waiting again.
-                    let next = admit::<S, C, ReqBody, ResBody>(&mut inner, request, &config, optional, false);
+                    let next = admit::<S, C, ReqBody, ResBody>(&mut inner, request, &auth, false);
                     state.set(next);
                 }
             }

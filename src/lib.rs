@@ -66,6 +66,7 @@
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
+mod cache;
 mod claims;
 mod config;
 mod error;
@@ -85,9 +86,11 @@ mod response;
 mod verify;
 mod wait;
 
+pub use cache::{MAX_CACHED_TOKEN, TokenCacheStats};
 pub use claims::{Claims, DefaultClaims, VerifiedHeader, VerifiedToken};
 pub use config::{
-    DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_SIZE, DEFAULT_REALM, JwtAuthConfig, JwtAuthConfigBuilder, TrustedIssuer,
+    DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_SIZE, DEFAULT_REALM, DEFAULT_TOKEN_CACHE_CAPACITY,
+    DEFAULT_TOKEN_CACHE_MAX_AGE, JwtAuthConfig, JwtAuthConfigBuilder, TrustedIssuer,
 };
 pub use error::{AuthError, ConfigError, ErrorKind, RejectionClass};
 pub use expiry::{TokenExpiry, TokenExpiryBody, TokenExpiryFuture, TokenExpiryLayer};

@@ -4,6 +4,7 @@
 //! | counter | labels | counts |
 //! |---|---|---|
 //! | `tower_jwt_auth_verifications_total` | `outcome`: `ok` or an [`ErrorKind::name`] | requests the layer decided |
+//! | `tower_jwt_auth_token_cache_total` | `result`: `hit` or `miss` | verified-token cache lookups |
 //! | `tower_jwt_auth_jwks_fetches_total` | `result`: `ok` or `error` | remote key set fetches |
 //! | `tower_jwt_auth_jwks_stale_served_total` | | verifications with a set past its lifetime (refreshes failing) |
 //! | `tower_jwt_auth_jwks_refetch_refused_total` | | unknown kids refused without a fetch (cooldown, negative cache, backoff) |
@@ -20,6 +21,16 @@ pub(crate) fn verification(outcome: Option<ErrorKind>) {
 
 #[cfg(not(feature = "metrics"))]
 pub(crate) fn verification(_: Option<crate::error::ErrorKind>) {}
+
+/// A token-cache lookup: `true` for a usable entry.
+#[cfg(feature = "metrics")]
+pub(crate) fn token_cache(hit: bool) {
+    let result = if hit { "hit" } else { "miss" };
+    metrics::counter!("tower_jwt_auth_token_cache_total", "result" => result).increment(1);
+}
+
+#[cfg(not(feature = "metrics"))]
+pub(crate) fn token_cache(_: bool) {}
 
 /// A remote key set fetch ended.
 #[cfg(all(feature = "metrics", feature = "jwks"))]

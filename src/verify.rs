@@ -61,6 +61,8 @@ pub(crate) struct ClaimRules {
 pub(crate) struct VerifiedJws {
     pub(crate) header: VerifiedHeader,
     pub(crate) payload: Vec<u8>,
+    /// The fingerprint of the key that verified the signature.
+    pub(crate) key: u64,
 }
 
 fn decode_segment(segment: &str) -> Result<Vec<u8>, ErrorKind> {
@@ -157,6 +159,7 @@ impl<'t> Prechecked<'t> {
         Ok(VerifiedJws {
             header: VerifiedHeader { algorithm: key.algorithm(), kid: self.kid, typ: self.typ },
             payload,
+            key: key.fingerprint(),
         })
     }
 

@@ -267,6 +267,15 @@ impl RemoteJwks {
         }
     }
 
+    /// True when the cached set (not older than the maximum staleness) holds a key with this
+    /// fingerprint.
+    pub(crate) fn has_key(&self, fingerprint: u64) -> bool {
+        let current = self.inner.current.load();
+        current.as_ref().is_some_and(|snapshot| {
+            self.inner.usable(snapshot, Instant::now()) && snapshot.keys.contains(fingerprint)
+        })
+    }
+
     /// True when `algorithm` may be verified with a key from this set.
     pub(crate) fn allows(&self, algorithm: Algorithm) -> bool {
         self.inner.algorithms.contains(&algorithm)

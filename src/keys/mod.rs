@@ -218,6 +218,35 @@ pub(crate) struct PreparedKey {
     kid: Option<Box<str>>,
     algorithm: Algorithm,
     check: backend::SignatureCheck,
+    /// Identifies the key by content (kid, algorithm, material): a remote set fetched again
+    /// with the same key yields the same fingerprint; a replaced key, another.
+    fingerprint: u64,
+}
+
+/// Which key verified a token, so that a cached verification can be dropped once that key
+/// leaves its set. `source`: 0 for the configuration's own keys, `i + 1` for trusted issuer
+/// `i`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct KeyRef {
+    pub(crate) source: usize,
+    pub(crate) remote: bool,
+    pub(crate) fingerprint: u64,
+}
+
+/// A stable 64-bit fingerprint of a key's identity and material.
+fn fingerprint(kid: Option<&str>, algorithm: Algorithm, material: &KeyMaterial) -> u64 {
+    use std::hash::{Hash, Hasher};
+    // SipHash with fixed keys: the same key hashes the same in every process and build.
+    let mut hasher = std::hash::DefaultHasher::new();
+    kid.hash(&mut hasher);
+    format!("{algorithm:?}").hash(&mut hasher);
+    match material {
+        KeyMaterial::Hmac(secret) => (0u8, secret).hash(&mut hasher),
+        KeyMaterial::Rsa { n, e } => (1u8, n, e).hash(&mut hasher),
+        KeyMaterial::Ec(point) => (2u8, point).hash(&mut hasher),
+        KeyMaterial::Ed25519(x) => (3u8, x).hash(&mut hasher),
+    }
+    hasher.finish()
 }
 
 impl PreparedKey {
@@ -245,7 +274,8 @@ impl PreparedKey {
             KeyMaterial::Ed25519(_) => {}
         }
         let check = backend::SignatureCheck::new(algorithm, &material)?;
-        Ok(Self { kid: kid.map(String::into_boxed_str), algorithm, check })
+        let fingerprint = fingerprint(kid.as_deref(), algorithm, &material);
+        Ok(Self { kid: kid.map(String::into_boxed_str), algorithm, check, fingerprint })
     }
 
     pub(crate) fn kid(&self) -> Option<&str> {
@@ -254,6 +284,10 @@ impl PreparedKey {
 
     pub(crate) fn algorithm(&self) -> Algorithm {
         self.algorithm
+    }
+
+    pub(crate) fn fingerprint(&self) -> u64 {
+        self.fingerprint
     }
 
     /// True when `signature` is valid for `message` under this key and its algorithm.
@@ -330,6 +364,12 @@ impl KeySet {
     /// The number of keys.
     pub(crate) fn len(&self) -> usize {
         self.keys.len()
+    }
+
+    /// True when a key with this fingerprint is in the set.
+    #[cfg(feature = "jwks")]
+    pub(crate) fn contains(&self, fingerprint: u64) -> bool {
+        self.keys.iter().any(|key| key.fingerprint == fingerprint)
     }
 
     /// The key for a token: an exact `kid` match, else the one key without a kid that
