@@ -406,7 +406,9 @@ impl JwtAuthConfigBuilder {
 
     /// Verifies tokens whose key is not among the static keys with a remote key set (a
     /// JWKS URL, or OIDC discovery). Static and remote keys combine: the static ones are
-    /// tried first. See [`RemoteJwks`] for the cache's behaviour.
+    /// tried first. See [`RemoteJwks`] for the cache's behaviour. With a discovered set and
+    /// no [`issuer`](Self::issuer) configured, the discovered issuer is required. Configure
+    /// the issuer with a JWKS URL too: it is what refuses foreign tokens before any fetch.
     #[cfg(feature = "jwks")]
     pub fn remote_jwks(mut self, remote: RemoteJwks) -> Self {
         self.remote = Some(Ok(remote));
@@ -562,6 +564,16 @@ impl JwtAuthConfigBuilder {
         }
         #[cfg(feature = "jwks")]
         let remote = self.remote.transpose()?;
+        #[allow(unused_mut)] // without `jwks`, nothing adds to it
+        let mut issuers = self.issuers;
+        // A set found by discovery belongs to one issuer: unless told otherwise, require it,
+        // so foreign tokens are refused before any network access.
+        #[cfg(feature = "jwks")]
+        if issuers.is_empty()
+            && let Some(discovered) = remote.as_ref().and_then(RemoteJwks::discovered_issuer)
+        {
+            issuers.push(discovered.to_owned());
+        }
         #[cfg(feature = "jwks")]
         let has_remote = remote.is_some();
         #[cfg(not(feature = "jwks"))]
@@ -598,7 +610,7 @@ impl JwtAuthConfigBuilder {
         if self.realm.bytes().any(|b| b == b'"' || b == b'\\' || !(0x20..0x7f).contains(&b)) {
             return Err(ConfigError::new("the realm must be printable ASCII without quotes or backslashes"));
         }
-        if self.issuers.iter().any(String::is_empty) || self.audiences.iter().any(String::is_empty) {
+        if issuers.iter().any(String::is_empty) || self.audiences.iter().any(String::is_empty) {
             return Err(ConfigError::new("an issuer or audience cannot be empty"));
         }
         let seconds = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
@@ -609,7 +621,7 @@ impl JwtAuthConfigBuilder {
                 routes,
                 rules: ClaimRules {
                     leeway: seconds(self.leeway),
-                    issuers: self.issuers,
+                    issuers,
                     audiences: self.audiences,
                     max_lifetime: self.max_lifetime.map(seconds),
                     required_type: self.required_type,

@@ -195,8 +195,13 @@ fn with_header(token: &str, header: &Value) -> String {
     format!("{}.{rest}", URL_SAFE_NO_PAD.encode(header.to_string()))
 }
 
+/// A loopback set with a generous timeout (a slow shared machine must not turn a fetch
+/// into a 503) and a cooldown longer than any test, so counts of fetches are exact.
 fn remote(url: &str) -> RemoteJwksBuilder {
-    RemoteJwks::from_url(url).allow_http(true).timeout(Duration::from_millis(500))
+    RemoteJwks::from_url(url)
+        .allow_http(true)
+        .timeout(Duration::from_secs(5))
+        .unknown_kid_cooldown(Duration::from_secs(3600))
 }
 
 fn config(remote: RemoteJwks) -> JwtAuthConfig {
@@ -279,8 +284,15 @@ async fn a_thousand_concurrent_cold_requests_cause_exactly_one_fetch() {
     let provider = Provider::start(jwks_of(&[&rsa])).await;
     let router = app(config(remote(&provider.url()).build().unwrap()));
     let token = token(&rsa);
-    let calls = (0..1000).map(|_| call(&router, &token));
-    let statuses = futures_util::future::join_all(calls).await;
+    // Each request on its own task, so they race across both worker threads.
+    let calls: Vec<_> = (0..1000)
+        .map(|_| {
+            let (router, token) = (router.clone(), token.clone());
+            tokio::spawn(async move { call(&router, &token).await })
+        })
+        .collect();
+    let statuses: Vec<StatusCode> =
+        futures_util::future::join_all(calls).await.into_iter().map(|status| status.unwrap()).collect();
     assert!(statuses.iter().all(|status| *status == StatusCode::OK), "every cold request passes");
     assert_eq!(provider.fetches(), 1, "one fetch served all of them");
     // And over a real socket, with the set cached: no further fetch.
@@ -299,13 +311,17 @@ async fn a_flood_of_random_kids_costs_at_most_one_fetch_per_cooldown() {
     assert_eq!(provider.fetches(), 1);
     let mut rejected = 0;
     for chunk in 0..10 {
-        let calls = (0..1000).map(|i| {
-            let forged = with_header(&good, &json!({"alg": "RS256", "kid": format!("random-{chunk}-{i}")}));
-            let router = router.clone();
-            async move { call(&router, &forged).await }
-        });
-        let statuses = futures_util::future::join_all(calls).await;
-        rejected += statuses.iter().filter(|status| **status == StatusCode::UNAUTHORIZED).count();
+        let calls: Vec<_> = (0..1000)
+            .map(|i| {
+                let forged =
+                    with_header(&good, &json!({"alg": "RS256", "kid": format!("random-{chunk}-{i}")}));
+                let router = router.clone();
+                tokio::spawn(async move { call(&router, &forged).await })
+            })
+            .collect();
+        for status in futures_util::future::join_all(calls).await {
+            rejected += usize::from(status.unwrap() == StatusCode::UNAUTHORIZED);
+        }
     }
     assert_eq!(rejected, 10_000, "every random kid is rejected with 401");
     assert_eq!(provider.fetches(), 2, "one refetch for the first unknown kid, then the cooldown holds");
@@ -335,7 +351,7 @@ async fn a_rotated_in_key_is_fetched_once_and_a_dropped_key_stops_at_the_next_re
     // This request finds the set due for refresh and starts it in the background...
     let _ = get_me(&base, &old_token).await;
     let mut status = StatusCode::OK;
-    for _ in 0..50 {
+    for _ in 0..250 {
         tokio::time::sleep(Duration::from_millis(20)).await;
         status = get_me(&base, &old_token).await.status;
         if status == StatusCode::UNAUTHORIZED {
@@ -351,6 +367,7 @@ async fn cached_keys_keep_serving_through_every_fault_and_recover_without_restar
     let rsa = signer(Algorithm::RS256, "rsa-1");
     let provider = Provider::start(jwks_of(&[&rsa])).await;
     let jwks = remote(&provider.url())
+        .timeout(Duration::from_secs(2))
         .ttl_bounds(Duration::from_millis(50), Duration::from_secs(60))
         .default_ttl(Duration::from_millis(50))
         .build()
@@ -500,7 +517,7 @@ async fn one_unfit_key_never_spoils_the_set_and_duplicate_kids_are_ambiguous() {
 async fn a_bad_signature_with_a_known_kid_or_a_foreign_alg_or_issuer_never_fetches() {
     let rsa = signer(Algorithm::RS256, "rsa-1");
     let provider = Provider::start(jwks_of(&[&rsa])).await;
-    let jwks = remote(&provider.url()).algorithms([Algorithm::RS256]).build().unwrap();
+    let jwks = remote(&provider.url()).algorithms([Algorithm::RS256, Algorithm::RS384]).build().unwrap();
     let base = serve(app(config(jwks))).await;
     let good = token(&rsa);
     assert_eq!(get_me(&base, &good).await.status, StatusCode::OK);
@@ -511,6 +528,9 @@ async fn a_bad_signature_with_a_known_kid_or_a_foreign_alg_or_issuer_never_fetch
     assert_invalid_token(&get_me(&base, &tampered).await, ErrorKind::InvalidSignature);
     let es = with_header(&good, &json!({"alg": "ES256", "kid": "unknown-es"}));
     assert_invalid_token(&get_me(&base, &es).await, ErrorKind::UnsupportedAlgorithm);
+    // An allowed algorithm, but not the known kid's own: refused, and no fetch either.
+    let other_alg = with_header(&good, &json!({"alg": "RS384", "kid": "rsa-1"}));
+    assert_invalid_token(&get_me(&base, &other_alg).await, ErrorKind::UnsupportedAlgorithm);
     let foreign = TokenIssuer::builder()
         .rsa_pem(RSA_PRIVATE)
         .kid("unknown-kid")
@@ -547,7 +567,7 @@ async fn cache_control_max_age_sets_the_lifetime_within_bounds() {
     assert_eq!(call(&router, &token(&rsa)).await, StatusCode::OK);
     tokio::time::sleep(Duration::from_millis(150)).await;
     assert_eq!(call(&router, &token(&rsa)).await, StatusCode::OK, "served from cache while refreshing");
-    for _ in 0..50 {
+    for _ in 0..500 {
         if provider.fetches() >= 2 {
             break;
         }
@@ -653,9 +673,12 @@ async fn several_issuers_each_verify_with_their_own_keys_only() {
     let b = issue(ED_PRIVATE, Algorithm::EdDSA, "b-1", "https://b.test", "api-b");
     assert_eq!(get_me(&base, &a).await.status, StatusCode::OK);
     assert_eq!(get_me(&base, &b).await.status, StatusCode::OK);
-    // A's key claiming to be B: B's keys do not know it (and B's cooldown holds afterwards).
+    // A's key claiming to be B: B's keys do not know it (one refetch of B's set, no more).
     let a_as_b = issue(RSA_PRIVATE, Algorithm::RS256, "a-1", "https://b.test", "api-b");
     assert_invalid_token(&get_me(&base, &a_as_b).await, ErrorKind::UnknownKey);
+    assert_eq!(provider_b.fetches(), 2);
+    assert_invalid_token(&get_me(&base, &a_as_b).await, ErrorKind::UnknownKey);
+    assert_eq!(provider_b.fetches(), 2, "B's cooldown holds");
     // The right key but the other issuer's audience.
     let wrong_audience = issue(RSA_PRIVATE, Algorithm::RS256, "a-1", "https://a.test", "api-b");
     assert_invalid_token(&get_me(&base, &wrong_audience).await, ErrorKind::InvalidAudience);
@@ -751,7 +774,11 @@ async fn metrics_count_verifications_fetches_and_refused_refetches() {
 
 /// Discovery from the provider, its four resources as audiences, RFC 9068 access tokens.
 fn provider_config(provider: &idp::Idp) -> (JwtAuthConfig, RemoteJwks) {
-    let keys = RemoteJwks::discover(provider.issuer()).allow_http(true).build().unwrap();
+    let keys = RemoteJwks::discover(provider.issuer())
+        .allow_http(true)
+        .unknown_kid_cooldown(Duration::from_secs(3600))
+        .build()
+        .unwrap();
     let mut builder =
         JwtAuthConfig::builder().remote_jwks(keys.clone()).issuer(provider.issuer()).required_type("at+jwt");
     for (resource, _) in idp::RESOURCES {

@@ -13,9 +13,10 @@
 //!   (the maximum staleness); retries back off exponentially (1 s doubling to 5 min, with
 //!   jitter). One warning per outage and one line on recovery.
 //! - **Unknown kid**: one refetch, shared by every request that waits for it, at most once
-//!   per 30 s (the cooldown). Inside the cooldown an unknown kid fails at once with 401; a
-//!   kid looked up and not found is remembered for 5 minutes (the negative cache, bounded),
-//!   so a flood of random kids costs no network. A bad signature with a known kid never
+//!   per 30 s (the cooldown). Inside the cooldown an unknown kid fails at once with 401, and
+//!   a kid looked up and not found is remembered for one cooldown (the negative cache,
+//!   bounded, keyed by hash), so a flood of random kids costs no network and takes no lock
+//!   longer than a lookup. A bad signature with a known kid never
 //!   fetches. The algorithm allowlist (and the issuer, before any wait) is checked first.
 //! - **Cold start**: lazy by default ([`RemoteJwksBuilder::prefetch`] starts at build when a
 //!   Tokio runtime is running). Before the first successful fetch, requests wait for the one
@@ -38,9 +39,13 @@
 mod fetch;
 
 use std::collections::HashMap;
+use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::future::Future;
+use std::hash::BuildHasher as _;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -72,10 +77,11 @@ pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default cap on a fetched document's body.
 pub const DEFAULT_MAX_BODY_SIZE: usize = 64 * 1024;
 
-/// How long a kid that was looked up and not found is remembered.
-const NEGATIVE_TTL: Duration = Duration::from_secs(300);
-/// At most this many kids are remembered as not found; beyond, the oldest are dropped.
+/// At most this many kids are remembered as not found (for one cooldown); beyond, all are
+/// forgotten at once.
 const NEGATIVE_CAPACITY: usize = 4096;
+/// Every configured duration is capped here (about 100 years), so no instant overflows.
+const MAX_SETTING: Duration = Duration::from_secs(100 * 365 * 86_400);
 /// Retry backoff after failed fetches: first delay and ceiling.
 const BACKOFF_START: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(300);
@@ -113,6 +119,12 @@ struct Inner {
     rsa_default: Algorithm,
     current: ArcSwapOption<Snapshot>,
     state: Mutex<State>,
+    /// Keys the negative cache's hashes (random per set: kids cannot be chosen to collide).
+    negative_hasher: RandomState,
+    /// Milliseconds since `epoch` before which no background refresh starts (`u64::MAX`
+    /// while a fetch runs): read without the lock by every request once a refresh is due.
+    quiet_until: AtomicU64,
+    epoch: Instant,
 }
 
 enum Location {
@@ -134,8 +146,12 @@ struct State {
     in_flight: Option<Shared<BoxFuture<'static, Result<(), JwksError>>>>,
     /// When the last refetch caused by an unknown kid started.
     last_kid_refetch: Option<Instant>,
-    /// Kids looked up and not found, with when.
-    negative: HashMap<Box<str>, Instant>,
+    /// Kids looked up and not found (as keyed hashes, so a long kid costs no memory), with
+    /// when.
+    negative: HashMap<u64, Instant>,
+    /// Bumped by every fetch started; a fetch that ends (or is dropped) clears `in_flight`
+    /// only if it is still the current one.
+    generation: u64,
     /// Failed fetches in a row, and when the next attempt may start.
     failures: u32,
     retry_at: Option<Instant>,
@@ -167,8 +183,8 @@ impl std::error::Error for JwksError {}
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct JwksStatus {
-    /// A usable set is cached (fetched at least once and not older than the maximum
-    /// staleness): requests can be verified.
+    /// A usable set with at least one key is cached (fetched and not older than the
+    /// maximum staleness): requests can be verified.
     pub ready: bool,
     /// Keys in the cached set.
     pub keys: usize,
@@ -256,7 +272,7 @@ impl RemoteJwks {
         let state = self.inner.lock();
         let usable = snapshot.as_ref().filter(|snapshot| self.inner.usable(snapshot, now));
         JwksStatus {
-            ready: usable.is_some(),
+            ready: usable.is_some_and(|snapshot| snapshot.keys.len() > 0),
             keys: usable.map_or(0, |snapshot| snapshot.keys.len()),
             skipped_keys: snapshot.as_ref().map_or(0, |snapshot| snapshot.skipped),
             age: snapshot.as_ref().map(|snapshot| now.saturating_duration_since(snapshot.fetched_at)),
@@ -296,60 +312,86 @@ impl RemoteJwks {
         if !self.allows(algorithm) {
             return Err(Missing::Error(ErrorKind::UnsupportedAlgorithm));
         }
-        let now = Instant::now();
-        let current = self.inner.current.load();
-        let Some(snapshot) = current.as_ref().filter(|snapshot| self.inner.usable(snapshot, now)) else {
-            // Cold, or everything cached is too old: only a fetch can help.
-            if !may_wait {
-                return Err(Missing::Error(ErrorKind::KeysUnavailable));
-            }
-            admit().map_err(Missing::Error)?;
-            let mut state = self.inner.lock();
-            return match &state.in_flight {
-                Some(in_flight) => Err(Missing::Wait(KeyWait(in_flight.clone()))),
-                None if state.retry_at.is_some_and(|at| now < at) => {
-                    Err(Missing::Error(ErrorKind::KeysUnavailable))
+        let inner = &self.inner;
+        let mut admit = Some(admit);
+        let mut use_key = Some(use_key);
+        let mut run_admit = || admit.take().map_or(Ok(()), |admit| admit()).map_err(Missing::Error);
+        loop {
+            let now = Instant::now();
+            let current = inner.current.load();
+            let usable = current.as_ref().filter(|snapshot| inner.usable(snapshot, now));
+            if let Some(snapshot) = usable {
+                if now >= snapshot.refresh_at {
+                    inner.refresh_in_background(now);
                 }
-                None => Err(Missing::Wait(KeyWait(self.inner.start_fetch(&mut state)))),
+                match snapshot.keys.select(kid, algorithm) {
+                    Ok(key) => {
+                        if now >= snapshot.expires_at {
+                            observe::jwks_stale_served();
+                        }
+                        let use_key = use_key.take().expect("a key is used once");
+                        return Ok(use_key(key));
+                    }
+                    Err(ErrorKind::UnknownKey) => {}
+                    // A known kid with another algorithm, or a set with no key of this
+                    // algorithm at all and a kid it does not know: only the latter may be a
+                    // rotation worth a fetch.
+                    Err(ErrorKind::UnsupportedAlgorithm)
+                        if kid.is_none_or(|kid| !snapshot.keys.has_kid(kid)) => {}
+                    Err(other) => return Err(Missing::Error(other)),
+                }
+            }
+            let cold = usable.is_none();
+            let missing = |state: &mut State| {
+                if cold {
+                    ErrorKind::KeysUnavailable
+                } else {
+                    state.remember_missing(&inner.negative_hasher, kid, now);
+                    ErrorKind::UnknownKey
+                }
             };
-        };
-        if now >= snapshot.refresh_at {
-            self.inner.refresh_in_background(now);
-        }
-        match snapshot.keys.select(kid, algorithm) {
-            Ok(key) => {
-                if now >= snapshot.expires_at {
-                    observe::jwks_stale_served();
-                }
-                return Ok(use_key(key));
+            if !may_wait {
+                return Err(Missing::Error(missing(&mut inner.lock())));
             }
-            Err(ErrorKind::UnknownKey | ErrorKind::UnsupportedAlgorithm) => {}
-            Err(other) => return Err(Missing::Error(other)),
-        }
-        let kid_text = kid.unwrap_or("");
-        if !may_wait {
-            self.inner.lock().remember_missing(kid_text, now);
-            return Err(Missing::Error(ErrorKind::UnknownKey));
-        }
-        admit().map_err(Missing::Error)?;
-        let mut state = self.inner.lock();
-        if let Some(in_flight) = &state.in_flight {
-            return Err(Missing::Wait(KeyWait(in_flight.clone())));
-        }
-        let known_missing = state.negative.get(kid_text).is_some_and(|at| now < *at + NEGATIVE_TTL);
-        let cooling = state.last_kid_refetch.is_some_and(|at| now < at + self.inner.cooldown);
-        let backing_off = state.retry_at.is_some_and(|at| now < at);
-        if known_missing || cooling || backing_off {
-            observe::jwks_refetch_refused();
-            if cooling {
-                tracing::debug!("unknown kid inside the refetch cooldown: rejected without a fetch");
+            run_admit()?;
+            let mut state = inner.lock();
+            // A fetch may have stored a new set between the read above and this lock: if so,
+            // look again (the lock orders this check after any such store).
+            if !same_snapshot(&current, &inner.current.load()) {
+                continue;
             }
-            state.remember_missing(kid_text, now);
-            return Err(Missing::Error(ErrorKind::UnknownKey));
+            if let Some(in_flight) = &state.in_flight {
+                return Err(Missing::Wait(KeyWait(in_flight.clone())));
+            }
+            let backing_off = state.retry_at.is_some_and(|at| now < at);
+            if cold {
+                return if backing_off {
+                    Err(Missing::Error(ErrorKind::KeysUnavailable))
+                } else {
+                    Err(Missing::Wait(KeyWait(inner.start_fetch(&mut state))))
+                };
+            }
+            let known_missing = state.is_known_missing(&inner.negative_hasher, kid, now, inner.cooldown);
+            let cooling =
+                state.last_kid_refetch.is_some_and(|at| now < at.checked_add(inner.cooldown).unwrap_or(now));
+            if known_missing || cooling || backing_off {
+                observe::jwks_refetch_refused();
+                tracing::debug!("unknown kid: rejected without a fetch (cooldown, backoff or known missing)");
+                return Err(Missing::Error(missing(&mut state)));
+            }
+            state.last_kid_refetch = Some(now);
+            tracing::debug!("unknown kid: refetching the key set");
+            return Err(Missing::Wait(KeyWait(inner.start_fetch(&mut state))));
         }
-        state.last_kid_refetch = Some(now);
-        tracing::debug!("unknown kid: refetching the key set");
-        Err(Missing::Wait(KeyWait(self.inner.start_fetch(&mut state))))
+    }
+}
+
+/// True when both loads saw the same stored set (or both saw none).
+fn same_snapshot(a: &Option<Arc<Snapshot>>, b: &Option<Arc<Snapshot>>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        (None, None) => true,
+        _ => false,
     }
 }
 
@@ -389,14 +431,17 @@ impl fmt::Debug for KeyWait {
 }
 
 impl State {
-    fn remember_missing(&mut self, kid: &str, now: Instant) {
+    fn remember_missing(&mut self, hasher: &RandomState, kid: Option<&str>, now: Instant) {
         if self.negative.len() >= NEGATIVE_CAPACITY {
-            self.negative.retain(|_, at| now < *at + NEGATIVE_TTL);
-            if self.negative.len() >= NEGATIVE_CAPACITY {
-                self.negative.clear();
-            }
+            // Bounded: forget everything at once (O(n) once per NEGATIVE_CAPACITY inserts).
+            self.negative.clear();
         }
-        self.negative.insert(kid.into(), now);
+        self.negative.insert(hasher.hash_one(kid), now);
+    }
+
+    /// A kid looked up and not found within the last `ttl`.
+    fn is_known_missing(&self, hasher: &RandomState, kid: Option<&str>, now: Instant, ttl: Duration) -> bool {
+        self.negative.get(&hasher.hash_one(kid)).is_some_and(|at| now < at.checked_add(ttl).unwrap_or(now))
     }
 }
 
@@ -407,30 +452,48 @@ impl Inner {
     }
 
     fn usable(&self, snapshot: &Snapshot, now: Instant) -> bool {
-        now < snapshot.fetched_at + self.max_staleness
+        snapshot.fetched_at.checked_add(self.max_staleness).is_none_or(|end| now < end)
+    }
+
+    fn millis(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.epoch).as_millis()).unwrap_or(u64::MAX - 1)
     }
 
     fn refresh_in_background(self: &Arc<Self>, now: Instant) {
+        // Without a runtime nothing would drive the fetch; without the quiet window passed,
+        // a fetch runs or the backoff holds. Both checks take no lock.
+        if self.millis(now) < self.quiet_until.load(Ordering::Relaxed)
+            || tokio::runtime::Handle::try_current().is_err()
+        {
+            return;
+        }
         let mut state = self.lock();
         if state.in_flight.is_some() || state.retry_at.is_some_and(|at| now < at) {
             return;
         }
-        let fetch = self.start_fetch(&mut state);
-        drop(state);
-        if tokio::runtime::Handle::try_current().is_err() {
-            // No runtime to drive it: the next request that needs a fetch polls it.
-            drop(fetch);
-        }
+        drop(self.start_fetch(&mut state));
     }
 
     /// Starts a fetch (the caller checked none is in flight) and returns the shared handle.
     /// With a Tokio runtime the fetch runs on its own task, so it completes even when every
-    /// waiter goes away.
+    /// waiter goes away. A panic inside the fetch is an error like any other, and a fetch
+    /// dropped before its end (its runtime shut down) still clears `in_flight`.
     fn start_fetch(self: &Arc<Self>, state: &mut State) -> Shared<BoxFuture<'static, Result<(), JwksError>>> {
-        let inner = Arc::clone(self);
         state.fetches += 1;
+        state.generation = state.generation.wrapping_add(1);
+        self.quiet_until.store(u64::MAX, Ordering::Relaxed);
+        let mut guard = FetchGuard { inner: Arc::clone(self), generation: state.generation, done: false };
         let future: BoxFuture<'static, Result<(), JwksError>> = Box::pin(async move {
-            let outcome = inner.fetch().await;
+            let inner = Arc::clone(&guard.inner);
+            let timeout = inner.limits.timeout;
+            // One timeout over the whole fetch, discovery and JWKS together.
+            let fetch = tokio::time::timeout(timeout, AssertUnwindSafe(inner.fetch()).catch_unwind());
+            let outcome = match fetch.await {
+                Ok(Ok(outcome)) => outcome,
+                Ok(Err(_panic)) => Err(JwksError { failure: FetchFailure::Transport, discovery: false }),
+                Err(_elapsed) => Err(JwksError { failure: FetchFailure::Timeout, discovery: false }),
+            };
+            guard.disarm();
             inner.apply(outcome)
         });
         let shared = future.shared();
@@ -466,12 +529,7 @@ impl Inner {
                 }
             }
         };
-        let fetched = fetch::get(&self.client, &url, &self.limits).await.map_err(jwks_error);
-        if fetched.is_err() {
-            // Discover again next time: the provider may have moved its keys.
-            self.lock().discovered = None;
-        }
-        fetched
+        fetch::get(&self.client, &url, &self.limits).await.map_err(jwks_error)
     }
 
     /// Stores a fetched set, or records the failure; ends the fetch in flight.
@@ -490,13 +548,16 @@ impl Inner {
                 let ttl = max_age.unwrap_or(self.default_ttl).clamp(self.ttl_bounds.0, self.ttl_bounds.1);
                 let refresh_after = ttl.mul_f64(0.80 + 0.15 * unit_random());
                 let count = remote.keys.len();
+                // Durations are capped at build, so these never overflow.
+                let refresh_at = now.checked_add(refresh_after).unwrap_or(now);
                 self.current.store(Some(Arc::new(Snapshot {
                     keys: KeySet::from_vetted(remote.keys),
                     fetched_at: now,
-                    refresh_at: now + refresh_after,
-                    expires_at: now + ttl,
+                    refresh_at,
+                    expires_at: now.checked_add(ttl).unwrap_or(now),
                     skipped: remote.skipped,
                 })));
+                self.quiet_until.store(self.millis(refresh_at), Ordering::Relaxed);
                 if state.outage_logged {
                     tracing::info!(keys = count, "JWKS fetch recovered");
                 } else {
@@ -518,8 +579,12 @@ impl Inner {
                 state.failures = state.failures.saturating_add(1);
                 let exponent = state.failures.saturating_sub(1).min(16);
                 let backoff = BACKOFF_START.saturating_mul(1 << exponent).min(BACKOFF_MAX);
-                state.retry_at = Some(now + backoff.mul_f64(0.5 + 0.5 * unit_random()));
+                let retry_at = now + backoff.mul_f64(0.5 + 0.5 * unit_random());
+                state.retry_at = Some(retry_at);
+                self.quiet_until.store(self.millis(retry_at), Ordering::Relaxed);
                 state.last_error = Some(error.clone());
+                // Discover again next time: the provider may have moved its keys.
+                state.discovered = None;
                 if state.outage_logged {
                     tracing::debug!(error = %error, failures = state.failures, "JWKS fetch failed again");
                 } else {
@@ -533,6 +598,34 @@ impl Inner {
                 }
                 Err(error)
             }
+        }
+    }
+}
+
+/// Clears `in_flight` when a fetch future is dropped before it ends, so the next request
+/// can start another.
+struct FetchGuard {
+    inner: Arc<Inner>,
+    generation: u64,
+    done: bool,
+}
+
+impl FetchGuard {
+    /// The fetch reached its end: `apply` clears `in_flight` itself.
+    fn disarm(&mut self) {
+        self.done = true;
+    }
+}
+
+impl Drop for FetchGuard {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let mut state = self.inner.lock();
+        if state.generation == self.generation {
+            state.in_flight = None;
+            self.inner.quiet_until.store(0, Ordering::Relaxed);
         }
     }
 }
@@ -705,20 +798,26 @@ impl RemoteJwksBuilder {
                 .build()
                 .map_err(|_| ConfigError::new("the HTTP client for the JWKS could not be built"))?,
         };
+        let cap = |duration: Duration| duration.min(MAX_SETTING);
+        let mut limits = self.limits;
+        limits.timeout = cap(limits.timeout);
         let remote = RemoteJwks {
             inner: Arc::new(Inner {
                 location,
                 client,
-                limits: self.limits,
+                limits,
                 allow_foreign_jwks_uri: self.allow_foreign_jwks_uri,
-                default_ttl: self.default_ttl,
-                ttl_bounds: self.ttl_bounds,
-                max_staleness: self.max_staleness,
-                cooldown: self.cooldown,
+                default_ttl: cap(self.default_ttl),
+                ttl_bounds: (cap(self.ttl_bounds.0), cap(self.ttl_bounds.1)),
+                max_staleness: cap(self.max_staleness),
+                cooldown: cap(self.cooldown),
                 algorithms: self.algorithms,
                 rsa_default: self.rsa_default,
                 current: ArcSwapOption::empty(),
                 state: Mutex::new(State::default()),
+                negative_hasher: RandomState::new(),
+                quiet_until: AtomicU64::new(0),
+                epoch: Instant::now(),
             }),
         };
         if self.prefetch && tokio::runtime::Handle::try_current().is_ok() {

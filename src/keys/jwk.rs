@@ -191,10 +191,26 @@ pub(crate) fn parse_remote_jwk_set(
     }
     let set: RawSet<'_> = serde_json::from_slice(json)
         .map_err(|_| "the document is not a JWK set: a JSON object with a `keys` array".to_string())?;
+    // A kid published twice is ambiguous whether or not both copies are fit: collect the
+    // kids of every entry first, fit or not.
+    #[derive(Deserialize)]
+    struct KidOnly {
+        kid: Option<String>,
+    }
+    let kids: Vec<Option<String>> = set
+        .keys
+        .iter()
+        .map(|raw| serde_json::from_str::<KidOnly>(raw.get()).ok().and_then(|entry| entry.kid))
+        .collect();
+    let ambiguous = |kid: &str| kids.iter().filter(|other| other.as_deref() == Some(kid)).count() > 1;
     let mut keys: Vec<PreparedKey> = Vec::with_capacity(set.keys.len());
     let mut skipped = 0usize;
-    let mut ambiguous: Vec<String> = Vec::new();
     for (index, raw) in set.keys.iter().enumerate() {
+        if kids[index].as_deref().is_some_and(ambiguous) {
+            skipped += 1;
+            tracing::debug!(index, "JWK skipped: its kid names more than one key");
+            continue;
+        }
         let prepared = serde_json::from_str::<RawJwk>(raw.get())
             .map_err(|_| "not a JWK object of string members, or a member appears twice".to_string())
             .and_then(|raw| {
@@ -209,25 +225,12 @@ pub(crate) fn parse_remote_jwk_set(
                 PreparedKey::new(parsed.kid, parsed.algorithm, parsed.material)
             });
         match prepared {
-            Ok(key) => {
-                if let Some(kid) = key.kid()
-                    && keys.iter().any(|other| other.kid() == Some(kid))
-                {
-                    ambiguous.push(kid.to_owned());
-                }
-                keys.push(key);
-            }
+            Ok(key) => keys.push(key),
             Err(why) => {
                 skipped += 1;
                 tracing::debug!(index, reason = %why, "JWK skipped");
             }
         }
-    }
-    if !ambiguous.is_empty() {
-        let before = keys.len();
-        keys.retain(|key| key.kid().is_none_or(|kid| !ambiguous.iter().any(|dup| dup == kid)));
-        skipped += before - keys.len();
-        tracing::debug!(count = ambiguous.len(), "JWKs sharing a kid skipped: a kid must name one key");
     }
     Ok(RemoteKeys { keys, skipped })
 }
@@ -271,13 +274,15 @@ mod tests {
             {"kty":"OKP","crv":"Ed25519","kid":"twice","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},
             {"kty":"OKP","crv":"Ed25519","kid":"twice","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},
             {"kty":"OKP","crv":"Ed25519","kid":"good","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},
+            {"kty":"OKP","crv":"Ed25519","kid":"half","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},
+            {"kty":"RSA","use":"enc","kid":"half","n":"AQAB","e":"AQAB"},
             {"kty":"EC","crv":"secp256k1","kid":"k1","x":"AAAA","y":"AAAA"},
             "not an object", 42]}"#;
         let parsed =
             parse_remote_jwk_set(set, &[Algorithm::EdDSA, Algorithm::RS256], Algorithm::RS256).unwrap();
         let kids: Vec<_> = parsed.keys.iter().map(|key| key.kid()).collect();
         assert_eq!(kids, [Some("good")]);
-        assert_eq!(parsed.skipped, 8);
+        assert_eq!(parsed.skipped, 10, "a kid shared with an unfit key is ambiguous too");
         let only_rsa = parse_remote_jwk_set(set, &[Algorithm::RS256], Algorithm::RS256).unwrap();
         assert!(only_rsa.keys.is_empty());
         assert!(parse_remote_jwk_set(b"[]", &[Algorithm::RS256], Algorithm::RS256).is_err());

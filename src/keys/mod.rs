@@ -366,6 +366,12 @@ impl KeySet {
         self.keys.len()
     }
 
+    /// True when a key with this kid is in the set.
+    #[cfg(feature = "jwks")]
+    pub(crate) fn has_kid(&self, kid: &str) -> bool {
+        self.keys.iter().any(|key| key.kid() == Some(kid))
+    }
+
     /// True when a key with this fingerprint is in the set.
     #[cfg(feature = "jwks")]
     pub(crate) fn contains(&self, fingerprint: u64) -> bool {
