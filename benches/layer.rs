@@ -11,7 +11,10 @@
 //! - `config_verify`: `JwtAuthConfig::verify_as::<Claims>`, the layer's verification alone;
 //! - `router_no_auth`: an axum `Router` with one GET handler, no auth, called in-process;
 //! - `router_with_layer`: the same router behind `JwtAuthLayer`, the handler reading
-//!   `Extension<Claims<Claims>>`;
+//!   `Extension<Claims<Claims>>`, with the verified-token cache off: every request is
+//!   verified in full (cold);
+//! - `router_with_layer_warm`: the same with the cache on (the default), the token already
+//!   verified once: every measured request is a cache hit;
 //! - `config_verify_remote`, `router_with_remote_layer` (asymmetric algorithms, `jwks`
 //!   feature): the same, with the key taken from a cached remote JWKS (served once by a
 //!   loopback server before measuring) instead of a static key;
@@ -138,7 +141,10 @@ struct Case {
     algorithm: Algorithm,
     token: String,
     bearer: HeaderValue,
+    /// The token cache off: every request verified (cold).
     config: JwtAuthConfig,
+    /// The token cache on (the default): after the first request, a hit (warm).
+    warm_config: JwtAuthConfig,
     decoding_key: DecodingKey,
     validation: Validation,
     #[cfg(feature = "aws-lc-rs")]
@@ -180,12 +186,20 @@ fn decoding_key(algorithm: Algorithm) -> DecodingKey {
 fn case(name: &'static str, algorithm: Algorithm) -> Case {
     let issuer = issuer(algorithm);
     let token = issuer.issue(&serde_json::json!({"sub": "alice", "role": "admin"})).expect("token");
+    // Cold: the verified-token cache off, so every request is verified in full.
     let config = JwtAuthConfig::builder()
         .key(issuer.verifying_key())
         .issuer(ISSUER)
         .audience(AUDIENCE)
+        .token_cache(false)
         .build()
         .expect("config");
+    let warm_config = JwtAuthConfig::builder()
+        .key(issuer.verifying_key())
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .build()
+        .expect("config with the token cache");
     let mut validation = Validation::new(algorithm);
     validation.set_issuer(&[ISSUER]);
     validation.set_audience(&[AUDIENCE]);
@@ -201,6 +215,7 @@ fn case(name: &'static str, algorithm: Algorithm) -> Case {
         token,
         bearer,
         config,
+        warm_config,
     }
 }
 
@@ -373,6 +388,12 @@ fn print_allocations(cases: &[Case], rt: &Runtime) {
             let request = request(&case.bearer);
             rt.block_on(call(&mut layered, request));
         });
+        let mut warm = router_with_layer(case.warm_config.clone());
+        rt.block_on(call(&mut warm, request(&case.bearer)));
+        let with_layer_warm = allocations_per_call(|| {
+            let request = request(&case.bearer);
+            rt.block_on(call(&mut warm, request));
+        });
         let mut guarded = router_with_guards(case.config.clone());
         let with_guards = allocations_per_call(|| {
             let request = request(&case.bearer);
@@ -384,7 +405,7 @@ fn print_allocations(cases: &[Case], rt: &Runtime) {
         println!(
             "  {:<6} floor {:>4.1} / {:>5.0} B   jsonwebtoken {:>4.1} / {:>5.0} B   verify_as {:>4.1} / {:>5.0} B   \
              router_no_auth {:>4.1} / {:>5.0} B   router_with_layer {:>4.1} / {:>5.0} B   \
-             router_with_guards {:>4.1} / {:>5.0} B   (building the request: {:.1} / {:.0} B, in both router numbers)",
+             router_with_layer_warm {:>4.1} / {:>5.0} B   router_with_guards {:>4.1} / {:>5.0} B   (building the request: {:.1} / {:.0} B, in both router numbers)",
             case.name,
             floor.0,
             floor.1,
@@ -396,6 +417,8 @@ fn print_allocations(cases: &[Case], rt: &Runtime) {
             no_auth.1,
             with_layer.0,
             with_layer.1,
+            with_layer_warm.0,
+            with_layer_warm.1,
             with_guards.0,
             with_guards.1,
             request_only.0,
@@ -442,6 +465,7 @@ fn remote_configs(cases: &[Case], rt: &Runtime) -> Vec<Option<JwtAuthConfig>> {
                 .remote_jwks(remote)
                 .issuer(ISSUER)
                 .audience(AUDIENCE)
+                .token_cache(false)
                 .build()
                 .expect("remote config");
             assert!(config.verify_as::<Claims>(&case.token).is_ok(), "{}: remote key verifies", case.name);
@@ -561,6 +585,20 @@ fn main() {
         }
         group.finish();
     }
+
+    let mut group = criterion.benchmark_group("router_with_layer_warm");
+    for case in &cases {
+        let mut router = router_with_layer(case.warm_config.clone());
+        rt.block_on(call(&mut router, request(&case.bearer))); // the one verification, cached
+        group.bench_function(case.name, |b| {
+            b.iter_batched(
+                || request(&case.bearer),
+                |request| rt.block_on(call(&mut router, request)),
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    group.finish();
 
     let mut group = criterion.benchmark_group("router_with_route_layer_guards");
     for case in &cases {

@@ -82,6 +82,21 @@ def main() -> int:
         )
 
     print()
+    print("| alg | router, no auth (µs) | router + layer, cold (µs) | router + layer, warm (µs) "
+          "| layer cost warm (µs) | cold layer / warm layer |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for alg in algorithms:
+        no_auth = get("router_no_auth", alg)
+        cold = get("router_with_layer", alg)
+        warm = means.get(("router_with_layer_warm", alg))
+        if warm is None:
+            continue
+        warm_cost = None if no_auth is None else warm - no_auth
+        cold_cost = None if no_auth is None or cold is None else cold - no_auth
+        warm_text = "n/a" if warm_cost is None else f"{warm_cost:.2f}"
+        print(f"| {alg} | {us(no_auth)} | {us(cold)} | {us(warm)} | {warm_text} | {ratio(cold_cost, warm_cost)} |")
+
+    print()
     print("| alg | router + layer (µs) | + 3 guards, one stack (µs) | guarded / layer | guards (µs) "
           "| + 3 guards as a route_layer (µs) | guarded / layer |")
     print("|---|---:|---:|---:|---:|---:|---:|")

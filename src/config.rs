@@ -294,7 +294,7 @@ impl JwtAuthConfig {
     }
 
     /// The credential of the request, if any, after the token-source rules (one credential,
-    /// no repeats).
+    /// no repeats). Its syntax is checked by [`crate::extract::validate`], before verifying.
     pub(crate) fn extract<'r>(&self, request: &RequestHead<'r>) -> Result<Option<&'r str>, AuthError> {
         extract(&self.inner.sources, request.headers, request.uri).map_err(AuthError::from)
     }

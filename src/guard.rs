@@ -447,7 +447,12 @@ where
                 RequireFuture {
                     state: GuardState::Checking {
                         check,
-                        pending: Some(Pending { request, service, token, require: self.require.clone() }),
+                        pending: Some(Box::new(Pending {
+                            request,
+                            service,
+                            token,
+                            require: self.require.clone(),
+                        })),
                     },
                 }
             }
@@ -473,7 +478,8 @@ pin_project! {
 pin_project! {
     #[project = GuardStateProjection]
     enum GuardState<S, B, F, ResBody> {
-        Checking { check: BoxFuture<bool>, pending: Option<Pending<S, B>> },
+        // Boxed: only asynchronous checks use it; every other future stays small.
+        Checking { check: BoxFuture<bool>, pending: Option<Box<Pending<S, B>>> },
         Calling { #[pin] future: F },
         Rejected { response: Option<Response<ResBody>> },
     }
@@ -499,7 +505,7 @@ where
                 GuardStateProjection::Checking { check, pending } => {
                     let satisfied = std::task::ready!(check.as_mut().poll(cx));
                     let Pending { request, mut service, token, require } =
-                        pending.take().expect("RequireFuture polled after completion");
+                        *pending.take().expect("RequireFuture polled after completion");
                     if satisfied {
                         let future = service.call(request);
                         state.set(GuardState::Calling { future });

@@ -54,6 +54,7 @@ use crate::cache::{TokenCache, TokenCacheStats};
 use crate::claims::{Claims, DefaultClaims, VerifiedToken};
 use crate::config::{JwtAuthConfig, KeyWait, Verdict};
 use crate::error::ErrorKind;
+use crate::extract::validate;
 use crate::observe;
 use crate::response::{RequestHead, into_service_response};
 use crate::verify::now;
@@ -229,30 +230,10 @@ where
     let outcome = match config.extract(&head) {
         Err(error) => Verdict::Done(Err(error)),
         Ok(None) => Verdict::Done(Ok(None)),
-        Ok(Some(token)) => {
-            let now = now();
-            match auth.cache.as_ref().map(|cache| (cache, cache.get(token, now))) {
-                Some((_, Some(claims))) => {
-                    observe::token_cache(true);
-                    Verdict::Done(Ok(Some(claims)))
-                }
-                cached => {
-                    if cached.is_some() {
-                        observe::token_cache(false);
-                    }
-                    match config.verify_or_wait::<C>(token, may_wait) {
-                        Verdict::Done(Ok(claims)) => {
-                            if let Some((cache, _)) = cached {
-                                cache.insert(token, &claims, now);
-                            }
-                            Verdict::Done(Ok(Some(claims)))
-                        }
-                        Verdict::Done(Err(error)) => Verdict::Done(Err(error)),
-                        Verdict::Wait(wait) => Verdict::Wait(wait),
-                    }
-                }
-            }
-        }
+        Ok(Some(token)) => match authenticate(auth, token, may_wait) {
+            Verdict::Done(result) => Verdict::Done(result.map(Some)),
+            Verdict::Wait(wait) => Verdict::Wait(wait),
+        },
     };
     let error = match outcome {
         Verdict::Done(Ok(Some(claims))) => {
@@ -273,7 +254,7 @@ where
         Verdict::Wait(wait) => {
             let clone = inner.clone();
             let inner = std::mem::replace(inner, clone);
-            let parked = Parked { inner, request, auth: auth.clone() };
+            let parked = Box::new(Parked { inner, request, auth: auth.clone() });
             return State::Waiting { wait, parked: Some(parked) };
         }
     };
@@ -281,6 +262,33 @@ where
     observe::verification(Some(error.kind()));
     let response = config.rejection(&error, &head);
     State::Rejected { response: Some(into_service_response(response)) }
+}
+
+/// The claims for a credential: from the verified-token cache when a usable entry is there
+/// (its syntax was checked before it was cached), else checked and verified in full, and
+/// cached when it passes.
+fn authenticate<C>(auth: &Settings<C>, token: &str, may_wait: bool) -> Verdict<Claims<C>>
+where
+    C: DeserializeOwned + Send + Sync + 'static,
+{
+    let now = now();
+    let cache = auth.cache.as_deref();
+    if let Some(cache) = cache {
+        if let Some(claims) = cache.get(token, now) {
+            observe::token_cache(true);
+            return Verdict::Done(Ok(claims));
+        }
+        observe::token_cache(false);
+    }
+    let token = match validate(token) {
+        Ok(token) => token,
+        Err(kind) => return Verdict::Done(Err(kind.into())),
+    };
+    let verdict = auth.config.verify_or_wait::<C>(token, may_wait);
+    if let (Some(cache), Verdict::Done(Ok(claims))) = (cache, &verdict) {
+        cache.insert(token, claims, now);
+    }
+    verdict
 }
 
 /// A request waiting for a key fetch, with the service that will answer it.
@@ -310,7 +318,9 @@ pin_project! {
     {
         Inner { #[pin] future: S::Future },
         Rejected { response: Option<S::Response> },
-        Waiting { wait: KeyWait, parked: Option<Parked<S, ReqBody, C>> },
+        // Boxed: the rare waiting request must not make every request's future larger
+        // (futures are moved, and axum boxes them).
+        Waiting { wait: KeyWait, parked: Option<Box<Parked<S, ReqBody, C>>> },
     }
 }
 
@@ -335,7 +345,7 @@ where
                         return Poll::Pending;
                     }
                     let Parked { mut inner, request, auth } =
-                        parked.take().expect("ResponseFuture polled after completion");
+                        *parked.take().expect("ResponseFuture polled after completion");
                     // The fetch is done: decide with what is cached now, without waiting again.
                     let next = admit::<S, C, ReqBody, ResBody>(&mut inner, request, &auth, false);
                     state.set(next);
