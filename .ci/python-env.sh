@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up the Python virtualenv the interop tests (tests/interop.rs) run PyJWT and
-# python-jose in: target/interop-venv, beside the build output, so `cargo clean` drops it.
+# python-jose in, and the gRPC tests (grpc/tests/grpc.rs) run grpcio in:
+# target/interop-venv, beside the build output, so `cargo clean` drops it.
 #
 # Idempotent and quick when already done: a stamp file in the venv records the exact
 # requirement line it was built for, and is written only after a complete install. When the
@@ -10,8 +11,9 @@
 # Needs only python3 with its venv module, and pip's default package registry.
 set -euo pipefail
 
-# The libraries the FastAPI JWT tutorial uses, pinned exactly.
-REQUIREMENTS="PyJWT[crypto]==2.15.1 python-jose[cryptography]==3.5.0"
+# The libraries the FastAPI JWT tutorial uses, and grpcio as a standard non-Rust gRPC
+# client (its wheels need no compiler), pinned exactly.
+REQUIREMENTS="PyJWT[crypto]==2.15.1 python-jose[cryptography]==3.5.0 grpcio==1.85.3"
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$root/target/interop-venv"
@@ -49,6 +51,6 @@ rm -rf "$venv"
 "$PYTHON3" -m venv "$venv"
 # shellcheck disable=SC2086 # the requirement line is a list of words
 "$python" -m pip install --quiet --disable-pip-version-check --no-input $REQUIREMENTS >&2
-"$python" -c 'import jwt, jose, cryptography' >&2
+"$python" -c 'import jwt, jose, cryptography, grpc' >&2
 printf '%s' "$REQUIREMENTS" >"$stamp"
 echo "$python"

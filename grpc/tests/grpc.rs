@@ -1,7 +1,13 @@
 //! The layer on a real tonic server on 127.0.0.1, called by a real tonic client: every
 //! rejection arrives as the `tonic::Code` and fixed message a gRPC client understands.
+//! One test calls the same server with Python's grpcio (`tests/grpcio_client.py`, in the
+//! venv `.ci/python-env.sh` sets up), a standard gRPC client that is not tonic.
 
 use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use tonic::metadata::MetadataValue;
@@ -61,8 +67,8 @@ fn bob() -> String {
     token_for("bob", "user", Duration::from_secs(600))
 }
 
-/// Serves on a fresh port of 127.0.0.1 and returns a channel to it.
-async fn start<F, Fut>(serve: F) -> Channel
+/// Serves on a fresh port of 127.0.0.1 and returns its address.
+async fn serve_on_a_fresh_port<F, Fut>(serve: F) -> SocketAddr
 where
     F: FnOnce(TcpIncoming) -> Fut,
     Fut: Future<Output = Result<(), tonic::transport::Error>> + Send + 'static,
@@ -70,6 +76,16 @@ where
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(serve(TcpIncoming::from(listener)));
+    address
+}
+
+/// Serves on a fresh port of 127.0.0.1 and returns a channel to it.
+async fn start<F, Fut>(serve: F) -> Channel
+where
+    F: FnOnce(TcpIncoming) -> Fut,
+    Fut: Future<Output = Result<(), tonic::transport::Error>> + Send + 'static,
+{
+    let address = serve_on_a_fresh_port(serve).await;
     Channel::from_shared(format!("http://{address}")).unwrap().connect().await.unwrap()
 }
 
@@ -274,6 +290,150 @@ async fn stream_runs_on_past_its_token_expiry_when_the_expiry_layer_is_off() {
     let (received, end) = drain(&mut client, stream_of(STREAM_LENGTH, Some(&short_lived))).await.unwrap();
     assert_eq!(received, STREAM_LENGTH);
     end.unwrap();
+}
+
+// ---- a standard gRPC client that is not tonic ----
+
+/// The venv's python from `.ci/python-env.sh`, set up once per test binary. There is no
+/// skipping: without python3 (with venv) and pip access the test fails, saying why, on a
+/// developer's machine as under `CI=true`.
+fn python() -> &'static Path {
+    static PYTHON: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let python = PYTHON.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let script = root.join(".ci/python-env.sh");
+        let output = Command::new("bash")
+            .arg(&script)
+            .current_dir(root)
+            .output()
+            .map_err(|error| format!("could not run bash {}: {error}", script.display()))?;
+        if !output.status.success() {
+            return Err(format!(
+                "{} failed ({}):\n{}",
+                script.display(),
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim_end()
+            ));
+        }
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let python = PathBuf::from(stdout.lines().last().unwrap_or_default().trim());
+        if python.is_file() {
+            Ok(python)
+        } else {
+            Err(format!("{} printed no python path (got {stdout:?})", script.display()))
+        }
+    });
+    match python {
+        Ok(python) => python,
+        Err(why) => panic!(
+            "the grpcio test needs python3 with venv and pip access to install grpcio \
+             (.ci/python-env.sh); it could not be set up:\n{why}"
+        ),
+    }
+}
+
+/// What `tests/grpcio_client.py` printed about one call.
+#[derive(Debug, serde::Deserialize)]
+struct GrpcioOutcome {
+    /// The `grpc.StatusCode` name, such as `UNAUTHENTICATED`.
+    code: String,
+    details: String,
+    messages: Vec<String>,
+    /// From the trailing metadata.
+    www_authenticate: Option<String>,
+}
+
+/// Calls `method` on the server at `address` with grpcio, blocking until it ends.
+fn grpcio_call(address: SocketAddr, method: &str, token: Option<&str>, extra: &[&str]) -> GrpcioOutcome {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/grpcio_client.py");
+    let mut command = Command::new(python());
+    command.arg(&script).arg(address.to_string()).arg(method).args(extra);
+    if let Some(token) = token {
+        command.arg("--token").arg(token);
+    }
+    let output =
+        command.output().unwrap_or_else(|error| panic!("could not run {}: {error}", script.display()));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "grpcio_client.py {method} exited with {}:\n{}{stdout}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|error| panic!("{error} in {stdout:?}"))
+}
+
+#[tokio::test]
+async fn a_python_grpcio_client_gets_the_same_status_codes() {
+    let address = serve_on_a_fresh_port(|incoming| {
+        Server::builder()
+            .layer(auth())
+            .add_service(GreeterServer::new(Greeter::with_interval(INTERVAL)))
+            .serve_with_incoming(incoming)
+    })
+    .await;
+    // The layer's own PERMISSION_DENIED (a trailers-only response, with a challenge), not
+    // the handler's.
+    let guarded = serve_on_a_fresh_port(|incoming| {
+        Server::builder()
+            .layer(auth())
+            .layer(Require::role("admin"))
+            .add_service(GreeterServer::new(Greeter::with_interval(INTERVAL)))
+            .serve_with_incoming(incoming)
+    })
+    .await;
+    let (alice, bob) = (alice(), bob());
+    // The client blocks, on its own thread, while this runtime keeps serving.
+    let calls = tokio::task::spawn_blocking(move || {
+        let missing = grpcio_call(address, "SayHello", None, &[]);
+        assert_eq!(missing.code, "UNAUTHENTICATED", "{missing:?}");
+        assert_eq!(missing.details, ErrorKind::MissingCredential.description());
+        assert_eq!(missing.details, "Authentication is required");
+        assert_eq!(missing.www_authenticate.as_deref(), Some(r#"Bearer realm="api""#), "{missing:?}");
+        assert!(missing.messages.is_empty());
+
+        let bad = grpcio_call(address, "SayHello", Some("not-a-jwt"), &[]);
+        assert_eq!(bad.code, "UNAUTHENTICATED", "{bad:?}");
+        assert_eq!(bad.details, ErrorKind::Malformed.description());
+        let challenge = bad.www_authenticate.as_deref().unwrap_or_default();
+        assert!(
+            challenge.starts_with("Bearer ") && challenge.contains(r#"error="invalid_token""#),
+            "{bad:?}"
+        );
+
+        let valid = grpcio_call(address, "SayHello", Some(&bob), &[]);
+        assert_eq!(valid.code, "OK", "{valid:?}");
+        assert_eq!(valid.details, "");
+        assert_eq!(valid.messages, ["Hello world, from bob"]);
+        assert_eq!(valid.www_authenticate, None);
+
+        let admin = grpcio_call(address, "SayHelloAdmin", Some(&alice), &[]);
+        assert_eq!(admin.code, "OK", "{admin:?}");
+        assert_eq!(admin.messages, ["Hello world, from alice (admin)"]);
+        let denied = grpcio_call(address, "SayHelloAdmin", Some(&bob), &[]);
+        assert_eq!(denied.code, "PERMISSION_DENIED", "{denied:?}");
+        assert_eq!(denied.details, ErrorKind::InsufficientScope.description());
+        assert!(denied.messages.is_empty());
+        let guard = grpcio_call(guarded, "SayHello", Some(&bob), &[]);
+        assert_eq!(guard.code, "PERMISSION_DENIED", "{guard:?}");
+        assert_eq!(guard.details, ErrorKind::InsufficientScope.description());
+        let challenge = guard.www_authenticate.as_deref().unwrap_or_default();
+        assert!(challenge.contains(r#"error="insufficient_scope""#), "{guard:?}");
+
+        let stream = grpcio_call(address, "SayHelloStream", Some(&bob), &["--count", "3"]);
+        assert_eq!(stream.code, "OK", "{stream:?}");
+        assert_eq!(
+            stream.messages,
+            ["Hello world #1, from bob", "Hello world #2, from bob", "Hello world #3, from bob"]
+        );
+        let unauthenticated_stream = grpcio_call(address, "SayHelloStream", None, &["--count", "3"]);
+        assert_eq!(unauthenticated_stream.code, "UNAUTHENTICATED", "{unauthenticated_stream:?}");
+        assert_eq!(unauthenticated_stream.details, ErrorKind::MissingCredential.description());
+        assert!(unauthenticated_stream.messages.is_empty());
+    });
+    if let Err(error) = calls.await {
+        std::panic::resume_unwind(error.into_panic());
+    }
 }
 
 // ---- keys unavailable ----
