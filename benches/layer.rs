@@ -22,6 +22,8 @@
 //!   the handler (`Require::role`, `Require::any_role`, `Require::claim_equals`, stacked in
 //!   one `ServiceBuilder` with the auth layer, so axum wraps the route once, as in
 //!   `router_with_layer`), all satisfied: what authorisation adds on top of authentication;
+//! - `router_with_all_of_guards`: the same three guards as one layer, `Require::all_of`;
+//! - `guards_is_satisfied`: the same three guards' checks alone on a verified token;
 //! - `router_with_route_layer_guards`: the same guards as a separate `route_layer`, which
 //!   adds axum's own per-layer cost (one more boxed route per request).
 //!
@@ -335,6 +337,18 @@ fn router_with_guards(config: JwtAuthConfig) -> Router {
     Router::new().route("/me", get(hello_claims)).layer(stack)
 }
 
+/// The same three guards composed into one layer with `Require::all_of`.
+fn router_with_all_of_guards(config: JwtAuthConfig) -> Router {
+    let guards = Require::all_of([
+        Require::role("admin"),
+        Require::any_role(["editor", "admin"]),
+        Require::claim_equals("sub", "alice"),
+    ]);
+    let stack =
+        tower::ServiceBuilder::new().layer(JwtAuthLayer::new(config).with_claims::<Claims>()).layer(guards);
+    Router::new().route("/me", get(hello_claims)).layer(stack)
+}
+
 /// The same three guards as a separate `route_layer` inside the auth layer: each extra axum
 /// layer boxes the route once more, which axum charges per request.
 fn router_with_route_layer_guards(config: JwtAuthConfig) -> Router {
@@ -590,6 +604,39 @@ fn main() {
     for case in &cases {
         let mut router = router_with_layer(case.warm_config.clone());
         rt.block_on(call(&mut router, request(&case.bearer))); // the one verification, cached
+        group.bench_function(case.name, |b| {
+            b.iter_batched(
+                || request(&case.bearer),
+                |request| rt.block_on(call(&mut router, request)),
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    group.finish();
+
+    // The three guards' checks alone, on a verified token (no router, no futures).
+    let mut group = criterion.benchmark_group("guards_is_satisfied");
+    let guards = [
+        Require::role("admin"),
+        Require::any_role(["editor", "admin"]),
+        Require::claim_equals("sub", "alice"),
+    ];
+    let extensions = axum::http::Extensions::new();
+    for case in &cases {
+        let verified = case.config.verify(&case.token).expect("verify");
+        let token = verified.token().clone();
+        group.bench_function(case.name, |b| {
+            b.iter(|| {
+                guards.iter().all(|guard| guard.is_satisfied(black_box(&token), &extensions) == Some(true))
+            })
+        });
+    }
+    group.finish();
+
+    let mut group = criterion.benchmark_group("router_with_all_of_guards");
+    for case in &cases {
+        let mut router = router_with_all_of_guards(case.config.clone());
+        assert_eq!(rt.block_on(call(&mut router, request(&case.bearer))), StatusCode::OK);
         group.bench_function(case.name, |b| {
             b.iter_batched(
                 || request(&case.bearer),

@@ -97,17 +97,21 @@ def main() -> int:
         print(f"| {alg} | {us(no_auth)} | {us(cold)} | {us(warm)} | {warm_text} | {ratio(cold_cost, warm_cost)} |")
 
     print()
-    print("| alg | router + layer (µs) | + 3 guards, one stack (µs) | guarded / layer | guards (µs) "
-          "| + 3 guards as a route_layer (µs) | guarded / layer |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("| alg | router + layer (µs) | + 3 guard layers, one stack (µs) | guarded / layer | guards (µs) "
+          "| + 3 guards as a route_layer (µs) | guarded / layer | + `Require::all_of` of 3 (µs) | guarded / layer "
+          "| the 3 checks alone (µs) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for alg in algorithms:
         with_layer = get("router_with_layer", alg)
         with_guards = get("router_with_guards", alg)
         route_layer = means.get(("router_with_route_layer_guards", alg))
         guards = None if with_layer is None or with_guards is None else with_guards - with_layer
         guards_text = "n/a" if guards is None else f"{guards:+.2f}"
+        all_of = means.get(("router_with_all_of_guards", alg))
+        checks = means.get(("guards_is_satisfied", alg))
         print(f"| {alg} | {us(with_layer)} | {us(with_guards)} | {ratio(with_guards, with_layer)} | {guards_text} "
-              f"| {us(route_layer)} | {ratio(route_layer, with_layer)} |")
+              f"| {us(route_layer)} | {ratio(route_layer, with_layer)} | {us(all_of)} | {ratio(all_of, with_layer)} "
+              f"| {us(checks)} |")
 
     print()
     print("| alg | verify_as, static key (µs) | verify_as, remote JWKS key (µs) | remote / static "

@@ -27,7 +27,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use jsonwebtoken::Algorithm;
 
 use crate::config::JwtAuthConfig;
-use crate::grants::Grants;
+use crate::grants::{Grants, MemberIndex};
 use crate::keys::KeyRef;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
@@ -107,6 +107,7 @@ struct TokenInner {
     header: VerifiedHeader,
     grants: Grants,
     payload: Vec<u8>,
+    members: MemberIndex,
     facts: TokenFacts,
     config: JwtAuthConfig,
 }
@@ -138,10 +139,16 @@ impl VerifiedToken {
         header: VerifiedHeader,
         grants: Grants,
         payload: Vec<u8>,
+        members: MemberIndex,
         facts: TokenFacts,
         config: JwtAuthConfig,
     ) -> Self {
-        Self { inner: Arc::new(TokenInner { header, grants, payload, facts, config }) }
+        Self { inner: Arc::new(TokenInner { header, grants, payload, members, facts, config }) }
+    }
+
+    /// Where the payload's top-level members are.
+    pub(crate) fn members(&self) -> &MemberIndex {
+        &self.inner.members
     }
 
     pub(crate) fn facts(&self) -> &TokenFacts {

@@ -265,7 +265,7 @@ impl JwtAuthConfig {
         let scan =
             PayloadScan::read(&jws.payload, &rules.grant_paths).map_err(|_| ErrorKind::InvalidClaims)?;
         rules.check_with(&scan, now(), issuers, audiences)?;
-        let PayloadScan { grants, exp, nbf, .. } = scan;
+        let PayloadScan { grants, exp, nbf, members, .. } = scan;
         let facts = TokenFacts {
             exp: exp.map_or(i64::MAX, |exp| exp.0), // the checks required exp
             nbf: nbf.map(|nbf| nbf.0),
@@ -273,7 +273,10 @@ impl JwtAuthConfig {
             key,
         };
         let claims: C = serde_json::from_slice(&jws.payload).map_err(|_| ErrorKind::InvalidClaims)?;
-        Ok(Claims::new(claims, VerifiedToken::new(jws.header, grants, jws.payload, facts, self.clone())))
+        Ok(Claims::new(
+            claims,
+            VerifiedToken::new(jws.header, grants, jws.payload, members, facts, self.clone()),
+        ))
     }
 
     /// Verifies a compact JWS whose payload is not a JWT claim set and returns the payload

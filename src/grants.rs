@@ -237,6 +237,72 @@ pub(crate) struct PayloadScan<'a> {
     pub(crate) nbf: Option<NumericDate>,
     pub(crate) iat: Option<NumericDate>,
     pub(crate) grants: Grants,
+    pub(crate) members: MemberIndex,
+}
+
+/// Where each top-level member of the payload sits, recorded during the one pass, so that a
+/// claim guard reads one member's bytes instead of parsing the whole payload again.
+#[derive(Debug, Default)]
+pub(crate) struct MemberIndex {
+    /// (key start, key end, value start, value end) as byte offsets into the payload; the
+    /// value range is empty (`0..0`) when the value was read by the checks and not recorded.
+    entries: Vec<(u32, u32, u32, u32)>,
+    /// False when a key used an escape (so its bytes are not its name): look-ups then fall
+    /// back to a full parse.
+    complete: bool,
+}
+
+/// What the index says about one top-level claim.
+pub(crate) enum Member<'p> {
+    /// Not in the payload.
+    Absent,
+    /// Present once, with these value bytes.
+    Value(&'p [u8]),
+    /// Present more than once: never trusted.
+    Repeated,
+    /// The index cannot tell: parse the payload.
+    Unknown,
+}
+
+impl MemberIndex {
+    /// Records a member: its key's range (none when escaped) and its value's (none when the
+    /// checks read it).
+    fn record(&mut self, key: Option<(u32, u32)>, value: Option<(u32, u32)>) {
+        if let Some((key_start, key_end)) = key {
+            let (value_start, value_end) = value.unwrap_or((0, 0));
+            self.entries.push((key_start, key_end, value_start, value_end));
+        }
+    }
+
+    /// Looks `name` up in the payload the index was made from.
+    pub(crate) fn get<'p>(&self, payload: &'p [u8], name: &str) -> Member<'p> {
+        if !self.complete {
+            return Member::Unknown;
+        }
+        let range = |start: u32, end: u32| payload.get(start as usize..end as usize);
+        let mut found = None;
+        for &(key_start, key_end, value_start, value_end) in &self.entries {
+            if range(key_start, key_end) != Some(name.as_bytes()) {
+                continue;
+            }
+            if found.is_some() {
+                return Member::Repeated;
+            }
+            found = Some((value_start, value_end));
+        }
+        match found {
+            None => Member::Absent,
+            Some((0, 0)) => Member::Unknown,
+            Some((start, end)) => range(start, end).map_or(Member::Unknown, Member::Value),
+        }
+    }
+}
+
+/// The offset of `part` inside `whole`, when `part` borrows from it.
+fn offset_in(whole: &[u8], part: &[u8]) -> Option<u32> {
+    let start = (part.as_ptr() as usize).checked_sub(whole.as_ptr() as usize)?;
+    (start + part.len() <= whole.len()).then_some(())?;
+    u32::try_from(start).ok()
 }
 
 impl<'a> PayloadScan<'a> {
@@ -244,19 +310,20 @@ impl<'a> PayloadScan<'a> {
     /// path is an error, as is a registered claim of the wrong type.
     pub(crate) fn read(payload: &'a [u8], tree: &PathTree) -> Result<Self, serde_json::Error> {
         let mut deserializer = serde_json::Deserializer::from_slice(payload);
-        let scan = TopSeed { tree }.deserialize(&mut deserializer)?;
+        let scan = TopSeed { tree, payload }.deserialize(&mut deserializer)?;
         deserializer.end()?;
         Ok(scan)
     }
 }
 
-struct TopSeed<'t> {
+struct TopSeed<'t, 'p> {
     tree: &'t PathTree,
+    payload: &'p [u8],
 }
 
 const REGISTERED: [&str; 5] = ["iss", "aud", "exp", "nbf", "iat"];
 
-impl<'de, 't> DeserializeSeed<'de> for TopSeed<'t> {
+impl<'de, 't> DeserializeSeed<'de> for TopSeed<'t, '_> {
     type Value = PayloadScan<'de>;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
@@ -264,7 +331,7 @@ impl<'de, 't> DeserializeSeed<'de> for TopSeed<'t> {
     }
 }
 
-impl<'de, 't> Visitor<'de> for TopSeed<'t> {
+impl<'de, 't> Visitor<'de> for TopSeed<'t, '_> {
     type Value = PayloadScan<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -272,12 +339,32 @@ impl<'de, 't> Visitor<'de> for TopSeed<'t> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut scan =
-            PayloadScan { iss: None, aud: None, exp: None, nbf: None, iat: None, grants: Grants::default() };
+        let mut scan = PayloadScan {
+            iss: None,
+            aud: None,
+            exp: None,
+            nbf: None,
+            iat: None,
+            grants: Grants::default(),
+            members: MemberIndex { entries: Vec::with_capacity(12), complete: true },
+        };
         let mut seen_registered = [false; REGISTERED.len()];
         let mut seen_paths = vec![false; self.tree.children.len()];
+        let payload = self.payload;
         while let Some(CowStr(name)) = map.next_key()? {
+            let key = match &name {
+                std::borrow::Cow::Borrowed(key) => {
+                    offset_in(payload, key.as_bytes()).map(|start| (start, key.len()))
+                }
+                std::borrow::Cow::Owned(_) => None,
+            };
+            // An escaped name is not its bytes: the index cannot find it, so it says so.
+            let key = key.map(|(start, len)| (start, start + len as u32));
+            if key.is_none() {
+                scan.members.complete = false;
+            }
             if let Some(index) = REGISTERED.iter().position(|r| *r == name) {
+                scan.members.record(key, None);
                 if std::mem::replace(&mut seen_registered[index], true) {
                     return Err(de::Error::custom("a registered claim appears twice"));
                 }
@@ -289,12 +376,18 @@ impl<'de, 't> Visitor<'de> for TopSeed<'t> {
                     _ => scan.iat = Some(map.next_value()?),
                 }
             } else if let Some((index, subtree)) = self.tree.child(&name) {
+                scan.members.record(key, None);
                 if std::mem::replace(&mut seen_paths[index], true) {
                     return Err(de::Error::custom("a claim appears twice"));
                 }
                 map.next_value_seed(NodeSeed { tree: subtree, grants: &mut scan.grants })?;
             } else {
-                map.next_value::<IgnoredAny>()?;
+                let value: &serde_json::value::RawValue = map.next_value()?;
+                let value = value.get().as_bytes();
+                match offset_in(payload, value) {
+                    Some(start) => scan.members.record(key, Some((start, start + value.len() as u32))),
+                    None => scan.members.complete = false,
+                }
             }
         }
         scan.grants = std::mem::take(&mut scan.grants).finish();

@@ -44,7 +44,7 @@ use tower_service::Service;
 
 use crate::claims::{Claims, CowStr, StrictValue, VerifiedToken};
 use crate::error::{AuthError, ErrorKind};
-use crate::grants::ClaimPath;
+use crate::grants::{ClaimPath, Member};
 use crate::response::{RequestHead, default_response, into_service_response};
 
 /// A boxed future: the one allocation an asynchronous check costs.
@@ -206,7 +206,7 @@ fn evaluate(node: &Node, token: &VerifiedToken, extensions: &Extensions) -> Eval
     match node {
         Node::Role(role) => Evaluation::Done(token.grants().has_role(role)),
         Node::Scope(scope) => Evaluation::Done(token.grants().has_scope(scope)),
-        Node::ClaimEquals(path, value) => Evaluation::Done(claim_equals(token.payload(), path, value)),
+        Node::ClaimEquals(path, value) => Evaluation::Done(claim_equals_in(token, path, value)),
         Node::Check(check) => Evaluation::Done(check(extensions)),
         Node::AsyncCheck(check) => match check(extensions) {
             Some(future) => Evaluation::Later(future),
@@ -239,6 +239,21 @@ fn combine(children: &[Arc<Node>], token: &VerifiedToken, extensions: &Extension
         }
         all
     }))
+}
+
+/// [`claim_equals`] through the token's member index: only the first segment's value is
+/// parsed, not the whole payload.
+fn claim_equals_in(token: &VerifiedToken, path: &ClaimPath, expected: &Value) -> bool {
+    let payload = token.payload();
+    let Some((first, rest)) = path.segments().split_first() else { return false };
+    match token.members().get(payload, first) {
+        Member::Absent | Member::Repeated => false,
+        Member::Unknown => claim_equals(payload, path, expected),
+        Member::Value(bytes) => {
+            let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+            Seek { path: rest, expected }.deserialize(&mut deserializer).unwrap_or(false)
+        }
+    }
 }
 
 /// True when the value at `path` in the payload equals `expected`; false when it differs,
@@ -555,6 +570,65 @@ mod tests {
         assert!(!equals(payload, "org", json!("acme")), "an object is not a scalar");
         assert!(!equals(payload, "missing", Value::Null), "absent is not null");
         assert!(!equals(payload, "sub.deeper", json!("alice")));
+    }
+
+    /// A verified token over `payload` (signature and checks skipped: only the payload and
+    /// its member index matter here).
+    fn token_over(payload: &str) -> VerifiedToken {
+        use crate::claims::{TokenFacts, VerifiedHeader};
+        use crate::grants::{PathTree, PayloadScan};
+        use crate::keys::KeyRef;
+        let scan = PayloadScan::read(payload.as_bytes(), &PathTree::default()).unwrap();
+        let header = VerifiedHeader { algorithm: jsonwebtoken::Algorithm::HS256, kid: None, typ: None };
+        let facts = TokenFacts {
+            exp: 0,
+            nbf: None,
+            leeway: 0,
+            key: KeyRef { source: 0, remote: false, fingerprint: 0 },
+        };
+        let config = crate::JwtAuthConfig::builder().hmac_secret([7u8; 32]).build().unwrap();
+        VerifiedToken::new(header, scan.grants, payload.as_bytes().to_vec(), scan.members, facts, config)
+    }
+
+    #[test]
+    fn the_member_index_answers_like_a_full_parse() {
+        let payloads = [
+            r#"{"sub":"alice","exp":5,"org":{"tenant":"acme","ids":[1,2]},"n":3,"ok":true}"#,
+            r#"{"tenant":"acme","tenant":"evil"}"#,
+            r#"{"t\u0065nant":"acme","tenant":"evil"}"#,
+            r#"{"tenant":"acme","x":{"a":1,"a":2}}"#,
+            r#"{"iss":"https://issuer","aud":["a","b"],"tenant":null}"#,
+        ];
+        let checks = [
+            ("sub", json!("alice")),
+            ("exp", json!(5)),
+            ("org.tenant", json!("acme")),
+            ("org.ids", json!([1, 2])),
+            ("org.missing", Value::Null),
+            ("n", json!(3)),
+            ("ok", json!(true)),
+            ("tenant", json!("acme")),
+            ("tenant", json!("evil")),
+            ("tenant", Value::Null),
+            ("iss", json!("https://issuer")),
+            ("aud", json!(["a", "b"])),
+            ("x.a", json!(1)),
+            ("absent", Value::Null),
+        ];
+        for payload in payloads {
+            let token = token_over(payload);
+            for (path, expected) in &checks {
+                let path = ClaimPath::from(*path);
+                assert_eq!(
+                    claim_equals_in(&token, &path, expected),
+                    claim_equals(payload.as_bytes(), &path, expected),
+                    "{payload} {path:?} {expected}"
+                );
+            }
+        }
+        assert!(claim_equals_in(&token_over(payloads[0]), &ClaimPath::from("org.tenant"), &json!("acme")));
+        assert!(!claim_equals_in(&token_over(payloads[1]), &ClaimPath::from("tenant"), &json!("acme")));
+        assert!(!claim_equals_in(&token_over(payloads[2]), &ClaimPath::from("tenant"), &json!("evil")));
     }
 
     #[test]
