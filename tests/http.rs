@@ -716,6 +716,35 @@ async fn plain_hyper_server_uses_the_same_layer() {
     );
 }
 
+/// Keys unavailable (a remote set whose provider is down, nothing fetched yet): 503 with
+/// `Retry-After` and no challenge, the token may be fine.
+#[cfg(feature = "jwks")]
+#[tokio::test]
+async fn plain_hyper_server_answers_503_while_the_keys_are_unavailable() {
+    use tower_jwt_auth::RemoteJwks;
+    let reserved = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = reserved.local_addr().unwrap();
+    drop(reserved);
+    let keys = RemoteJwks::from_url(&format!("http://{address}/jwks.json")).allow_http(true).build().unwrap();
+    let config = JwtAuthConfig::builder().remote_jwks(keys).issuer(ISSUER).audience(AUDIENCE).build().unwrap();
+    let base = serve_hyper(ServiceBuilder::new().layer(JwtAuthLayer::new(config)).service_fn(hyper_me)).await;
+    let token = TokenIssuer::builder()
+        .rsa_pem(RSA_PRIVATE)
+        .kid("rsa-1")
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .build()
+        .unwrap()
+        .issue(&json!({"sub": "alice"}))
+        .unwrap();
+    let response = reqwest::Client::new().get(&base).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(response.headers().contains_key("retry-after"));
+    assert!(!response.headers().contains_key("www-authenticate"));
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error_description"], ErrorKind::KeysUnavailable.description());
+}
+
 #[tokio::test]
 async fn plain_hyper_server_guard_answers_403_naming_the_role() {
     let admin_only = ServiceBuilder::new()
