@@ -726,7 +726,8 @@ async fn plain_hyper_server_answers_503_while_the_keys_are_unavailable() {
     let address = reserved.local_addr().unwrap();
     drop(reserved);
     let keys = RemoteJwks::from_url(&format!("http://{address}/jwks.json")).allow_http(true).build().unwrap();
-    let config = JwtAuthConfig::builder().remote_jwks(keys).issuer(ISSUER).audience(AUDIENCE).build().unwrap();
+    let config =
+        JwtAuthConfig::builder().remote_jwks(keys).issuer(ISSUER).audience(AUDIENCE).build().unwrap();
     let base = serve_hyper(ServiceBuilder::new().layer(JwtAuthLayer::new(config)).service_fn(hyper_me)).await;
     let token = TokenIssuer::builder()
         .rsa_pem(RSA_PRIVATE)
