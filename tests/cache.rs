@@ -92,7 +92,10 @@ async fn a_cached_token_expires_exactly_like_an_uncached_one() {
     }
     let (status, body) = call(&router, &token).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
-    assert!(body.contains("The access token expired"), "{body}");
+    // The JSON body is written into axum's `Body` with the crate's `axum` feature only.
+    if cfg!(feature = "axum") {
+        assert!(body.contains("The access token expired"), "{body}");
+    }
     assert_eq!(stats(&layer).entries, 0, "the expired entry was dropped");
 }
 
@@ -123,7 +126,9 @@ async fn a_token_not_valid_before_its_nbf_is_never_cached() {
     for _ in 0..3 {
         let (status, body) = call(&router, &token).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
-        assert!(body.contains("not valid yet"), "{body}");
+        if cfg!(feature = "axum") {
+            assert!(body.contains("not valid yet"), "{body}");
+        }
     }
     assert_eq!(stats(&layer).entries, 0);
 }
