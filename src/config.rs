@@ -644,24 +644,27 @@ impl JwtAuthConfigBuilder {
 }
 
 /// A trusted issuer with its own keys, for configurations that accept tokens from several
-/// identity providers or tenants; see [`JwtAuthConfigBuilder::trusted_issuer`].
+/// identity providers or tenants; see [`JwtAuthConfigBuilder::trusted_issuer`]. With the
+/// `jwks` feature an issuer's keys can be a remote set
+/// (`.remote_jwks(RemoteJwks::discover(issuer).build()?)`), as in the README.
 ///
-/// ```no_run
-/// use tower_jwt_auth::{JwtAuthConfig, RemoteJwks, TrustedIssuer};
+/// ```
+/// use tower_jwt_auth::{JwtAuthConfig, TrustedIssuer, VerifyingKey};
 ///
 /// # fn main() -> Result<(), tower_jwt_auth::ConfigError> {
 /// let config = JwtAuthConfig::builder()
 ///     .trusted_issuer(
 ///         TrustedIssuer::new("https://login.example.com/tenant-a")
-///             .remote_jwks(RemoteJwks::discover("https://login.example.com/tenant-a").build()?)
+///             .key(VerifyingKey::hmac(b"tenant A's secret, at least 32 bytes".to_vec()))
 ///             .audience("orders-api"),
 ///     )
 ///     .trusted_issuer(
-///         TrustedIssuer::new("https://staging-idp.example.com")
-///             .remote_jwks(RemoteJwks::from_url("https://staging-idp.example.com/jwks.json").build()?)
-///             .audience("orders-api-staging"),
+///         TrustedIssuer::new("https://login.example.com/tenant-b")
+///             .key(VerifyingKey::hmac(b"tenant B's secret, at least 32 bytes".to_vec()))
+///             .audience("orders-api"),
 ///     )
 ///     .build()?;
+/// // A token is verified with the keys of the issuer its `iss` names, and only those.
 /// # let _ = config;
 /// # Ok(())
 /// # }
