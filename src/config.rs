@@ -137,7 +137,10 @@ impl KeySource {
             && matches!(local_error, ErrorKind::UnknownKey | ErrorKind::UnsupportedAlgorithm)
             && remote.allows(prechecked.algorithm)
         {
-            let kid = prechecked.kid.clone();
+            // Take the kid out (no copy) so the closure can own the rest; it goes back into
+            // the verified header below.
+            let mut prechecked = prechecked;
+            let kid = prechecked.kid.take();
             let algorithm = prechecked.algorithm;
             let payload = prechecked.payload_segment();
             // Refuse a foreign token before any network access.
@@ -150,7 +153,12 @@ impl KeySource {
             return match remote
                 .with_key(kid.as_deref(), algorithm, may_wait, admit, |key| prechecked.verify_with(key))
             {
-                Ok(verified) => verified.map(|jws| (jws, true)).map_err(fail),
+                Ok(verified) => verified
+                    .map(|mut jws| {
+                        jws.header.kid = kid;
+                        (jws, true)
+                    })
+                    .map_err(fail),
                 Err(Missing::Error(kind)) => Err(fail(kind)),
                 Err(Missing::Wait(wait)) => Err(Stop::Wait(wait)),
             };

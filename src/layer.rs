@@ -271,8 +271,9 @@ fn authenticate<C>(auth: &Settings<C>, token: &str, may_wait: bool) -> Verdict<C
 where
     C: DeserializeOwned + Send + Sync + 'static,
 {
-    let now = now();
     let cache = auth.cache.as_deref();
+    // The clock is read only when a cache needs it.
+    let now = if cache.is_some() { now() } else { 0 };
     if let Some(cache) = cache {
         if let Some(claims) = cache.get(token, now) {
             observe::token_cache(true);

@@ -713,6 +713,7 @@ async fn static_and_remote_keys_combine_and_verify_async_fetches_first() {
     );
     let claims = config.verify_async::<tower_jwt_auth::DefaultClaims>(&remote_token).await.unwrap();
     assert_eq!(claims.sub.as_deref(), Some("alice"));
+    assert_eq!(claims.header().kid(), Some("remote-1"), "the verified header keeps a remote key's kid");
     assert_eq!(provider.fetches(), 1);
     assert!(config.verify(&remote_token).is_ok(), "now cached");
     let sets = config.remote_key_sets();

@@ -676,7 +676,8 @@ impl RemoteJwksBuilder {
         self
     }
 
-    /// The timeout of one fetch, from connecting to the last body byte (default 5 s).
+    /// The timeout of one fetch, from connecting to the last body byte, discovery and JWKS
+    /// together (default 5 s).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.limits.timeout = timeout;
         self
