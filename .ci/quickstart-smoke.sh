@@ -136,4 +136,46 @@ expect_status 401 "$status" "POST /token for an unknown user"
 expect_body '"detail":"Incorrect username or password"' "POST /token for an unknown user"
 pass "an unknown user: the same 401"
 
+# Refresh-token rotation: a new pair; the old refresh token works once only, and its reuse
+# revokes the session (the new access token included).
+status=$(login alice wonderland)
+expect_status 200 "$status" "POST /token for alice (pair)"
+expect_body '"refresh_token":"' "POST /token for alice (pair)"
+expect_header '^cache-control: no-store' "POST /token for alice (pair)"
+first_refresh=$(sed -n 's/.*"refresh_token":"\([^"]*\)".*/\1/p' "$work/body")
+status=$(request -d grant_type=refresh_token -d "refresh_token=$first_refresh" "$base/token/refresh")
+expect_status 200 "$status" "POST /token/refresh"
+second_access=$(sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p' "$work/body")
+second_refresh=$(sed -n 's/.*"refresh_token":"\([^"]*\)".*/\1/p' "$work/body")
+status=$(request -H "Authorization: Bearer $second_access" "$base/users/me")
+expect_status 200 "$status" "GET /users/me with the refreshed access token"
+pass "a refresh token gives a new pair"
+status=$(request -H "Authorization: Bearer $second_refresh" "$base/users/me")
+expect_status 401 "$status" "GET /users/me with a refresh token as the access token"
+pass "a refresh token is not an access token"
+status=$(request -d "refresh_token=$first_refresh" "$base/token/refresh")
+expect_status 400 "$status" "POST /token/refresh with a used refresh token"
+expect_body '"error":"invalid_grant"' "POST /token/refresh with a used refresh token"
+status=$(request -H "Authorization: Bearer $second_access" "$base/users/me")
+expect_status 401 "$status" "GET /users/me after the refresh token was reused"
+expect_header '^www-authenticate: Bearer .*error="invalid_token"' "GET /users/me after reuse"
+status=$(request -d "refresh_token=$second_refresh" "$base/token/refresh")
+expect_status 400 "$status" "POST /token/refresh with the revoked family's newest refresh token"
+pass "reusing a refresh token revokes its whole session"
+
+# Logout revokes the access token and its refresh tokens.
+status=$(login bob builder)
+expect_status 200 "$status" "POST /token for bob (pair)"
+bob_access=$(sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p' "$work/body")
+bob_refresh=$(sed -n 's/.*"refresh_token":"\([^"]*\)".*/\1/p' "$work/body")
+status=$(request -X POST -H "Authorization: Bearer $bob_access" "$base/logout")
+expect_status 204 "$status" "POST /logout as bob"
+status=$(request -H "Authorization: Bearer $bob_access" "$base/users/me")
+expect_status 401 "$status" "GET /users/me after logout"
+status=$(request -d "refresh_token=$bob_refresh" "$base/token/refresh")
+expect_status 400 "$status" "POST /token/refresh after logout"
+status=$(request -X POST "$base/logout")
+expect_status 401 "$status" "POST /logout without a token"
+pass "logout revokes the access token and its refresh tokens"
+
 echo "quickstart smoke: all checks passed"

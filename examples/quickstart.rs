@@ -1,9 +1,10 @@
 //! The FastAPI "OAuth2 with Password (and hashing), Bearer with JWT tokens" tutorial, in Axum.
 //!
 //! A login endpoint checks a password against an argon2 hash and signs a short-lived HS256
-//! token with [`TokenIssuer`]; [`JwtAuthLayer`] guards the other routes and hands the
-//! handlers the typed claims through the `Claims<User>` extractor; a [`Require`] guard keeps
-//! `/admin` for the `admin` role.
+//! access token and a refresh token with [`TokenIssuer`]; [`JwtAuthLayer`] guards the other
+//! routes and hands the handlers the typed claims through the `Claims<User>` extractor; a
+//! [`Require`] guard keeps `/admin` for the `admin` role. Refresh tokens rotate (a reused one
+//! revokes its whole session), and `/logout` revokes the session through [`Revocations`].
 //!
 //! ```text
 //! cargo run --example quickstart --features axum
@@ -12,9 +13,11 @@
 //! | route | access | answer |
 //! |---|---|---|
 //! | `GET /` | public | how to use the API |
-//! | `POST /token` | public | form `username`, `password` → `{"access_token", "token_type": "bearer"}` |
+//! | `POST /token` | public | form `username`, `password` → `{"access_token", "token_type": "bearer", "expires_in", "refresh_token", "refresh_expires_in"}` |
+//! | `POST /token/refresh` | public | form `refresh_token` → a new pair; the old refresh token is used up (400 `invalid_grant` if reused, revoked or bad) |
 //! | `GET /users/me` | any valid token | `{"username", "role"}` |
 //! | `GET /admin` | role `admin` | 403 `insufficient_scope` for other roles |
+//! | `POST /logout` | any valid token | 204; the access token and its refresh tokens are revoked |
 //!
 //! Demo users: `alice` / `wonderland` (role `admin`) and `bob` / `builder` (role `user`).
 //!
@@ -44,7 +47,10 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use tower_jwt_auth::{Claims, JwtAuthConfig, JwtAuthLayer, Require, TokenIssuer};
+use tower_jwt_auth::{
+    Claims, JwtAuthConfig, JwtAuthLayer, RefreshErrorKind, Require, RevocationErrorKind, Revocations,
+    TokenIssuer, TokenPair,
+};
 
 const DEFAULT_PORT: u16 = 3000;
 const DEFAULT_ISSUER: &str = "quickstart";
@@ -77,6 +83,12 @@ struct LoginForm {
     password: String,
 }
 
+/// The OAuth2 refresh form; `grant_type`, if sent, is ignored.
+#[derive(Deserialize)]
+struct RefreshForm {
+    refresh_token: String,
+}
+
 /// A user as stored: the PHC string of the password's argon2 hash, never the password.
 struct Account {
     password_hash: String,
@@ -93,6 +105,7 @@ struct Users {
 struct AppState {
     users: Arc<Users>,
     issuer: TokenIssuer,
+    revocations: Revocations,
 }
 
 /// What the environment configures.
@@ -114,9 +127,11 @@ async fn main() {
 async fn run() -> Result<(), String> {
     let settings = settings()?;
     let issuer = token_issuer(&settings)?;
-    let config = auth_config(&settings)?;
+    // One instance: an in-memory list. Several behind a load balancer: the `redis` feature.
+    let revocations = Revocations::in_memory();
+    let config = auth_config(&settings, &revocations)?;
     let users = Arc::new(demo_users()?);
-    let app = router(AppState { users, issuer }, config);
+    let app = router(AppState { users, issuer, revocations }, config);
     let address = format!("127.0.0.1:{}", settings.port);
     let listener = tokio::net::TcpListener::bind(&address)
         .await
@@ -133,8 +148,14 @@ fn router(state: AppState, config: JwtAuthConfig) -> Router {
         .route("/admin", get(admin))
         .route_layer(Require::role("admin"))
         .route("/users/me", get(me))
+        .route("/logout", post(logout))
         .route_layer(JwtAuthLayer::new(config).with_claims::<User>());
-    Router::new().route("/", get(index)).route("/token", post(login)).merge(protected).with_state(state)
+    Router::new()
+        .route("/", get(index))
+        .route("/token", post(login))
+        .route("/token/refresh", post(refresh))
+        .merge(protected)
+        .with_state(state)
 }
 
 // ---- configuration ----
@@ -195,12 +216,13 @@ fn token_issuer(settings: &Settings) -> Result<TokenIssuer, String> {
 }
 
 /// Verifies with the secret itself, not the issuer, so tokens minted elsewhere work too.
-fn auth_config(settings: &Settings) -> Result<JwtAuthConfig, String> {
+fn auth_config(settings: &Settings, revocations: &Revocations) -> Result<JwtAuthConfig, String> {
     JwtAuthConfig::builder()
         .hmac_secret(&settings.secret)
         .issuer(&settings.issuer)
         .audience(&settings.audience)
         .realm(REALM)
+        .revocations(revocations.clone())
         .build()
         .map_err(|error| format!("cannot build the JWT configuration: {error}"))
 }
@@ -215,6 +237,8 @@ fn print_usage(port: u16) {
     println!("  curl -s -H \"Authorization: Bearer $TOKEN\" {base}/admin");
     println!();
     println!("bob / builder gets a token too, but /admin answers him 403.");
+    println!("POST {base}/token/refresh with refresh_token=... rotates the pair;");
+    println!("POST {base}/logout with the access token revokes the session.");
 }
 
 // ---- passwords ----
@@ -251,6 +275,12 @@ impl Users {
         let account = account.filter(|_| matches)?;
         Some(NewToken { sub: form.username.clone(), role: account.role })
     }
+
+    /// The claims for a refreshed token, read again so a changed role takes effect; `None`
+    /// when the user is gone.
+    fn current(&self, sub: &str) -> Option<NewToken> {
+        self.accounts.get(sub).map(|account| NewToken { sub: sub.to_owned(), role: account.role })
+    }
 }
 
 // ---- handlers ----
@@ -258,7 +288,9 @@ impl Users {
 async fn index() -> &'static str {
     "tower-jwt-auth quickstart\n\
      \n\
-     POST /token     form fields username, password -> {\"access_token\": ..., \"token_type\": \"bearer\"}\n\
+     POST /token     form fields username, password -> {\"access_token\": ..., \"refresh_token\": ..., ...}\n\
+     POST /token/refresh  form field refresh_token -> a new pair (each refresh token works once)\n\
+     POST /logout    with Authorization: Bearer <token> -> 204, the session is revoked\n\
      GET  /users/me  with Authorization: Bearer <token> -> {\"username\": ..., \"role\": ...}\n\
      GET  /admin     the same, for role admin only\n\
      \n\
@@ -276,9 +308,41 @@ async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Re
 }
 
 fn token_response(issuer: &TokenIssuer, claims: &NewToken) -> Response {
-    match issuer.issue(claims) {
-        Ok(token) => Json(json!({"access_token": token, "token_type": "bearer"})).into_response(),
+    match issuer.issue_pair(claims) {
+        Ok(pair) => pair_response(pair),
         Err(_) => server_error(),
+    }
+}
+
+fn pair_response(pair: TokenPair) -> Response {
+    // RFC 6749 section 5.1: token responses are not cached.
+    ([(axum::http::header::CACHE_CONTROL, "no-store")], Json(pair)).into_response()
+}
+
+/// Rotation: the refresh token is used up, and a new pair continues the session. Using one
+/// twice revokes the session, whoever holds its tokens.
+async fn refresh(State(state): State<AppState>, Form(form): Form<RefreshForm>) -> Response {
+    let grant = match state.issuer.redeem(&form.refresh_token, &state.revocations).await {
+        Ok(grant) => grant,
+        Err(error) if matches!(error.kind(), RefreshErrorKind::Store(_)) => return unavailable(),
+        Err(_) => return invalid_grant(),
+    };
+    let Some(claims) = state.users.current(grant.subject()) else {
+        return invalid_grant();
+    };
+    match state.issuer.continue_session(&grant, &claims) {
+        Ok(pair) => pair_response(pair),
+        Err(_) => server_error(),
+    }
+}
+
+/// Revokes the caller's access token and every refresh token of its session.
+async fn logout(State(state): State<AppState>, user: Claims<User>) -> Response {
+    match state.issuer.logout(user.token(), &state.revocations).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        // Recorded here; a shared store gets it when it is back.
+        Err(error) if error.kind() == RevocationErrorKind::Deferred => StatusCode::NO_CONTENT.into_response(),
+        Err(_) => unavailable(),
     }
 }
 
@@ -296,6 +360,17 @@ async fn admin(user: Claims<User>) -> Json<serde_json::Value> {
 fn bad_credentials() -> Response {
     let body = Json(json!({"detail": "Incorrect username or password"}));
     (StatusCode::UNAUTHORIZED, [(WWW_AUTHENTICATE, "Bearer")], body).into_response()
+}
+
+/// RFC 6749 section 5.2; the same answer whatever was wrong with the refresh token.
+fn invalid_grant() -> Response {
+    let body = Json(json!({"error": "invalid_grant", "error_description": "The refresh token is invalid"}));
+    (StatusCode::BAD_REQUEST, body).into_response()
+}
+
+fn unavailable() -> Response {
+    let body = Json(json!({"detail": "Try again later"}));
+    (StatusCode::SERVICE_UNAVAILABLE, [(axum::http::header::RETRY_AFTER, "5")], body).into_response()
 }
 
 fn server_error() -> Response {

@@ -29,6 +29,7 @@ use jsonwebtoken::Algorithm;
 use crate::config::JwtAuthConfig;
 use crate::grants::{Grants, MemberIndex};
 use crate::keys::KeyRef;
+use crate::revoke::TokenIds;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -110,6 +111,8 @@ struct TokenInner {
     members: MemberIndex,
     facts: TokenFacts,
     config: JwtAuthConfig,
+    /// The ids a revocation check reads, when the configuration has revocations.
+    ids: Option<TokenIds>,
 }
 
 /// What the claim checks read and which key verified the signature: what a cached
@@ -142,8 +145,18 @@ impl VerifiedToken {
         members: MemberIndex,
         facts: TokenFacts,
         config: JwtAuthConfig,
+        ids: Option<TokenIds>,
     ) -> Self {
-        Self { inner: Arc::new(TokenInner { header, grants, payload, members, facts, config }) }
+        Self { inner: Arc::new(TokenInner { header, grants, payload, members, facts, config, ids }) }
+    }
+
+    /// The ids revocations are checked against: read at verification when the
+    /// configuration has revocations, else read from the payload now.
+    pub(crate) fn ids(&self) -> Cow<'_, TokenIds> {
+        match &self.inner.ids {
+            Some(ids) => Cow::Borrowed(ids),
+            None => Cow::Owned(TokenIds::parse(&self.inner.payload).unwrap_or_default()),
+        }
     }
 
     /// Where the payload's top-level members are.

@@ -36,6 +36,7 @@ use crate::grants::{ClaimPath, ClaimPreset, PathTree, PayloadScan, default_role_
 use crate::jwks::{Missing, RemoteJwks};
 use crate::keys::{KeyRef, KeySet, PreparedKey, VerifyingKey, install_default_provider, parse_jwk_set};
 use crate::response::{RequestHead, Responder};
+use crate::revoke::{REVOCATION_GRACE, Revocations, TokenIds};
 use crate::verify::{
     ClaimRules, Prechecked, VerifiedJws, now, precheck, unverified_issuer, verify_signature,
 };
@@ -79,6 +80,7 @@ struct ConfigInner {
     realm: String,
     responder: Option<Responder>,
     cache: CacheSettings,
+    revocations: Option<Revocations>,
 }
 
 /// Static keys, and possibly a remote set, that verify one group of tokens.
@@ -273,7 +275,18 @@ impl JwtAuthConfig {
         let scan =
             PayloadScan::read(&jws.payload, &rules.grant_paths).map_err(|_| ErrorKind::InvalidClaims)?;
         rules.check_with(&scan, now(), issuers, audiences)?;
-        let PayloadScan { grants, exp, nbf, members, .. } = scan;
+        let PayloadScan { grants, exp, nbf, iat, members, .. } = scan;
+        let ids = match &self.inner.revocations {
+            None => None,
+            Some(revocations) => {
+                let ids = TokenIds::read(&jws.payload, &members, iat.map(|iat| iat.0))
+                    .ok_or(ErrorKind::InvalidClaims)?;
+                if revocations.covers(&ids) {
+                    return Err(ErrorKind::Revoked.into());
+                }
+                Some(ids)
+            }
+        };
         let facts = TokenFacts {
             exp: exp.map_or(i64::MAX, |exp| exp.0), // the checks required exp
             nbf: nbf.map(|nbf| nbf.0),
@@ -283,7 +296,7 @@ impl JwtAuthConfig {
         let claims: C = serde_json::from_slice(&jws.payload).map_err(|_| ErrorKind::InvalidClaims)?;
         Ok(Claims::new(
             claims,
-            VerifiedToken::new(jws.header, grants, jws.payload, members, facts, self.clone()),
+            VerifiedToken::new(jws.header, grants, jws.payload, members, facts, self.clone(), ids),
         ))
     }
 
@@ -308,6 +321,11 @@ impl JwtAuthConfig {
     /// no repeats). Its syntax is checked by [`crate::extract::validate`], before verifying.
     pub(crate) fn extract<'r>(&self, request: &RequestHead<'r>) -> Result<Option<&'r str>, AuthError> {
         extract(&self.inner.sources, request.headers, request.uri).map_err(AuthError::from)
+    }
+
+    /// True when revocations are configured and cover this token.
+    pub(crate) fn revoked(&self, token: &VerifiedToken) -> bool {
+        self.inner.revocations.as_ref().is_some_and(|revocations| revocations.is_revoked(token))
     }
 
     /// True while the key behind a verification may still be trusted: static keys always;
@@ -356,6 +374,7 @@ pub struct JwtAuthConfigBuilder {
     #[cfg(feature = "jwks")]
     remote: Option<Result<RemoteJwks, ConfigError>>,
     trusted: Vec<TrustedIssuer>,
+    revocations: Option<Revocations>,
 }
 
 impl Default for JwtAuthConfigBuilder {
@@ -381,6 +400,7 @@ impl Default for JwtAuthConfigBuilder {
             #[cfg(feature = "jwks")]
             remote: None,
             trusted: Vec::new(),
+            revocations: None,
         }
     }
 }
@@ -561,6 +581,15 @@ impl JwtAuthConfigBuilder {
         self
     }
 
+    /// Checks every verified token against a revocation list, on the token-cache hits too:
+    /// a revoked token gets 401 `invalid_token` ([`ErrorKind::Revoked`]). See
+    /// [`Revocations`]; the leeway may then be at most
+    /// [`REVOCATION_GRACE`](crate::REVOCATION_GRACE).
+    pub fn revocations(mut self, revocations: Revocations) -> Self {
+        self.revocations = Some(revocations);
+        self
+    }
+
     /// Checks everything and builds the configuration.
     pub fn build(self) -> Result<JwtAuthConfig, ConfigError> {
         install_default_provider();
@@ -624,6 +653,13 @@ impl JwtAuthConfigBuilder {
         if issuers.iter().any(String::is_empty) || self.audiences.iter().any(String::is_empty) {
             return Err(ConfigError::new("an issuer or audience cannot be empty"));
         }
+        if self.revocations.is_some() && self.leeway > REVOCATION_GRACE {
+            return Err(ConfigError::new(format!(
+                "with revocations the leeway may be at most {} seconds, or revoked tokens could \
+                 outlive their entries",
+                REVOCATION_GRACE.as_secs()
+            )));
+        }
         let seconds = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
         let sources = self.sources.iter().map(TokenSource::prepare).collect::<Result<Vec<_>, _>>()?;
         Ok(JwtAuthConfig {
@@ -646,6 +682,7 @@ impl JwtAuthConfigBuilder {
                 realm: self.realm,
                 responder: self.responder,
                 cache: self.cache,
+                revocations: self.revocations,
             }),
         })
     }

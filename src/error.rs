@@ -71,6 +71,8 @@ pub enum ErrorKind {
     InsufficientScope,
     /// No keys are available to verify tokens right now (a remote key set is down).
     KeysUnavailable,
+    /// The token was revoked (see [`Revocations`](crate::Revocations)).
+    Revoked,
 }
 
 /// The class of answer an [`ErrorKind`] gets: one row of the rejection table.
@@ -161,6 +163,7 @@ impl ErrorKind {
             Self::InvalidType => "invalid_type",
             Self::InsufficientScope => "insufficient_scope",
             Self::KeysUnavailable => "keys_unavailable",
+            Self::Revoked => "revoked",
         }
     }
 
@@ -190,6 +193,7 @@ impl ErrorKind {
             Self::InvalidType => "The access token type is not accepted",
             Self::InsufficientScope => "The access token lacks the required permission",
             Self::KeysUnavailable => "The keys to verify the access token are unavailable",
+            Self::Revoked => "The access token has been revoked",
         }
     }
 }

@@ -37,14 +37,22 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
+use std::time::SystemTime;
+
+use crate::claims::VerifiedToken;
+use crate::config::JwtAuthConfig;
 use crate::error::ConfigError;
 use crate::keys::{VerifyingKey, install_default_provider, vet};
+use crate::revoke::{RevocationError, RevocationErrorKind, Revocations};
+use crate::verify::REFRESH_TOKEN_TYPE;
 use crate::verify::now;
 
 /// The default access-token lifetime: short, as the tutorial recommends.
 pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
+/// The default refresh-token lifetime (renewed at each rotation).
+pub const DEFAULT_REFRESH_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// Signs access tokens; see the module documentation.
 #[derive(Clone)]
@@ -60,6 +68,10 @@ struct IssuerInner {
     lifetime: Duration,
     public_jwk: Option<Jwk>,
     verifying_key: VerifyingKey,
+    refresh_lifetime: Duration,
+    refresh_header: Header,
+    /// Verifies this issuer's refresh tokens (and nothing else: their `typ` is required).
+    refresh_config: JwtAuthConfig,
 }
 
 impl fmt::Debug for TokenIssuer {
@@ -97,20 +109,24 @@ impl TokenIssuer {
     /// Signs `claims` (any struct or map that serializes to a JSON object), adding `iat`,
     /// `nbf`, `exp`, `jti`, `iss` and `aud` where `claims` does not set them.
     pub fn issue<T: Serialize>(&self, claims: &T) -> Result<String, IssueError> {
-        let Value::Object(mut map) = serde_json::to_value(claims)
-            .map_err(|_| IssueError { message: "the claims could not be serialized" })?
-        else {
-            return Err(IssueError { message: "the claims must serialize to a JSON object" });
-        };
-        let now = now();
-        let lifetime = i64::try_from(self.inner.lifetime.as_secs()).unwrap_or(i64::MAX);
+        let map = self.claims(object(claims)?, now(), self.inner.lifetime)?;
+        self.sign(&self.inner.header, &map)
+    }
+
+    /// Adds what `claims` does not set: `iat`, `nbf`, `exp` (now plus `lifetime`), `jti`,
+    /// `iss` and `aud`.
+    fn claims(
+        &self,
+        mut map: Map<String, Value>,
+        now: i64,
+        lifetime: Duration,
+    ) -> Result<Map<String, Value>, IssueError> {
+        let lifetime = i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX);
         map.entry("iat").or_insert_with(|| now.into());
         map.entry("nbf").or_insert_with(|| now.into());
         map.entry("exp").or_insert_with(|| now.saturating_add(lifetime).into());
         if !map.contains_key("jti") {
-            let mut id = [0u8; 16];
-            getrandom::fill(&mut id).map_err(|_| IssueError { message: "no randomness for the jti" })?;
-            map.insert("jti".into(), URL_SAFE_NO_PAD.encode(id).into());
+            map.insert("jti".into(), random_id()?.into());
         }
         if let Some(issuer) = &self.inner.issuer {
             map.entry("iss").or_insert_with(|| issuer.clone().into());
@@ -124,8 +140,142 @@ impl TokenIssuer {
                 map.entry("aud").or_insert_with(|| many.to_vec().into());
             }
         }
-        jsonwebtoken::encode(&self.inner.header, &map, &self.inner.key)
+        Ok(map)
+    }
+
+    fn sign(&self, header: &Header, claims: &Map<String, Value>) -> Result<String, IssueError> {
+        jsonwebtoken::encode(header, claims, &self.inner.key)
             .map_err(|_| IssueError { message: "the token could not be signed" })
+    }
+
+    /// Signs an access token from `claims` as [`issue`](Self::issue) does, plus a refresh
+    /// token, both carrying a new session id (`sid`): the start of a refresh-token family.
+    /// `claims` must have a string `sub` and no `sid` of its own.
+    ///
+    /// The refresh token is a JWT with `typ: refresh+jwt`, living
+    /// [`refresh_lifetime`](TokenIssuerBuilder::refresh_lifetime) (7 days by default). The
+    /// layer never accepts it as an access token (only a configuration whose
+    /// `required_type` is `refresh+jwt` does); [`redeem`](Self::redeem) takes it back.
+    pub fn issue_pair<T: Serialize>(&self, claims: &T) -> Result<TokenPair, IssueError> {
+        self.pair(object(claims)?, None, random_id()?)
+    }
+
+    /// Checks a refresh token and marks it used; continue with
+    /// [`continue_session`](Self::continue_session) to hand out the next pair.
+    ///
+    /// Rotation with reuse detection: each refresh token can be redeemed once. Redeeming one
+    /// again (a copy was stolen, or the client replayed it) revokes its whole family, the
+    /// access tokens included, and fails with [`RefreshErrorKind::Reused`]. A refresh token
+    /// whose session or subject was revoked fails with [`RefreshErrorKind::Revoked`]. With
+    /// Redis the "used once" mark is atomic across instances.
+    pub async fn redeem(
+        &self,
+        refresh_token: &str,
+        revocations: &Revocations,
+    ) -> Result<RefreshGrant, RefreshError> {
+        let invalid = RefreshError { kind: RefreshErrorKind::Invalid };
+        let claims = self.inner.refresh_config.verify(refresh_token).map_err(|_| invalid.clone())?;
+        let token = claims.token();
+        let ids = token.ids();
+        let (Some(jti), Some(sub), Some(sid)) = (ids.jti.as_deref(), ids.sub.as_deref(), ids.sid.as_deref())
+        else {
+            return Err(invalid);
+        };
+        if revocations.covers(&ids) {
+            return Err(RefreshError { kind: RefreshErrorKind::Revoked });
+        }
+        match revocations.retire(jti, token.facts().exp).await {
+            Ok(true) => Ok(RefreshGrant { subject: sub.to_owned(), session: sid.to_owned() }),
+            Ok(false) => {
+                tracing::warn!("a refresh token was used twice; its session is revoked");
+                let until = SystemTime::now() + self.inner.lifetime.max(self.inner.refresh_lifetime);
+                // Even when the shared store is down, the family is revoked here and later there.
+                match revocations.revoke_session(sid, until).await {
+                    Ok(()) => {}
+                    Err(error) if error.kind() == RevocationErrorKind::Deferred => {}
+                    Err(error) => return Err(RefreshError { kind: RefreshErrorKind::Store(error.kind()) }),
+                }
+                Err(RefreshError { kind: RefreshErrorKind::Reused })
+            }
+            Err(error) => Err(RefreshError { kind: RefreshErrorKind::Store(error.kind()) }),
+        }
+    }
+
+    /// The next pair of a session after [`redeem`](Self::redeem): an access token from
+    /// `claims` (read the user again, so a changed role takes effect) and a new refresh
+    /// token, in the same family. `claims` may leave out `sub`; if it sets one, it must be
+    /// the grant's subject.
+    pub fn continue_session<T: Serialize>(
+        &self,
+        grant: &RefreshGrant,
+        claims: &T,
+    ) -> Result<TokenPair, IssueError> {
+        let mut map = object(claims)?;
+        match map.get("sub") {
+            None => {
+                map.insert("sub".into(), grant.subject.clone().into());
+            }
+            Some(Value::String(sub)) if *sub == grant.subject => {}
+            Some(_) => {
+                return Err(IssueError { message: "the claims name another subject than the session's" });
+            }
+        }
+        self.pair(map, Some(&grant.session), String::new())
+    }
+
+    /// Logs a session out: revokes this access token and, when it belongs to a session made
+    /// by [`issue_pair`](Self::issue_pair), the whole refresh-token family with it.
+    pub async fn logout(
+        &self,
+        access_token: &VerifiedToken,
+        revocations: &Revocations,
+    ) -> Result<(), RevocationError> {
+        let ids = access_token.ids();
+        let token = match ids.jti {
+            Some(_) => revocations.revoke(access_token).await,
+            None => Ok(()),
+        };
+        let session = match ids.sid.as_deref() {
+            Some(sid) => {
+                let until = SystemTime::now() + self.inner.lifetime.max(self.inner.refresh_lifetime);
+                revocations.revoke_session(sid, until).await
+            }
+            None if ids.jti.is_none() => Err(RevocationError::new(RevocationErrorKind::MissingId)),
+            None => Ok(()),
+        };
+        token.and(session)
+    }
+
+    /// Signs the access and refresh tokens of a session (`sid`: a new one, made from
+    /// `new_sid`, when `None`).
+    fn pair(
+        &self,
+        mut map: Map<String, Value>,
+        sid: Option<&String>,
+        new_sid: String,
+    ) -> Result<TokenPair, IssueError> {
+        if sid.is_none() && map.contains_key("sid") {
+            return Err(IssueError { message: "the claims of a new session cannot set sid" });
+        }
+        let sub = match map.get("sub") {
+            Some(Value::String(sub)) => sub.clone(),
+            _ => return Err(IssueError { message: "a token pair needs a string sub in the claims" }),
+        };
+        let sid = sid.cloned().unwrap_or(new_sid);
+        map.insert("sid".into(), sid.clone().into());
+        let now = now();
+        let access = self.claims(map, now, self.inner.lifetime)?;
+        let mut refresh = Map::new();
+        refresh.insert("sub".into(), sub.into());
+        refresh.insert("sid".into(), sid.into());
+        let refresh = self.claims(refresh, now, self.inner.refresh_lifetime)?;
+        Ok(TokenPair {
+            access_token: self.sign(&self.inner.header, &access)?,
+            token_type: "bearer",
+            expires_in: self.inner.lifetime.as_secs(),
+            refresh_token: self.sign(&self.inner.refresh_header, &refresh)?,
+            refresh_expires_in: self.inner.refresh_lifetime.as_secs(),
+        })
     }
 
     /// The public half of the signing key as a JWK set, to serve at
@@ -144,7 +294,114 @@ impl TokenIssuer {
     pub fn lifetime(&self) -> Duration {
         self.inner.lifetime
     }
+
+    /// The lifetime of refresh tokens.
+    pub fn refresh_lifetime(&self) -> Duration {
+        self.inner.refresh_lifetime
+    }
 }
+
+/// The claims as a JSON object.
+fn object<T: Serialize>(claims: &T) -> Result<Map<String, Value>, IssueError> {
+    match serde_json::to_value(claims) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(IssueError { message: "the claims must serialize to a JSON object" }),
+        Err(_) => Err(IssueError { message: "the claims could not be serialized" }),
+    }
+}
+
+/// 128 random bits, base64url: a `jti` or a session id.
+fn random_id() -> Result<String, IssueError> {
+    let mut id = [0u8; 16];
+    getrandom::fill(&mut id).map_err(|_| IssueError { message: "no randomness for an id" })?;
+    Ok(URL_SAFE_NO_PAD.encode(id))
+}
+
+/// An access token and a refresh token, serializing as an OAuth 2.0 token response
+/// (RFC 6749 section 5.1) plus `refresh_expires_in`.
+#[derive(Clone, Serialize)]
+#[non_exhaustive]
+pub struct TokenPair {
+    /// The access token.
+    pub access_token: String,
+    /// Always `"bearer"`.
+    pub token_type: &'static str,
+    /// The access token's lifetime in seconds.
+    pub expires_in: u64,
+    /// The refresh token.
+    pub refresh_token: String,
+    /// The refresh token's lifetime in seconds.
+    pub refresh_expires_in: u64,
+}
+
+impl fmt::Debug for TokenPair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The tokens are credentials: never in logs.
+        f.debug_struct("TokenPair")
+            .field("expires_in", &self.expires_in)
+            .field("refresh_expires_in", &self.refresh_expires_in)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A redeemed refresh token: whose it was and which session it continues.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshGrant {
+    subject: String,
+    session: String,
+}
+
+impl RefreshGrant {
+    /// The `sub` the refresh token was issued to.
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+
+    /// The session id (`sid`) of its family.
+    pub fn session(&self) -> &str {
+        &self.session
+    }
+}
+
+/// Why a refresh token was not redeemed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshError {
+    kind: RefreshErrorKind,
+}
+
+/// What went wrong redeeming a refresh token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RefreshErrorKind {
+    /// Not a valid refresh token of this issuer: bad signature, expired, an access token...
+    Invalid,
+    /// Its session or subject was revoked (a logout).
+    Revoked,
+    /// It was redeemed before: its whole family is now revoked.
+    Reused,
+    /// The revocation store failed (full, or Redis unreachable); nothing was redeemed.
+    Store(RevocationErrorKind),
+}
+
+impl RefreshError {
+    /// What went wrong.
+    pub fn kind(&self) -> RefreshErrorKind {
+        self.kind
+    }
+}
+
+impl fmt::Display for RefreshError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self.kind {
+            RefreshErrorKind::Invalid => "the refresh token is invalid",
+            RefreshErrorKind::Revoked => "the refresh token was revoked",
+            RefreshErrorKind::Reused => "the refresh token was already used; its session is revoked",
+            RefreshErrorKind::Store(_) => "the revocation store is unavailable",
+        })
+    }
+}
+
+impl std::error::Error for RefreshError {}
 
 enum SigningSource {
     Hmac(Vec<u8>),
@@ -162,6 +419,7 @@ pub struct TokenIssuerBuilder {
     issuer: Option<String>,
     audiences: Vec<String>,
     lifetime: Duration,
+    refresh_lifetime: Duration,
 }
 
 impl Default for TokenIssuerBuilder {
@@ -173,6 +431,7 @@ impl Default for TokenIssuerBuilder {
             issuer: None,
             audiences: Vec::new(),
             lifetime: DEFAULT_TOKEN_LIFETIME,
+            refresh_lifetime: DEFAULT_REFRESH_LIFETIME,
         }
     }
 }
@@ -242,6 +501,15 @@ impl TokenIssuerBuilder {
         self
     }
 
+    /// How long refresh tokens from [`TokenIssuer::issue_pair`] live (default 7 days); each
+    /// rotation hands out a new one with a full lifetime. Keep
+    /// [`RevocationsBuilder::max_token_lifetime`](crate::RevocationsBuilder::max_token_lifetime)
+    /// at least this long, so "log out everywhere" covers refresh tokens to the end.
+    pub fn refresh_lifetime(mut self, lifetime: Duration) -> Self {
+        self.refresh_lifetime = lifetime;
+        self
+    }
+
     /// Checks the key and builds the issuer.
     pub fn build(self) -> Result<TokenIssuer, ConfigError> {
         install_default_provider();
@@ -301,6 +569,19 @@ impl TokenIssuerBuilder {
         verifying_key.prepare("the signing key")?;
         let mut header = Header::new(algorithm);
         header.kid = self.kid;
+        let mut refresh_header = header.clone();
+        refresh_header.typ = Some(REFRESH_TOKEN_TYPE.to_owned());
+        let mut refresh_config = JwtAuthConfig::builder()
+            .key(verifying_key.clone())
+            .required_type(REFRESH_TOKEN_TYPE)
+            .token_cache(false);
+        if let Some(issuer) = &self.issuer {
+            refresh_config = refresh_config.issuer(issuer);
+        }
+        for audience in &self.audiences {
+            refresh_config = refresh_config.audience(audience);
+        }
+        let refresh_config = refresh_config.build()?;
         Ok(TokenIssuer {
             inner: Arc::new(IssuerInner {
                 key,
@@ -310,6 +591,9 @@ impl TokenIssuerBuilder {
                 lifetime: self.lifetime,
                 public_jwk,
                 verifying_key,
+                refresh_lifetime: self.refresh_lifetime,
+                refresh_header,
+                refresh_config,
             }),
         })
     }

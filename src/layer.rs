@@ -277,6 +277,10 @@ where
     if let Some(cache) = cache {
         if let Some(claims) = cache.get(token, now) {
             observe::token_cache(true);
+            // Revocations are checked on every hit: a cached token dies with its entry.
+            if auth.config.revoked(claims.token()) {
+                return Verdict::Done(Err(ErrorKind::Revoked.into()));
+            }
             return Verdict::Done(Ok(claims));
         }
         observe::token_cache(false);

@@ -83,6 +83,7 @@ mod layer;
 mod named_service;
 mod observe;
 mod response;
+mod revoke;
 mod verify;
 mod wait;
 
@@ -97,7 +98,10 @@ pub use expiry::{TokenExpiry, TokenExpiryBody, TokenExpiryFuture, TokenExpiryLay
 pub use extract::TokenSource;
 pub use grants::{ClaimPath, ClaimPreset, Grants};
 pub use guard::{Require, RequireFuture, RequireService};
-pub use issue::{DEFAULT_TOKEN_LIFETIME, IssueError, TokenIssuer, TokenIssuerBuilder};
+pub use issue::{
+    DEFAULT_REFRESH_LIFETIME, DEFAULT_TOKEN_LIFETIME, IssueError, RefreshError, RefreshErrorKind, RefreshGrant,
+    TokenIssuer, TokenIssuerBuilder, TokenPair,
+};
 pub use jsonwebtoken::Algorithm;
 #[cfg(feature = "jwks")]
 #[cfg_attr(docsrs, doc(cfg(feature = "jwks")))]
@@ -109,6 +113,13 @@ pub use jwks::{
 pub use keys::{VerifyingKey, crypto_backend};
 pub use layer::{JwtAuth, JwtAuthLayer, ResponseFuture};
 pub use response::{RequestHead, bearer_challenge, default_response};
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use revoke::RedisRevocations;
+pub use revoke::{
+    DEFAULT_MAX_TOKEN_LIFETIME, DEFAULT_REVOCATION_CAPACITY, REVOCATION_GRACE, RevocationError,
+    RevocationErrorKind, Revocations, RevocationsBuilder,
+};
 
 /// The JWK set type published by [`TokenIssuer::jwk_set`].
 pub use jsonwebtoken::jwk::JwkSet;

@@ -118,6 +118,9 @@ fn split_compact(token: &str, max_size: usize) -> Result<(&str, &str, &str), Err
     }
 }
 
+/// The `typ` of the refresh tokens [`TokenIssuer`](crate::TokenIssuer) makes.
+pub(crate) const REFRESH_TOKEN_TYPE: &str = "refresh+jwt";
+
 /// `typ` comparison per RFC 7515 section 4.1.9: case-insensitive, `application/` optional.
 fn type_matches(actual: &str, required: &str) -> bool {
     let strip = |value: &str| -> String {
@@ -152,10 +155,14 @@ pub(crate) fn precheck<'t>(token: &'t str, rules: &ClaimRules) -> Result<Prechec
         return Err(ErrorKind::UnsupportedHeader);
     }
     let algorithm = algorithm_from_name(&header.alg).ok_or(ErrorKind::UnsupportedAlgorithm)?;
-    if let Some(required) = &rules.required_type
-        && !header.typ.as_deref().is_some_and(|typ| type_matches(typ, required))
-    {
-        return Err(ErrorKind::InvalidType);
+    match (&rules.required_type, header.typ.as_deref()) {
+        (Some(required), typ) if !typ.is_some_and(|typ| type_matches(typ, required)) => {
+            return Err(ErrorKind::InvalidType);
+        }
+        // A refresh token is never an access token, even when signed by the same key for
+        // the same audience: only a configuration that asks for that type accepts one.
+        (None, Some(typ)) if type_matches(typ, REFRESH_TOKEN_TYPE) => return Err(ErrorKind::InvalidType),
+        _ => {}
     }
     Ok(Prechecked {
         token,

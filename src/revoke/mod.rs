@@ -1,0 +1,670 @@
+//! Taking tokens back before they expire: a revocation list the layer checks on every
+//! request, after verification and on every token-cache hit.
+//!
+//! Three kinds of entry, each kept only as long as the tokens it covers could still be
+//! accepted:
+//!
+//! | call | revokes | entry kept until |
+//! |---|---|---|
+//! | [`Revocations::revoke`], [`Revocations::revoke_token`] | one token, by its `jti` | its `exp` |
+//! | [`Revocations::revoke_subject`] | every token of a `sub` issued at or before an instant ("log out everywhere") | the instant plus [`max_token_lifetime`](RevocationsBuilder::max_token_lifetime) |
+//! | [`Revocations::revoke_session`] | every token of a session, by its `sid` (a refresh-token family, see [`TokenIssuer::issue_pair`](crate::TokenIssuer::issue_pair)) | the instant given |
+//!
+//! Every entry is kept [`REVOCATION_GRACE`] longer, which covers the leeway the layer
+//! allows on `exp`. A revoked token gets 401 `invalid_token` ([`ErrorKind::Revoked`]).
+//!
+//! The request path only ever reads a local, in-memory list: sharded read-write locks, and
+//! nothing at all to do while a kind of entry is empty. The list is bounded
+//! ([`capacity`](RevocationsBuilder::capacity), 100,000 entries by default, about 100 bytes
+//! each plus the id): a revocation that does not fit after expired entries are dropped
+//! fails with [`RevocationErrorKind::Full`] rather than evicting another one.
+//!
+//! With the `redis` feature, [`RevocationsBuilder::redis`] shares the list between
+//! instances; see that method.
+//!
+//! ```
+//! use std::time::SystemTime;
+//! use tower_jwt_auth::{ErrorKind, JwtAuthConfig, Revocations, TokenIssuer};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+//! let secret = b"an example secret of at least 32 bytes!".to_vec();
+//! let revocations = Revocations::in_memory();
+//! let config = JwtAuthConfig::builder().hmac_secret(&secret).revocations(revocations.clone()).build()?;
+//!
+//! let issuer = TokenIssuer::builder().hmac_secret(secret).build()?;
+//! let token = issuer.issue(&serde_json::json!({"sub": "alice"}))?;
+//! let claims = config.verify(&token)?;
+//!
+//! revocations.revoke(claims.token()).await?;
+//! assert_eq!(config.verify(&token).unwrap_err().kind(), ErrorKind::Revoked);
+//! # Ok(())
+//! # }
+//! ```
+
+#[cfg(feature = "redis")]
+mod redis;
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Deserialize;
+
+use crate::claims::VerifiedToken;
+use crate::grants::{Member, MemberIndex};
+use crate::verify::now;
+
+#[cfg(feature = "redis")]
+pub use self::redis::RedisRevocations;
+
+/// Default bound on the entries a revocation list holds.
+pub const DEFAULT_REVOCATION_CAPACITY: usize = 100_000;
+/// Default longest lifetime of the tokens a subject revocation must cover: 7 days, the
+/// default refresh-token lifetime.
+pub const DEFAULT_MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How much longer than the tokens it covers an entry is kept: more than any leeway the
+/// layer allows on `exp` ([`JwtAuthConfigBuilder::build`](crate::JwtAuthConfigBuilder::build)
+/// refuses a larger leeway with revocations on).
+pub const REVOCATION_GRACE: Duration = Duration::from_secs(10 * 60);
+
+const SHARDS: usize = 16;
+/// How often, at most, an insert sweeps expired entries out of the whole list.
+const PURGE_INTERVAL: i64 = 60;
+
+/// A revocation list, cheap to clone (an `Arc` inside). Hand one clone to
+/// [`JwtAuthConfigBuilder::revocations`](crate::JwtAuthConfigBuilder::revocations) and keep
+/// another for the endpoints that revoke (logout, an admin action).
+#[derive(Clone)]
+pub struct Revocations {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    list: LocalList,
+    max_token_lifetime: i64,
+    #[cfg(feature = "redis")]
+    shared: Option<redis::Shared>,
+}
+
+impl fmt::Debug for Revocations {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut debug = f.debug_struct("Revocations");
+        debug.field("entries", &self.len()).field("capacity", &self.inner.list.capacity);
+        #[cfg(feature = "redis")]
+        debug.field("redis", &self.inner.shared.is_some());
+        debug.finish()
+    }
+}
+
+/// Why a revocation could not be recorded (or not everywhere).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevocationError {
+    kind: RevocationErrorKind,
+}
+
+/// What went wrong with a revocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RevocationErrorKind {
+    /// The list is at its capacity even without expired entries; nothing was recorded.
+    Full,
+    /// The token has no `jti` (or `sub`, or `sid`) to revoke it by; nothing was recorded.
+    MissingId,
+    /// Redis could not be reached: the revocation holds on this instance from now on, and
+    /// is written to Redis (and so reaches the other instances) when it is back.
+    Deferred,
+    /// Redis could not be reached and the operation needs it (refresh-token rotation must
+    /// know every instance's view); nothing was recorded.
+    Unavailable,
+}
+
+impl RevocationError {
+    pub(crate) fn new(kind: RevocationErrorKind) -> Self {
+        Self { kind }
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> RevocationErrorKind {
+        self.kind
+    }
+}
+
+impl fmt::Display for RevocationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self.kind {
+            RevocationErrorKind::Full => "the revocation list is full",
+            RevocationErrorKind::MissingId => "the token has no id to revoke it by",
+            RevocationErrorKind::Deferred => {
+                "the revocation holds on this instance; the shared store is unreachable and gets it later"
+            }
+            RevocationErrorKind::Unavailable => "the shared revocation store is unreachable",
+        })
+    }
+}
+
+impl std::error::Error for RevocationError {}
+
+/// One revocation, as recorded locally and (with Redis) shared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Record {
+    /// One token by `jti`, until (seconds since the epoch).
+    Token { jti: Box<str>, until: i64 },
+    /// Every token of `sub` with `iat <= before`, until.
+    Subject { sub: Box<str>, before: i64, until: i64 },
+    /// Every token with this `sid`, until.
+    Session { sid: Box<str>, until: i64 },
+}
+
+impl Record {
+    pub(crate) fn until(&self) -> i64 {
+        match self {
+            Self::Token { until, .. } | Self::Subject { until, .. } | Self::Session { until, .. } => *until,
+        }
+    }
+}
+
+/// The ids the revocation check reads from a verified token, read once at verification and
+/// cached with it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct TokenIds {
+    pub(crate) jti: Option<Box<str>>,
+    pub(crate) sub: Option<Box<str>>,
+    pub(crate) sid: Option<Box<str>>,
+    pub(crate) iat: Option<i64>,
+}
+
+impl TokenIds {
+    /// Reads `jti`, `sub` and `sid` through the member index (one small parse each), or the
+    /// whole payload when the index cannot tell. `None`: one of them is not a string, or a
+    /// member repeats.
+    pub(crate) fn read(payload: &[u8], members: &MemberIndex, iat: Option<i64>) -> Option<Self> {
+        fn member(payload: &[u8], members: &MemberIndex, name: &str) -> Result<Option<Box<str>>, bool> {
+            match members.get(payload, name) {
+                Member::Absent => Ok(None),
+                Member::Value(bytes) => {
+                    serde_json::from_slice::<Option<Cow<'_, str>>>(bytes).map(|s| s.map(Into::into)).map_err(|_| false)
+                }
+                Member::Repeated => Err(false),
+                Member::Unknown => Err(true),
+            }
+        }
+        let fields = (member(payload, members, "jti"), member(payload, members, "sub"), member(payload, members, "sid"));
+        match fields {
+            (Ok(jti), Ok(sub), Ok(sid)) => Some(Self { jti, sub, sid, iat }),
+            (Err(false), _, _) | (_, Err(false), _) | (_, _, Err(false)) => None,
+            _ => Self::parse(payload),
+        }
+    }
+
+    /// Reads the ids from the whole payload.
+    pub(crate) fn parse(payload: &[u8]) -> Option<Self> {
+        #[derive(Deserialize)]
+        struct Ids<'a> {
+            #[serde(borrow, default)]
+            jti: Option<Cow<'a, str>>,
+            #[serde(borrow, default)]
+            sub: Option<Cow<'a, str>>,
+            #[serde(borrow, default)]
+            sid: Option<Cow<'a, str>>,
+            #[serde(default)]
+            iat: Option<f64>,
+        }
+        let ids: Ids<'_> = serde_json::from_slice(payload).ok()?;
+        Some(Self {
+            jti: ids.jti.map(Into::into),
+            sub: ids.sub.map(Into::into),
+            sid: ids.sid.map(Into::into),
+            #[allow(clippy::cast_possible_truncation)] // saturating, as the claim checks read it
+            iat: ids.iat.map(|iat| iat.floor() as i64),
+        })
+    }
+}
+
+/// Seconds since the epoch of `time`, saturating.
+pub(crate) fn epoch_seconds(time: SystemTime) -> i64 {
+    match time.duration_since(UNIX_EPOCH) {
+        Ok(elapsed) => i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX),
+        Err(_) => 0,
+    }
+}
+
+fn grace() -> i64 {
+    REVOCATION_GRACE.as_secs() as i64
+}
+
+impl Revocations {
+    /// An in-memory list for a single instance, with the defaults.
+    pub fn in_memory() -> Self {
+        RevocationsBuilder::default().build()
+    }
+
+    /// A builder for the capacity and the longest token lifetime.
+    pub fn builder() -> RevocationsBuilder {
+        RevocationsBuilder::default()
+    }
+
+    /// Revokes this token by its `jti` until it expires. Tokens made by
+    /// [`TokenIssuer`](crate::TokenIssuer) always have one; a token without one cannot be
+    /// revoked alone ([`RevocationErrorKind::MissingId`]): revoke its subject instead.
+    pub async fn revoke(&self, token: &VerifiedToken) -> Result<(), RevocationError> {
+        let ids = token.ids();
+        let jti = ids.jti.as_deref().ok_or(RevocationError::new(RevocationErrorKind::MissingId))?;
+        self.record(Record::Token { jti: jti.into(), until: token.facts().exp.saturating_add(grace()) }).await
+    }
+
+    /// Revokes the token whose `jti` is `jti`, which expires at `expires_at`.
+    pub async fn revoke_token(&self, jti: &str, expires_at: SystemTime) -> Result<(), RevocationError> {
+        let until = epoch_seconds(expires_at).saturating_add(grace());
+        self.record(Record::Token { jti: jti.into(), until }).await
+    }
+
+    /// Revokes every token of `sub` issued at or before `issued_before` ("log out
+    /// everywhere"), refresh tokens included. `iat` counts whole seconds, so a token issued
+    /// in the same second as `issued_before` is revoked too; a token of that subject without
+    /// `iat` is always revoked while the entry lasts. Later calls for the same subject keep
+    /// the latest instant.
+    pub async fn revoke_subject(&self, sub: &str, issued_before: SystemTime) -> Result<(), RevocationError> {
+        let before = epoch_seconds(issued_before);
+        let until = before.saturating_add(self.inner.max_token_lifetime).saturating_add(grace());
+        self.record(Record::Subject { sub: sub.into(), before, until }).await
+    }
+
+    /// Revokes every token that carries `sid` (a session, or a refresh-token family), until
+    /// `until`: the latest expiry of any token of the session.
+    pub async fn revoke_session(&self, sid: &str, until: SystemTime) -> Result<(), RevocationError> {
+        let until = epoch_seconds(until).saturating_add(grace());
+        self.record(Record::Session { sid: sid.into(), until }).await
+    }
+
+    /// True if the token is revoked. A local lookup: never waits on the network.
+    pub fn is_revoked(&self, token: &VerifiedToken) -> bool {
+        self.inner.list.covers(&token.ids())
+    }
+
+    /// The number of entries held locally, expired ones not yet swept included.
+    pub fn len(&self) -> usize {
+        self.inner.list.len.load(Ordering::Relaxed)
+    }
+
+    /// True when no entry is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub(crate) fn covers(&self, ids: &TokenIds) -> bool {
+        self.inner.list.covers(ids)
+    }
+
+    /// Records locally, then shares (with Redis).
+    async fn record(&self, record: Record) -> Result<(), RevocationError> {
+        self.inner.list.insert(&record, now())?;
+        #[cfg(feature = "redis")]
+        if let Some(shared) = &self.inner.shared {
+            return shared.publish(record).await;
+        }
+        Ok(())
+    }
+
+    /// Marks a refresh token's `jti` as used, until `until`. `Ok(false)`: it was used
+    /// before (the reuse that revokes its family). Atomic across instances with Redis.
+    pub(crate) async fn retire(&self, jti: &str, until: i64) -> Result<bool, RevocationError> {
+        let until = until.saturating_add(grace());
+        #[cfg(feature = "redis")]
+        if let Some(shared) = &self.inner.shared {
+            return shared.retire(jti, until).await;
+        }
+        self.inner.list.retire(jti, until, now())
+    }
+
+    #[cfg(feature = "redis")]
+    pub(crate) fn list(&self) -> &LocalList {
+        &self.inner.list
+    }
+}
+
+/// Builds [`Revocations`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct RevocationsBuilder {
+    capacity: usize,
+    max_token_lifetime: Duration,
+}
+
+impl Default for RevocationsBuilder {
+    fn default() -> Self {
+        Self { capacity: DEFAULT_REVOCATION_CAPACITY, max_token_lifetime: DEFAULT_MAX_TOKEN_LIFETIME }
+    }
+}
+
+impl RevocationsBuilder {
+    /// The most entries the list holds (default 100,000). Used refresh tokens count too.
+    pub fn capacity(mut self, entries: usize) -> Self {
+        self.capacity = entries;
+        self
+    }
+
+    /// The longest lifetime of any token a subject revocation must cover (default 7 days,
+    /// the default refresh-token lifetime): such an entry is kept that long after its
+    /// instant. Tokens living longer would become valid again when it is dropped, so keep
+    /// this at least as long as your longest-lived token (or refuse longer ones with
+    /// [`JwtAuthConfigBuilder::max_lifetime`](crate::JwtAuthConfigBuilder::max_lifetime)).
+    pub fn max_token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.max_token_lifetime = lifetime;
+        self
+    }
+
+    /// An in-memory list for a single instance.
+    pub fn build(self) -> Revocations {
+        self.finish(
+            #[cfg(feature = "redis")]
+            None,
+        )
+    }
+
+    fn finish(self, #[cfg(feature = "redis")] shared: Option<redis::Shared>) -> Revocations {
+        let lifetime = i64::try_from(self.max_token_lifetime.as_secs()).unwrap_or(i64::MAX);
+        Revocations {
+            inner: Arc::new(Inner {
+                list: LocalList::new(self.capacity),
+                max_token_lifetime: lifetime,
+                #[cfg(feature = "redis")]
+                shared,
+            }),
+        }
+    }
+}
+
+/// Which map of a shard an entry sits in.
+#[derive(Clone, Copy)]
+enum Kind {
+    Token = 0,
+    Subject = 1,
+    Session = 2,
+}
+
+#[derive(Default)]
+struct Shard {
+    /// `jti` → until.
+    tokens: HashMap<Box<str>, i64>,
+    /// `sub` → (before, until).
+    subjects: HashMap<Box<str>, (i64, i64)>,
+    /// `sid` → until.
+    sessions: HashMap<Box<str>, i64>,
+    /// Used refresh-token `jti` → until; never read on the request path.
+    retired: HashMap<Box<str>, i64>,
+}
+
+impl Shard {
+    fn purge(&mut self, now: i64) -> [usize; 4] {
+        let before = [self.tokens.len(), self.subjects.len(), self.sessions.len(), self.retired.len()];
+        self.tokens.retain(|_, until| *until > now);
+        self.subjects.retain(|_, (_, until)| *until > now);
+        self.sessions.retain(|_, until| *until > now);
+        self.retired.retain(|_, until| *until > now);
+        [
+            before[0] - self.tokens.len(),
+            before[1] - self.subjects.len(),
+            before[2] - self.sessions.len(),
+            before[3] - self.retired.len(),
+        ]
+    }
+}
+
+/// The in-memory list every instance reads on the request path.
+pub(crate) struct LocalList {
+    shards: Box<[RwLock<Shard>]>,
+    /// Live entries per [`Kind`]: zero lets the check skip that kind without a lock.
+    counts: [AtomicUsize; 3],
+    len: AtomicUsize,
+    capacity: usize,
+    next_purge: AtomicI64,
+}
+
+/// FNV-1a: only spreads ids over shards (each shard's map hashes with its own random keys).
+fn shard_of(id: &str) -> usize {
+    let mut hash: u32 = 0x811c_9dc5;
+    for &byte in id.as_bytes() {
+        hash = (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193);
+    }
+    hash as usize % SHARDS
+}
+
+impl LocalList {
+    fn new(capacity: usize) -> Self {
+        Self {
+            shards: (0..SHARDS).map(|_| RwLock::new(Shard::default())).collect(),
+            counts: Default::default(),
+            len: AtomicUsize::new(0),
+            capacity,
+            next_purge: AtomicI64::new(0),
+        }
+    }
+
+    fn read(&self, id: &str) -> std::sync::RwLockReadGuard<'_, Shard> {
+        // A panic while holding the lock cannot leave a map half-updated in a way that
+        // matters here: the data stays usable.
+        self.shards[shard_of(id)].read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write(&self, id: &str) -> std::sync::RwLockWriteGuard<'_, Shard> {
+        self.shards[shard_of(id)].write().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn has(&self, kind: Kind) -> bool {
+        self.counts[kind as usize].load(Ordering::Relaxed) != 0
+    }
+
+    /// True if any entry covers a token with these ids. Expired entries need no clock here:
+    /// the tokens they cover are expired anyway.
+    pub(crate) fn covers(&self, ids: &TokenIds) -> bool {
+        if self.has(Kind::Token)
+            && let Some(jti) = ids.jti.as_deref()
+            && self.read(jti).tokens.contains_key(jti)
+        {
+            return true;
+        }
+        if self.has(Kind::Session)
+            && let Some(sid) = ids.sid.as_deref()
+            && self.read(sid).sessions.contains_key(sid)
+        {
+            return true;
+        }
+        if self.has(Kind::Subject)
+            && let Some(sub) = ids.sub.as_deref()
+            && let Some(&(before, _)) = self.read(sub).subjects.get(sub)
+        {
+            return ids.iat.is_none_or(|iat| iat <= before);
+        }
+        false
+    }
+
+    /// Makes room: sweeps expired entries when due or when full.
+    fn make_room(&self, now: i64) -> Result<(), RevocationError> {
+        let due = now >= self.next_purge.load(Ordering::Relaxed);
+        if due || self.len.load(Ordering::Relaxed) >= self.capacity {
+            self.purge(now);
+        }
+        if self.len.load(Ordering::Relaxed) >= self.capacity {
+            tracing::warn!(capacity = self.capacity, "the revocation list is full; a revocation was refused");
+            return Err(RevocationError::new(RevocationErrorKind::Full));
+        }
+        Ok(())
+    }
+
+    /// Drops every entry whose tokens have expired.
+    pub(crate) fn purge(&self, now: i64) {
+        self.next_purge.store(now.saturating_add(PURGE_INTERVAL), Ordering::Relaxed);
+        for shard in &self.shards {
+            let removed = shard.write().unwrap_or_else(|poisoned| poisoned.into_inner()).purge(now);
+            for (kind, count) in removed.iter().take(3).enumerate() {
+                self.counts[kind].fetch_sub(*count, Ordering::Relaxed);
+            }
+            self.len.fetch_sub(removed.iter().sum(), Ordering::Relaxed);
+        }
+    }
+
+    /// Records one revocation (an existing entry is extended, never shortened).
+    pub(crate) fn insert(&self, record: &Record, now: i64) -> Result<(), RevocationError> {
+        if record.until() <= now {
+            return Ok(()); // covers only expired tokens
+        }
+        // An entry already there is extended in place, even when the list is full.
+        if !self.insert_if(record, false) {
+            self.make_room(now)?;
+            self.insert_if(record, true);
+        }
+        Ok(())
+    }
+
+    /// Merges `record` into its entry; makes the entry only when `create`. True when the
+    /// entry is there now.
+    fn insert_if(&self, record: &Record, create: bool) -> bool {
+        let added = match record {
+            Record::Token { jti, until } => {
+                let mut shard = self.write(jti);
+                extend(&mut shard.tokens, jti, *until, create, |old, new| (*old).max(new))
+            }
+            Record::Session { sid, until } => {
+                let mut shard = self.write(sid);
+                extend(&mut shard.sessions, sid, *until, create, |old, new| (*old).max(new))
+            }
+            Record::Subject { sub, before, until } => {
+                let mut shard = self.write(sub);
+                extend(&mut shard.subjects, sub, (*before, *until), create, |old, new| {
+                    (old.0.max(new.0), old.1.max(new.1))
+                })
+            }
+        };
+        if added == Some(true) {
+            let kind = match record {
+                Record::Token { .. } => Kind::Token,
+                Record::Subject { .. } => Kind::Subject,
+                Record::Session { .. } => Kind::Session,
+            };
+            self.counts[kind as usize].fetch_add(1, Ordering::Relaxed);
+            self.len.fetch_add(1, Ordering::Relaxed);
+        }
+        added.is_some()
+    }
+
+    /// Marks a refresh token's `jti` used; `Ok(false)` if it already was.
+    fn retire(&self, jti: &str, until: i64, now: i64) -> Result<bool, RevocationError> {
+        self.make_room(now)?;
+        let mut shard = self.write(jti);
+        if shard.retired.get(jti).is_some_and(|&old| old > now) {
+            return Ok(false);
+        }
+        if shard.retired.insert(jti.into(), until).is_none() {
+            self.len.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(true)
+    }
+}
+
+/// Merges `value` into the entry for `id`; when there is none, makes it if `create`.
+/// `Some(true)`: made; `Some(false)`: merged; `None`: absent and not made.
+fn extend<V: Copy>(
+    map: &mut HashMap<Box<str>, V>,
+    id: &str,
+    value: V,
+    create: bool,
+    merge: impl FnOnce(&V, V) -> V,
+) -> Option<bool> {
+    if let Some(present) = map.get_mut(id) {
+        *present = merge(present, value);
+        Some(false)
+    } else if create {
+        map.insert(id.into(), value);
+        Some(true)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(jti: Option<&str>, sub: Option<&str>, sid: Option<&str>, iat: Option<i64>) -> TokenIds {
+        TokenIds { jti: jti.map(Into::into), sub: sub.map(Into::into), sid: sid.map(Into::into), iat }
+    }
+
+    #[test]
+    fn a_token_entry_covers_its_jti_only() {
+        let list = LocalList::new(10);
+        list.insert(&Record::Token { jti: "a".into(), until: 2_000 }, 1_000).unwrap();
+        assert!(list.covers(&ids(Some("a"), Some("alice"), None, Some(900))));
+        assert!(!list.covers(&ids(Some("b"), Some("alice"), None, Some(900))));
+        assert!(!list.covers(&ids(None, Some("alice"), None, Some(900))));
+    }
+
+    #[test]
+    fn a_subject_entry_covers_tokens_issued_at_or_before_its_instant() {
+        let list = LocalList::new(10);
+        list.insert(&Record::Subject { sub: "alice".into(), before: 1_000, until: 9_000 }, 1_000).unwrap();
+        assert!(list.covers(&ids(None, Some("alice"), None, Some(999))));
+        assert!(list.covers(&ids(None, Some("alice"), None, Some(1_000))));
+        assert!(!list.covers(&ids(None, Some("alice"), None, Some(1_001))));
+        assert!(list.covers(&ids(None, Some("alice"), None, None)), "no iat: cannot be shown to be newer");
+        assert!(!list.covers(&ids(None, Some("bob"), None, Some(10))));
+        // A later instant wins; an earlier one does not shorten it.
+        list.insert(&Record::Subject { sub: "alice".into(), before: 1_500, until: 9_500 }, 1_000).unwrap();
+        list.insert(&Record::Subject { sub: "alice".into(), before: 1_200, until: 9_200 }, 1_000).unwrap();
+        assert!(list.covers(&ids(None, Some("alice"), None, Some(1_400))));
+        assert_eq!(list.len.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn a_session_entry_covers_its_sid() {
+        let list = LocalList::new(10);
+        list.insert(&Record::Session { sid: "s1".into(), until: 2_000 }, 1_000).unwrap();
+        assert!(list.covers(&ids(Some("x"), None, Some("s1"), None)));
+        assert!(!list.covers(&ids(Some("x"), None, Some("s2"), None)));
+    }
+
+    #[test]
+    fn entries_expire_and_the_list_stays_bounded() {
+        let list = LocalList::new(3);
+        for (index, until) in [(0, 1_100), (1, 1_200), (2, 5_000)] {
+            list.insert(&Record::Token { jti: format!("t{index}").into(), until }, 1_000).unwrap();
+        }
+        // Full, and nothing has expired yet: refused, nothing evicted.
+        let error = list.insert(&Record::Token { jti: "t3".into(), until: 5_000 }, 1_000).unwrap_err();
+        assert_eq!(error.kind(), RevocationErrorKind::Full);
+        assert!(list.covers(&ids(Some("t0"), None, None, None)));
+        // Later, two have expired: swept, and the new one fits.
+        list.insert(&Record::Token { jti: "t3".into(), until: 5_000 }, 1_300).unwrap();
+        assert_eq!(list.len.load(Ordering::Relaxed), 2);
+        assert!(!list.covers(&ids(Some("t0"), None, None, None)));
+        assert!(list.covers(&ids(Some("t3"), None, None, None)));
+        // An entry that covers only expired tokens is not kept at all.
+        list.insert(&Record::Token { jti: "old".into(), until: 1_000 }, 1_300).unwrap();
+        assert!(!list.covers(&ids(Some("old"), None, None, None)));
+        // Sweeping the rest empties the counts, so the check skips the list again.
+        list.purge(10_000);
+        assert_eq!(list.len.load(Ordering::Relaxed), 0);
+        assert!(!list.has(Kind::Token));
+    }
+
+    #[test]
+    fn retiring_twice_is_reported() {
+        let list = LocalList::new(10);
+        assert_eq!(list.retire("r1", 2_000, 1_000), Ok(true));
+        assert_eq!(list.retire("r1", 2_000, 1_001), Ok(false));
+        assert_eq!(list.retire("r2", 2_000, 1_001), Ok(true));
+        // Retired ids are never read by the request check.
+        assert!(!list.covers(&ids(Some("r1"), None, None, None)));
+    }
+
+    #[test]
+    fn ids_are_read_through_the_index_or_the_payload() {
+        let payload = br#"{"sub":"alice","jti":"j\u0031","sid":"s","iat":5,"exp":9}"#;
+        let parsed = TokenIds::parse(payload).unwrap();
+        assert_eq!(parsed, ids(Some("j1"), Some("alice"), Some("s"), Some(5)));
+        assert_eq!(TokenIds::parse(br#"{"jti":7}"#), None);
+    }
+}

@@ -1,0 +1,301 @@
+//! Revocation with the in-memory list, and refresh-token rotation, through a real axum
+//! server driven by reqwest: revoked tokens get 401 `invalid_token` even when the token
+//! cache holds them, "log out everywhere" covers what was issued before, a reused refresh
+//! token revokes its whole family, and a refresh token is never an access token.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use serde_json::json;
+use tower_jwt_auth::{
+    Claims, ErrorKind, JwtAuthConfig, JwtAuthLayer, RefreshErrorKind, RevocationErrorKind, Revocations,
+    TokenIssuer,
+};
+
+const SECRET: &[u8] = b"a test secret that is long enough for HS256!";
+const ISSUER: &str = "https://issuer.test";
+const AUDIENCE: &str = "api.test";
+
+fn now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+fn at(seconds: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(seconds as u64)
+}
+
+fn issuer() -> TokenIssuer {
+    TokenIssuer::builder().hmac_secret(SECRET.to_vec()).issuer(ISSUER).audience(AUDIENCE).build().unwrap()
+}
+
+fn config(revocations: &Revocations) -> JwtAuthConfig {
+    JwtAuthConfig::builder()
+        .hmac_secret(SECRET)
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .revocations(revocations.clone())
+        .build()
+        .unwrap()
+}
+
+/// A server with `/me` and `/logout` (which revokes the caller's session), and its layer.
+struct Server {
+    base: String,
+    layer: JwtAuthLayer,
+    client: reqwest::Client,
+}
+
+impl Server {
+    async fn start(revocations: &Revocations) -> Self {
+        let layer = JwtAuthLayer::new(config(revocations));
+        let logout_list = revocations.clone();
+        let app =
+            Router::new()
+                .route(
+                    "/me",
+                    get(|Extension(claims): Extension<Claims>| async move {
+                        claims.sub.clone().unwrap_or_default()
+                    }),
+                )
+                .route(
+                    "/logout",
+                    post(move |Extension(claims): Extension<Claims>| async move {
+                        match issuer().logout(claims.token(), &logout_list).await {
+                            Ok(()) => StatusCode::NO_CONTENT,
+                            Err(_) => StatusCode::SERVICE_UNAVAILABLE,
+                        }
+                    }),
+                )
+                .layer(layer.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self { base, layer, client: reqwest::Client::new() }
+    }
+
+    async fn me(&self, token: &str) -> StatusCode {
+        let response = self.client.get(format!("{}/me", self.base)).bearer_auth(token).send().await.unwrap();
+        let status = response.status();
+        if status == StatusCode::UNAUTHORIZED {
+            let challenge = response.headers()["www-authenticate"].to_str().unwrap().to_owned();
+            assert!(challenge.contains(r#"error="invalid_token""#), "{challenge}");
+        }
+        status
+    }
+
+    async fn logout(&self, token: &str) -> StatusCode {
+        self.client.post(format!("{}/logout", self.base)).bearer_auth(token).send().await.unwrap().status()
+    }
+}
+
+#[tokio::test]
+async fn a_revoked_token_is_refused_even_when_the_token_cache_holds_it() {
+    let revocations = Revocations::in_memory();
+    let server = Server::start(&revocations).await;
+    let (first, second) = (
+        issuer().issue(&json!({"sub": "alice"})).unwrap(),
+        issuer().issue(&json!({"sub": "alice"})).unwrap(),
+    );
+    assert_eq!(server.me(&first).await, StatusCode::OK);
+    assert_eq!(server.me(&first).await, StatusCode::OK);
+    assert_eq!(server.logout(&first).await, StatusCode::NO_CONTENT);
+    let hits_before = server.layer.cache_stats().unwrap().hits;
+    assert_eq!(server.me(&first).await, StatusCode::UNAUTHORIZED);
+    assert!(server.layer.cache_stats().unwrap().hits > hits_before, "refused on a cache hit");
+    // Only that token: another token of the same subject still works.
+    assert_eq!(server.me(&second).await, StatusCode::OK);
+    assert_eq!(revocations.len(), 1);
+}
+
+#[tokio::test]
+async fn log_out_everywhere_refuses_what_was_issued_before_and_accepts_what_came_after() {
+    let revocations = Revocations::in_memory();
+    let server = Server::start(&revocations).await;
+    let t = now();
+    let old = issuer().issue(&json!({"sub": "alice", "iat": t - 20, "nbf": t - 20})).unwrap();
+    let newer = issuer().issue(&json!({"sub": "alice", "iat": t - 5, "nbf": t - 5})).unwrap();
+    let bob = issuer().issue(&json!({"sub": "bob", "iat": t - 20, "nbf": t - 20})).unwrap();
+    let no_iat = jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &json!({"sub": "alice", "iss": ISSUER, "aud": AUDIENCE, "exp": t + 600}),
+        &jsonwebtoken::EncodingKey::from_secret(SECRET).unwrap(),
+    )
+    .unwrap();
+    for token in [&old, &newer, &bob] {
+        assert_eq!(server.me(token).await, StatusCode::OK);
+    }
+    revocations.revoke_subject("alice", at(t - 10)).await.unwrap();
+    assert_eq!(server.me(&old).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(server.me(&newer).await, StatusCode::OK);
+    assert_eq!(server.me(&bob).await, StatusCode::OK);
+    // Without `iat` a token cannot be shown to be newer: refused.
+    assert_eq!(server.me(&no_iat).await, StatusCode::UNAUTHORIZED);
+    // The same second as the instant counts as before it.
+    revocations.revoke_subject("alice", at(t - 5)).await.unwrap();
+    assert_eq!(server.me(&newer).await, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn refresh_tokens_rotate_and_a_reused_one_revokes_the_whole_family() {
+    let revocations = Revocations::in_memory();
+    let server = Server::start(&revocations).await;
+    let issuer = issuer();
+    let first = issuer.issue_pair(&json!({"sub": "alice", "role": "admin"})).unwrap();
+    assert_eq!(first.token_type, "bearer");
+    assert_eq!(first.expires_in, 900);
+    assert_eq!(server.me(&first.access_token).await, StatusCode::OK);
+
+    let grant = issuer.redeem(&first.refresh_token, &revocations).await.unwrap();
+    assert_eq!(grant.subject(), "alice");
+    let second = issuer.continue_session(&grant, &json!({"role": "admin"})).unwrap();
+    assert_ne!(second.refresh_token, first.refresh_token);
+    assert_eq!(server.me(&second.access_token).await, StatusCode::OK);
+    // Another family of the same user is not affected by what follows.
+    let other = issuer.issue_pair(&json!({"sub": "alice"})).unwrap();
+
+    // The first refresh token again: reuse. The family dies, access tokens included.
+    let reused = issuer.redeem(&first.refresh_token, &revocations).await.unwrap_err();
+    assert_eq!(reused.kind(), RefreshErrorKind::Reused);
+    assert_eq!(server.me(&first.access_token).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(server.me(&second.access_token).await, StatusCode::UNAUTHORIZED);
+    let revoked = issuer.redeem(&second.refresh_token, &revocations).await.unwrap_err();
+    assert_eq!(revoked.kind(), RefreshErrorKind::Revoked);
+    assert_eq!(server.me(&other.access_token).await, StatusCode::OK);
+    assert!(issuer.redeem(&other.refresh_token, &revocations).await.is_ok());
+}
+
+#[tokio::test]
+async fn concurrent_redemptions_of_one_refresh_token_let_exactly_one_through() {
+    let revocations = Revocations::in_memory();
+    let issuer = issuer();
+    let pair = issuer.issue_pair(&json!({"sub": "alice"})).unwrap();
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let (issuer, revocations, token) =
+                (issuer.clone(), revocations.clone(), pair.refresh_token.clone());
+            tokio::spawn(
+                async move { issuer.redeem(&token, &revocations).await.map_err(|error| error.kind()) },
+            )
+        })
+        .collect();
+    let mut granted = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => granted += 1,
+            Err(kind) => {
+                assert!(matches!(kind, RefreshErrorKind::Reused | RefreshErrorKind::Revoked), "{kind:?}")
+            }
+        }
+    }
+    assert_eq!(granted, 1);
+}
+
+#[tokio::test]
+async fn logout_revokes_the_access_token_and_its_refresh_family() {
+    let revocations = Revocations::in_memory();
+    let server = Server::start(&revocations).await;
+    let issuer = issuer();
+    let pair = issuer.issue_pair(&json!({"sub": "alice"})).unwrap();
+    assert_eq!(server.me(&pair.access_token).await, StatusCode::OK);
+    assert_eq!(server.logout(&pair.access_token).await, StatusCode::NO_CONTENT);
+    assert_eq!(server.me(&pair.access_token).await, StatusCode::UNAUTHORIZED);
+    let error = issuer.redeem(&pair.refresh_token, &revocations).await.unwrap_err();
+    assert_eq!(error.kind(), RefreshErrorKind::Revoked);
+    // Logging out twice is harmless.
+    let config = config(&Revocations::in_memory());
+    let claims = config.verify(&pair.access_token).unwrap();
+    issuer.logout(claims.token(), &revocations).await.unwrap();
+}
+
+#[tokio::test]
+async fn log_out_everywhere_covers_refresh_tokens_too() {
+    let revocations = Revocations::in_memory();
+    let issuer = issuer();
+    let pair = issuer.issue_pair(&json!({"sub": "alice"})).unwrap();
+    revocations.revoke_subject("alice", SystemTime::now()).await.unwrap();
+    let error = issuer.redeem(&pair.refresh_token, &revocations).await.unwrap_err();
+    assert_eq!(error.kind(), RefreshErrorKind::Revoked);
+}
+
+#[tokio::test]
+async fn a_refresh_token_is_never_an_access_token_and_the_reverse() {
+    let revocations = Revocations::in_memory();
+    let server = Server::start(&revocations).await;
+    let issuer = issuer();
+    let pair = issuer.issue_pair(&json!({"sub": "alice"})).unwrap();
+    // Same key, same issuer and audience: still refused, by its `typ`.
+    assert_eq!(server.me(&pair.refresh_token).await, StatusCode::UNAUTHORIZED);
+    let plain = JwtAuthConfig::builder().hmac_secret(SECRET).build().unwrap();
+    assert_eq!(plain.verify(&pair.refresh_token).unwrap_err().kind(), ErrorKind::InvalidType);
+    // An access token cannot be redeemed, nor can a refresh token of another key.
+    let error = issuer.redeem(&pair.access_token, &revocations).await.unwrap_err();
+    assert_eq!(error.kind(), RefreshErrorKind::Invalid);
+    let stranger = TokenIssuer::builder()
+        .hmac_secret(b"another secret, also long enough for HS256".to_vec())
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .build()
+        .unwrap()
+        .issue_pair(&json!({"sub": "alice"}))
+        .unwrap();
+    let error = issuer.redeem(&stranger.refresh_token, &revocations).await.unwrap_err();
+    assert_eq!(error.kind(), RefreshErrorKind::Invalid);
+    assert!(issuer.redeem("not a token", &revocations).await.is_err());
+}
+
+#[tokio::test]
+async fn a_session_continues_only_for_its_own_subject() {
+    let revocations = Revocations::in_memory();
+    let issuer = issuer();
+    let pair = issuer.issue_pair(&json!({"sub": "alice"})).unwrap();
+    let grant = issuer.redeem(&pair.refresh_token, &revocations).await.unwrap();
+    assert!(issuer.continue_session(&grant, &json!({"sub": "mallory"})).is_err());
+    assert!(issuer.continue_session(&grant, &json!({"sub": "alice"})).is_ok());
+    // A pair needs a subject, and a new session cannot bring its own id.
+    assert!(issuer.issue_pair(&json!({"role": "admin"})).is_err());
+    assert!(issuer.issue_pair(&json!({"sub": "alice", "sid": "chosen"})).is_err());
+}
+
+#[tokio::test]
+async fn entries_last_as_long_as_their_tokens_and_the_list_is_bounded() {
+    let revocations = Revocations::builder().capacity(2).build();
+    // A token that expired long ago (beyond any leeway) needs no entry.
+    revocations.revoke_token("long-gone", at(now() - 3600)).await.unwrap();
+    assert!(revocations.is_empty());
+    revocations.revoke_token("a", at(now() + 60)).await.unwrap();
+    revocations.revoke_token("b", at(now() + 60)).await.unwrap();
+    revocations.revoke_token("a", at(now() + 120)).await.unwrap(); // extends, no new entry
+    let full = revocations.revoke_token("c", at(now() + 60)).await.unwrap_err();
+    assert_eq!(full.kind(), RevocationErrorKind::Full);
+    assert_eq!(revocations.len(), 2);
+}
+
+#[test]
+fn a_leeway_longer_than_the_entries_last_is_refused_with_revocations() {
+    let error = JwtAuthConfig::builder()
+        .hmac_secret(SECRET)
+        .leeway(Duration::from_secs(3600))
+        .revocations(Revocations::in_memory())
+        .build()
+        .unwrap_err();
+    assert!(error.message().contains("leeway"), "{error}");
+}
+
+#[tokio::test]
+async fn a_token_without_jti_is_revoked_by_subject_only() {
+    let revocations = Revocations::in_memory();
+    let config = config(&revocations);
+    let t = now() - 1;
+    let token = jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &json!({"sub": "alice", "iss": ISSUER, "aud": AUDIENCE, "iat": t, "exp": t + 600}),
+        &jsonwebtoken::EncodingKey::from_secret(SECRET).unwrap(),
+    )
+    .unwrap();
+    let claims = config.verify(&token).unwrap();
+    assert_eq!(revocations.revoke(claims.token()).await.unwrap_err().kind(), RevocationErrorKind::MissingId);
+    revocations.revoke_subject("alice", SystemTime::now()).await.unwrap();
+    assert_eq!(config.verify(&token).unwrap_err().kind(), ErrorKind::Revoked);
+}
