@@ -47,7 +47,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use tokio::runtime::Runtime;
 use tower::{Service, ServiceExt};
-use tower_jwt_auth::{JwtAuthConfig, JwtAuthLayer, Require, TokenIssuer};
+use tower_jwt_auth::{JwtAuthConfig, JwtAuthLayer, Require, Revocations, TokenIssuer};
 
 const ISSUER: &str = "https://auth.example.com";
 const AUDIENCE: &str = "orders-api";
@@ -362,6 +362,23 @@ fn router_with_route_layer_guards(config: JwtAuthConfig) -> Router {
         .layer(JwtAuthLayer::new(config).with_claims::<Claims>())
 }
 
+/// A list with 10,000 revoked tokens, 1,000 subjects (the benchmark's `alice` among them,
+/// revoked an hour before its tokens) and 1,000 sessions.
+async fn busy_revocations() -> Revocations {
+    let revocations = Revocations::in_memory();
+    let later = std::time::SystemTime::now() + Duration::from_secs(3600);
+    let before = std::time::SystemTime::now() - Duration::from_secs(3600);
+    for index in 0..10_000 {
+        revocations.revoke_token(&format!("revoked-token-{index}"), later).await.expect("revoke");
+    }
+    for index in 0..1_000 {
+        revocations.revoke_subject(&format!("user-{index}"), before).await.expect("revoke");
+        revocations.revoke_session(&format!("session-{index}"), later).await.expect("revoke");
+    }
+    revocations.revoke_subject("alice", before).await.expect("revoke");
+    revocations
+}
+
 fn request(bearer: &HeaderValue) -> Request<Body> {
     Request::builder().uri("/me").header(AUTHORIZATION, bearer.clone()).body(Body::empty()).expect("request")
 }
@@ -604,6 +621,33 @@ fn main() {
     router_group(&mut criterion, &rt, "router_with_layer_warm", &cases, |_, case| {
         Some(router_with_layer(case.warm_config.clone()))
     });
+
+    // The same warm request with a revocation list that holds entries of every kind, the
+    // token's subject among them (revoked before the token was issued): every lookup runs.
+    let revocations = rt.block_on(busy_revocations());
+    router_group(&mut criterion, &rt, "router_with_layer_warm_revocations", &cases, |_, case| {
+        let config = JwtAuthConfig::builder()
+            .key(issuer(case.algorithm).verifying_key())
+            .issuer(ISSUER)
+            .audience(AUDIENCE)
+            .revocations(revocations.clone())
+            .build()
+            .expect("config with revocations");
+        Some(router_with_layer(config))
+    });
+    let mut group = criterion.benchmark_group("revocation_check");
+    let checking = JwtAuthConfig::builder()
+        .key(issuer(cases[0].algorithm).verifying_key())
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .revocations(revocations.clone())
+        .build()
+        .expect("config with revocations");
+    // Verified with revocations on: the ids are read once, as the layer caches them.
+    let verified = checking.verify(&cases[0].token).expect("verify");
+    let token = verified.token().clone();
+    group.bench_function("is_revoked", |b| b.iter(|| revocations.is_revoked(black_box(&token))));
+    group.finish();
 
     // The three guards' checks alone, on a verified token (no router, no futures).
     let mut group = criterion.benchmark_group("guards_is_satisfied");

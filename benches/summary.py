@@ -97,6 +97,19 @@ def main() -> int:
         print(f"| {alg} | {us(no_auth)} | {us(cold)} | {us(warm)} | {warm_text} | {ratio(cold_cost, warm_cost)} |")
 
     print()
+    print("| alg | warm (µs) | warm, revocation list of 12,001 entries (µs) | revocation check cost (µs) |")
+    print("|---|---:|---:|---:|")
+    for alg in algorithms:
+        warm = means.get(("router_with_layer_warm", alg))
+        revoked = means.get(("router_with_layer_warm_revocations", alg))
+        if warm is None or revoked is None:
+            continue
+        print(f"| {alg} | {us(warm)} | {us(revoked)} | {revoked - warm:+.3f} |")
+    check = means.get(("revocation_check", "is_revoked"))
+    if check is not None:
+        print(f"\nThe check alone (`Revocations::is_revoked`, three lookups): {check * 1000:.0f} ns")
+
+    print()
     print("| alg | router + layer (µs) | + 3 guard layers, one stack (µs) | guarded / layer | guards (µs) "
           "| + 3 guards as a route_layer (µs) | guarded / layer | + `Require::all_of` of 3 (µs) | guarded / layer "
           "| the 3 checks alone (µs) |")

@@ -357,6 +357,17 @@ impl RevocationsBuilder {
         self
     }
 
+    /// A list shared between instances through Redis (feature `redis`), with this capacity
+    /// and longest token lifetime: each instance keeps a local copy that the request path
+    /// reads, kept current by pub/sub and a periodic full read. Configure it further, then
+    /// [`start`](RedisRevocations::start) it; see [`RedisRevocations`] for what happens at
+    /// start, during an outage and when Redis comes back.
+    #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+    pub fn redis(self, client: ::redis::Client) -> RedisRevocations {
+        RedisRevocations::new(self, client)
+    }
+
     /// An in-memory list for a single instance.
     pub fn build(self) -> Revocations {
         self.finish(
@@ -386,16 +397,20 @@ enum Kind {
     Session = 2,
 }
 
+/// A map from ids, hashed with randomly keyed aHash (fast on short strings, and not
+/// predictable from outside).
+type IdMap<V> = HashMap<Box<str>, V, ahash::RandomState>;
+
 #[derive(Default)]
 struct Shard {
     /// `jti` → until.
-    tokens: HashMap<Box<str>, i64>,
+    tokens: IdMap<i64>,
     /// `sub` → (before, until).
-    subjects: HashMap<Box<str>, (i64, i64)>,
+    subjects: IdMap<(i64, i64)>,
     /// `sid` → until.
-    sessions: HashMap<Box<str>, i64>,
+    sessions: IdMap<i64>,
     /// Used refresh-token `jti` → until; never read on the request path.
-    retired: HashMap<Box<str>, i64>,
+    retired: IdMap<i64>,
 }
 
 impl Shard {
@@ -495,6 +510,26 @@ impl LocalList {
         Ok(())
     }
 
+    /// Every entry that outlives `now`, as records (to share them again).
+    #[cfg(feature = "redis")]
+    pub(crate) fn records(&self, now: i64) -> Vec<Record> {
+        let mut records = Vec::new();
+        for shard in &self.shards {
+            let shard = shard.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let live = |until: i64| until > now;
+            records.extend(shard.tokens.iter().filter(|(_, until)| live(**until)).map(|(jti, &until)| {
+                Record::Token { jti: jti.clone(), until }
+            }));
+            records.extend(shard.subjects.iter().filter(|(_, (_, until))| live(*until)).map(
+                |(sub, &(before, until))| Record::Subject { sub: sub.clone(), before, until },
+            ));
+            records.extend(shard.sessions.iter().filter(|(_, until)| live(**until)).map(|(sid, &until)| {
+                Record::Session { sid: sid.clone(), until }
+            }));
+        }
+        records
+    }
+
     /// Drops every entry whose tokens have expired.
     pub(crate) fn purge(&self, now: i64) {
         self.next_purge.store(now.saturating_add(PURGE_INTERVAL), Ordering::Relaxed);
@@ -568,7 +603,7 @@ impl LocalList {
 /// Merges `value` into the entry for `id`; when there is none, makes it if `create`.
 /// `Some(true)`: made; `Some(false)`: merged; `None`: absent and not made.
 fn extend<V: Copy>(
-    map: &mut HashMap<Box<str>, V>,
+    map: &mut IdMap<V>,
     id: &str,
     value: V,
     create: bool,
