@@ -29,8 +29,9 @@ use http::Response;
 use serde::de::DeserializeOwned;
 
 use crate::claims::{Claims, DefaultClaims, TokenFacts, VerifiedToken};
+use crate::csrf::{CsrfPolicy, OriginCheck};
 use crate::error::{AuthError, ConfigError, ErrorKind};
-use crate::extract::{PreparedSource, TokenSource, extract};
+use crate::extract::{Credential, PreparedSource, TokenSource, extract};
 use crate::grants::{ClaimPath, ClaimPreset, PathTree, PayloadScan, default_role_paths, default_scope_paths};
 #[cfg(feature = "jwks")]
 use crate::jwks::{Missing, RemoteJwks};
@@ -77,6 +78,8 @@ struct ConfigInner {
     routes: Vec<IssuerRoute>,
     rules: ClaimRules,
     sources: Vec<PreparedSource>,
+    /// The cross-site request check for cookie credentials; `None`: disabled.
+    csrf: Option<OriginCheck>,
     realm: String,
     responder: Option<Responder>,
     cache: CacheSettings,
@@ -319,8 +322,14 @@ impl JwtAuthConfig {
 
     /// The credential of the request, if any, after the token-source rules (one credential,
     /// no repeats). Its syntax is checked by [`crate::extract::validate`], before verifying.
-    pub(crate) fn extract<'r>(&self, request: &RequestHead<'r>) -> Result<Option<&'r str>, AuthError> {
+    pub(crate) fn extract<'r>(&self, request: &RequestHead<'r>) -> Result<Option<Credential<'r>>, AuthError> {
         extract(&self.inner.sources, request.headers, request.uri).map_err(AuthError::from)
+    }
+
+    /// True when a request whose credential came from a cookie must be refused as
+    /// cross-site (see [`CsrfPolicy`]).
+    pub(crate) fn refuses_cross_site(&self, request: &RequestHead<'_>) -> bool {
+        self.inner.csrf.as_ref().is_some_and(|check| !check.allows(request))
     }
 
     /// True when revocations are configured and cover this token.
@@ -366,6 +375,7 @@ pub struct JwtAuthConfigBuilder {
     required_type: Option<String>,
     max_token_size: usize,
     sources: Vec<TokenSource>,
+    csrf: CsrfPolicy,
     realm: String,
     responder: Option<Responder>,
     role_paths: Option<Vec<ClaimPath>>,
@@ -389,6 +399,7 @@ impl Default for JwtAuthConfigBuilder {
             required_type: None,
             max_token_size: DEFAULT_MAX_TOKEN_SIZE,
             sources: vec![TokenSource::bearer()],
+            csrf: CsrfPolicy::default(),
             realm: DEFAULT_REALM.to_owned(),
             responder: None,
             role_paths: None,
@@ -542,6 +553,15 @@ impl JwtAuthConfigBuilder {
         self
     }
 
+    /// How requests authenticated by a cookie are protected against cross-site request
+    /// forgery (default: [`CsrfPolicy::default()`], on). The check runs only for credentials
+    /// from a [`TokenSource::cookie`] and methods other than GET, HEAD, OPTIONS and TRACE;
+    /// see [`CsrfPolicy`] for the rule.
+    pub fn csrf(mut self, policy: CsrfPolicy) -> Self {
+        self.csrf = policy;
+        self
+    }
+
     /// The realm named in `WWW-Authenticate` challenges (default `api`).
     pub fn realm(mut self, realm: impl Into<String>) -> Self {
         self.realm = realm.into();
@@ -662,6 +682,7 @@ impl JwtAuthConfigBuilder {
         }
         let seconds = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
         let sources = self.sources.iter().map(TokenSource::prepare).collect::<Result<Vec<_>, _>>()?;
+        let csrf = self.csrf.prepare()?;
         Ok(JwtAuthConfig {
             inner: Arc::new(ConfigInner {
                 keys,
@@ -679,6 +700,7 @@ impl JwtAuthConfigBuilder {
                     ),
                 },
                 sources,
+                csrf,
                 realm: self.realm,
                 responder: self.responder,
                 cache: self.cache,

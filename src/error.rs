@@ -73,6 +73,9 @@ pub enum ErrorKind {
     KeysUnavailable,
     /// The token was revoked (see [`Revocations`](crate::Revocations)).
     Revoked,
+    /// A state-changing request authenticated by a cookie came from another site (see
+    /// [`CsrfPolicy`](crate::CsrfPolicy)).
+    CrossSiteRequest,
 }
 
 /// The class of answer an [`ErrorKind`] gets: one row of the rejection table.
@@ -89,6 +92,9 @@ pub enum RejectionClass {
     InsufficientScope,
     /// 503 with `Retry-After`.
     Unavailable,
+    /// 403 without a challenge: the credential may be fine, but the request is refused (a
+    /// cross-site request authenticated by a cookie).
+    Forbidden,
 }
 
 impl RejectionClass {
@@ -97,7 +103,7 @@ impl RejectionClass {
         match self {
             Self::MissingCredential | Self::InvalidToken => http::StatusCode::UNAUTHORIZED,
             Self::InvalidRequest => http::StatusCode::BAD_REQUEST,
-            Self::InsufficientScope => http::StatusCode::FORBIDDEN,
+            Self::InsufficientScope | Self::Forbidden => http::StatusCode::FORBIDDEN,
             Self::Unavailable => http::StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -105,7 +111,7 @@ impl RejectionClass {
     /// The RFC 6750 error code, if this class has one.
     pub fn error_code(self) -> Option<&'static str> {
         match self {
-            Self::MissingCredential | Self::Unavailable => None,
+            Self::MissingCredential | Self::Unavailable | Self::Forbidden => None,
             Self::InvalidRequest => Some("invalid_request"),
             Self::InvalidToken => Some("invalid_token"),
             Self::InsufficientScope => Some("insufficient_scope"),
@@ -116,7 +122,7 @@ impl RejectionClass {
     pub fn grpc_status(self) -> u8 {
         match self {
             Self::MissingCredential | Self::InvalidRequest | Self::InvalidToken => 16,
-            Self::InsufficientScope => 7,
+            Self::InsufficientScope | Self::Forbidden => 7,
             Self::Unavailable => 14,
         }
     }
@@ -132,6 +138,7 @@ impl ErrorKind {
             }
             Self::InsufficientScope => RejectionClass::InsufficientScope,
             Self::KeysUnavailable => RejectionClass::Unavailable,
+            Self::CrossSiteRequest => RejectionClass::Forbidden,
             _ => RejectionClass::InvalidToken,
         }
     }
@@ -164,6 +171,7 @@ impl ErrorKind {
             Self::InsufficientScope => "insufficient_scope",
             Self::KeysUnavailable => "keys_unavailable",
             Self::Revoked => "revoked",
+            Self::CrossSiteRequest => "cross_site_request",
         }
     }
 
@@ -194,6 +202,7 @@ impl ErrorKind {
             Self::InsufficientScope => "The access token lacks the required permission",
             Self::KeysUnavailable => "The keys to verify the access token are unavailable",
             Self::Revoked => "The access token has been revoked",
+            Self::CrossSiteRequest => "Cross-site requests authenticated by a cookie are refused",
         }
     }
 }
@@ -249,7 +258,8 @@ impl fmt::Display for AuthError {
 
 impl std::error::Error for AuthError {}
 
-/// Why a configuration was refused by `build()`: a sentence that says what to change.
+/// Why a configuration was refused by `build()` (or a [`TokenCookie`](crate::TokenCookie)
+/// setting or value): a sentence that says what to change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
     message: String,
@@ -291,5 +301,9 @@ mod tests {
         assert_eq!(ErrorKind::KeysUnavailable.class().status(), 503);
         assert_eq!(ErrorKind::KeysUnavailable.class().grpc_status(), 14);
         assert_eq!(ErrorKind::UnknownKey.class().grpc_status(), 16);
+        assert_eq!(ErrorKind::CrossSiteRequest.class(), RejectionClass::Forbidden);
+        assert_eq!(ErrorKind::CrossSiteRequest.class().status(), 403);
+        assert_eq!(ErrorKind::CrossSiteRequest.class().error_code(), None);
+        assert_eq!(ErrorKind::CrossSiteRequest.class().grpc_status(), 7);
     }
 }

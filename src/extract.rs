@@ -207,27 +207,36 @@ fn query<'a>(uri: &'a Uri, name: &str) -> Result<Option<&'a str>, ErrorKind> {
     }
 }
 
+/// The credential of a request and where it came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Credential<'a> {
+    pub(crate) token: &'a str,
+    /// True when only cookies carried it: a browser sends cookies on its own, so such a
+    /// request may have been started by another site (see [`crate::csrf`]).
+    pub(crate) from_cookie: bool,
+}
+
 /// Finds the one credential of a request, or says why there is none or too many. The
 /// token's syntax is not checked here: see [`validate`].
 pub(crate) fn extract<'a>(
     sources: &[PreparedSource],
     headers: &'a HeaderMap,
     uri: &'a Uri,
-) -> Result<Option<&'a str>, ErrorKind> {
-    let mut found: Option<&str> = None;
+) -> Result<Option<Credential<'a>>, ErrorKind> {
+    let mut found: Option<Credential<'a>> = None;
     for source in sources {
-        let token = match source {
-            PreparedSource::Bearer => bearer(headers)?,
-            PreparedSource::Header { name, prefix } => header(headers, name, prefix.as_deref())?,
-            PreparedSource::Cookie(name) => cookie(headers, name)?,
-            PreparedSource::Query(name) => query(uri, name)?,
+        let (token, from_cookie) = match source {
+            PreparedSource::Bearer => (bearer(headers)?, false),
+            PreparedSource::Header { name, prefix } => (header(headers, name, prefix.as_deref())?, false),
+            PreparedSource::Cookie(name) => (cookie(headers, name)?, true),
+            PreparedSource::Query(name) => (query(uri, name)?, false),
         };
-        match (found, token) {
-            (Some(first), Some(other)) if first != other => {
-                return Err(ErrorKind::ConflictingCredentials);
-            }
-            (None, Some(token)) => found = Some(token),
-            _ => {}
+        let Some(token) = token else { continue };
+        match &mut found {
+            None => found = Some(Credential { token, from_cookie }),
+            Some(first) if first.token != token => return Err(ErrorKind::ConflictingCredentials),
+            // The same token in a header too: whoever sent it knew the token.
+            Some(first) => first.from_cookie &= from_cookie,
         }
     }
     Ok(found)
@@ -252,7 +261,31 @@ mod tests {
     ) -> Result<Option<String>, ErrorKind> {
         let map = headers(pairs);
         let uri: Uri = uri.parse().unwrap();
-        extract(sources, &map, &uri).and_then(|t| t.map(validate).transpose()).map(|t| t.map(str::to_owned))
+        extract(sources, &map, &uri)
+            .and_then(|found| found.map(|found| validate(found.token)).transpose())
+            .map(|token| token.map(str::to_owned))
+    }
+
+    fn from_cookie(sources: &[PreparedSource], pairs: &[(&str, &str)]) -> Option<bool> {
+        let map = headers(pairs);
+        extract(sources, &map, &Uri::from_static("/")).unwrap().map(|found| found.from_cookie)
+    }
+
+    #[test]
+    fn a_credential_is_from_a_cookie_only_when_no_header_carried_it() {
+        let s = [PreparedSource::Bearer, PreparedSource::Cookie("at".into())];
+        assert_eq!(from_cookie(&s, &[("cookie", "at=a.b.c")]), Some(true));
+        assert_eq!(from_cookie(&s, &[("authorization", "Bearer a.b.c")]), Some(false));
+        assert_eq!(
+            from_cookie(&s, &[("authorization", "Bearer a.b.c"), ("cookie", "at=a.b.c")]),
+            Some(false)
+        );
+        let cookie_first = [PreparedSource::Cookie("at".into()), PreparedSource::Bearer];
+        assert_eq!(
+            from_cookie(&cookie_first, &[("authorization", "Bearer a.b.c"), ("cookie", "at=a.b.c")]),
+            Some(false)
+        );
+        assert_eq!(from_cookie(&s, &[]), None);
     }
 
     #[test]

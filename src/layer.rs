@@ -230,7 +230,12 @@ where
     let outcome = match config.extract(&head) {
         Err(error) => Verdict::Done(Err(error)),
         Ok(None) => Verdict::Done(Ok(None)),
-        Ok(Some(token)) => match authenticate(auth, token, may_wait) {
+        // A cookie credential on a state-changing request from another site: refused before
+        // any verification.
+        Ok(Some(credential)) if credential.from_cookie && config.refuses_cross_site(&head) => {
+            Verdict::Done(Err(ErrorKind::CrossSiteRequest.into()))
+        }
+        Ok(Some(credential)) => match authenticate(auth, credential.token, may_wait) {
             Verdict::Done(result) => Verdict::Done(result.map(Some)),
             Verdict::Wait(wait) => Verdict::Wait(wait),
         },

@@ -7,6 +7,7 @@
 //! | malformed request | 400 | `error="invalid_request"` | 16 UNAUTHENTICATED |
 //! | bad token | 401 | `error="invalid_token"` | 16 UNAUTHENTICATED |
 //! | guard not satisfied | 403 | `error="insufficient_scope", scope="..."` | 7 PERMISSION_DENIED |
+//! | cross-site request authenticated by a cookie | 403 | none | 7 PERMISSION_DENIED |
 //! | keys unavailable | 503 + `Retry-After` | none | 14 UNAVAILABLE |
 //!
 //! ```
@@ -81,10 +82,12 @@ pub(crate) type Responder =
 /// How long clients are told to wait when keys are unavailable.
 const RETRY_AFTER_SECONDS: &str = "10";
 
-/// The `WWW-Authenticate` challenge for an error (RFC 6750 section 3).
+/// The `WWW-Authenticate` challenge for an error (RFC 6750 section 3); none for
+/// [`RejectionClass::Unavailable`] and [`RejectionClass::Forbidden`], where authenticating
+/// again would not help.
 pub fn bearer_challenge(error: &AuthError, realm: &str) -> Option<HeaderValue> {
     let class = error.class();
-    if class == RejectionClass::Unavailable {
+    if matches!(class, RejectionClass::Unavailable | RejectionClass::Forbidden) {
         return None;
     }
     let mut challenge = format!("Bearer realm=\"{realm}\"");
@@ -116,6 +119,7 @@ pub fn default_response(error: &AuthError, request: &RequestHead<'_>, realm: &st
     }
     let code = class.error_code().unwrap_or(match class {
         RejectionClass::Unavailable => "temporarily_unavailable",
+        RejectionClass::Forbidden => "forbidden",
         _ => "unauthorized",
     });
     let body = serde_json::json!({"error": code, "error_description": error.kind().description()});
@@ -220,6 +224,23 @@ mod tests {
             challenge,
             "Bearer realm=\"api\", error=\"insufficient_scope\", error_description=\"The access token lacks the required permission\", scope=\"articles:write\""
         );
+    }
+
+    #[test]
+    fn cross_site_requests_get_a_plain_403_without_challenge() {
+        let (method, uri, headers) = (Method::POST, Uri::from_static("/"), HeaderMap::new());
+        let error: AuthError = ErrorKind::CrossSiteRequest.into();
+        let response = default_response(&error, &head(&method, &uri, &headers), "api");
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        assert!(!response.headers().contains_key(WWW_AUTHENTICATE));
+        assert_eq!(
+            response.body(),
+            r#"{"error":"forbidden","error_description":"Cross-site requests authenticated by a cookie are refused"}"#
+        );
+        let mut grpc = HeaderMap::new();
+        grpc.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+        let response = default_response(&error, &head(&method, &uri, &grpc), "api");
+        assert_eq!(response.headers()["grpc-status"], "7");
     }
 
     #[test]
