@@ -45,6 +45,7 @@
 //! | `rust-crypto` | no | the pure-Rust RustCrypto backend instead (used only without `aws-lc-rs`) |
 //! | `axum` | yes | `Claims<C>` and `Option<Claims<C>>` as axum extractors, JSON rejection bodies in axum |
 //! | `tonic` | no | tonic's `NamedService` for [`JwtAuth`], [`RequireService`] and [`TokenExpiry`], to wrap one gRPC service with `add_service` |
+//! | `redis` | no | `RedisRevocations`: a [`Revocations`] list shared between instances through Redis, each keeping a local copy current by pub/sub (`Revocations::builder().redis(client)`) |
 //!
 //! One crypto backend is required; building with neither is a compile error, and with both
 //! aws-lc-rs is used.
@@ -69,6 +70,8 @@ pub mod axum;
 mod cache;
 mod claims;
 mod config;
+mod cookie;
+mod csrf;
 mod error;
 mod expiry;
 mod extract;
@@ -93,14 +96,16 @@ pub use config::{
     DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_SIZE, DEFAULT_REALM, DEFAULT_TOKEN_CACHE_CAPACITY,
     DEFAULT_TOKEN_CACHE_MAX_AGE, JwtAuthConfig, JwtAuthConfigBuilder, TrustedIssuer,
 };
+pub use cookie::{SameSite, TokenCookie};
+pub use csrf::CsrfPolicy;
 pub use error::{AuthError, ConfigError, ErrorKind, RejectionClass};
 pub use expiry::{TokenExpiry, TokenExpiryBody, TokenExpiryFuture, TokenExpiryLayer};
 pub use extract::TokenSource;
 pub use grants::{ClaimPath, ClaimPreset, Grants};
 pub use guard::{Require, RequireFuture, RequireService};
 pub use issue::{
-    DEFAULT_REFRESH_LIFETIME, DEFAULT_TOKEN_LIFETIME, IssueError, RefreshError, RefreshErrorKind, RefreshGrant,
-    TokenIssuer, TokenIssuerBuilder, TokenPair,
+    DEFAULT_REFRESH_LIFETIME, DEFAULT_TOKEN_LIFETIME, IssueError, RefreshError, RefreshErrorKind,
+    RefreshGrant, TokenIssuer, TokenIssuerBuilder, TokenPair,
 };
 pub use jsonwebtoken::Algorithm;
 #[cfg(feature = "jwks")]

@@ -185,14 +185,18 @@ impl TokenIds {
         fn member(payload: &[u8], members: &MemberIndex, name: &str) -> Result<Option<Box<str>>, bool> {
             match members.get(payload, name) {
                 Member::Absent => Ok(None),
-                Member::Value(bytes) => {
-                    serde_json::from_slice::<Option<Cow<'_, str>>>(bytes).map(|s| s.map(Into::into)).map_err(|_| false)
-                }
+                Member::Value(bytes) => serde_json::from_slice::<Option<Cow<'_, str>>>(bytes)
+                    .map(|s| s.map(Into::into))
+                    .map_err(|_| false),
                 Member::Repeated => Err(false),
                 Member::Unknown => Err(true),
             }
         }
-        let fields = (member(payload, members, "jti"), member(payload, members, "sub"), member(payload, members, "sid"));
+        let fields = (
+            member(payload, members, "jti"),
+            member(payload, members, "sub"),
+            member(payload, members, "sid"),
+        );
         match fields {
             (Ok(jti), Ok(sub), Ok(sid)) => Some(Self { jti, sub, sid, iat }),
             (Err(false), _, _) | (_, Err(false), _) | (_, _, Err(false)) => None,
@@ -516,16 +520,16 @@ impl LocalList {
         let mut records = Vec::new();
         for shard in &self.shards {
             let shard = shard.read().unwrap_or_else(|poisoned| poisoned.into_inner());
-            let live = |until: i64| until > now;
-            records.extend(shard.tokens.iter().filter(|(_, until)| live(**until)).map(|(jti, &until)| {
-                Record::Token { jti: jti.clone(), until }
+            let tokens = shard.tokens.iter().filter(|(_, until)| **until > now);
+            records.extend(tokens.map(|(jti, &until)| Record::Token { jti: jti.clone(), until }));
+            let subjects = shard.subjects.iter().filter(|(_, (_, until))| *until > now);
+            records.extend(subjects.map(|(sub, &(before, until))| Record::Subject {
+                sub: sub.clone(),
+                before,
+                until,
             }));
-            records.extend(shard.subjects.iter().filter(|(_, (_, until))| live(*until)).map(
-                |(sub, &(before, until))| Record::Subject { sub: sub.clone(), before, until },
-            ));
-            records.extend(shard.sessions.iter().filter(|(_, until)| live(**until)).map(|(sid, &until)| {
-                Record::Session { sid: sid.clone(), until }
-            }));
+            let sessions = shard.sessions.iter().filter(|(_, until)| **until > now);
+            records.extend(sessions.map(|(sid, &until)| Record::Session { sid: sid.clone(), until }));
         }
         records
     }

@@ -1,0 +1,345 @@
+//! Revocations shared between instances through a real `redis-server` (feature `redis`).
+//!
+//! Each instance is what a deployment runs behind its load balancer: its own
+//! [`Revocations`] started against the shared Redis, and a real axum server with the layer
+//! on 127.0.0.1, driven by reqwest. The rules: a revocation through one instance is
+//! honoured by every other within one second; an instance started later learns every
+//! earlier revocation before it serves; with Redis down every instance keeps serving from
+//! its local copy, and catches up when Redis is back (even empty) without a restart.
+//!
+//! The servers come from `support/redis.rs` (which runs `.ci/redis-env.sh` once to find or
+//! install `redis-server`); without one the tests pass as skipped, except under `CI=true`.
+
+#[path = "support/redis.rs"]
+mod redis_server;
+
+use std::time::{Duration, Instant, SystemTime};
+
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use reqwest::StatusCode;
+use serde_json::json;
+use tower_jwt_auth::{
+    Claims, JwtAuthConfig, JwtAuthLayer, RefreshErrorKind, RevocationErrorKind, Revocations, TokenIssuer,
+};
+
+use redis_server::RedisServer;
+
+const SECRET: &[u8] = b"a test secret that is long enough for HS256!";
+/// What the issue asks of every revocation: honoured by every instance within a second.
+const PROPAGATION: Duration = Duration::from_secs(1);
+/// How long an instance may take to catch up after Redis is back (its reconnection
+/// backoff is at most 5 s).
+const RECOVERY: Duration = Duration::from_secs(10);
+
+fn issuer() -> TokenIssuer {
+    TokenIssuer::builder().hmac_secret(SECRET.to_vec()).build().unwrap()
+}
+
+/// One instance of the service: its revocation list (a local copy kept current from
+/// Redis) and an axum server with `/me` and `/logout` behind the layer.
+struct Instance {
+    revocations: Revocations,
+    config: JwtAuthConfig,
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Instance {
+    async fn start(redis: &RedisServer) -> Instance {
+        let revocations = Revocations::builder().redis(redis.client()).start().await.expect("Redis is up");
+        let config =
+            JwtAuthConfig::builder().hmac_secret(SECRET).revocations(revocations.clone()).build().unwrap();
+        let for_logout = revocations.clone();
+        let router =
+            Router::new()
+                .route(
+                    "/me",
+                    get(|Extension(claims): Extension<Claims>| async move {
+                        claims.sub.clone().unwrap_or_default()
+                    }),
+                )
+                .route(
+                    "/logout",
+                    post(move |Extension(claims): Extension<Claims>| async move {
+                        match issuer().logout(claims.token(), &for_logout).await {
+                            Ok(()) => "logged out".to_owned(),
+                            Err(error) => format!("{:?}", error.kind()),
+                        }
+                    }),
+                )
+                .layer(JwtAuthLayer::new(config.clone()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        Instance { revocations, config, base, http: reqwest::Client::new() }
+    }
+
+    async fn status(&self, token: &str) -> StatusCode {
+        self.http.get(format!("{}/me", self.base)).bearer_auth(token).send().await.unwrap().status()
+    }
+
+    async fn logout(&self, token: &str) -> String {
+        let response =
+            self.http.post(format!("{}/logout", self.base)).bearer_auth(token).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.text().await.unwrap()
+    }
+
+    /// Revokes `token` (by its `jti`) through this instance.
+    async fn revoke(&self, token: &str) -> Result<(), RevocationErrorKind> {
+        let claims = self.config.verify(token).expect("a valid token");
+        self.revocations.revoke(claims.token()).await.map_err(|error| error.kind())
+    }
+
+    async fn assert_accepts(&self, token: &str) {
+        assert_eq!(self.status(token).await, StatusCode::OK, "{} must accept the token", self.base);
+    }
+
+    async fn assert_rejects(&self, token: &str) {
+        assert_eq!(self.status(token).await, StatusCode::UNAUTHORIZED, "{} must reject the token", self.base);
+    }
+
+    /// Polls until `token` is rejected; fails unless that happens within `limit` of now.
+    async fn rejects_within(&self, token: &str, limit: Duration) -> Duration {
+        let started = Instant::now();
+        loop {
+            if self.status(token).await == StatusCode::UNAUTHORIZED {
+                return started.elapsed();
+            }
+            assert!(started.elapsed() < limit, "{} still accepts the token after {limit:?}", self.base);
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+fn token(sub: &str) -> String {
+    issuer().issue(&json!({"sub": sub})).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logout_through_one_instance_is_honoured_by_the_other_within_one_second() {
+    let Some(redis) = RedisServer::start() else { return };
+    let (a, b) = (Instance::start(&redis).await, Instance::start(&redis).await);
+    let issuer = issuer();
+    let first = issuer.issue_pair(&json!({"sub": "alice"})).unwrap();
+    // The session goes on: its next access token has another jti, the same sid.
+    let grant = issuer.redeem(&first.refresh_token, &a.revocations).await.unwrap();
+    let next = issuer.continue_session(&grant, &json!({})).unwrap();
+    let elsewhere = token("alice"); // alice's token outside that session
+    for token in [&first.access_token, &next.access_token, &elsewhere] {
+        a.assert_accepts(token).await;
+        b.assert_accepts(token).await;
+    }
+
+    assert_eq!(a.logout(&first.access_token).await, "logged out");
+    a.assert_rejects(&first.access_token).await;
+    a.assert_rejects(&next.access_token).await;
+    let by_jti = b.rejects_within(&first.access_token, PROPAGATION).await;
+    let by_session = b.rejects_within(&next.access_token, PROPAGATION).await;
+    eprintln!("the other instance honoured the logout after {by_jti:?} (token) and {by_session:?} (session)");
+    a.assert_accepts(&elsewhere).await;
+    b.assert_accepts(&elsewhere).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subject_and_session_revocations_reach_every_instance_within_one_second() {
+    let Some(redis) = RedisServer::start() else { return };
+    let (a, b) = (Instance::start(&redis).await, Instance::start(&redis).await);
+    let (bob, carol) = (token("bob"), token("carol"));
+    let session = issuer().issue_pair(&json!({"sub": "dora"})).unwrap();
+    a.assert_accepts(&bob).await;
+    a.assert_accepts(&session.access_token).await;
+
+    b.revocations.revoke_subject("bob", SystemTime::now()).await.unwrap();
+    let sid = b.config.verify(&session.access_token).unwrap().extra["sid"].as_str().unwrap().to_owned();
+    b.revocations.revoke_session(&sid, SystemTime::now() + Duration::from_secs(3600)).await.unwrap();
+
+    let by_subject = a.rejects_within(&bob, PROPAGATION).await;
+    let by_session = a.rejects_within(&session.access_token, PROPAGATION).await;
+    eprintln!("honoured after {by_subject:?} (subject) and {by_session:?} (session)");
+    a.assert_accepts(&carol).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_keep_serving_while_redis_is_down_and_catch_up_when_it_is_back() {
+    let Some(mut redis) = RedisServer::start() else { return };
+    let (a, b) = (Instance::start(&redis).await, Instance::start(&redis).await);
+    let (valid, revoked, during, after) = (token("erin"), token("erin"), token("erin"), token("erin"));
+    a.revoke(&revoked).await.unwrap();
+    b.rejects_within(&revoked, PROPAGATION).await;
+
+    redis.stop();
+    let outage = Instant::now();
+    for instance in [&a, &b] {
+        instance.assert_accepts(&valid).await;
+        instance.assert_rejects(&revoked).await;
+    }
+    // A revocation during the outage holds where it was made, at once, and is deferred.
+    assert_eq!(a.revoke(&during).await, Err(RevocationErrorKind::Deferred));
+    a.assert_rejects(&during).await;
+    b.assert_accepts(&during).await;
+    // Down for a second: long enough for several failed reconnection attempts.
+    tokio::time::sleep(Duration::from_secs(1).saturating_sub(outage.elapsed())).await;
+    a.assert_rejects(&during).await;
+
+    // Back, empty: the instance that made it writes it again, and the other learns it.
+    let restarted = Instant::now();
+    redis.restart();
+    b.rejects_within(&during, RECOVERY).await;
+    eprintln!(
+        "after Redis came back (empty), the other instance honoured the deferred revocation in {:?}",
+        restarted.elapsed()
+    );
+    for instance in [&a, &b] {
+        instance.assert_accepts(&valid).await;
+        instance.assert_rejects(&revoked).await;
+    }
+    // Both listen again: a revocation now still reaches the other within a second.
+    let _ = b.revoke(&after).await; // `Deferred` if b has not finished catching up: it still arrives
+    a.rejects_within(&after, PROPAGATION).await;
+
+    // An instance started after the outage learns what was revoked before and during it.
+    let c = Instance::start(&redis).await;
+    for token in [&revoked, &during, &after] {
+        c.rejects_within(token, PROPAGATION).await;
+    }
+    c.assert_accepts(&valid).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_token_reused_on_another_instance_revokes_its_family_everywhere() {
+    let Some(mut redis) = RedisServer::start() else { return };
+    let (a, b) = (Instance::start(&redis).await, Instance::start(&redis).await);
+    let issuer = issuer();
+    let first = issuer.issue_pair(&json!({"sub": "frank"})).unwrap();
+    let grant = issuer.redeem(&first.refresh_token, &a.revocations).await.unwrap();
+    let next = issuer.continue_session(&grant, &json!({})).unwrap();
+    a.assert_accepts(&next.access_token).await;
+    b.assert_accepts(&next.access_token).await;
+
+    // The same refresh token again, at the other instance: used once is used everywhere.
+    let reused = issuer.redeem(&first.refresh_token, &b.revocations).await.unwrap_err();
+    assert_eq!(reused.kind(), RefreshErrorKind::Reused);
+    for instance in [&a, &b] {
+        instance.rejects_within(&first.access_token, PROPAGATION).await;
+        instance.rejects_within(&next.access_token, PROPAGATION).await;
+    }
+    let revoked = issuer.redeem(&next.refresh_token, &a.revocations).await.unwrap_err();
+    assert_eq!(revoked.kind(), RefreshErrorKind::Revoked);
+
+    // Rotation must know every instance's view: without Redis nothing is redeemed...
+    let other = issuer.issue_pair(&json!({"sub": "gina"})).unwrap();
+    redis.stop();
+    let unavailable = issuer.redeem(&other.refresh_token, &a.revocations).await.unwrap_err();
+    assert_eq!(unavailable.kind(), RefreshErrorKind::Store(RevocationErrorKind::Unavailable));
+    // ...until it is back, with no restart of the instance.
+    redis.restart();
+    let started = Instant::now();
+    loop {
+        match issuer.redeem(&other.refresh_token, &a.revocations).await {
+            Ok(grant) => break assert_eq!(grant.subject(), "gina"),
+            Err(error) => {
+                assert_eq!(error.kind(), RefreshErrorKind::Store(RevocationErrorKind::Unavailable));
+                assert!(started.elapsed() < RECOVERY, "still unavailable {RECOVERY:?} after Redis came back");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_instance_learns_earlier_revocations_from_its_first_sync() {
+    let Some(redis) = RedisServer::start() else { return };
+    let a = Instance::start(&redis).await;
+    let issuer = issuer();
+    let (by_jti, by_subject, untouched) = (token("hana"), token("ivan"), token("hana"));
+    let session = issuer.issue_pair(&json!({"sub": "judy"})).unwrap();
+    let grant = issuer.redeem(&session.refresh_token, &a.revocations).await.unwrap();
+    let next = issuer.continue_session(&grant, &json!({})).unwrap();
+    a.revoke(&by_jti).await.unwrap();
+    a.revocations.revoke_subject("ivan", SystemTime::now()).await.unwrap();
+    assert_eq!(a.logout(&session.access_token).await, "logged out");
+
+    // No waiting: `start` returns once the new copy holds everything Redis holds.
+    let c = Instance::start(&redis).await;
+    for token in [&by_jti, &by_subject, &next.access_token] {
+        c.assert_rejects(token).await;
+    }
+    c.assert_accepts(&untouched).await;
+}
+
+/// A list under the prefix `custom`, and a plain connection to look into Redis.
+async fn custom_list(redis: &RedisServer) -> (Revocations, redis::aio::MultiplexedConnection) {
+    let builder = Revocations::builder().redis(redis.client()).prefix("custom");
+    let revocations = builder.resync_interval(Duration::from_millis(200)).start().await.expect("Redis is up");
+    (revocations, redis.client().get_multiplexed_async_connection().await.unwrap())
+}
+
+async fn value_of(connection: &mut redis::aio::MultiplexedConnection, key: &str) -> Option<String> {
+    redis::cmd("GET").arg(key).query_async(connection).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_expire_with_their_tokens_and_a_subject_keeps_its_latest_instant() {
+    let Some(redis) = RedisServer::start() else { return };
+    let (revocations, mut connection) = custom_list(&redis).await;
+    let grace = tower_jwt_auth::REVOCATION_GRACE.as_secs();
+
+    let expires_at = SystemTime::now() + Duration::from_secs(60);
+    revocations.revoke_token("t1", expires_at).await.unwrap();
+    let ttl: u64 = redis::cmd("TTL").arg("custom:revoked:jti:t1").query_async(&mut connection).await.unwrap();
+    assert!((grace..=grace + 61).contains(&ttl), "the key lives as long as the token plus the grace: {ttl}");
+
+    let later = SystemTime::now();
+    let earlier = later - Duration::from_secs(100);
+    revocations.revoke_subject("kim", later).await.unwrap();
+    revocations.revoke_subject("kim", earlier).await.unwrap();
+    let value = value_of(&mut connection, "custom:revoked:sub:kim").await.unwrap();
+    let before: u64 = value.split(' ').nth(1).unwrap().parse().unwrap();
+    assert_eq!(before, later.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs(), "{value}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_redis_loses_are_written_back_at_the_next_resync() {
+    let Some(redis) = RedisServer::start() else { return };
+    let (revocations, mut connection) = custom_list(&redis).await;
+    revocations.revoke_session("s1", SystemTime::now() + Duration::from_secs(60)).await.unwrap();
+    let () = redis::cmd("FLUSHALL").query_async(&mut connection).await.unwrap();
+    let started = Instant::now();
+    while value_of(&mut connection, "custom:revoked:sid:s1").await.is_none() {
+        assert!(started.elapsed() < Duration::from_secs(2), "not written back by a resync every 200 ms");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_background_task_ends_with_the_last_clone() {
+    let Some(redis) = RedisServer::start() else { return };
+    let (revocations, mut connection) = custom_list(&redis).await;
+    let listeners = async |connection: &mut redis::aio::MultiplexedConnection| {
+        let (_, count): (String, i64) =
+            redis::cmd("PUBSUB").arg("NUMSUB").arg("custom:revoked").query_async(connection).await.unwrap();
+        count
+    };
+    assert_eq!(listeners(&mut connection).await, 1);
+    let clone = revocations.clone();
+    drop(revocations);
+    assert_eq!(listeners(&mut connection).await, 1, "a clone still holds the list");
+    drop(clone);
+    let started = Instant::now();
+    while listeners(&mut connection).await != 0 {
+        assert!(started.elapsed() < PROPAGATION, "the background task still listens after the last clone");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starting_without_redis_fails_with_unavailable() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
+    let started = Instant::now();
+    let error = Revocations::builder().redis(client).start().await.unwrap_err();
+    assert_eq!(error.kind(), RevocationErrorKind::Unavailable);
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+}
