@@ -163,6 +163,26 @@ status=$(request -d "refresh_token=$second_refresh" "$base/token/refresh")
 expect_status 400 "$status" "POST /token/refresh with the revoked family's newest refresh token"
 pass "reusing a refresh token revokes its whole session"
 
+# Browsers: the access token comes as an HttpOnly cookie that authenticates by itself; a
+# state-changing request authenticated by it must come from this origin.
+status=$(login alice wonderland)
+expect_status 200 "$status" "POST /token for alice (cookie)"
+expect_header '^set-cookie: access_token=[A-Za-z0-9._-]+; Path=/; Max-Age=900; HttpOnly; Secure; SameSite=Strict' "POST /token (cookie)"
+cookie=$(sed -n 's/^[Ss]et-[Cc]ookie: \(access_token=[^;]*\);.*/\1/p' "$work/headers")
+status=$(request -H "Cookie: $cookie" "$base/users/me")
+expect_status 200 "$status" "GET /users/me with the cookie"
+expect_body '"username":"alice"' "GET /users/me with the cookie"
+status=$(request -X POST -H "Cookie: $cookie" -H "Sec-Fetch-Site: cross-site" -H "Origin: https://evil.example" "$base/logout")
+expect_status 403 "$status" "POST /logout with the cookie from another site"
+status=$(request -H "Cookie: $cookie" "$base/users/me")
+expect_status 200 "$status" "GET /users/me after the refused cross-site logout"
+status=$(request -X POST -H "Cookie: $cookie" -H "Sec-Fetch-Site: same-origin" "$base/logout")
+expect_status 204 "$status" "POST /logout with the cookie from this origin"
+expect_header '^set-cookie: access_token=; Path=/; Max-Age=0' "POST /logout clears the cookie"
+status=$(request -H "Cookie: $cookie" "$base/users/me")
+expect_status 401 "$status" "GET /users/me with the cookie after logout"
+pass "the cookie authenticates, cross-site posts get 403, logout clears and revokes it"
+
 # Logout revokes the access token and its refresh tokens.
 status=$(login bob builder)
 expect_status 200 "$status" "POST /token for bob (pair)"

@@ -6,6 +6,11 @@
 //! [`Require`] guard keeps `/admin` for the `admin` role. Refresh tokens rotate (a reused one
 //! revokes its whole session), and `/logout` revokes the session through [`Revocations`].
 //!
+//! Browsers get the access token as an `HttpOnly; Secure; SameSite=Strict` cookie too
+//! ([`TokenCookie`]), which the layer reads when no `Authorization` header is sent; a
+//! state-changing request authenticated by that cookie must come from this origin
+//! (`Sec-Fetch-Site` / `Origin`), or it gets 403.
+//!
 //! ```text
 //! cargo run --example quickstart --features axum
 //! ```
@@ -17,7 +22,7 @@
 //! | `POST /token/refresh` | public | form `refresh_token` → a new pair; the old refresh token is used up (400 `invalid_grant` if reused, revoked or bad) |
 //! | `GET /users/me` | any valid token | `{"username", "role"}` |
 //! | `GET /admin` | role `admin` | 403 `insufficient_scope` for other roles |
-//! | `POST /logout` | any valid token | 204; the access token and its refresh tokens are revoked |
+//! | `POST /logout` | any valid token | 204; the access token and its refresh tokens are revoked, the cookie cleared |
 //!
 //! Demo users: `alice` / `wonderland` (role `admin`) and `bob` / `builder` (role `user`).
 //!
@@ -36,12 +41,14 @@
 use std::collections::HashMap;
 use std::env;
 use std::sync::Arc;
+use std::time::Duration;
 
 use argon2::password_hash::phc::PasswordHash;
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
 use axum::extract::{Form, State};
+use axum::http::HeaderValue;
 use axum::http::StatusCode;
-use axum::http::header::WWW_AUTHENTICATE;
+use axum::http::header::{CACHE_CONTROL, SET_COOKIE, WWW_AUTHENTICATE};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -49,7 +56,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tower_jwt_auth::{
     Claims, JwtAuthConfig, JwtAuthLayer, RefreshErrorKind, Require, RevocationErrorKind, Revocations,
-    TokenIssuer, TokenPair,
+    TokenCookie, TokenIssuer, TokenPair, TokenSource,
 };
 
 const DEFAULT_PORT: u16 = 3000;
@@ -106,6 +113,7 @@ struct AppState {
     users: Arc<Users>,
     issuer: TokenIssuer,
     revocations: Revocations,
+    cookie: TokenCookie,
 }
 
 /// What the environment configures.
@@ -129,9 +137,11 @@ async fn run() -> Result<(), String> {
     let issuer = token_issuer(&settings)?;
     // One instance: an in-memory list. Several behind a load balancer: the `redis` feature.
     let revocations = Revocations::in_memory();
-    let config = auth_config(&settings, &revocations)?;
+    let cookie =
+        TokenCookie::new("access_token").map_err(|error| format!("cannot make the cookie: {error}"))?;
+    let config = auth_config(&settings, &revocations, &cookie)?;
     let users = Arc::new(demo_users()?);
-    let app = router(AppState { users, issuer, revocations }, config);
+    let app = router(AppState { users, issuer, revocations, cookie }, config);
     let address = format!("127.0.0.1:{}", settings.port);
     let listener = tokio::net::TcpListener::bind(&address)
         .await
@@ -216,9 +226,15 @@ fn token_issuer(settings: &Settings) -> Result<TokenIssuer, String> {
 }
 
 /// Verifies with the secret itself, not the issuer, so tokens minted elsewhere work too.
-fn auth_config(settings: &Settings, revocations: &Revocations) -> Result<JwtAuthConfig, String> {
+fn auth_config(
+    settings: &Settings,
+    revocations: &Revocations,
+    cookie: &TokenCookie,
+) -> Result<JwtAuthConfig, String> {
     JwtAuthConfig::builder()
         .hmac_secret(&settings.secret)
+        // The header for API clients, the cookie for browsers (with the CSRF check on).
+        .token_sources([TokenSource::bearer(), cookie.source()])
         .issuer(&settings.issuer)
         .audience(&settings.audience)
         .realm(REALM)
@@ -301,22 +317,27 @@ async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Re
     let users = Arc::clone(&state.users);
     // Argon2 is deliberately slow: keep it off the async workers.
     match tokio::task::spawn_blocking(move || users.authenticate(&form)).await {
-        Ok(Some(claims)) => token_response(&state.issuer, &claims),
+        Ok(Some(claims)) => token_response(&state.issuer, &state.cookie, &claims),
         Ok(None) => bad_credentials(),
         Err(_) => server_error(),
     }
 }
 
-fn token_response(issuer: &TokenIssuer, claims: &NewToken) -> Response {
+fn token_response(issuer: &TokenIssuer, cookie: &TokenCookie, claims: &NewToken) -> Response {
     match issuer.issue_pair(claims) {
-        Ok(pair) => pair_response(pair),
+        Ok(pair) => pair_response(cookie, pair),
         Err(_) => server_error(),
     }
 }
 
-fn pair_response(pair: TokenPair) -> Response {
+/// The pair as JSON, and the access token as a cookie for browsers.
+fn pair_response(cookie: &TokenCookie, pair: TokenPair) -> Response {
+    let Ok(set_cookie) = cookie.set(&pair.access_token, Duration::from_secs(pair.expires_in)) else {
+        return server_error();
+    };
     // RFC 6749 section 5.1: token responses are not cached.
-    ([(axum::http::header::CACHE_CONTROL, "no-store")], Json(pair)).into_response()
+    ([(CACHE_CONTROL, HeaderValue::from_static("no-store")), (SET_COOKIE, set_cookie)], Json(pair))
+        .into_response()
 }
 
 /// Rotation: the refresh token is used up, and a new pair continues the session. Using one
@@ -331,17 +352,21 @@ async fn refresh(State(state): State<AppState>, Form(form): Form<RefreshForm>) -
         return invalid_grant();
     };
     match state.issuer.continue_session(&grant, &claims) {
-        Ok(pair) => pair_response(pair),
+        Ok(pair) => pair_response(&state.cookie, pair),
         Err(_) => server_error(),
     }
 }
 
-/// Revokes the caller's access token and every refresh token of its session.
+/// Revokes the caller's access token and every refresh token of its session, and clears
+/// the cookie.
 async fn logout(State(state): State<AppState>, user: Claims<User>) -> Response {
+    let logged_out = [(SET_COOKIE, state.cookie.clear())];
     match state.issuer.logout(user.token(), &state.revocations).await {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Ok(()) => (StatusCode::NO_CONTENT, logged_out).into_response(),
         // Recorded here; a shared store gets it when it is back.
-        Err(error) if error.kind() == RevocationErrorKind::Deferred => StatusCode::NO_CONTENT.into_response(),
+        Err(error) if error.kind() == RevocationErrorKind::Deferred => {
+            (StatusCode::NO_CONTENT, logged_out).into_response()
+        }
         Err(_) => unavailable(),
     }
 }
