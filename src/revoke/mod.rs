@@ -1,46 +1,4 @@
-//! Taking tokens back before they expire: a revocation list the layer checks on every
-//! request, after verification and on every token-cache hit.
-//!
-//! Three kinds of entry, each kept only as long as the tokens it covers could still be
-//! accepted:
-//!
-//! | call | revokes | entry kept until |
-//! |---|---|---|
-//! | [`Revocations::revoke`], [`Revocations::revoke_token`] | one token, by its `jti` | its `exp` |
-//! | [`Revocations::revoke_subject`] | every token of a `sub` issued at or before an instant ("log out everywhere") | the instant plus [`max_token_lifetime`](RevocationsBuilder::max_token_lifetime) |
-//! | [`Revocations::revoke_session`] | every token of a session, by its `sid` (a refresh-token family, see [`TokenIssuer::issue_pair`](crate::TokenIssuer::issue_pair)) | the instant given |
-//!
-//! Every entry is kept [`REVOCATION_GRACE`] longer, which covers the leeway the layer
-//! allows on `exp`. A revoked token gets 401 `invalid_token` ([`ErrorKind::Revoked`]).
-//!
-//! The request path only ever reads a local, in-memory list: sharded read-write locks, and
-//! nothing at all to do while a kind of entry is empty. The list is bounded
-//! ([`capacity`](RevocationsBuilder::capacity), 100,000 entries by default, about 100 bytes
-//! each plus the id): a revocation that does not fit after expired entries are dropped
-//! fails with [`RevocationErrorKind::Full`] rather than evicting another one.
-//!
-//! With the `redis` feature, [`RevocationsBuilder::redis`] shares the list between
-//! instances; see that method.
-//!
-//! ```
-//! use std::time::SystemTime;
-//! use tower_jwt_auth::{ErrorKind, JwtAuthConfig, Revocations, TokenIssuer};
-//!
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-//! let secret = b"an example secret of at least 32 bytes!".to_vec();
-//! let revocations = Revocations::in_memory();
-//! let config = JwtAuthConfig::builder().hmac_secret(&secret).revocations(revocations.clone()).build()?;
-//!
-//! let issuer = TokenIssuer::builder().hmac_secret(secret).build()?;
-//! let token = issuer.issue(&serde_json::json!({"sub": "alice"}))?;
-//! let claims = config.verify(&token)?;
-//!
-//! revocations.revoke(claims.token()).await?;
-//! assert_eq!(config.verify(&token).unwrap_err().kind(), ErrorKind::Revoked);
-//! # Ok(())
-//! # }
-//! ```
+//! Revocation: the list the layer checks, kept locally (see [`Revocations`]).
 
 #[cfg(feature = "redis")]
 mod redis;
@@ -75,7 +33,51 @@ const SHARDS: usize = 16;
 /// How often, at most, an insert sweeps expired entries out of the whole list.
 const PURGE_INTERVAL: i64 = 60;
 
-/// A revocation list, cheap to clone (an `Arc` inside). Hand one clone to
+/// Taking tokens back before they expire: a revocation list the layer checks on every
+/// request, after verification and on every token-cache hit.
+///
+/// Three kinds of entry, each kept only as long as the tokens it covers could still be
+/// accepted:
+///
+/// | call | revokes | entry kept until |
+/// |---|---|---|
+/// | [`Revocations::revoke`], [`Revocations::revoke_token`] | one token, by its `jti` | its `exp` |
+/// | [`Revocations::revoke_subject`] | every token of a `sub` issued at or before an instant ("log out everywhere") | the instant plus [`max_token_lifetime`](RevocationsBuilder::max_token_lifetime) |
+/// | [`Revocations::revoke_session`] | every token of a session, by its `sid` (a refresh-token family, see [`TokenIssuer::issue_pair`](crate::TokenIssuer::issue_pair)) | the instant given |
+///
+/// Every entry is kept [`REVOCATION_GRACE`] longer, which covers the leeway the layer
+/// allows on `exp`. A revoked token gets 401 `invalid_token` ([`ErrorKind::Revoked`](crate::ErrorKind::Revoked)).
+///
+/// The request path only ever reads a local, in-memory list: sharded read-write locks, and
+/// nothing at all to do while a kind of entry is empty. The list is bounded
+/// ([`capacity`](RevocationsBuilder::capacity), 100,000 entries by default, about 100 bytes
+/// each plus the id): a revocation that does not fit after expired entries are dropped
+/// fails with [`RevocationErrorKind::Full`] rather than evicting another one.
+///
+/// With the `redis` feature, `RevocationsBuilder::redis` shares the list between
+/// instances; see that method.
+///
+/// ```
+/// use std::time::SystemTime;
+/// use tower_jwt_auth::{ErrorKind, JwtAuthConfig, Revocations, TokenIssuer};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+/// let secret = b"an example secret of at least 32 bytes!".to_vec();
+/// let revocations = Revocations::in_memory();
+/// let config = JwtAuthConfig::builder().hmac_secret(&secret).revocations(revocations.clone()).build()?;
+///
+/// let issuer = TokenIssuer::builder().hmac_secret(secret).build()?;
+/// let token = issuer.issue(&serde_json::json!({"sub": "alice"}))?;
+/// let claims = config.verify(&token)?;
+///
+/// revocations.revoke(claims.token()).await?;
+/// assert_eq!(config.verify(&token).unwrap_err().kind(), ErrorKind::Revoked);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// A `Revocations` is cheap to clone (an `Arc` inside). Hand one clone to
 /// [`JwtAuthConfigBuilder::revocations`](crate::JwtAuthConfigBuilder::revocations) and keep
 /// another for the endpoints that revoke (logout, an admin action).
 #[derive(Clone)]
