@@ -275,8 +275,15 @@ impl JwtAuthConfig {
         audiences: &[String],
     ) -> Result<Claims<C>, AuthError> {
         let rules = &self.inner.rules;
-        let scan =
-            PayloadScan::read(&jws.payload, &rules.grant_paths).map_err(|_| ErrorKind::InvalidClaims)?;
+        // One pass for the claims type and the checks; when `C` does not read the payload as
+        // a map (or fails), the two separately, so the error is the one the checks give first.
+        let (claims, scan) = match PayloadScan::read_with::<C>(&jws.payload, &rules.grant_paths) {
+            Ok((claims, scan)) => (Some(claims), scan),
+            Err(_) => (
+                None,
+                PayloadScan::read(&jws.payload, &rules.grant_paths).map_err(|_| ErrorKind::InvalidClaims)?,
+            ),
+        };
         rules.check_with(&scan, now(), issuers, audiences)?;
         let PayloadScan { grants, exp, nbf, iat, members, .. } = scan;
         let ids = match &self.inner.revocations {
@@ -296,7 +303,10 @@ impl JwtAuthConfig {
             leeway: rules.leeway,
             key,
         };
-        let claims: C = serde_json::from_slice(&jws.payload).map_err(|_| ErrorKind::InvalidClaims)?;
+        let claims: C = match claims {
+            Some(claims) => claims,
+            None => serde_json::from_slice(&jws.payload).map_err(|_| ErrorKind::InvalidClaims)?,
+        };
         Ok(Claims::new(
             claims,
             VerifiedToken::new(jws.header, grants, jws.payload, members, facts, self.clone(), ids),

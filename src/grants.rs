@@ -535,9 +535,341 @@ impl<'de> de::Deserialize<'de> for StringOrOther<'de> {
     }
 }
 
+// ---------------------------------------------------------------------------------------
+// One pass for both: the scan and the caller's claims type.
+
+impl<'a> PayloadScan<'a> {
+    /// Reads `payload` once into `C` and, in the same pass, the scan: every member's key is
+    /// seen here first; the values the checks need (registered claims, configured paths) are
+    /// captured and read twice (by the scan and by `C`, from the captured bytes); every other
+    /// value goes to `C` directly. `Err` when the payload is not an object or `C` does not
+    /// read it as a map: the caller then reads the two separately.
+    pub(crate) fn read_with<C: de::DeserializeOwned>(
+        payload: &'a [u8],
+        tree: &PathTree,
+    ) -> Result<(C, Self), serde_json::Error> {
+        let mut state = TeeState {
+            scan: PayloadScan {
+                iss: None,
+                aud: None,
+                exp: None,
+                nbf: None,
+                iat: None,
+                grants: Grants::default(),
+                members: MemberIndex { entries: Vec::with_capacity(12), complete: true },
+            },
+            seen_registered: [false; REGISTERED.len()],
+            seen_paths: vec![false; tree.children.len()],
+            tree,
+            payload,
+            read_all: false,
+        };
+        let mut deserializer = serde_json::Deserializer::from_slice(payload);
+        let claims = C::deserialize(Tee { inner: &mut deserializer, state: &mut state })?;
+        deserializer.end()?;
+        if !state.read_all {
+            return Err(de::Error::custom("the claims type did not read the payload as a map"));
+        }
+        let mut scan = state.scan;
+        scan.members.fill_value_ranges(payload);
+        scan.grants = std::mem::take(&mut scan.grants).finish();
+        Ok((claims, scan))
+    }
+}
+
+impl MemberIndex {
+    /// Fills in the value ranges of members whose values went to the claims type unrecorded:
+    /// in a payload serde_json accepted, a value sits between its key's closing quote and
+    /// `:`, and the `,` before the next key (or the closing `}`), with only whitespace
+    /// around.
+    fn fill_value_ranges(&mut self, payload: &[u8]) {
+        if !self.complete {
+            return;
+        }
+        let is_space = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
+        let Some(closing) = payload.iter().rposition(|b| *b == b'}') else {
+            self.complete = false;
+            return;
+        };
+        for index in 0..self.entries.len() {
+            let (_, key_end, value_start, value_end) = self.entries[index];
+            if (value_start, value_end) != (0, 0) {
+                continue;
+            }
+            // Up to the next key's opening quote, or the payload's closing brace.
+            let limit = self.entries.get(index + 1).map_or(closing, |entry| entry.0 as usize - 1);
+            let from = key_end as usize + 1; // past the key's closing quote
+            let Some(between) = payload.get(from..limit) else {
+                self.complete = false;
+                return;
+            };
+            // A value never starts with `:` or whitespace, nor ends with `,` or whitespace.
+            let start = between.iter().position(|b| !is_space(b) && *b != b':');
+            let end = between.iter().rposition(|b| !is_space(b) && *b != b',');
+            let (Some(start), Some(end)) = (start, end) else {
+                self.complete = false;
+                return;
+            };
+            let (Ok(start), Ok(end)) = (u32::try_from(from + start), u32::try_from(from + end + 1)) else {
+                self.complete = false;
+                return;
+            };
+            self.entries[index].2 = start;
+            self.entries[index].3 = end;
+        }
+    }
+}
+
+/// The scan under way during the one pass.
+struct TeeState<'t, 'a> {
+    scan: PayloadScan<'a>,
+    seen_registered: [bool; REGISTERED.len()],
+    seen_paths: Vec<bool>,
+    tree: &'t PathTree,
+    payload: &'a [u8],
+    /// Set when the claims type went through the payload's map to its end.
+    read_all: bool,
+}
+
+/// What the scan does with a member's value.
+enum Capture<'t> {
+    Registered(usize),
+    Path(&'t PathTree),
+    Pass,
+}
+
+impl<'t, 'a> TeeState<'t, 'a> {
+    /// Records a key; refuses a repeated registered claim or configured path.
+    #[allow(clippy::ptr_arg)] // whether the name is borrowed matters: only then is it in the payload
+    fn key<E: de::Error>(&mut self, name: &Cow<'a, str>) -> Result<Capture<'t>, E> {
+        let key = match name {
+            Cow::Borrowed(key) => {
+                offset_in(self.payload, key.as_bytes()).map(|start| (start, start + key.len() as u32))
+            }
+            Cow::Owned(_) => None,
+        };
+        if key.is_none() {
+            self.scan.members.complete = false;
+        }
+        self.scan.members.record(key, None);
+        if let Some(index) = REGISTERED.iter().position(|r| *r == name) {
+            if std::mem::replace(&mut self.seen_registered[index], true) {
+                return Err(E::custom("a registered claim appears twice"));
+            }
+            Ok(Capture::Registered(index))
+        } else if let Some((index, subtree)) = self.tree.child(name) {
+            if std::mem::replace(&mut self.seen_paths[index], true) {
+                return Err(E::custom("a claim appears twice"));
+            }
+            Ok(Capture::Path(subtree))
+        } else {
+            Ok(Capture::Pass)
+        }
+    }
+
+    /// Reads a captured value for the scan, and records where it is.
+    fn value(
+        &mut self,
+        capture: &Capture<'t>,
+        raw: &'a serde_json::value::RawValue,
+    ) -> Result<(), serde_json::Error> {
+        let text = raw.get();
+        if let (true, Some(start), Some(entry)) = (
+            self.scan.members.complete,
+            offset_in(self.payload, text.as_bytes()),
+            self.scan.members.entries.last_mut(),
+        ) {
+            entry.2 = start;
+            entry.3 = start + text.len() as u32;
+        }
+        match capture {
+            Capture::Registered(index) => match index {
+                0 => self.scan.iss = Some(serde_json::from_str(text)?),
+                1 => self.scan.aud = Some(serde_json::from_str(text)?),
+                2 => self.scan.exp = Some(serde_json::from_str(text)?),
+                3 => self.scan.nbf = Some(serde_json::from_str(text)?),
+                _ => self.scan.iat = Some(serde_json::from_str(text)?),
+            },
+            Capture::Path(subtree) => {
+                let mut deserializer = serde_json::Deserializer::from_str(text);
+                NodeSeed { tree: subtree, grants: &mut self.scan.grants }.deserialize(&mut deserializer)?;
+                deserializer.end()?;
+            }
+            Capture::Pass => {}
+        }
+        Ok(())
+    }
+}
+
+/// The deserializer the claims type sees: serde_json's, with the scan watching its map.
+struct Tee<'i, 's, 't, 'a> {
+    inner: &'i mut serde_json::Deserializer<serde_json::de::SliceRead<'a>>,
+    state: &'s mut TeeState<'t, 'a>,
+}
+
+impl<'de> Deserializer<'de> for Tee<'_, '_, '_, 'de> {
+    type Error = serde_json::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        self.inner.deserialize_map(TeeVisitor { visitor, state: self.state })
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        visitor.visit_some(self)
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf unit
+        unit_struct seq tuple tuple_struct map struct enum identifier ignored_any
+    }
+}
+
+struct TeeVisitor<'s, 't, 'a, V> {
+    visitor: V,
+    state: &'s mut TeeState<'t, 'a>,
+}
+
+impl<'a, V: Visitor<'a>> Visitor<'a> for TeeVisitor<'_, '_, 'a, V> {
+    type Value = V::Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.visitor.expecting(f)
+    }
+
+    fn visit_map<A: MapAccess<'a>>(self, map: A) -> Result<Self::Value, A::Error> {
+        let mut tee = TeeMap { inner: map, state: self.state, capture: None, ended: false };
+        let value = self.visitor.visit_map(&mut tee)?;
+        tee.state.read_all = tee.ended;
+        Ok(value)
+    }
+}
+
+/// The payload's map as the claims type reads it.
+struct TeeMap<'s, 't, 'a, A> {
+    inner: A,
+    state: &'s mut TeeState<'t, 'a>,
+    /// What to do with the value of the key just read.
+    capture: Option<Capture<'t>>,
+    /// The claims type asked past the last member.
+    ended: bool,
+}
+
+impl<'a, A: MapAccess<'a>> MapAccess<'a> for &mut TeeMap<'_, '_, 'a, A> {
+    type Error = A::Error;
+
+    fn next_key_seed<K: DeserializeSeed<'a>>(&mut self, seed: K) -> Result<Option<K::Value>, Self::Error> {
+        let Some(CowStr(name)) = self.inner.next_key::<CowStr<'a>>()? else {
+            self.ended = true;
+            return Ok(None);
+        };
+        self.capture = Some(self.state.key(&name)?);
+        match name {
+            Cow::Borrowed(name) => seed.deserialize(de::value::BorrowedStrDeserializer::new(name)).map(Some),
+            Cow::Owned(name) => seed.deserialize(de::value::StringDeserializer::new(name)).map(Some),
+        }
+    }
+
+    fn next_value_seed<S: DeserializeSeed<'a>>(&mut self, seed: S) -> Result<S::Value, Self::Error> {
+        match self.capture.take() {
+            None | Some(Capture::Pass) => self.inner.next_value_seed(seed),
+            Some(capture) => {
+                let raw: &'a serde_json::value::RawValue = self.inner.next_value()?;
+                self.state.value(&capture, raw).map_err(de::Error::custom)?;
+                let mut deserializer = serde_json::Deserializer::from_str(raw.get());
+                let value = seed.deserialize(&mut deserializer).map_err(de::Error::custom)?;
+                deserializer.end().map_err(de::Error::custom)?;
+                Ok(value)
+            }
+        }
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        self.inner.size_hint()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn member_text(index: &MemberIndex, payload: &[u8], name: &str) -> String {
+        match index.get(payload, name) {
+            Member::Absent => "absent".into(),
+            Member::Value(bytes) => String::from_utf8(bytes.to_vec()).unwrap(),
+            Member::Repeated => "repeated".into(),
+            Member::Unknown => "unknown".into(),
+        }
+    }
+
+    /// The one pass gives what the two separate passes give: the claims, the registered
+    /// claims, the grants, and every member's bytes.
+    #[test]
+    fn one_pass_reads_what_two_passes_read() {
+        let tree = PathTree::new(&default_role_paths(), &default_scope_paths());
+        let payloads = [
+            r#"{"sub":"alice","exp":20,"roles":["a","b"],"scope":"x y","n":{"k":[1,{"b":"}"}]}}"#,
+            " {\n \"iss\" : \"i\" ,\t\"tenant\":\"t,\\\"}\" , \"exp\":1.5e1 , \"arr\" : [ 1 , 2 ] } \n",
+            r#"{"aud":["a","b"],"jti":"j","obj":{"x":{}},"last":{"y":[]}}"#,
+            r#"{"nbf":1,"iat":2,"role":"admin","num":-0.5e-3,"t":true,"z":null}"#,
+            r#"{}"#,
+        ];
+        for payload in payloads {
+            let bytes = payload.as_bytes();
+            let (value, one) = PayloadScan::read_with::<serde_json::Value>(bytes, &tree).unwrap();
+            let two = PayloadScan::read(bytes, &tree).unwrap();
+            assert_eq!(value, serde_json::from_str::<serde_json::Value>(payload).unwrap(), "{payload}");
+            assert_eq!(one.grants, two.grants, "{payload}");
+            assert_eq!(one.exp.map(|d| d.0), two.exp.map(|d| d.0), "{payload}");
+            assert_eq!(one.iss.as_deref(), two.iss.as_deref(), "{payload}");
+            for name in value.as_object().unwrap().keys().map(String::as_str).chain(["missing"]) {
+                let expected = match value.get(name) {
+                    // The two-pass index leaves the checks' members unrecorded; the one pass
+                    // records them all. Compare with the value's own JSON.
+                    Some(member) => member.clone(),
+                    None => serde_json::Value::String("absent".into()),
+                };
+                let text = member_text(&one.members, bytes, name);
+                let parsed: serde_json::Value =
+                    serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text.clone()));
+                assert_eq!(parsed, expected, "{payload}: {name} read as {text:?}");
+            }
+            let (claims, _) = PayloadScan::read_with::<crate::DefaultClaims>(bytes, &tree).unwrap();
+            assert_eq!(claims, serde_json::from_str::<crate::DefaultClaims>(payload).unwrap());
+        }
+    }
+
+    #[test]
+    fn one_pass_refuses_what_two_passes_refuse_and_gives_up_on_non_map_types() {
+        let tree = PathTree::new(&default_role_paths(), &default_scope_paths());
+        for payload in
+            [r#"{"exp":1,"exp":2}"#, r#"{"roles":["a"],"roles":["b"]}"#, r#"{"exp":"soon"}"#, "[1]", "3"]
+        {
+            assert!(
+                PayloadScan::read_with::<serde_json::Value>(payload.as_bytes(), &tree).is_err(),
+                "{payload}"
+            );
+            assert!(PayloadScan::read(payload.as_bytes(), &tree).is_err(), "{payload}");
+        }
+        // A claims type that does not read a map: the caller falls back to two passes.
+        #[derive(serde::Deserialize)]
+        enum Shape {
+            #[allow(dead_code)]
+            Sub(String),
+        }
+        assert!(PayloadScan::read_with::<Shape>(br#"{"Sub":"x"}"#, &tree).is_err());
+        // An escaped key: the index says it cannot tell, and both still read.
+        let (_, scan) =
+            PayloadScan::read_with::<serde_json::Value>(br#"{"s\u0075b":"a","x":1}"#, &tree).unwrap();
+        assert!(matches!(scan.members.get(br#"{"s\u0075b":"a","x":1}"#, "x"), Member::Unknown));
+    }
 
     fn scan(json: &str, roles: &[&str], scopes: &[&str]) -> Result<Grants, serde_json::Error> {
         let roles: Vec<ClaimPath> = roles.iter().map(|p| ClaimPath::parse(p)).collect();
