@@ -215,7 +215,8 @@ impl fmt::Debug for VerifiedToken {
 pub struct VerifiedHeader {
     pub(crate) algorithm: Algorithm,
     pub(crate) kid: Option<Box<str>>,
-    pub(crate) typ: Option<Box<str>>,
+    /// `JWT`, the usual value, is kept without an allocation.
+    pub(crate) typ: Option<Cow<'static, str>>,
 }
 
 impl VerifiedHeader {

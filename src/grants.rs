@@ -559,7 +559,7 @@ impl<'a> PayloadScan<'a> {
                 members: MemberIndex { entries: Vec::with_capacity(12), complete: true },
             },
             seen_registered: [false; REGISTERED.len()],
-            seen_paths: vec![false; tree.children.len()],
+            seen_paths: Seen::new(tree.children.len()),
             tree,
             payload,
             read_all: false,
@@ -620,11 +620,36 @@ impl MemberIndex {
     }
 }
 
+/// Which configured paths were seen: a bit set, on the heap only past 64 paths.
+enum Seen {
+    Bits(u64),
+    Many(Vec<bool>),
+}
+
+impl Seen {
+    fn new(count: usize) -> Self {
+        if count <= 64 { Self::Bits(0) } else { Self::Many(vec![false; count]) }
+    }
+
+    /// Marks `index` seen; true if it was seen before.
+    fn insert(&mut self, index: usize) -> bool {
+        match self {
+            Self::Bits(bits) => {
+                let bit = 1u64 << index;
+                let seen = *bits & bit != 0;
+                *bits |= bit;
+                seen
+            }
+            Self::Many(seen) => std::mem::replace(&mut seen[index], true),
+        }
+    }
+}
+
 /// The scan under way during the one pass.
 struct TeeState<'t, 'a> {
     scan: PayloadScan<'a>,
     seen_registered: [bool; REGISTERED.len()],
-    seen_paths: Vec<bool>,
+    seen_paths: Seen,
     tree: &'t PathTree,
     payload: &'a [u8],
     /// Set when the claims type went through the payload's map to its end.
@@ -658,7 +683,7 @@ impl<'t, 'a> TeeState<'t, 'a> {
             }
             Ok(Capture::Registered(index))
         } else if let Some((index, subtree)) = self.tree.child(name) {
-            if std::mem::replace(&mut self.seen_paths[index], true) {
+            if self.seen_paths.insert(index) {
                 return Err(E::custom("a claim appears twice"));
             }
             Ok(Capture::Path(subtree))

@@ -150,7 +150,7 @@ pub(crate) struct Prechecked<'t> {
     signature_segment: &'t str,
     pub(crate) algorithm: Algorithm,
     pub(crate) kid: Option<Box<str>>,
-    typ: Option<Box<str>>,
+    typ: Option<Cow<'static, str>>,
 }
 
 /// Size cap, charset, segments, and the header: everything before the key is chosen.
@@ -191,7 +191,9 @@ fn precheck_header<'t>(
         signature_segment,
         algorithm,
         kid: header.kid.map(|kid| kid.into()),
-        typ: header.typ.map(|typ| typ.into()),
+        typ: header
+            .typ
+            .map(|typ| if typ == "JWT" { Cow::Borrowed("JWT") } else { Cow::Owned(typ.into_owned()) }),
     })
 }
 
