@@ -384,6 +384,8 @@ impl Link {
                     if let Some(record) = self.names.parse_message(message.get_payload_bytes()) {
                         merge(revocations.list(), [record]);
                     }
+                    // An announcement needs no resync.
+                    continue;
                 }
                 _ = resync.tick() => {}
                 woken = wake.recv() => {
