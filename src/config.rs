@@ -614,7 +614,9 @@ impl JwtAuthConfigBuilder {
     /// Checks every verified token against a revocation list, on the token-cache hits too:
     /// a revoked token gets 401 `invalid_token` ([`ErrorKind::Revoked`]). See
     /// [`Revocations`]; the leeway may then be at most
-    /// [`REVOCATION_GRACE`](crate::REVOCATION_GRACE).
+    /// [`REVOCATION_GRACE`](crate::REVOCATION_GRACE). A token whose `jti`, `sub` or `sid`
+    /// is not a string (RFC 7519 makes them strings) is then refused as invalid, since it
+    /// could not be matched against the list.
     pub fn revocations(mut self, revocations: Revocations) -> Self {
         self.revocations = Some(revocations);
         self

@@ -69,6 +69,8 @@ struct IssuerInner {
     public_jwk: Option<Jwk>,
     verifying_key: VerifyingKey,
     refresh_lifetime: Duration,
+    /// `<audience>#refresh` for each audience.
+    refresh_audiences: Vec<String>,
     refresh_header: Header,
     /// Verifies this issuer's refresh tokens (and nothing else: their `typ` is required).
     refresh_config: JwtAuthConfig,
@@ -177,15 +179,16 @@ impl TokenIssuer {
         let claims = self.inner.refresh_config.verify(refresh_token).map_err(|_| invalid.clone())?;
         let token = claims.token();
         let ids = token.ids();
-        let (Some(jti), Some(sub), Some(sid)) = (ids.jti.as_deref(), ids.sub.as_deref(), ids.sid.as_deref())
+        let generation = claims.get("gen").and_then(Value::as_u64);
+        let (Some(sub), Some(sid), Some(generation)) = (ids.sub.as_deref(), ids.sid.as_deref(), generation)
         else {
             return Err(invalid);
         };
         if revocations.covers(&ids) {
             return Err(RefreshError { kind: RefreshErrorKind::Revoked });
         }
-        match revocations.retire(jti, token.facts().exp).await {
-            Ok(true) => Ok(RefreshGrant { subject: sub.to_owned(), session: sid.to_owned() }),
+        match revocations.advance(sid, generation, token.facts().exp).await {
+            Ok(true) => Ok(RefreshGrant { subject: sub.to_owned(), session: sid.to_owned(), generation }),
             Ok(false) => {
                 tracing::warn!("a refresh token was used twice; its session is revoked");
                 let until = SystemTime::now() + self.inner.lifetime.max(self.inner.refresh_lifetime);
@@ -220,7 +223,7 @@ impl TokenIssuer {
                 return Err(IssueError { message: "the claims name another subject than the session's" });
             }
         }
-        self.pair(map, Some(&grant.session), String::new())
+        self.pair(map, Some((&grant.session, grant.generation.saturating_add(1))), String::new())
     }
 
     /// Logs a session out: revokes this access token and, when it belongs to a session made
@@ -246,14 +249,16 @@ impl TokenIssuer {
         token.and(session)
     }
 
-    /// Signs the access and refresh tokens of a session (`sid`: a new one, made from
-    /// `new_sid`, when `None`).
+    /// Signs the access and refresh tokens of a session: `session` is its `sid` and the
+    /// refresh token's generation, or `None` for a new session (`new_sid`, generation 0).
     fn pair(
         &self,
         mut map: Map<String, Value>,
-        sid: Option<&String>,
+        session: Option<(&String, u64)>,
         new_sid: String,
     ) -> Result<TokenPair, IssueError> {
+        let sid = session.map(|(sid, _)| sid);
+        let generation = session.map_or(0, |(_, generation)| generation);
         if sid.is_none() && map.contains_key("sid") {
             return Err(IssueError { message: "the claims of a new session cannot set sid" });
         }
@@ -268,6 +273,18 @@ impl TokenIssuer {
         let mut refresh = Map::new();
         refresh.insert("sub".into(), sub.into());
         refresh.insert("sid".into(), sid.into());
+        refresh.insert("gen".into(), generation.into());
+        // Audiences of their own, so a resource server that ignores `typ` still refuses a
+        // refresh token by its audience.
+        match self.inner.refresh_audiences.as_slice() {
+            [] => {}
+            [one] => {
+                refresh.insert("aud".into(), one.clone().into());
+            }
+            many => {
+                refresh.insert("aud".into(), many.to_vec().into());
+            }
+        }
         let refresh = self.claims(refresh, now, self.inner.refresh_lifetime)?;
         Ok(TokenPair {
             access_token: self.sign(&self.inner.header, &access)?,
@@ -349,6 +366,7 @@ impl fmt::Debug for TokenPair {
 pub struct RefreshGrant {
     subject: String,
     session: String,
+    generation: u64,
 }
 
 impl RefreshGrant {
@@ -578,7 +596,9 @@ impl TokenIssuerBuilder {
         if let Some(issuer) = &self.issuer {
             refresh_config = refresh_config.issuer(issuer);
         }
-        for audience in &self.audiences {
+        let refresh_audiences: Vec<String> =
+            self.audiences.iter().map(|audience| format!("{audience}#refresh")).collect();
+        for audience in &refresh_audiences {
             refresh_config = refresh_config.audience(audience);
         }
         let refresh_config = refresh_config.build()?;
@@ -592,6 +612,7 @@ impl TokenIssuerBuilder {
                 public_jwk,
                 verifying_key,
                 refresh_lifetime: self.refresh_lifetime,
+                refresh_audiences,
                 refresh_header,
                 refresh_config,
             }),

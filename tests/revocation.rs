@@ -166,7 +166,7 @@ async fn refresh_tokens_rotate_and_a_reused_one_revokes_the_whole_family() {
     assert!(issuer.redeem(&other.refresh_token, &revocations).await.is_ok());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_redemptions_of_one_refresh_token_let_exactly_one_through() {
     let revocations = Revocations::in_memory();
     let issuer = issuer();
@@ -298,4 +298,60 @@ async fn a_token_without_jti_is_revoked_by_subject_only() {
     assert_eq!(revocations.revoke(claims.token()).await.unwrap_err().kind(), RevocationErrorKind::MissingId);
     revocations.revoke_subject("alice", SystemTime::now()).await.unwrap();
     assert_eq!(config.verify(&token).unwrap_err().kind(), ErrorKind::Revoked);
+}
+
+#[tokio::test]
+async fn a_session_that_rotates_often_takes_one_entry_and_never_crowds_out_revocations() {
+    let revocations = Revocations::builder().capacity(4).build();
+    let issuer = issuer();
+    let mut pair = issuer.issue_pair(&json!({"sub": "alice"})).unwrap();
+    for _ in 0..50 {
+        let grant = issuer.redeem(&pair.refresh_token, &revocations).await.unwrap();
+        pair = issuer.continue_session(&grant, &json!({})).unwrap();
+    }
+    // Fifty rotations later the revocation list is still empty, with all its room.
+    assert!(revocations.is_empty());
+    for jti in ["a", "b", "c"] {
+        revocations.revoke_token(jti, at(now() + 60)).await.unwrap();
+    }
+    // Sessions have a budget of their own: three more fit, the next is refused, and the
+    // revocations are untouched by it.
+    for user in ["bob", "carol", "dave"] {
+        let other = issuer.issue_pair(&json!({"sub": user})).unwrap();
+        issuer.redeem(&other.refresh_token, &revocations).await.unwrap();
+    }
+    let one_too_many = issuer.issue_pair(&json!({"sub": "eve"})).unwrap();
+    let error = issuer.redeem(&one_too_many.refresh_token, &revocations).await.unwrap_err();
+    assert_eq!(error.kind(), RefreshErrorKind::Store(RevocationErrorKind::Full));
+    assert_eq!(revocations.len(), 3);
+    // The session that rotated fifty times still detects reuse of any older generation (and
+    // its revocation takes the list's last free entry).
+    let grant = issuer.redeem(&pair.refresh_token, &revocations).await.unwrap();
+    let next = issuer.continue_session(&grant, &json!({})).unwrap();
+    assert_eq!(
+        issuer.redeem(&pair.refresh_token, &revocations).await.unwrap_err().kind(),
+        RefreshErrorKind::Reused
+    );
+    assert_eq!(
+        issuer.redeem(&next.refresh_token, &revocations).await.unwrap_err().kind(),
+        RefreshErrorKind::Revoked
+    );
+}
+
+#[test]
+fn a_refresh_token_has_an_audience_of_its_own() {
+    let pair = issuer().issue_pair(&json!({"sub": "alice"})).unwrap();
+    // A resource server that ignores `typ` but checks the audience refuses it too.
+    let lenient = JwtAuthConfig::builder()
+        .hmac_secret(SECRET)
+        .audience(AUDIENCE)
+        .required_type("refresh+jwt")
+        .build()
+        .unwrap();
+    assert_eq!(lenient.verify(&pair.refresh_token).unwrap_err().kind(), ErrorKind::InvalidAudience);
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.set_audience(&[AUDIENCE]);
+    let key = jsonwebtoken::DecodingKey::from_secret(SECRET).unwrap();
+    assert!(jsonwebtoken::decode::<serde_json::Value>(&pair.refresh_token, &key, &validation).is_err());
+    assert!(jsonwebtoken::decode::<serde_json::Value>(&pair.access_token, &key, &validation).is_ok());
 }

@@ -315,15 +315,22 @@ impl Revocations {
         Ok(())
     }
 
-    /// Marks a refresh token's `jti` as used, until `until`. `Ok(false)`: it was used
-    /// before (the reuse that revokes its family). Atomic across instances with Redis.
-    pub(crate) async fn retire(&self, jti: &str, until: i64) -> Result<bool, RevocationError> {
+    /// Moves session `sid` past refresh-token generation `generation`, remembered until
+    /// `until`. `Ok(false)`: that generation was redeemed before (the reuse that revokes
+    /// the family). One entry per session, however often it rotates; atomic across
+    /// instances with Redis.
+    pub(crate) async fn advance(
+        &self,
+        sid: &str,
+        generation: u64,
+        until: i64,
+    ) -> Result<bool, RevocationError> {
         let until = until.saturating_add(grace());
         #[cfg(feature = "redis")]
         if let Some(shared) = &self.inner.shared {
-            return shared.retire(jti, until).await;
+            return shared.advance(sid, generation, until).await;
         }
-        self.inner.list.retire(jti, until, now())
+        self.inner.list.advance(sid, generation, until, now())
     }
 
     #[cfg(feature = "redis")]
@@ -347,7 +354,9 @@ impl Default for RevocationsBuilder {
 }
 
 impl RevocationsBuilder {
-    /// The most entries the list holds (default 100,000). Used refresh tokens count too.
+    /// The most entries the list holds (default 100,000). The refresh-token sessions it
+    /// follows for reuse detection (one entry per session, however often it rotates) have a
+    /// budget of the same size of their own, so rotations never crowd out revocations.
     pub fn capacity(mut self, entries: usize) -> Self {
         self.capacity = entries;
         self
@@ -415,22 +424,23 @@ struct Shard {
     subjects: IdMap<(i64, i64)>,
     /// `sid` → until.
     sessions: IdMap<i64>,
-    /// Used refresh-token `jti` → until; never read on the request path.
-    retired: IdMap<i64>,
+    /// Refresh-token session `sid` → (the next generation to redeem, until); never read on
+    /// the request path.
+    rotations: IdMap<(u64, i64)>,
 }
 
 impl Shard {
     fn purge(&mut self, now: i64) -> [usize; 4] {
-        let before = [self.tokens.len(), self.subjects.len(), self.sessions.len(), self.retired.len()];
+        let before = [self.tokens.len(), self.subjects.len(), self.sessions.len(), self.rotations.len()];
         self.tokens.retain(|_, until| *until > now);
         self.subjects.retain(|_, (_, until)| *until > now);
         self.sessions.retain(|_, until| *until > now);
-        self.retired.retain(|_, until| *until > now);
+        self.rotations.retain(|_, (_, until)| *until > now);
         [
             before[0] - self.tokens.len(),
             before[1] - self.subjects.len(),
             before[2] - self.sessions.len(),
-            before[3] - self.retired.len(),
+            before[3] - self.rotations.len(),
         ]
     }
 }
@@ -440,9 +450,14 @@ pub(crate) struct LocalList {
     shards: Box<[RwLock<Shard>]>,
     /// Live entries per [`Kind`]: zero lets the check skip that kind without a lock.
     counts: [AtomicUsize; 3],
+    /// Revocation entries; at most `capacity`.
     len: AtomicUsize,
+    /// Refresh-token sessions followed; at most `capacity` too, a budget of their own.
+    rotations: AtomicUsize,
     capacity: usize,
     next_purge: AtomicI64,
+    /// The second of the last sweep made because the list was full: at most one a second.
+    last_full_sweep: AtomicI64,
 }
 
 /// FNV-1a: only spreads ids over shards (each shard's map hashes with its own random keys).
@@ -460,8 +475,10 @@ impl LocalList {
             shards: (0..SHARDS).map(|_| RwLock::new(Shard::default())).collect(),
             counts: Default::default(),
             len: AtomicUsize::new(0),
+            rotations: AtomicUsize::new(0),
             capacity,
             next_purge: AtomicI64::new(0),
+            last_full_sweep: AtomicI64::new(i64::MIN),
         }
     }
 
@@ -503,14 +520,16 @@ impl LocalList {
         false
     }
 
-    /// Makes room: sweeps expired entries when due or when full.
-    fn make_room(&self, now: i64) -> Result<(), RevocationError> {
+    /// Makes room in the budget `counter` counts: sweeps expired entries when due, or when
+    /// full (then at most once a second, so a full list does not sweep on every call).
+    fn make_room(&self, counter: &AtomicUsize, what: &str, now: i64) -> Result<(), RevocationError> {
         let due = now >= self.next_purge.load(Ordering::Relaxed);
-        if due || self.len.load(Ordering::Relaxed) >= self.capacity {
+        let full = counter.load(Ordering::Relaxed) >= self.capacity;
+        if due || (full && self.last_full_sweep.swap(now, Ordering::Relaxed) < now) {
             self.purge(now);
         }
-        if self.len.load(Ordering::Relaxed) >= self.capacity {
-            tracing::warn!(capacity = self.capacity, "the revocation list is full; a revocation was refused");
+        if counter.load(Ordering::Relaxed) >= self.capacity {
+            tracing::warn!(capacity = self.capacity, "the revocation list is full: {what} was refused");
             return Err(RevocationError::new(RevocationErrorKind::Full));
         }
         Ok(())
@@ -540,11 +559,14 @@ impl LocalList {
     pub(crate) fn purge(&self, now: i64) {
         self.next_purge.store(now.saturating_add(PURGE_INTERVAL), Ordering::Relaxed);
         for shard in &self.shards {
-            let removed = shard.write().unwrap_or_else(|poisoned| poisoned.into_inner()).purge(now);
+            // The counts change under the shard's lock, as inserts change them.
+            let mut shard = shard.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let removed = shard.purge(now);
             for (kind, count) in removed.iter().take(3).enumerate() {
                 self.counts[kind].fetch_sub(*count, Ordering::Relaxed);
             }
-            self.len.fetch_sub(removed.iter().sum(), Ordering::Relaxed);
+            self.len.fetch_sub(removed[..3].iter().sum(), Ordering::Relaxed);
+            self.rotations.fetch_sub(removed[3], Ordering::Relaxed);
         }
     }
 
@@ -555,7 +577,7 @@ impl LocalList {
         }
         // An entry already there is extended in place, even when the list is full.
         if !self.insert_if(record, false) {
-            self.make_room(now)?;
+            self.make_room(&self.len, "a revocation", now)?;
             self.insert_if(record, true);
         }
         Ok(())
@@ -564,43 +586,64 @@ impl LocalList {
     /// Merges `record` into its entry; makes the entry only when `create`. True when the
     /// entry is there now.
     fn insert_if(&self, record: &Record, create: bool) -> bool {
+        let (id, kind) = match record {
+            Record::Token { jti, .. } => (jti, Kind::Token),
+            Record::Subject { sub, .. } => (sub, Kind::Subject),
+            Record::Session { sid, .. } => (sid, Kind::Session),
+        };
+        let mut shard = self.write(id);
         let added = match record {
             Record::Token { jti, until } => {
-                let mut shard = self.write(jti);
                 extend(&mut shard.tokens, jti, *until, create, |old, new| (*old).max(new))
             }
             Record::Session { sid, until } => {
-                let mut shard = self.write(sid);
                 extend(&mut shard.sessions, sid, *until, create, |old, new| (*old).max(new))
             }
             Record::Subject { sub, before, until } => {
-                let mut shard = self.write(sub);
                 extend(&mut shard.subjects, sub, (*before, *until), create, |old, new| {
                     (old.0.max(new.0), old.1.max(new.1))
                 })
             }
         };
         if added == Some(true) {
-            let kind = match record {
-                Record::Token { .. } => Kind::Token,
-                Record::Subject { .. } => Kind::Subject,
-                Record::Session { .. } => Kind::Session,
-            };
+            // Counted under the shard's lock, so a sweep never sees the entry uncounted.
             self.counts[kind as usize].fetch_add(1, Ordering::Relaxed);
             self.len.fetch_add(1, Ordering::Relaxed);
         }
+        drop(shard);
         added.is_some()
     }
 
-    /// Marks a refresh token's `jti` used; `Ok(false)` if it already was.
-    fn retire(&self, jti: &str, until: i64, now: i64) -> Result<bool, RevocationError> {
-        self.make_room(now)?;
-        let mut shard = self.write(jti);
-        if shard.retired.get(jti).is_some_and(|&old| old > now) {
-            return Ok(false);
-        }
-        if shard.retired.insert(jti.into(), until).is_none() {
-            self.len.fetch_add(1, Ordering::Relaxed);
+    /// Redeems generation `generation` of session `sid`: `Ok(true)` when it is the
+    /// session's current one (or the session is not followed yet), and the session moves
+    /// on; `Ok(false)` when a later one was handed out already (reuse).
+    fn advance(&self, sid: &str, generation: u64, until: i64, now: i64) -> Result<bool, RevocationError> {
+        for create in [false, true] {
+            if create {
+                self.make_room(&self.rotations, "a refresh-token rotation", now)?;
+            }
+            let mut shard = self.write(sid);
+            match shard.rotations.get_mut(sid) {
+                Some((next, kept)) if *kept > now => {
+                    if generation < *next {
+                        return Ok(false);
+                    }
+                    *next = generation.saturating_add(1);
+                    *kept = (*kept).max(until);
+                    return Ok(true);
+                }
+                Some(entry) => {
+                    // Expired but not swept yet: start again.
+                    *entry = (generation.saturating_add(1), until);
+                    return Ok(true);
+                }
+                None if create => {
+                    shard.rotations.insert(sid.into(), (generation.saturating_add(1), until));
+                    self.rotations.fetch_add(1, Ordering::Relaxed);
+                    return Ok(true);
+                }
+                None => {}
+            }
         }
         Ok(true)
     }
@@ -692,13 +735,26 @@ mod tests {
     }
 
     #[test]
-    fn retiring_twice_is_reported() {
-        let list = LocalList::new(10);
-        assert_eq!(list.retire("r1", 2_000, 1_000), Ok(true));
-        assert_eq!(list.retire("r1", 2_000, 1_001), Ok(false));
-        assert_eq!(list.retire("r2", 2_000, 1_001), Ok(true));
-        // Retired ids are never read by the request check.
-        assert!(!list.covers(&ids(Some("r1"), None, None, None)));
+    fn a_session_redeems_each_generation_once_in_one_entry() {
+        let list = LocalList::new(2);
+        assert_eq!(list.advance("s1", 0, 2_000, 1_000), Ok(true));
+        assert_eq!(list.advance("s1", 1, 2_000, 1_001), Ok(true));
+        assert_eq!(list.advance("s1", 2, 2_000, 1_002), Ok(true));
+        // An older generation again: reuse.
+        assert_eq!(list.advance("s1", 0, 2_000, 1_003), Ok(false));
+        assert_eq!(list.advance("s1", 2, 2_000, 1_003), Ok(false));
+        assert_eq!(list.rotations.load(Ordering::Relaxed), 1, "one entry however often it rotates");
+        // Sessions have their own budget: they never take the revocations' room.
+        assert_eq!(list.advance("s2", 0, 2_000, 1_003), Ok(true));
+        assert_eq!(list.advance("s3", 0, 2_000, 1_003).unwrap_err().kind(), RevocationErrorKind::Full);
+        list.insert(&Record::Token { jti: "a".into(), until: 2_000 }, 1_003).unwrap();
+        list.insert(&Record::Token { jti: "b".into(), until: 2_000 }, 1_003).unwrap();
+        // Followed sessions are never read by the request check.
+        assert!(!list.covers(&ids(None, None, Some("s1"), None)));
+        // Once expired, a session's entry goes.
+        list.purge(3_000);
+        assert_eq!(list.rotations.load(Ordering::Relaxed), 0);
+        assert_eq!(list.len.load(Ordering::Relaxed), 0);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt as _;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, PubSub};
-use redis::{Client, RedisError, RedisResult, Script, Value};
+use redis::{Client, RedisError, RedisResult, Script};
 use tokio::sync::mpsc;
 
 use super::{
@@ -42,6 +42,19 @@ const MAX_INSTANT: i64 = 253_402_300_799;
 ///
 /// `KEYS[1]`: the entry. `ARGV[1]`: until; `ARGV[2]`: before (subjects) or `""`;
 /// `ARGV[3]`: the channel; `ARGV[4]`: the message.
+/// Redeems a refresh-token generation: KEYS[1] holds the session's next generation;
+/// ARGV: the generation presented, the instant the key expires. 0: an older generation
+/// (reuse); 1: redeemed, and the session moved on.
+const ADVANCE_SCRIPT: &str = r"
+local next = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
+local generation = tonumber(ARGV[1])
+if generation < next then
+  return 0
+end
+redis.call('SET', KEYS[1], generation + 1, 'EXAT', ARGV[2])
+return 1
+";
+
 const WRITE_SCRIPT: &str = r"
 local expiry = tonumber(ARGV[1])
 local before = tonumber(ARGV[2])
@@ -119,8 +132,8 @@ return 1
 /// live local entry that Redis lacks or holds with earlier instants: the deferred
 /// revocations, and all of them when Redis came back empty (restarted without
 /// persistence), so an instance started afterwards still learns them. No restart is
-/// needed. Which refresh tokens were used is not kept locally: after Redis lost its data,
-/// a refresh token used before could be redeemed once more.
+/// needed. Which refresh-token generation each session is at is not kept locally: after
+/// Redis lost its data, a refresh token used before could be redeemed once more.
 ///
 /// The background task ends when the last clone of the [`Revocations`] is dropped. Use a
 /// single Redis server (or a primary with replicas), version 6.2 or newer, not Redis
@@ -159,7 +172,8 @@ impl RedisRevocations {
 
     /// The prefix of every key and of the channel (default `tower-jwt-auth`). Entries live
     /// at `<prefix>:revoked:jti:<jti>`, `<prefix>:revoked:sub:<sub>` and
-    /// `<prefix>:revoked:sid:<sid>`, used refresh tokens at `<prefix>:used:<jti>`, and
+    /// `<prefix>:revoked:sid:<sid>`, each refresh-token session's next generation at
+    /// `<prefix>:rotation:<sid>`, and
     /// announcements go to the channel `<prefix>:revoked`. Every instance that shares a
     /// list must use the same prefix.
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
@@ -207,6 +221,7 @@ impl RedisRevocations {
             client: self.client,
             connection,
             script: Script::new(WRITE_SCRIPT),
+            advance_script: Script::new(ADVANCE_SCRIPT),
             timeout: self.timeout,
             resync_interval: self.resync_interval,
             health: Health::default(),
@@ -250,18 +265,25 @@ impl Shared {
         }
     }
 
-    /// Marks a refresh token's `jti` used in Redis, until `until`: `Ok(false)` when it was
-    /// already marked, by any instance. `Unavailable` when Redis is unreachable.
-    pub(crate) async fn retire(&self, jti: &str, until: i64) -> Result<bool, RevocationError> {
+    /// Redeems generation `generation` of refresh-token session `sid` in Redis, remembered
+    /// until `until`: `Ok(false)` when a later generation was handed out already, by any
+    /// instance (one key per session; a script makes the compare-and-set atomic).
+    /// `Unavailable` when Redis is unreachable.
+    pub(crate) async fn advance(
+        &self,
+        sid: &str,
+        generation: u64,
+        until: i64,
+    ) -> Result<bool, RevocationError> {
         let unavailable = RevocationError::new(RevocationErrorKind::Unavailable);
         if !self.link.health.is_online() {
             return Err(unavailable);
         }
-        let mut command = redis::cmd("SET");
-        command.arg(self.link.names.used(jti)).arg("1").arg("NX").arg("EXAT").arg(instant(until).max(1));
+        let mut invocation = self.link.advance_script.key(self.link.names.rotation(sid));
+        invocation.arg(generation).arg(instant(until).max(1));
         let mut connection = self.link.connection.clone();
-        match within(self.link.timeout, command.query_async::<Value>(&mut connection)).await {
-            Ok(Value::Nil) => Ok(false),
+        match within(self.link.timeout, invocation.invoke_async::<i64>(&mut connection)).await {
+            Ok(0) => Ok(false),
             Ok(_) => Ok(true),
             Err(error) => {
                 self.link.health.lost(&error);
@@ -278,6 +300,7 @@ struct Link {
     client: Client,
     connection: ConnectionManager,
     script: Script,
+    advance_script: Script,
     timeout: Duration,
     resync_interval: Duration,
     health: Health,
@@ -581,8 +604,8 @@ struct Names {
     entry: String,
     /// `SCAN`'s pattern for every entry (the prefix's glob characters escaped).
     pattern: String,
-    /// `<prefix>:used:`, before a used refresh token's `jti`.
-    used: String,
+    /// `<prefix>:rotation:`, before a refresh-token session's `sid`.
+    rotation: String,
     /// `<prefix>:revoked`.
     channel: String,
 }
@@ -598,11 +621,11 @@ impl Names {
             pattern.push(character);
         }
         pattern.push('*');
-        Self { pattern, used: format!("{prefix}:used:"), channel: format!("{prefix}:revoked"), entry }
+        Self { pattern, rotation: format!("{prefix}:rotation:"), channel: format!("{prefix}:revoked"), entry }
     }
 
-    fn used(&self, jti: &str) -> String {
-        format!("{}{jti}", self.used)
+    fn rotation(&self, sid: &str) -> String {
+        format!("{}{sid}", self.rotation)
     }
 
     /// The key, until, before (or `""`) and the message: the script's arguments.
@@ -700,7 +723,7 @@ mod tests {
         );
         assert_eq!(names.pattern, r"my\*app:revoked:*");
         assert_eq!(names.channel, "my*app:revoked");
-        assert_eq!(names.used("r1"), "my*app:used:r1");
+        assert_eq!(names.rotation("r1"), "my*app:rotation:r1");
     }
 
     #[test]
@@ -742,7 +765,7 @@ mod tests {
             ("app:revoked:jti:a", " 12"),
             ("app:revoked:xyz:a", "12"),
             ("app:revoked:jti", "12"),
-            ("app:used:a", "1"),
+            ("app:rotation:a", "1"),
             ("other:revoked:jti:a", "12"),
         ] {
             assert_eq!(names.parse_entry(key.as_bytes(), value.as_bytes()), None, "{key} = {value:?}");
