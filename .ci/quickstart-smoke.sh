@@ -167,8 +167,8 @@ pass "reusing a refresh token revokes its whole session"
 # state-changing request authenticated by it must come from this origin.
 status=$(login alice wonderland)
 expect_status 200 "$status" "POST /token for alice (cookie)"
-expect_header '^set-cookie: access_token=[A-Za-z0-9._-]+; Path=/; Max-Age=900; HttpOnly; Secure; SameSite=Strict' "POST /token (cookie)"
-cookie=$(sed -n 's/^[Ss]et-[Cc]ookie: \(access_token=[^;]*\);.*/\1/p' "$work/headers")
+expect_header '^set-cookie: __Host-access_token=[A-Za-z0-9._-]+; Path=/; Max-Age=900; HttpOnly; Secure; SameSite=Strict' "POST /token (cookie)"
+cookie=$(sed -n 's/^[Ss]et-[Cc]ookie: \(__Host-access_token=[^;]*\);.*/\1/p' "$work/headers")
 status=$(request -H "Cookie: $cookie" "$base/users/me")
 expect_status 200 "$status" "GET /users/me with the cookie"
 expect_body '"username":"alice"' "GET /users/me with the cookie"
@@ -178,7 +178,7 @@ status=$(request -H "Cookie: $cookie" "$base/users/me")
 expect_status 200 "$status" "GET /users/me after the refused cross-site logout"
 status=$(request -X POST -H "Cookie: $cookie" -H "Sec-Fetch-Site: same-origin" "$base/logout")
 expect_status 204 "$status" "POST /logout with the cookie from this origin"
-expect_header '^set-cookie: access_token=; Path=/; Max-Age=0' "POST /logout clears the cookie"
+expect_header '^set-cookie: __Host-access_token=; Path=/; Max-Age=0' "POST /logout clears the cookie"
 status=$(request -H "Cookie: $cookie" "$base/users/me")
 expect_status 401 "$status" "GET /users/me with the cookie after logout"
 pass "the cookie authenticates, cross-site posts get 403, logout clears and revokes it"

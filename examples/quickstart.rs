@@ -7,7 +7,8 @@
 //! revokes its whole session), and `/logout` revokes the session through [`Revocations`].
 //!
 //! Browsers get the access token as an `HttpOnly; Secure; SameSite=Strict` cookie too
-//! ([`TokenCookie`]), which the layer reads when no `Authorization` header is sent; a
+//! ([`TokenCookie`] named `__Host-access_token`, which no other subdomain can set or
+//! overwrite), which the layer reads when no `Authorization` header is sent; a
 //! state-changing request authenticated by that cookie must come from this origin
 //! (`Sec-Fetch-Site` / `Origin`), or it gets 403.
 //!
@@ -137,8 +138,8 @@ async fn run() -> Result<(), String> {
     let issuer = token_issuer(&settings)?;
     // One instance: an in-memory list. Several behind a load balancer: the `redis` feature.
     let revocations = Revocations::in_memory();
-    let cookie =
-        TokenCookie::new("access_token").map_err(|error| format!("cannot make the cookie: {error}"))?;
+    let cookie = TokenCookie::new("__Host-access_token")
+        .map_err(|error| format!("cannot make the cookie: {error}"))?;
     let config = auth_config(&settings, &revocations, &cookie)?;
     let users = Arc::new(demo_users()?);
     let app = router(AppState { users, issuer, revocations, cookie }, config);

@@ -26,7 +26,9 @@ pub enum SameSite {
     /// a safe method), never with another site's forms, scripts or frames.
     Lax,
     /// Sent with every request, other sites' too; requires `Secure`. Only for pages embedded
-    /// in other sites: the cross-site request check then carries all the protection.
+    /// in other sites: the cross-site request check then carries the protection of
+    /// state-changing requests and WebSocket handshakes, but another site's page can still
+    /// make the browser send safe requests (`GET`) with the cookie.
     None,
 }
 
@@ -114,14 +116,16 @@ fn starts_with_ignore_case(name: &str, prefix: &str) -> bool {
 
 impl TokenCookie {
     /// A cookie named `name` with `Path=/`, `HttpOnly`, `Secure` and `SameSite=Strict`.
-    /// The name must be an RFC 6265 token (letters, digits and ``!#$%&'*+-.^_`|~``). A
+    /// The name must be an RFC 6265 token without `&` (letters, digits and
+    /// ``!#$%'*+-.^_`|~``). A
     /// `__Host-` name (recommended when the cookie serves one host) keeps other subdomains
     /// from setting or overwriting it.
     pub fn new(name: impl Into<String>) -> Result<Self, ConfigError> {
         let name = name.into();
-        if name.is_empty() || !name.bytes().all(is_token_char) {
+        // `&` is a token character, but the layer's cookie source refuses it.
+        if name.is_empty() || !name.bytes().all(|b| is_token_char(b) && b != b'&') {
             return Err(ConfigError::new(format!(
-                "{name:?} is not a valid cookie name; use letters, digits and !#$%&'*+-.^_`|~ only"
+                "{name:?} is not a valid cookie name; use letters, digits and !#$%'*+-.^_`|~ only"
             )));
         }
         Self {
@@ -303,7 +307,7 @@ mod tests {
 
     #[test]
     fn names_paths_and_domains_with_separators_or_control_characters_are_refused() {
-        for name in ["", "a b", "a;b", "a=b", "a,b", "a\"b", "a\tb", "é", "a/b"] {
+        for name in ["", "a b", "a;b", "a=b", "a,b", "a\"b", "a\tb", "é", "a/b", "a&b"] {
             assert!(TokenCookie::new(name).is_err(), "{name:?}");
         }
         let cookie = TokenCookie::new("at").unwrap();

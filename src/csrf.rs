@@ -2,7 +2,7 @@
 //! and its settings are documented on [`CsrfPolicy`].
 
 use http::Method;
-use http::header::{HOST, HeaderName, HeaderValue, ORIGIN};
+use http::header::{HOST, HeaderName, HeaderValue, ORIGIN, SEC_WEBSOCKET_KEY, UPGRADE};
 
 use crate::error::ConfigError;
 use crate::response::RequestHead;
@@ -127,10 +127,21 @@ pub(crate) struct OriginCheck {
 impl OriginCheck {
     /// True when a request whose credential came from a cookie may go on.
     pub(crate) fn allows(&self, request: &RequestHead<'_>) -> bool {
-        if matches!(*request.method, Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE) {
+        let headers = request.headers;
+        // A WebSocket handshake is a GET, but opens a channel that changes state, and CORS
+        // does not guard it: checked like a POST (browsers always send `Origin` with it).
+        let websocket = headers.contains_key(SEC_WEBSOCKET_KEY)
+            || headers.get_all(UPGRADE).iter().any(|value| {
+                value
+                    .as_bytes()
+                    .split(|b| *b == b',')
+                    .any(|token| token.trim_ascii().eq_ignore_ascii_case(b"websocket"))
+            });
+        if !websocket
+            && matches!(*request.method, Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE)
+        {
             return true;
         }
-        let headers = request.headers;
         let origin = headers.get(ORIGIN).map(HeaderValue::as_bytes);
         match headers.get(SEC_FETCH_SITE).map(HeaderValue::as_bytes) {
             Some(b"same-origin" | b"none") => true,

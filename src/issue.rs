@@ -200,7 +200,14 @@ impl TokenIssuer {
                 }
                 Err(RefreshError { kind: RefreshErrorKind::Reused })
             }
-            Err(error) => Err(RefreshError { kind: RefreshErrorKind::Store(error.kind()) }),
+            Err(error) => {
+                if error.kind() == RevocationErrorKind::Full {
+                    tracing::warn!(
+                        "the revocation list follows as many refresh sessions as it may: a refresh was refused"
+                    );
+                }
+                Err(RefreshError { kind: RefreshErrorKind::Store(error.kind()) })
+            }
         }
     }
 

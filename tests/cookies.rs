@@ -145,6 +145,28 @@ async fn safe_methods_with_a_cookie_pass_even_cross_site() {
 }
 
 #[tokio::test]
+async fn a_cross_site_websocket_handshake_with_a_cookie_is_refused_like_a_post() {
+    let base = serve(CsrfPolicy::default()).await;
+    let handshake = [
+        ("upgrade", "websocket"),
+        ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        ("sec-websocket-version", "13"),
+    ];
+    let cross_site: Vec<_> = handshake
+        .iter()
+        .copied()
+        .chain([("sec-fetch-site", "cross-site"), ("origin", "https://evil.test")])
+        .collect();
+    assert_refused_as_cross_site(&with_cookie(&base, Method::GET, &cross_site).await);
+    // Without fetch metadata, a foreign Origin is refused too.
+    let foreign: Vec<_> = handshake.iter().copied().chain([("origin", "https://evil.test")]).collect();
+    assert_refused_as_cross_site(&with_cookie(&base, Method::GET, &foreign).await);
+    // The application's own page may open it.
+    let same_origin: Vec<_> = handshake.iter().copied().chain([("sec-fetch-site", "same-origin")]).collect();
+    assert_passed(&with_cookie(&base, Method::GET, &same_origin).await);
+}
+
+#[tokio::test]
 async fn cross_site_cookie_post_is_refused_with_403_and_a_fixed_message() {
     let base = serve(CsrfPolicy::default()).await;
     let answer = with_cookie(

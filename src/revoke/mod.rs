@@ -307,7 +307,13 @@ impl Revocations {
 
     /// Records locally, then shares (with Redis).
     async fn record(&self, record: Record) -> Result<(), RevocationError> {
-        self.inner.list.insert(&record, now())?;
+        if let Err(error) = self.inner.list.insert(&record, now()) {
+            tracing::warn!(
+                capacity = self.inner.list.capacity,
+                "the revocation list is full: a revocation was refused"
+            );
+            return Err(error);
+        }
         #[cfg(feature = "redis")]
         if let Some(shared) = &self.inner.shared {
             return shared.publish(record).await;
@@ -529,7 +535,7 @@ impl LocalList {
             self.purge(now);
         }
         if counter.load(Ordering::Relaxed) >= self.capacity {
-            tracing::warn!(capacity = self.capacity, "the revocation list is full: {what} was refused");
+            tracing::debug!(capacity = self.capacity, "the revocation list is full: {what} was refused");
             return Err(RevocationError::new(RevocationErrorKind::Full));
         }
         Ok(())

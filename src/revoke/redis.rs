@@ -540,10 +540,14 @@ fn upgrade(revocations: &Weak<Inner>) -> Option<Revocations> {
 /// has already said so).
 fn merge(list: &LocalList, records: impl IntoIterator<Item = Record>) {
     let now = now();
-    for record in records {
-        if list.insert(&record, now).is_err() {
-            return;
-        }
+    let refused = records.into_iter().filter(|record| list.insert(record, now).is_err()).count();
+    if refused > 0 {
+        // Not silent: this instance now accepts tokens the others refuse.
+        tracing::error!(
+            refused,
+            "the local revocation list is full: shared revocations are not honoured on this \
+             instance; raise its capacity"
+        );
     }
 }
 
