@@ -343,3 +343,32 @@ async fn starting_without_redis_fails_with_unavailable() {
     assert_eq!(error.kind(), RevocationErrorKind::Unavailable);
     assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
 }
+
+/// How many times Redis ran `command` (from `INFO commandstats`).
+async fn command_calls(redis: &RedisServer, command: &str) -> u64 {
+    let mut connection = redis.client().get_multiplexed_async_connection().await.unwrap();
+    let info: String = redis::cmd("INFO").arg("commandstats").query_async(&mut connection).await.unwrap();
+    let prefix = format!("cmdstat_{command}:calls=");
+    info.lines()
+        .find_map(|line| line.strip_prefix(&prefix))
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|calls| calls.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn announcements_are_merged_without_reading_the_whole_list_again() {
+    let Some(redis) = RedisServer::start() else { return };
+    let (a, b) = (Instance::start(&redis).await, Instance::start(&redis).await);
+    let scans = command_calls(&redis, "scan").await;
+    let tokens: Vec<String> = (0..20).map(|index| token(&format!("user-{index}"))).collect();
+    for token in &tokens {
+        a.revoke(token).await.unwrap();
+    }
+    for token in &tokens {
+        b.rejects_within(token, PROPAGATION).await;
+    }
+    // Twenty revocations reached the other instance by announcement alone: no instance read
+    // the whole shared list again (the periodic resync is 30 s away).
+    assert_eq!(command_calls(&redis, "scan").await, scans);
+}
