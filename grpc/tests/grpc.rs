@@ -18,7 +18,9 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tower::Layer;
-use tower_jwt_auth::{ErrorKind, JwtAuthConfig, JwtAuthLayer, Require, TokenExpiryLayer, TokenIssuer};
+use tower_jwt_auth::{
+    ErrorKind, JwtAuthConfig, JwtAuthLayer, Require, Revocations, TokenExpiryLayer, TokenIssuer,
+};
 use tower_jwt_auth_grpc::proto::greeter_client::GreeterClient;
 use tower_jwt_auth_grpc::proto::greeter_server::GreeterServer;
 use tower_jwt_auth_grpc::proto::{HelloRequest, HelloStreamRequest};
@@ -190,6 +192,36 @@ async fn bad_or_expired_token_is_unauthenticated_with_its_fixed_message() {
         issuer().issue(&serde_json::json!({"sub": "alice", "role": "admin", "exp": an_hour_ago})).unwrap();
     let status = client.say_hello(hello(Some(&expired))).await.unwrap_err();
     assert_status(&status, Code::Unauthenticated, ErrorKind::Expired);
+}
+
+#[tokio::test]
+async fn a_revoked_token_is_unauthenticated_even_after_it_was_accepted() {
+    let revocations = Revocations::in_memory();
+    let config = JwtAuthConfig::builder()
+        .hmac_secret(SECRET)
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .revocations(revocations.clone())
+        .build()
+        .unwrap();
+    let layer = JwtAuthLayer::new(config.clone()).with_claims::<User>();
+    let channel = start(|incoming| {
+        Server::builder()
+            .layer(layer)
+            .add_service(GreeterServer::new(Greeter::with_interval(INTERVAL)))
+            .serve_with_incoming(incoming)
+    })
+    .await;
+    let mut client = GreeterClient::new(channel);
+    let (token, other) = (alice(), alice());
+    // Accepted twice (the second time from the token cache), then revoked.
+    client.say_hello(hello(Some(&token))).await.unwrap();
+    client.say_hello(hello(Some(&token))).await.unwrap();
+    revocations.revoke(config.verify(&token).unwrap().token()).await.unwrap();
+    let status = client.say_hello(hello(Some(&token))).await.unwrap_err();
+    assert_status(&status, Code::Unauthenticated, ErrorKind::Revoked);
+    assert!(challenge(&status).contains(r#"error="invalid_token""#), "{}", challenge(&status));
+    client.say_hello(hello(Some(&other))).await.unwrap();
 }
 
 #[tokio::test]
