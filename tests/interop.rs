@@ -14,6 +14,9 @@
 //! install fails, the tests print why and pass as skipped, except under `CI=true`, where
 //! they fail loudly.
 
+#[path = "support/setup.rs"]
+mod setup;
+
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -22,6 +25,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
 use serde_json::{Value, json};
+use setup::{on_ci, repo_root, run_env_script};
 use tower_jwt_auth::{Algorithm, ErrorKind, JwtAuthConfig, TokenIssuer, VerifyingKey};
 
 const ISSUER: &str = "https://auth.example.com";
@@ -39,36 +43,10 @@ struct User {
 // ---------------------------------------------------------------------------------------
 // The Python environment, set up once per test binary.
 
-fn repo_root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn on_ci() -> bool {
-    std::env::var("CI").is_ok_and(|value| value.eq_ignore_ascii_case("true") || value == "1")
-}
-
 /// Runs `.ci/python-env.sh` and returns the venv's python.
 fn set_up_venv() -> Result<PathBuf, String> {
-    let script = repo_root().join(".ci/python-env.sh");
     let started = std::time::Instant::now();
-    let output = Command::new("bash")
-        .arg(&script)
-        .current_dir(repo_root())
-        .output()
-        .map_err(|error| format!("could not run bash {}: {error}", script.display()))?;
-    if !output.status.success() {
-        return Err(format!(
-            "{} failed ({}):\n{}",
-            script.display(),
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim_end()
-        ));
-    }
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let python = PathBuf::from(stdout.lines().last().unwrap_or_default().trim());
-    if !python.is_file() {
-        return Err(format!("{} printed no python path (got {stdout:?})", script.display()));
-    }
+    let python = run_env_script("python-env.sh", "python path")?;
     let elapsed = started.elapsed();
     if elapsed.as_secs() >= 2 {
         // Written past libtest's capture, so a slow first run says what it was doing.

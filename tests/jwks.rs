@@ -26,6 +26,8 @@ use tower_jwt_auth::{
 
 #[path = "support/idp.rs"]
 mod idp;
+#[path = "support/setup.rs"]
+mod setup;
 
 const ISSUER: &str = "https://issuer.test";
 const AUDIENCE: &str = "api.test";

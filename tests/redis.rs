@@ -12,6 +12,8 @@
 
 #[path = "support/redis.rs"]
 mod redis_server;
+#[path = "support/setup.rs"]
+mod setup;
 
 use std::time::{Duration, Instant, SystemTime};
 

@@ -3,6 +3,9 @@
 //! One test calls the same server with Python's grpcio (`tests/grpcio_client.py`, in the
 //! venv `.ci/python-env.sh` sets up), a standard gRPC client that is not tonic.
 
+#[path = "../../tests/support/setup.rs"]
+mod setup;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -331,30 +334,7 @@ async fn stream_runs_on_past_its_token_expiry_when_the_expiry_layer_is_off() {
 /// developer's machine as under `CI=true`.
 fn python() -> &'static Path {
     static PYTHON: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let python = PYTHON.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-        let script = root.join(".ci/python-env.sh");
-        let output = Command::new("bash")
-            .arg(&script)
-            .current_dir(root)
-            .output()
-            .map_err(|error| format!("could not run bash {}: {error}", script.display()))?;
-        if !output.status.success() {
-            return Err(format!(
-                "{} failed ({}):\n{}",
-                script.display(),
-                output.status,
-                String::from_utf8_lossy(&output.stderr).trim_end()
-            ));
-        }
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let python = PathBuf::from(stdout.lines().last().unwrap_or_default().trim());
-        if python.is_file() {
-            Ok(python)
-        } else {
-            Err(format!("{} printed no python path (got {stdout:?})", script.display()))
-        }
-    });
+    let python = PYTHON.get_or_init(|| setup::run_env_script("python-env.sh", "python path"));
     match python {
         Ok(python) => python,
         Err(why) => panic!(

@@ -32,6 +32,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::setup::{on_ci, repo_root, run_env_script};
+
 /// The resource whose tokens are signed with RS256.
 pub const RS256: &str = "urn:test:rs256";
 /// The resource whose tokens are signed with PS256.
@@ -50,40 +52,13 @@ pub const CLIENT_SECRET: &str = "test-secret";
 /// How long a provider may take to print its address.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
-fn repo_root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
 /// A key file in `tests/idp/`, e.g. `keys_file("keys-a.json")`.
 pub fn keys_file(name: &str) -> PathBuf {
     repo_root().join("tests/idp").join(name)
 }
 
-fn on_ci() -> bool {
-    std::env::var("CI").is_ok_and(|value| value.eq_ignore_ascii_case("true") || value == "1")
-}
-
 fn set_up() -> Result<PathBuf, String> {
-    let script = repo_root().join(".ci/idp-env.sh");
-    let output = Command::new("bash")
-        .arg(&script)
-        .current_dir(repo_root())
-        .output()
-        .map_err(|error| format!("could not run bash {}: {error}", script.display()))?;
-    if !output.status.success() {
-        return Err(format!(
-            "{} failed ({}):\n{}",
-            script.display(),
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim_end()
-        ));
-    }
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let provider = PathBuf::from(stdout.lines().last().unwrap_or_default().trim());
-    if !provider.is_file() {
-        return Err(format!("{} printed no provider script (got {stdout:?})", script.display()));
-    }
-    Ok(provider)
+    run_env_script("idp-env.sh", "provider script")
 }
 
 /// The installed `provider.mjs`, set up once per test binary; panics when that failed.

@@ -22,39 +22,14 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use crate::setup::{on_ci, run_env_script};
+
 /// How long a server may take to answer its first PING.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 
-fn repo_root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn on_ci() -> bool {
-    std::env::var("CI").is_ok_and(|value| value.eq_ignore_ascii_case("true") || value == "1")
-}
-
 /// Runs `.ci/redis-env.sh` and returns the `redis-server` path it prints.
 fn set_up() -> Result<PathBuf, String> {
-    let script = repo_root().join(".ci/redis-env.sh");
-    let output = Command::new("bash")
-        .arg(&script)
-        .current_dir(repo_root())
-        .output()
-        .map_err(|error| format!("could not run bash {}: {error}", script.display()))?;
-    if !output.status.success() {
-        return Err(format!(
-            "{} failed ({}):\n{}",
-            script.display(),
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim_end()
-        ));
-    }
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let server = PathBuf::from(stdout.lines().last().unwrap_or_default().trim());
-    if !server.is_file() {
-        return Err(format!("{} printed no redis-server path (got {stdout:?})", script.display()));
-    }
-    Ok(server)
+    run_env_script("redis-env.sh", "redis-server path")
 }
 
 /// The `redis-server` binary, or `None` (after saying why, once) when the tests must be
