@@ -191,7 +191,7 @@ impl TokenIssuer {
             Ok(true) => Ok(RefreshGrant { subject: sub.to_owned(), session: sid.to_owned(), generation }),
             Ok(false) => {
                 tracing::warn!("a refresh token was used twice; its session is revoked");
-                let until = SystemTime::now() + self.inner.lifetime.max(self.inner.refresh_lifetime);
+                let until = self.session_end();
                 // Even when the shared store is down, the family is revoked here and later there.
                 match revocations.revoke_session(sid, until).await {
                     Ok(()) => {}
@@ -247,13 +247,19 @@ impl TokenIssuer {
         };
         let session = match ids.sid.as_deref() {
             Some(sid) => {
-                let until = SystemTime::now() + self.inner.lifetime.max(self.inner.refresh_lifetime);
+                let until = self.session_end();
                 revocations.revoke_session(sid, until).await
             }
             None if ids.jti.is_none() => Err(RevocationError::new(RevocationErrorKind::MissingId)),
             None => Ok(()),
         };
         token.and(session)
+    }
+
+    /// The latest a token of a session issued from now on can expire: what revoking a
+    /// session must cover.
+    fn session_end(&self) -> SystemTime {
+        SystemTime::now() + self.inner.lifetime.max(self.inner.refresh_lifetime)
     }
 
     /// Signs the access and refresh tokens of a session: `session` is its `sid` and the
