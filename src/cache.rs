@@ -15,12 +15,15 @@
 //!   S3-FIFO (quick_cache), which keeps hot tokens and resists scans of one-off tokens.
 //!   Reads take one shard's read lock; shards are independent.
 
+use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 
-use quick_cache::sync::Cache;
+use quick_cache::UnitWeighter;
+use quick_cache::sync::{Cache, DefaultLifecycle};
 
 use crate::claims::Claims;
 use crate::config::JwtAuthConfig;
+use crate::verify::{coarse_now, now};
 
 /// Tokens longer than this are verified every time, never cached.
 pub const MAX_CACHED_TOKEN: usize = 4 * 1024;
@@ -53,8 +56,42 @@ impl<C> Clone for Entry<C> {
 
 /// One layer's cache (shared by its clones and by every service it made).
 pub(crate) struct TokenCache<C> {
-    entries: Cache<Box<str>, Entry<C>>,
+    entries: Entries<C>,
     max_age: i64,
+}
+
+type Entries<C> = Cache<Box<str>, Entry<C>, UnitWeighter, TailHash, DefaultLifecycle<Box<str>, Entry<C>>>;
+
+/// How many bytes at the end of a token are hashed: they hold its signature.
+const HASHED_TAIL: usize = 32;
+
+/// Hashes a token by its last [`HASHED_TAIL`] bytes and its length, with a randomly seeded
+/// aHash. Only verified tokens are cached, and two different verified tokens end in
+/// different signatures, so the tail spreads them as well as the whole token would, at a
+/// fraction of the cost on every lookup. Entries are still found by comparing the whole
+/// token; a crafted token sharing a cached one's tail only costs that comparison.
+#[derive(Clone, Default)]
+struct TailHash(ahash::RandomState);
+
+impl BuildHasher for TailHash {
+    type Hasher = TailHasher;
+
+    fn build_hasher(&self) -> TailHasher {
+        TailHasher(self.0.build_hasher())
+    }
+}
+
+struct TailHasher(ahash::AHasher);
+
+impl Hasher for TailHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.write_usize(bytes.len());
+        self.0.write(&bytes[bytes.len().saturating_sub(HASHED_TAIL)..]);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0.finish()
+    }
 }
 
 impl<C> TokenCache<C> {
@@ -63,24 +100,42 @@ impl<C> TokenCache<C> {
         let settings = config.cache_settings();
         (settings.capacity > 0).then(|| {
             Arc::new(Self {
-                entries: Cache::new(settings.capacity),
+                entries: Cache::with(
+                    settings.capacity,
+                    u64::try_from(settings.capacity).unwrap_or(u64::MAX),
+                    UnitWeighter,
+                    TailHash::default(),
+                    DefaultLifecycle::default(),
+                ),
                 max_age: i64::try_from(settings.max_age.as_secs()).unwrap_or(i64::MAX),
             })
         })
     }
 
-    /// The cached claims for `token`, if they may be used at `now` (seconds since the epoch).
-    pub(crate) fn get(&self, token: &str, now: i64) -> Option<Claims<C>> {
+    /// The cached claims for `token`, if they may be used now.
+    ///
+    /// The entry may be used from `starts` (its `nbf` less the leeway) while the time is
+    /// before `ends` (the earlier of its `exp` plus the leeway and the cache's maximum age).
+    /// The cheap coarse clock decides when both bounds are more than a second away from it
+    /// (it is never ahead of the precise clock and less than a second behind), the precise
+    /// clock otherwise: an entry expires at exactly the second an uncached token would.
+    pub(crate) fn get(&self, token: &str) -> Option<Claims<C>> {
         if token.len() > MAX_CACHED_TOKEN {
             return None;
         }
         let entry = self.entries.get(token)?;
         let verified = entry.claims.token();
         let facts = verified.facts();
-        let fresh = now < entry.until
-            && now < facts.exp.saturating_add(facts.leeway)
-            && facts.nbf.is_none_or(|nbf| now.saturating_add(facts.leeway) >= nbf)
-            && verified.config().key_still_trusted(&facts.key);
+        let ends = entry.until.min(facts.exp.saturating_add(facts.leeway));
+        let starts = facts.nbf.map(|nbf| nbf.saturating_sub(facts.leeway));
+        let coarse = coarse_now();
+        let within = if coarse.saturating_add(1) < ends && starts.is_none_or(|starts| coarse >= starts) {
+            true
+        } else {
+            let now = now();
+            now < ends && starts.is_none_or(|starts| now >= starts)
+        };
+        let fresh = within && verified.config().key_still_trusted(&facts.key);
         if fresh {
             Some(entry.claims)
         } else {

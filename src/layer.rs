@@ -68,7 +68,13 @@ pub struct JwtAuthLayer<C = DefaultClaims> {
 }
 
 /// What a layer and its services share: the configuration, the mode, the token cache.
+/// One `Arc`, so that cloning a service (axum clones the route's service for every
+/// request) touches one reference count.
 struct Settings<C> {
+    shared: Arc<Shared<C>>,
+}
+
+struct Shared<C> {
     config: JwtAuthConfig,
     optional: bool,
     cache: Option<Arc<TokenCache<C>>>,
@@ -77,13 +83,26 @@ struct Settings<C> {
 impl<C> Settings<C> {
     fn new(config: JwtAuthConfig, optional: bool) -> Self {
         let cache = TokenCache::for_config(&config);
-        Self { config, optional, cache }
+        Self { shared: Arc::new(Shared { config, optional, cache }) }
+    }
+
+    /// The same settings (the same token cache) in the given mode.
+    fn with_optional(&self, optional: bool) -> Self {
+        let Shared { config, cache, .. } = &*self.shared;
+        Self { shared: Arc::new(Shared { config: config.clone(), optional, cache: cache.clone() }) }
+    }
+}
+
+impl<C> std::ops::Deref for Settings<C> {
+    type Target = Shared<C>;
+    fn deref(&self) -> &Shared<C> {
+        &self.shared
     }
 }
 
 impl<C> Clone for Settings<C> {
     fn clone(&self) -> Self {
-        Self { config: self.config.clone(), optional: self.optional, cache: self.cache.clone() }
+        Self { shared: Arc::clone(&self.shared) }
     }
 }
 
@@ -97,14 +116,13 @@ impl JwtAuthLayer<DefaultClaims> {
 impl<C> JwtAuthLayer<C> {
     /// The same layer, parsing claims into your own type `D` instead.
     pub fn with_claims<D>(self) -> JwtAuthLayer<D> {
-        JwtAuthLayer { auth: Settings::new(self.auth.config, self.auth.optional) }
+        JwtAuthLayer { auth: Settings::new(self.auth.config.clone(), self.auth.optional) }
     }
 
     /// Lets requests without any credential through, without claims. A credential that is
     /// present but bad is still rejected.
-    pub fn optional(mut self) -> Self {
-        self.auth.optional = true;
-        self
+    pub fn optional(self) -> Self {
+        Self { auth: self.auth.with_optional(true) }
     }
 
     /// The configuration this layer uses.
@@ -277,10 +295,8 @@ where
     C: DeserializeOwned + Send + Sync + 'static,
 {
     let cache = auth.cache.as_deref();
-    // The clock is read only when a cache needs it.
-    let now = if cache.is_some() { now() } else { 0 };
     if let Some(cache) = cache {
-        if let Some(claims) = cache.get(token, now) {
+        if let Some(claims) = cache.get(token) {
             observe::token_cache(true);
             // Revocations are checked on every hit: a cached token dies with its entry.
             if auth.config.revoked(claims.token()) {
@@ -296,7 +312,7 @@ where
     };
     let verdict = auth.config.verify_or_wait::<C>(token, may_wait);
     if let (Some(cache), Verdict::Done(Ok(claims))) = (cache, &verdict) {
-        cache.insert(token, claims, now);
+        cache.insert(token, claims, now());
     }
     verdict
 }

@@ -215,6 +215,18 @@ async fn a_bad_token_is_never_cached_and_a_good_one_never_leaks_to_another() {
     for _ in 0..3 {
         assert_eq!(call(&router, &forged).await.0, StatusCode::UNAUTHORIZED);
     }
+    // Another payload under the cached token's signature: the same tail, which the cache
+    // hashes, so the lookup lands on the good entry and must compare the whole token.
+    let (header, rest) = good.split_once('.').unwrap();
+    let (_, signature) = rest.rsplit_once('.').unwrap();
+    let other = token_for("mallory");
+    let other_payload = other.split('.').nth(1).unwrap();
+    let spliced = format!("{header}.{other_payload}.{signature}");
+    assert_eq!(&spliced[spliced.len() - 32..], &good[good.len() - 32..]);
+    for _ in 0..3 {
+        assert_eq!(call(&router, &spliced).await.0, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(call(&router, &good).await, (StatusCode::OK, "alice".to_owned()));
     assert_eq!(stats(&layer).entries, 1);
 }
 
