@@ -326,3 +326,90 @@ async fn responder_shapes_guard_rejections_too() {
     let base = guarded(config, Require::role("admin")).await;
     assert_eq!(status(&base, &token(json!({"role": "user"}))).await, StatusCode::NOT_FOUND);
 }
+
+/// A claims type per route, `Typed<0>` to `Typed<19>`: guards read the verified token,
+/// whatever the claims type.
+#[derive(Deserialize)]
+struct Typed<const N: usize> {
+    role: String,
+}
+
+async fn typed_role<const N: usize>(
+    axum::Extension(claims): axum::Extension<tower_jwt_auth::Claims<Typed<N>>>,
+) -> String {
+    format!("{N}:{}", claims.role)
+}
+
+fn typed_route<const N: usize>(router: Router) -> Router {
+    let layer = JwtAuthLayer::new(builder().build().unwrap()).with_claims::<Typed<N>>();
+    let route =
+        Router::new().route("/", get(typed_role::<N>)).route_layer(Require::role("admin")).layer(layer);
+    router.nest(&format!("/{N}"), route)
+}
+
+#[tokio::test]
+async fn guards_find_the_verified_token_whatever_the_claims_type() {
+    let mut router = Router::new();
+    router = typed_route::<0>(router);
+    router = typed_route::<1>(router);
+    router = typed_route::<2>(router);
+    router = typed_route::<3>(router);
+    router = typed_route::<4>(router);
+    router = typed_route::<5>(router);
+    router = typed_route::<6>(router);
+    router = typed_route::<7>(router);
+    router = typed_route::<8>(router);
+    router = typed_route::<9>(router);
+    router = typed_route::<10>(router);
+    router = typed_route::<11>(router);
+    router = typed_route::<12>(router);
+    router = typed_route::<13>(router);
+    router = typed_route::<14>(router);
+    router = typed_route::<15>(router);
+    router = typed_route::<16>(router);
+    router = typed_route::<17>(router);
+    router = typed_route::<18>(router);
+    router = typed_route::<19>(router);
+    let base = serve(router).await;
+    let client = reqwest::Client::new();
+    let (admin, user) = (token(json!({"role": "admin"})), token(json!({"role": "user"})));
+    for n in 0..20 {
+        let response = client.get(format!("{base}/{n}")).bearer_auth(&admin).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "route {n}");
+        assert_eq!(response.text().await.unwrap(), format!("{n}:admin"));
+        assert_eq!(status(&format!("{base}/{n}"), &user).await, StatusCode::FORBIDDEN, "route {n}");
+    }
+}
+
+/// The verified token in the extensions is the innermost layer's; an optional layer that
+/// finds no credential of its own leaves none behind, whatever layer put one there.
+#[tokio::test]
+async fn the_verified_token_is_found_in_the_extensions_and_an_optional_layer_leaves_none() {
+    use tower_jwt_auth::{TokenSource, VerifiedToken};
+    let describe = |request: axum::extract::Request| async move {
+        match request.extensions().get::<VerifiedToken>() {
+            Some(token) => token.grants().roles().collect::<Vec<_>>().join(","),
+            None => "anonymous".to_owned(),
+        }
+    };
+    // The outer layer reads a cookie into its own claims type; the inner one, optional,
+    // reads the Authorization header.
+    let outer = JwtAuthLayer::new(builder().token_sources([TokenSource::cookie("session")]).build().unwrap())
+        .with_claims::<Typed<100>>();
+    let inner = JwtAuthLayer::new(builder().build().unwrap()).optional();
+    let base = serve(Router::new().route("/", get(describe)).layer(inner).layer(outer)).await;
+    let client = reqwest::Client::new();
+    let get = |cookie: Option<String>, bearer: Option<String>| {
+        let mut request = client.get(&base);
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", format!("session={cookie}"));
+        }
+        if let Some(bearer) = bearer {
+            request = request.bearer_auth(bearer);
+        }
+        async move { request.send().await.unwrap().text().await.unwrap() }
+    };
+    let (admin, user) = (token(json!({"role": "admin"})), token(json!({"role": "user"})));
+    assert_eq!(get(Some(admin.clone()), Some(user)).await, "user", "the inner layer's token");
+    assert_eq!(get(Some(admin), None).await, "anonymous", "the outer layer's token was taken out");
+}
