@@ -305,7 +305,7 @@ impl JwtAuthConfig {
         };
         let claims: C = match claims {
             Some(claims) => claims,
-            None => serde_json::from_slice(&jws.payload).map_err(|_| ErrorKind::InvalidClaims)?,
+            None => crate::verify::from_json(&jws.payload).map_err(|_| ErrorKind::InvalidClaims)?,
         };
         Ok(Claims::new(
             claims,

@@ -485,7 +485,9 @@ impl<'a> PayloadScan<'a> {
             payload,
             read_all: false,
         };
-        let mut deserializer = serde_json::Deserializer::from_slice(payload);
+        // Checked once as a whole: serde_json then skips checking each string on its own.
+        let text = std::str::from_utf8(payload).map_err(|_| de::Error::custom("the payload is not UTF-8"))?;
+        let mut deserializer = serde_json::Deserializer::from_str(text);
         let claims = C::deserialize(Tee { inner: &mut deserializer, state: &mut state })?;
         deserializer.end()?;
         if !state.read_all {
@@ -628,13 +630,29 @@ impl<'t, 'a> TeeState<'t, 'a> {
             entry.2 = start;
             entry.3 = start + text.len() as u32;
         }
+        // The usual shapes (an integer date, a string without escapes) are read straight from
+        // the value's text, which serde_json has already checked; anything else by serde_json.
+        let date = |text: &str| match plain_integer(text) {
+            Some(seconds) => Ok(NumericDate(seconds)),
+            None => serde_json::from_str(text),
+        };
         match capture {
             Capture::Registered(index) => match index {
-                0 => self.scan.iss = Some(serde_json::from_str(text)?),
-                1 => self.scan.aud = Some(serde_json::from_str(text)?),
-                2 => self.scan.exp = Some(serde_json::from_str(text)?),
-                3 => self.scan.nbf = Some(serde_json::from_str(text)?),
-                _ => self.scan.iat = Some(serde_json::from_str(text)?),
+                0 => {
+                    self.scan.iss = Some(match plain_string(text) {
+                        Some(iss) => CowStr(Cow::Borrowed(iss)),
+                        None => serde_json::from_str(text)?,
+                    });
+                }
+                1 => {
+                    self.scan.aud = Some(match plain_string(text) {
+                        Some(aud) => AudienceRef::One(Cow::Borrowed(aud)),
+                        None => serde_json::from_str(text)?,
+                    });
+                }
+                2 => self.scan.exp = Some(date(text)?),
+                3 => self.scan.nbf = Some(date(text)?),
+                _ => self.scan.iat = Some(date(text)?),
             },
             Capture::Path(subtree) => {
                 let mut deserializer = serde_json::Deserializer::from_str(text);
@@ -647,9 +665,24 @@ impl<'t, 'a> TeeState<'t, 'a> {
     }
 }
 
+/// A JSON integer of up to 18 digits (so it fits an `i64`), without sign, fraction or
+/// exponent.
+fn plain_integer(text: &str) -> Option<i64> {
+    (!text.is_empty() && text.len() <= 18 && text.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| text.parse().ok())
+        .flatten()
+}
+
+/// The contents of a JSON string without escapes (in a checked JSON string, no `\` means
+/// the text between the quotes is the value).
+fn plain_string(text: &str) -> Option<&str> {
+    let inner = text.strip_prefix('"')?.strip_suffix('"')?;
+    (!inner.contains('\\')).then_some(inner)
+}
+
 /// The deserializer the claims type sees: serde_json's, with the scan watching its map.
 struct Tee<'i, 's, 't, 'a> {
-    inner: &'i mut serde_json::Deserializer<serde_json::de::SliceRead<'a>>,
+    inner: &'i mut serde_json::Deserializer<serde_json::de::StrRead<'a>>,
     state: &'s mut TeeState<'t, 'a>,
 }
 
@@ -789,6 +822,45 @@ mod tests {
             }
             let (claims, _) = PayloadScan::read_with::<crate::DefaultClaims>(bytes, &tree).unwrap();
             assert_eq!(claims, serde_json::from_str::<crate::DefaultClaims>(payload).unwrap());
+        }
+    }
+
+    /// The registered claims read straight from their text equal serde_json's reading, in
+    /// the plain shapes and in the others.
+    #[test]
+    fn registered_claims_read_from_their_text_equal_serde_jsons_reading() {
+        assert_eq!(plain_integer("1764496400"), Some(1_764_496_400));
+        for text in ["", "-5", "1.5", "1e3", "1234567890123456789", "\"5\""] {
+            assert_eq!(plain_integer(text), None, "{text}");
+        }
+        assert_eq!(plain_string(r#""https://a.example""#), Some("https://a.example"));
+        assert_eq!(plain_string(r#""""#), Some(""));
+        for text in [r#""a\"b""#, r#""\u0041""#, "\"", "5", "[\"a\"]"] {
+            assert_eq!(plain_string(text), None, "{text}");
+        }
+        let tree = PathTree::new(&default_role_paths(), &default_scope_paths());
+        let payloads = [
+            r#"{"iss":"https://a.example","aud":"api","exp":1764496400,"nbf":0,"iat":17}"#,
+            r#"{"iss":"a\"b\u0041","aud":"x\/y","exp":1.5e1,"nbf":-5,"iat":12345678901234567890}"#,
+            r#"{"aud":["a","b\n"],"exp":99999999999999999}"#,
+        ];
+        for payload in payloads {
+            let value: serde_json::Value = serde_json::from_str(payload).unwrap();
+            let (_, scan) = PayloadScan::read_with::<serde_json::Value>(payload.as_bytes(), &tree).unwrap();
+            let date = |name: &str| {
+                value.get(name).map(|v| serde_json::from_value::<NumericDate>(v.clone()).unwrap().0)
+            };
+            assert_eq!(scan.exp.map(|d| d.0), date("exp"), "{payload}");
+            assert_eq!(scan.nbf.map(|d| d.0), date("nbf"), "{payload}");
+            assert_eq!(scan.iat.map(|d| d.0), date("iat"), "{payload}");
+            assert_eq!(scan.iss.as_deref(), value.get("iss").and_then(|v| v.as_str()), "{payload}");
+            let audiences: Vec<&str> = scan.aud.as_ref().map(|aud| aud.iter().collect()).unwrap_or_default();
+            let expected: Vec<&str> = match value.get("aud") {
+                Some(serde_json::Value::String(one)) => vec![one.as_str()],
+                Some(serde_json::Value::Array(many)) => many.iter().map(|v| v.as_str().unwrap()).collect(),
+                _ => vec![],
+            };
+            assert_eq!(audiences, expected, "{payload}");
         }
     }
 

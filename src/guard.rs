@@ -250,7 +250,8 @@ fn claim_equals_in(token: &VerifiedToken, path: &ClaimPath, expected: &Value) ->
         Member::Absent | Member::Repeated => false,
         Member::Unknown => claim_equals(payload, path, expected),
         Member::Value(bytes) => {
-            let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+            let Ok(text) = std::str::from_utf8(bytes) else { return false };
+            let mut deserializer = serde_json::Deserializer::from_str(text);
             Seek { path: rest, expected }.deserialize(&mut deserializer).unwrap_or(false)
         }
     }
@@ -260,7 +261,9 @@ fn claim_equals_in(token: &VerifiedToken, path: &ClaimPath, expected: &Value) ->
 /// is absent, or when a name along the path (or inside the value) repeats. Scalars are
 /// compared as they are read, without building a `Value`.
 fn claim_equals(payload: &[u8], path: &ClaimPath, expected: &Value) -> bool {
-    let mut deserializer = serde_json::Deserializer::from_slice(payload);
+    // Checked once as a whole: serde_json then skips checking each string on its own.
+    let Ok(text) = std::str::from_utf8(payload) else { return false };
+    let mut deserializer = serde_json::Deserializer::from_str(text);
     Seek { path: path.segments(), expected }.deserialize(&mut deserializer).unwrap_or(false)
 }
 

@@ -187,7 +187,7 @@ impl TokenIds {
         fn member(payload: &[u8], members: &MemberIndex, name: &str) -> Result<Option<Box<str>>, bool> {
             match members.get(payload, name) {
                 Member::Absent => Ok(None),
-                Member::Value(bytes) => serde_json::from_slice::<Option<Cow<'_, str>>>(bytes)
+                Member::Value(bytes) => crate::verify::from_json::<Option<Cow<'_, str>>>(bytes)
                     .map(|s| s.map(Into::into))
                     .map_err(|_| false),
                 Member::Repeated => Err(false),
@@ -219,7 +219,7 @@ impl TokenIds {
             #[serde(default)]
             iat: Option<f64>,
         }
-        let ids: Ids<'_> = serde_json::from_slice(payload).ok()?;
+        let ids: Ids<'_> = crate::verify::from_json(payload).ok()?;
         Some(Self {
             jti: ids.jti.map(Into::into),
             sub: ids.sub.map(Into::into),
