@@ -306,11 +306,16 @@ where
         }
         observe::token_cache(false);
     }
-    let token = match validate(token) {
-        Ok(token) => token,
-        Err(kind) => return Verdict::Done(Err(kind.into())),
+    let verdict = match auth.config.verify_or_wait::<C>(token, may_wait) {
+        // Not even RFC 6750's token syntax: a bad request, whatever else is wrong. Checked
+        // only after a failure: verification's own charset check (three base64url segments)
+        // comes first and is stricter, so a token it passes, or parks for a key fetch, is
+        // well-formed.
+        Verdict::Done(Err(_)) if validate(token).is_err() => {
+            Verdict::Done(Err(ErrorKind::MalformedRequest.into()))
+        }
+        verdict => verdict,
     };
-    let verdict = auth.config.verify_or_wait::<C>(token, may_wait);
     if let (Some(cache), Verdict::Done(Ok(claims))) = (cache, &verdict) {
         cache.insert(token, claims, now());
     }

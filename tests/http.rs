@@ -188,7 +188,14 @@ async fn bearer_scheme_is_case_insensitive_and_allows_several_spaces() {
 #[tokio::test]
 async fn a_credential_that_is_not_a_b64token_is_invalid_request() {
     let base = serve(app(JwtAuthLayer::new(config()))).await;
-    for value in ["Bearer", "Bearer ", "Bearer a,b", "Bearer a b", "Bearer ä"] {
+    // Whatever else is wrong too (segments, size): the syntax decides first.
+    let oversized = format!("Bearer {}!", "a".repeat(64 * 1024));
+    let fine_segments = format!("Bearer {}", token().replacen('.', "!.", 1));
+    for value in
+        ["Bearer", "Bearer ", "Bearer a,b", "Bearer a b", "Bearer ä", "Bearer a.b.c.d.e,", &oversized]
+            .into_iter()
+            .chain([fine_segments.as_str()])
+    {
         let answer = send(&base, "/me", &[("authorization", value)]).await;
         assert_invalid_request(&answer, ErrorKind::MalformedRequest);
     }
