@@ -2,12 +2,13 @@
 //! claims, so the next request with the same token skips the base64, JSON and signature
 //! work.
 //!
-//! - Keyed by the whole token (exact bytes, hashed with a fast non-cryptographic hash; the
-//!   full token is compared on lookup). Tokens above [`MAX_CACHED_TOKEN`] bytes are not
-//!   cached.
+//! - Keyed by the whole token (exact bytes, hashed by its last 32 bytes, its signature, with
+//!   a randomly seeded aHash; the full token is compared on lookup). Tokens above
+//!   [`MAX_CACHED_TOKEN`] bytes are not cached.
 //! - On every hit `exp` and `nbf` are checked against the clock with the configured leeway,
 //!   so a cached token expires exactly like an uncached one; an entry also lives no longer
-//!   than the configured maximum age (5 minutes by default).
+//!   than the configured maximum age (5 minutes by default). The clock read is the coarse
+//!   one, and the precise one within a second of a bound (see [`TokenCache::get`]).
 //! - An entry verified by a key from a remote set is used only while that key (same kid,
 //!   algorithm and material) is still in the set: a withdrawn or replaced key stops
 //!   authorising at the next refresh.
