@@ -3,6 +3,9 @@
 //! never outlive `exp`, `nbf`, the maximum age or the key that verified them; large tokens
 //! are not cached; the cache stays bounded and keeps hot tokens.
 
+#[path = "support/serve.rs"]
+mod serve;
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
@@ -62,10 +65,7 @@ fn stats(layer: &JwtAuthLayer) -> TokenCacheStats {
 #[tokio::test]
 async fn a_repeated_token_is_served_from_the_cache_over_a_real_server() {
     let layer = JwtAuthLayer::new(builder().build().unwrap());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let router = app(&layer);
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let base = serve::serve(app(&layer)).await;
     let token = token_for("alice");
     let client = reqwest::Client::new();
     for _ in 0..5 {
@@ -262,9 +262,7 @@ async fn a_withdrawn_remote_key_stops_authorising_cached_tokens_at_the_next_refr
     let served = Arc::clone(&published);
     let jwks_server =
         Router::new().route("/jwks.json", get(move || async move { served.lock().unwrap().clone() }));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, jwks_server).await.unwrap() });
+    let url = format!("{}/jwks.json", serve::serve(jwks_server).await);
     let remote = RemoteJwks::from_url(&url).allow_http(true).build().unwrap();
     let config = JwtAuthConfig::builder()
         .remote_jwks(remote.clone())

@@ -1,6 +1,9 @@
 //! Token cookies and the cross-site request check, in a real axum server on 127.0.0.1
 //! driven by reqwest: one test per rule, named after the rule it guards.
 
+#[path = "support/serve.rs"]
+mod serve;
+
 use std::time::Duration;
 
 use axum::Router;
@@ -55,11 +58,7 @@ async fn serve(policy: CsrfPolicy) -> String {
         .unwrap();
     let protected =
         Router::new().route("/me", any(me)).route("/logout", post(logout)).layer(JwtAuthLayer::new(config));
-    let router = Router::new().route("/login", post(login)).merge(protected);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    format!("http://{address}")
+    serve::serve(Router::new().route("/login", post(login)).merge(protected)).await
 }
 
 struct Answer {

@@ -2,6 +2,9 @@
 //! identity provider's, all-of / any-of / nested requirements, predicates, claim values,
 //! per-route guards, the exact 403 challenge, and the duplicate-claim trick.
 
+#[path = "support/serve.rs"]
+mod serve;
+
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
@@ -11,6 +14,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use serve::serve;
 use tower_jwt_auth::{
     Algorithm, ClaimPath, ClaimPreset, JwtAuthConfig, JwtAuthConfigBuilder, JwtAuthLayer, Require,
     TokenIssuer,
@@ -24,13 +28,6 @@ fn builder() -> JwtAuthConfigBuilder {
 
 fn token(claims: Value) -> String {
     TokenIssuer::builder().hmac_secret(SECRET.to_vec()).build().unwrap().issue(&claims).unwrap()
-}
-
-async fn serve(router: Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    format!("http://{address}")
 }
 
 /// One route guarded by `require`, behind the auth layer built from `config`.

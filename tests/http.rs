@@ -1,6 +1,9 @@
 //! The layer inside real servers on 127.0.0.1 (axum, and plain hyper), driven by reqwest:
 //! one test per rule of the request path, named after the rule it guards.
 
+#[path = "support/serve.rs"]
+mod serve;
+
 use std::convert::Infallible;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -15,6 +18,7 @@ use http_body_util::{BodyExt, Full, StreamBody};
 use reqwest::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use serve::serve;
 use tower::ServiceBuilder;
 use tower_jwt_auth::{
     Algorithm, Claims, ErrorKind, JwtAuthConfig, JwtAuthConfigBuilder, JwtAuthLayer, Require,
@@ -93,13 +97,6 @@ async fn maybe_me(claims: Option<Extension<Claims>>) -> String {
 
 fn app(layer: JwtAuthLayer) -> Router {
     Router::new().route("/me", get(me)).route("/maybe", get(maybe_me)).layer(layer)
-}
-
-async fn serve(router: Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    format!("http://{address}")
 }
 
 struct Answer {

@@ -18,6 +18,7 @@ use axum::{Extension, Router};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
+use serve::serve;
 use tower::ServiceExt;
 use tower_jwt_auth::{
     Algorithm, Claims, ErrorKind, JwtAuthConfig, JwtAuthLayer, RemoteJwks, RemoteJwksBuilder, TokenIssuer,
@@ -26,6 +27,8 @@ use tower_jwt_auth::{
 
 #[path = "support/idp.rs"]
 mod idp;
+#[path = "support/serve.rs"]
+mod serve;
 #[path = "support/setup.rs"]
 mod setup;
 
@@ -218,13 +221,6 @@ async fn me(Extension(claims): Extension<Claims>) -> String {
 
 fn app(config: JwtAuthConfig) -> Router {
     Router::new().route("/me", get(me)).layer(JwtAuthLayer::new(config))
-}
-
-async fn serve(router: Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    format!("http://{address}")
 }
 
 struct Answer {

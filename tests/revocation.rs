@@ -3,15 +3,16 @@
 //! cache holds them, "log out everywhere" covers what was issued before, a reused refresh
 //! token revokes its whole family, and a refresh token is never an access token.
 
+#[path = "support/serve.rs"]
+mod serve;
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Extension, Router};
 use serde_json::json;
+use serve::{me_and_logout, serve};
 use tower_jwt_auth::{
-    Claims, ErrorKind, JwtAuthConfig, JwtAuthLayer, RefreshErrorKind, RevocationErrorKind, Revocations,
-    TokenIssuer,
+    ErrorKind, JwtAuthConfig, JwtAuthLayer, RefreshErrorKind, RevocationErrorKind, Revocations, TokenIssuer,
 };
 
 const SECRET: &[u8] = b"a test secret that is long enough for HS256!";
@@ -50,28 +51,7 @@ struct Server {
 impl Server {
     async fn start(revocations: &Revocations) -> Self {
         let layer = JwtAuthLayer::new(config(revocations));
-        let logout_list = revocations.clone();
-        let app =
-            Router::new()
-                .route(
-                    "/me",
-                    get(|Extension(claims): Extension<Claims>| async move {
-                        claims.sub.clone().unwrap_or_default()
-                    }),
-                )
-                .route(
-                    "/logout",
-                    post(move |Extension(claims): Extension<Claims>| async move {
-                        match issuer().logout(claims.token(), &logout_list).await {
-                            Ok(()) => StatusCode::NO_CONTENT,
-                            Err(_) => StatusCode::SERVICE_UNAVAILABLE,
-                        }
-                    }),
-                )
-                .layer(layer.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let base = serve(me_and_logout(layer.clone(), issuer(), revocations.clone())).await;
         Self { base, layer, client: reqwest::Client::new() }
     }
 
