@@ -145,12 +145,13 @@ impl<C> TokenCache<C> {
         }
     }
 
-    /// Remembers a verification that just passed every check at `now`.
-    pub(crate) fn insert(&self, token: &str, claims: &Claims<C>, now: i64) {
+    /// Remembers a verification that just passed every check. The maximum age counts from
+    /// the coarse clock, which is never ahead: an entry lives at most that long.
+    pub(crate) fn insert(&self, token: &str, claims: &Claims<C>) {
         if token.len() > MAX_CACHED_TOKEN {
             return;
         }
-        let until = now.saturating_add(self.max_age);
+        let until = coarse_now().saturating_add(self.max_age);
         self.entries.insert(token.into(), Entry { claims: claims.clone(), until });
     }
 

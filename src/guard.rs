@@ -249,11 +249,7 @@ fn claim_equals_in(token: &VerifiedToken, path: &ClaimPath, expected: &Value) ->
     match token.members().get(payload, first) {
         Member::Absent | Member::Repeated => false,
         Member::Unknown => claim_equals(payload, path, expected),
-        Member::Value(bytes) => {
-            let Ok(text) = std::str::from_utf8(bytes) else { return false };
-            let mut deserializer = serde_json::Deserializer::from_str(text);
-            Seek { path: rest, expected }.deserialize(&mut deserializer).unwrap_or(false)
-        }
+        Member::Value(bytes) => seek(bytes, rest, expected),
     }
 }
 
@@ -261,10 +257,15 @@ fn claim_equals_in(token: &VerifiedToken, path: &ClaimPath, expected: &Value) ->
 /// is absent, or when a name along the path (or inside the value) repeats. Scalars are
 /// compared as they are read, without building a `Value`.
 fn claim_equals(payload: &[u8], path: &ClaimPath, expected: &Value) -> bool {
+    seek(payload, path.segments(), expected)
+}
+
+/// Follows `path` into the JSON value `json` and compares what is there with `expected`.
+fn seek(json: &[u8], path: &[String], expected: &Value) -> bool {
     // Checked once as a whole: serde_json then skips checking each string on its own.
-    let Ok(text) = std::str::from_utf8(payload) else { return false };
+    let Ok(text) = std::str::from_utf8(json) else { return false };
     let mut deserializer = serde_json::Deserializer::from_str(text);
-    Seek { path: path.segments(), expected }.deserialize(&mut deserializer).unwrap_or(false)
+    Seek { path, expected }.deserialize(&mut deserializer).unwrap_or(false)
 }
 
 struct Seek<'p> {

@@ -57,7 +57,6 @@ use crate::error::ErrorKind;
 use crate::extract::validate;
 use crate::observe;
 use crate::response::{RequestHead, into_service_response};
-use crate::verify::now;
 
 /// Authenticates every request with a JWT and inserts [`Claims<C>`] into its extensions.
 ///
@@ -317,7 +316,7 @@ where
         verdict => verdict,
     };
     if let (Some(cache), Verdict::Done(Ok(claims))) = (cache, &verdict) {
-        cache.insert(token, claims, now());
+        cache.insert(token, claims);
     }
     verdict
 }
