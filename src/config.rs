@@ -331,7 +331,8 @@ impl JwtAuthConfig {
     }
 
     /// The credential of the request, if any, after the token-source rules (one credential,
-    /// no repeats). Its syntax is checked by [`crate::extract::validate`], before verifying.
+    /// no repeats). Its syntax is checked by [`crate::extract::validate`] when it fails to
+    /// verify.
     pub(crate) fn extract<'r>(&self, request: &RequestHead<'r>) -> Result<Option<Credential<'r>>, AuthError> {
         extract(&self.inner.sources, request.headers, request.uri).map_err(AuthError::from)
     }

@@ -109,9 +109,9 @@ fn is_b64token(token: &str) -> bool {
     !body.is_empty() && invalid == 0
 }
 
-/// Checks a credential found by [`extract`] against the b64token syntax. Kept apart so a
-/// token already in the verified-token cache (which passed this check before it was
-/// cached) skips it.
+/// Checks a credential found by [`extract`] against the b64token syntax. The layer runs it
+/// only after a verification failed (a token that verifies is three base64url segments,
+/// which is a b64token), to answer a malformed credential with 400 rather than 401.
 pub(crate) fn validate(token: &str) -> Result<&str, ErrorKind> {
     if is_b64token(token) { Ok(token) } else { Err(ErrorKind::MalformedRequest) }
 }

@@ -304,8 +304,12 @@ pub(crate) fn from_json<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, se
 
 /// Seconds since the epoch, now.
 pub(crate) fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
+    epoch_seconds(std::time::SystemTime::now())
+}
+
+/// Seconds since the epoch of `time`, saturating (0 before the epoch).
+pub(crate) fn epoch_seconds(time: std::time::SystemTime) -> i64 {
+    time.duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
 }
 

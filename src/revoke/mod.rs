@@ -8,13 +8,13 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
 
 use crate::claims::VerifiedToken;
 use crate::grants::{Member, MemberIndex};
-use crate::verify::now;
+use crate::verify::{epoch_seconds, now};
 
 #[cfg(feature = "redis")]
 pub use self::redis::RedisRevocations;
@@ -227,14 +227,6 @@ impl TokenIds {
             #[allow(clippy::cast_possible_truncation)] // saturating, as the claim checks read it
             iat: ids.iat.map(|iat| iat.floor() as i64),
         })
-    }
-}
-
-/// Seconds since the epoch of `time`, saturating.
-pub(crate) fn epoch_seconds(time: SystemTime) -> i64 {
-    match time.duration_since(UNIX_EPOCH) {
-        Ok(elapsed) => i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX),
-        Err(_) => 0,
     }
 }
 
