@@ -484,6 +484,9 @@ impl<'a> PayloadScan<'a> {
             tree,
             payload,
             read_all: false,
+            watched: false,
+            misread: false,
+            unwatched: false,
         };
         // Checked once as a whole: serde_json then skips checking each string on its own.
         let text = std::str::from_utf8(payload).map_err(|_| de::Error::custom("the payload is not UTF-8"))?;
@@ -492,6 +495,14 @@ impl<'a> PayloadScan<'a> {
         deserializer.end()?;
         if !state.read_all {
             return Err(de::Error::custom("the claims type did not read the payload as a map"));
+        }
+        if state.misread {
+            return Err(de::Error::custom("a registered claim has the wrong type"));
+        }
+        if state.unwatched {
+            return Err(de::Error::custom(
+                "the claims type read a checked value in a way the scan cannot watch",
+            ));
         }
         let mut scan = state.scan;
         scan.members.fill_value_ranges(payload);
@@ -577,6 +588,13 @@ struct TeeState<'t, 'a> {
     payload: &'a [u8],
     /// Set when the claims type went through the payload's map to its end.
     read_all: bool,
+    /// Set when the claims type's visitor was handed the watched value itself.
+    watched: bool,
+    /// A watched registered claim had the wrong type.
+    misread: bool,
+    /// A watched value was read in a way the watch cannot follow (a `RawValue`, bytes, an
+    /// enum...): the caller reads the payload again, in two passes.
+    unwatched: bool,
 }
 
 /// What the scan does with a member's value.
@@ -615,10 +633,11 @@ impl<'t, 'a> TeeState<'t, 'a> {
         }
     }
 
-    /// Reads a captured value for the scan, and records where it is.
-    fn value(
+    /// Reads a captured path (one with nested names, read twice) for the scan, and records
+    /// where it is.
+    fn path(
         &mut self,
-        capture: &Capture<'t>,
+        subtree: &'t PathTree,
         raw: &'a serde_json::value::RawValue,
     ) -> Result<(), serde_json::Error> {
         let text = raw.get();
@@ -630,54 +649,10 @@ impl<'t, 'a> TeeState<'t, 'a> {
             entry.2 = start;
             entry.3 = start + text.len() as u32;
         }
-        // The usual shapes (an integer date, a string without escapes) are read straight from
-        // the value's text, which serde_json has already checked; anything else by serde_json.
-        let date = |text: &str| match plain_integer(text) {
-            Some(seconds) => Ok(NumericDate(seconds)),
-            None => serde_json::from_str(text),
-        };
-        match capture {
-            Capture::Registered(index) => match index {
-                0 => {
-                    self.scan.iss = Some(match plain_string(text) {
-                        Some(iss) => CowStr(Cow::Borrowed(iss)),
-                        None => serde_json::from_str(text)?,
-                    });
-                }
-                1 => {
-                    self.scan.aud = Some(match plain_string(text) {
-                        Some(aud) => AudienceRef::One(Cow::Borrowed(aud)),
-                        None => serde_json::from_str(text)?,
-                    });
-                }
-                2 => self.scan.exp = Some(date(text)?),
-                3 => self.scan.nbf = Some(date(text)?),
-                _ => self.scan.iat = Some(date(text)?),
-            },
-            Capture::Path(subtree) => {
-                let mut deserializer = serde_json::Deserializer::from_str(text);
-                NodeSeed { tree: subtree, grants: &mut self.scan.grants }.deserialize(&mut deserializer)?;
-                deserializer.end()?;
-            }
-            Capture::Pass => {}
-        }
-        Ok(())
+        let mut deserializer = serde_json::Deserializer::from_str(text);
+        NodeSeed { tree: subtree, grants: &mut self.scan.grants }.deserialize(&mut deserializer)?;
+        deserializer.end()
     }
-}
-
-/// A JSON integer of up to 18 digits (so it fits an `i64`), without sign, fraction or
-/// exponent.
-fn plain_integer(text: &str) -> Option<i64> {
-    (!text.is_empty() && text.len() <= 18 && text.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| text.parse().ok())
-        .flatten()
-}
-
-/// The contents of a JSON string without escapes (in a checked JSON string, no `\` means
-/// the text between the quotes is the value).
-fn plain_string(text: &str) -> Option<&str> {
-    let inner = text.strip_prefix('"')?.strip_suffix('"')?;
-    (!inner.contains('\\')).then_some(inner)
 }
 
 /// The deserializer the claims type sees: serde_json's, with the scan watching its map.
@@ -759,15 +734,334 @@ impl<'a, A: MapAccess<'a>> MapAccess<'a> for &mut TeeMap<'_, '_, 'a, A> {
     fn next_value_seed<S: DeserializeSeed<'a>>(&mut self, seed: S) -> Result<S::Value, Self::Error> {
         match self.capture.take() {
             None | Some(Capture::Pass) => self.inner.next_value_seed(seed),
-            Some(capture) => {
+            // Registered claims and leaf paths (a string or an array of strings) are watched
+            // as the claims type reads them: one parse.
+            Some(Capture::Registered(index)) => self.watched(seed, Watch::Registered(index)),
+            Some(Capture::Path(subtree)) if subtree.children.is_empty() => {
+                self.watched(seed, Watch::Leaf(subtree))
+            }
+            // Deeper paths (`realm_access.roles`) are captured and read twice.
+            Some(Capture::Path(subtree)) => {
                 let raw: &'a serde_json::value::RawValue = self.inner.next_value()?;
-                self.state.value(&capture, raw).map_err(de::Error::custom)?;
+                self.state.path(subtree, raw).map_err(de::Error::custom)?;
                 let mut deserializer = serde_json::Deserializer::from_str(raw.get());
                 let value = seed.deserialize(&mut deserializer).map_err(de::Error::custom)?;
                 deserializer.end().map_err(de::Error::custom)?;
                 Ok(value)
             }
         }
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        self.inner.size_hint()
+    }
+}
+
+impl<'t, 'a, A: MapAccess<'a>> TeeMap<'_, 't, 'a, A> {
+    /// The next value, read by `seed` while the scan watches it.
+    fn watched<S: DeserializeSeed<'a>>(&mut self, seed: S, watch: Watch<'t>) -> Result<S::Value, A::Error> {
+        self.state.watched = false;
+        let watcher = Watcher { state: &mut *self.state, watch, element: false };
+        let value = self.inner.next_value_seed(WatchSeed { seed, watcher })?;
+        if !self.state.watched {
+            self.state.unwatched = true;
+        }
+        Ok(value)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Watching a value as the claims type reads it.
+//
+// The claims type's deserializer calls are forwarded to serde_json unchanged; only the
+// visitor is wrapped, so the scan sees each scalar as serde_json hands it over and the
+// claims type gets exactly what it would get without the scan. Whatever the watch cannot
+// follow marks the read `unwatched`, and the caller falls back to two passes.
+
+/// What the scan takes from a watched value.
+#[derive(Clone, Copy)]
+enum Watch<'t> {
+    /// `iss`, `aud`, `exp`, `nbf` or `iat` (an index into `REGISTERED`).
+    Registered(usize),
+    /// A configured path that ends here: its strings are roles or scopes.
+    Leaf(&'t PathTree),
+}
+
+/// Where a watched value's pieces go.
+struct Watcher<'s, 't, 'a> {
+    state: &'s mut TeeState<'t, 'a>,
+    watch: Watch<'t>,
+    /// An element of the watched array (`aud`'s strings, a leaf's names), not the value.
+    element: bool,
+}
+
+impl<'a> Watcher<'_, '_, 'a> {
+    fn seen(&mut self) {
+        if !self.element {
+            self.state.watched = true;
+        }
+    }
+
+    fn string(mut self, value: Cow<'a, str>) {
+        self.seen();
+        let scan = &mut self.state.scan;
+        match (self.watch, self.element) {
+            (Watch::Registered(0), false) => scan.iss = Some(CowStr(value)),
+            (Watch::Registered(1), false) => scan.aud = Some(AudienceRef::One(value)),
+            (Watch::Registered(1), true) => {
+                if let Some(AudienceRef::Many(all)) = &mut scan.aud {
+                    all.push(value);
+                }
+            }
+            (Watch::Registered(_), _) => self.state.misread = true,
+            (Watch::Leaf(tree), false) => NodeSeed { tree, grants: &mut scan.grants }.push(&value),
+            (Watch::Leaf(tree), true) => {
+                // Each array element is one name, spaces and all.
+                for target in &tree.collect {
+                    match target {
+                        Target::Roles => scan.grants.roles.push(value.as_ref().into()),
+                        Target::Scopes => scan.grants.scopes.push(value.as_ref().into()),
+                    }
+                }
+            }
+        }
+    }
+
+    /// A number; `date` is its NumericDate reading (`None`: not a finite number).
+    fn number(mut self, date: Option<i64>) {
+        self.seen();
+        match (self.watch, self.element, date) {
+            (Watch::Registered(index @ 2..=4), false, Some(date)) => {
+                let date = Some(NumericDate(date));
+                match index {
+                    2 => self.state.scan.exp = date,
+                    3 => self.state.scan.nbf = date,
+                    _ => self.state.scan.iat = date,
+                }
+            }
+            (Watch::Registered(_), _, _) => self.state.misread = true,
+            (Watch::Leaf(_), _, _) => {}
+        }
+    }
+
+    /// An array: true when its elements are watched too.
+    fn array(&mut self) -> bool {
+        self.seen();
+        match (self.watch, self.element) {
+            (Watch::Registered(1), false) => {
+                self.state.scan.aud = Some(AudienceRef::Many(Vec::new()));
+                true
+            }
+            (Watch::Registered(_), _) => {
+                self.state.misread = true;
+                false
+            }
+            (Watch::Leaf(_), element) => !element,
+        }
+    }
+
+    /// `null`, a boolean or an object: no registered claim's type, and no name.
+    fn other(mut self) {
+        self.seen();
+        if let Watch::Registered(_) = self.watch {
+            self.state.misread = true;
+        }
+    }
+
+    /// A visit serde_json makes only for unusual reads (bytes, enums, 128-bit numbers...).
+    fn unknown(mut self) {
+        self.seen();
+        self.state.unwatched = true;
+    }
+}
+
+/// serde_json's marker for `RawValue`: its contents are never visited.
+const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
+
+struct WatchSeed<'s, 't, 'a, T> {
+    seed: T,
+    watcher: Watcher<'s, 't, 'a>,
+}
+
+impl<'a, T: DeserializeSeed<'a>> DeserializeSeed<'a> for WatchSeed<'_, '_, 'a, T> {
+    type Value = T::Value;
+
+    fn deserialize<D: Deserializer<'a>>(self, deserializer: D) -> Result<T::Value, D::Error> {
+        self.seed.deserialize(Watched { inner: deserializer, watcher: self.watcher })
+    }
+}
+
+/// serde_json's deserializer for one value, with the visitor watched.
+struct Watched<'s, 't, 'a, D> {
+    inner: D,
+    watcher: Watcher<'s, 't, 'a>,
+}
+
+macro_rules! forward_watched {
+    ($($method:ident($($arg:ident: $ty:ty),*);)*) => {$(
+        fn $method<V: Visitor<'a>>(self, $($arg: $ty,)* visitor: V) -> Result<V::Value, D::Error> {
+            self.inner.$method($($arg,)* WatchVisitor { visitor, watcher: self.watcher })
+        }
+    )*};
+}
+
+impl<'a, D: Deserializer<'a>> Deserializer<'a> for Watched<'_, '_, 'a, D> {
+    type Error = D::Error;
+
+    forward_watched! {
+        deserialize_any(); deserialize_bool(); deserialize_i8(); deserialize_i16(); deserialize_i32();
+        deserialize_i64(); deserialize_i128(); deserialize_u8(); deserialize_u16(); deserialize_u32();
+        deserialize_u64(); deserialize_u128(); deserialize_f32(); deserialize_f64(); deserialize_char();
+        deserialize_str(); deserialize_string(); deserialize_bytes(); deserialize_byte_buf();
+        deserialize_option(); deserialize_unit(); deserialize_unit_struct(name: &'static str);
+        deserialize_seq(); deserialize_tuple(len: usize);
+        deserialize_tuple_struct(name: &'static str, len: usize); deserialize_map();
+        deserialize_struct(name: &'static str, fields: &'static [&'static str]);
+        deserialize_enum(name: &'static str, variants: &'static [&'static str]);
+        deserialize_identifier();
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'a>>(
+        self,
+        name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, D::Error> {
+        if name == RAW_VALUE_TOKEN {
+            self.watcher.state.unwatched = true;
+            return self.inner.deserialize_newtype_struct(name, visitor);
+        }
+        self.inner.deserialize_newtype_struct(name, WatchVisitor { visitor, watcher: self.watcher })
+    }
+
+    /// Skipped values are watched too: read as any value, which the skipping visitor takes.
+    fn deserialize_ignored_any<V: Visitor<'a>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        self.inner.deserialize_any(WatchVisitor { visitor, watcher: self.watcher })
+    }
+
+    fn is_human_readable(&self) -> bool {
+        self.inner.is_human_readable()
+    }
+}
+
+/// The claims type's visitor, with the scan looking on.
+struct WatchVisitor<'s, 't, 'a, V> {
+    visitor: V,
+    watcher: Watcher<'s, 't, 'a>,
+}
+
+macro_rules! unwatched_visits {
+    ($($method:ident($ty:ty);)*) => {$(
+        fn $method<E: de::Error>(self, value: $ty) -> Result<V::Value, E> {
+            self.watcher.unknown();
+            self.visitor.$method(value)
+        }
+    )*};
+}
+
+impl<'a, V: Visitor<'a>> Visitor<'a> for WatchVisitor<'_, '_, 'a, V> {
+    type Value = V::Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.visitor.expecting(f)
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, value: &'a str) -> Result<V::Value, E> {
+        self.watcher.string(Cow::Borrowed(value));
+        self.visitor.visit_borrowed_str(value)
+    }
+
+    fn visit_str<E: de::Error>(self, value: &str) -> Result<V::Value, E> {
+        self.watcher.string(Cow::Owned(value.to_owned()));
+        self.visitor.visit_str(value)
+    }
+
+    fn visit_string<E: de::Error>(self, value: String) -> Result<V::Value, E> {
+        self.watcher.string(Cow::Owned(value.clone()));
+        self.visitor.visit_string(value)
+    }
+
+    fn visit_i64<E: de::Error>(self, value: i64) -> Result<V::Value, E> {
+        self.watcher.number(Some(value));
+        self.visitor.visit_i64(value)
+    }
+
+    fn visit_u64<E: de::Error>(self, value: u64) -> Result<V::Value, E> {
+        self.watcher.number(Some(i64::try_from(value).unwrap_or(i64::MAX)));
+        self.visitor.visit_u64(value)
+    }
+
+    fn visit_f64<E: de::Error>(self, value: f64) -> Result<V::Value, E> {
+        self.watcher.number(value.is_finite().then(|| value.floor() as i64));
+        self.visitor.visit_f64(value)
+    }
+
+    fn visit_bool<E: de::Error>(self, value: bool) -> Result<V::Value, E> {
+        self.watcher.other();
+        self.visitor.visit_bool(value)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<V::Value, E> {
+        self.watcher.other();
+        self.visitor.visit_unit()
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<V::Value, E> {
+        self.watcher.other();
+        self.visitor.visit_none()
+    }
+
+    fn visit_some<D: Deserializer<'a>>(self, deserializer: D) -> Result<V::Value, D::Error> {
+        self.visitor.visit_some(Watched { inner: deserializer, watcher: self.watcher })
+    }
+
+    fn visit_newtype_struct<D: Deserializer<'a>>(self, deserializer: D) -> Result<V::Value, D::Error> {
+        self.visitor.visit_newtype_struct(Watched { inner: deserializer, watcher: self.watcher })
+    }
+
+    fn visit_seq<A: SeqAccess<'a>>(mut self, seq: A) -> Result<V::Value, A::Error> {
+        if self.watcher.array() {
+            let Watcher { state, watch, .. } = self.watcher;
+            self.visitor.visit_seq(WatchSeq { inner: seq, state, watch })
+        } else {
+            self.visitor.visit_seq(seq)
+        }
+    }
+
+    fn visit_map<A: MapAccess<'a>>(self, map: A) -> Result<V::Value, A::Error> {
+        self.watcher.other();
+        self.visitor.visit_map(map)
+    }
+
+    fn visit_enum<A: de::EnumAccess<'a>>(self, data: A) -> Result<V::Value, A::Error> {
+        self.watcher.unknown();
+        self.visitor.visit_enum(data)
+    }
+
+    fn visit_borrowed_bytes<E: de::Error>(self, value: &'a [u8]) -> Result<V::Value, E> {
+        self.watcher.unknown();
+        self.visitor.visit_borrowed_bytes(value)
+    }
+
+    unwatched_visits! {
+        visit_i8(i8); visit_i16(i16); visit_i32(i32); visit_i128(i128);
+        visit_u8(u8); visit_u16(u16); visit_u32(u32); visit_u128(u128);
+        visit_f32(f32); visit_char(char); visit_bytes(&[u8]); visit_byte_buf(Vec<u8>);
+    }
+}
+
+/// A watched array: each element watched as one name (or one audience).
+struct WatchSeq<'s, 't, 'a, A> {
+    inner: A,
+    state: &'s mut TeeState<'t, 'a>,
+    watch: Watch<'t>,
+}
+
+impl<'a, A: SeqAccess<'a>> SeqAccess<'a> for WatchSeq<'_, '_, 'a, A> {
+    type Error = A::Error;
+
+    fn next_element_seed<T: DeserializeSeed<'a>>(&mut self, seed: T) -> Result<Option<T::Value>, A::Error> {
+        let watcher = Watcher { state: &mut *self.state, watch: self.watch, element: true };
+        self.inner.next_element_seed(WatchSeed { seed, watcher })
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -825,19 +1119,10 @@ mod tests {
         }
     }
 
-    /// The registered claims read straight from their text equal serde_json's reading, in
-    /// the plain shapes and in the others.
+    /// The registered claims the scan reads equal serde_json's reading, in the plain shapes
+    /// and in the others.
     #[test]
-    fn registered_claims_read_from_their_text_equal_serde_jsons_reading() {
-        assert_eq!(plain_integer("1764496400"), Some(1_764_496_400));
-        for text in ["", "-5", "1.5", "1e3", "1234567890123456789", "\"5\""] {
-            assert_eq!(plain_integer(text), None, "{text}");
-        }
-        assert_eq!(plain_string(r#""https://a.example""#), Some("https://a.example"));
-        assert_eq!(plain_string(r#""""#), Some(""));
-        for text in [r#""a\"b""#, r#""\u0041""#, "\"", "5", "[\"a\"]"] {
-            assert_eq!(plain_string(text), None, "{text}");
-        }
+    fn registered_claims_read_by_the_scan_equal_serde_jsons_reading() {
         let tree = PathTree::new(&default_role_paths(), &default_scope_paths());
         let payloads = [
             r#"{"iss":"https://a.example","aud":"api","exp":1764496400,"nbf":0,"iat":17}"#,
@@ -862,6 +1147,187 @@ mod tests {
             };
             assert_eq!(audiences, expected, "{payload}");
         }
+    }
+
+    /// What the scan must find, worked out apart from it: each member's text captured, the
+    /// registered claims read by their own types, the paths by `NodeSeed`.
+    struct Expected {
+        iss: Option<String>,
+        aud: Option<Vec<String>>,
+        dates: [Option<i64>; 3],
+        grants: Grants,
+        members: Vec<(String, String)>,
+    }
+
+    fn reference(payload: &str, tree: &PathTree) -> Result<Expected, ()> {
+        struct Members(Vec<(String, Box<serde_json::value::RawValue>)>);
+        impl<'de> de::Deserialize<'de> for Members {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                struct MembersVisitor;
+                impl<'de> Visitor<'de> for MembersVisitor {
+                    type Value = Members;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str("an object")
+                    }
+                    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members, A::Error> {
+                        let mut all = Vec::new();
+                        while let Some(entry) = map.next_entry()? {
+                            all.push(entry);
+                        }
+                        Ok(Members(all))
+                    }
+                }
+                deserializer.deserialize_map(MembersVisitor)
+            }
+        }
+        let Members(members) = serde_json::from_str(payload).map_err(|_| ())?;
+        let mut expected =
+            Expected { iss: None, aud: None, dates: [None; 3], grants: Grants::default(), members: vec![] };
+        for (index, (name, raw)) in members.iter().enumerate() {
+            let checked = REGISTERED.contains(&name.as_str()) || tree.child(name).is_some();
+            if checked && members[..index].iter().any(|(other, _)| other == name) {
+                return Err(());
+            }
+            expected.members.push((name.clone(), raw.get().to_owned()));
+            let text = raw.get();
+            match name.as_str() {
+                "iss" => {
+                    expected.iss = Some(serde_json::from_str::<CowStr<'_>>(text).map_err(|_| ())?.0.into())
+                }
+                "aud" => {
+                    let aud: AudienceRef<'_> = serde_json::from_str(text).map_err(|_| ())?;
+                    expected.aud = Some(aud.iter().map(str::to_owned).collect());
+                }
+                "exp" | "nbf" | "iat" => {
+                    let date: NumericDate = serde_json::from_str(text).map_err(|_| ())?;
+                    let slot = ["exp", "nbf", "iat"].iter().position(|n| n == name).unwrap();
+                    expected.dates[slot] = Some(date.0);
+                }
+                _ => {}
+            }
+            if let Some((_, subtree)) = tree.child(name) {
+                let mut deserializer = serde_json::Deserializer::from_str(text);
+                NodeSeed { tree: subtree, grants: &mut expected.grants }
+                    .deserialize(&mut deserializer)
+                    .map_err(|_| ())?;
+            }
+        }
+        // Repeated members the scan does not check keep no value in its index.
+        expected.members.retain(|(name, _)| members.iter().filter(|(other, _)| other == name).count() == 1);
+        expected.grants = std::mem::take(&mut expected.grants).finish();
+        Ok(expected)
+    }
+
+    /// The scan of one pass, whose checked values are watched as the claims type reads them,
+    /// equals the scan alone, for claims types that read those values in every way: as
+    /// `Value`, skipped, as `Option`s, as numbers of another type, through an untagged enum.
+    /// Where the watch cannot follow (a `RawValue`), the one pass gives up and the caller
+    /// reads twice; it never accepts what the scan alone refuses.
+    #[test]
+    fn watched_values_read_what_the_scan_alone_reads() {
+        use serde::Deserialize;
+        use serde_json::value::RawValue;
+        use std::collections::HashMap;
+
+        #[derive(Deserialize)]
+        #[allow(dead_code)]
+        struct Nothing {}
+        #[derive(Deserialize)]
+        #[allow(dead_code)]
+        struct Typed {
+            iss: Option<String>,
+            exp: Option<f64>,
+            nbf: Option<serde_json::Value>,
+            roles: Option<Vec<serde_json::Value>>,
+            #[serde(flatten)]
+            rest: HashMap<String, serde_json::Value>,
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        #[allow(dead_code)]
+        enum Aud {
+            One(String),
+            Many(Vec<String>),
+        }
+        #[derive(Deserialize)]
+        #[allow(dead_code)]
+        struct Untagged {
+            aud: Option<Aud>,
+            scope: Option<String>,
+        }
+        #[derive(Deserialize)]
+        #[allow(dead_code)]
+        struct Raw {
+            iss: Option<Box<RawValue>>,
+        }
+
+        let tree = PathTree::new(
+            &[ClaimPath::parse("roles"), ClaimPath::parse("role"), ClaimPath::parse("realm_access.roles")],
+            &default_scope_paths(),
+        );
+        let payloads = [
+            r#"{"iss":"https://a.example","aud":"api","exp":1764496400,"nbf":0,"iat":17,"sub":"x"}"#,
+            r#"{"iss":"a\"b\u0041","aud":["x\/y","z"],"exp":1.5e1,"nbf":-5,"iat":12345678901234567890}"#,
+            r#"{"roles":["a b",1,{"c":"d"},["e"],null,"f"],"role":"g h","scope":"r w","scp":["s"]}"#,
+            r#"{"realm_access":{"roles":["admin"]},"role":{"x":"y"},"scope":7,"aud":[]}"#,
+            r#"{"exp":-0.5,"iat":2.9,"nbf":1e-3}"#,
+            r#"{"nbf":1e400}"#,
+            r#"{"exp":"soon"}"#,
+            r#"{"exp":null}"#,
+            r#"{"iss":42}"#,
+            r#"{"iss":["a"]}"#,
+            r#"{"aud":[1]}"#,
+            r#"{"aud":{"a":1}}"#,
+            r#"{"aud":[["a"]]}"#,
+            r#"{"iat":true}"#,
+            r#"{"roles":"a","roles":"b"}"#,
+            r#"{"realm_access":{"roles":["a"],"roles":["b"]}}"#,
+            r#"{"other":1,"other":2,"role":"x"}"#,
+            r#"{}"#,
+        ];
+        fn check<C: de::DeserializeOwned>(payload: &str, tree: &PathTree, must_watch: bool) {
+            let bytes = payload.as_bytes();
+            let expected = reference(payload, tree);
+            let one = PayloadScan::read_with::<C>(bytes, tree);
+            let claims_read = serde_json::from_str::<C>(payload).is_ok();
+            match (one, expected) {
+                (Ok((_, one)), Ok(expected)) => {
+                    let audiences =
+                        one.aud.as_ref().map(|aud| aud.iter().map(str::to_owned).collect::<Vec<_>>());
+                    let dates = [one.exp, one.nbf, one.iat].map(|date| date.map(|d| d.0));
+                    let members: Vec<(String, String)> = expected
+                        .members
+                        .iter()
+                        .map(|(name, _)| (name.clone(), member_text(&one.members, bytes, name)))
+                        .collect();
+                    assert_eq!(
+                        (one.iss.as_deref(), audiences, dates, &one.grants, members),
+                        (
+                            expected.iss.as_deref(),
+                            expected.aud,
+                            expected.dates,
+                            &expected.grants,
+                            expected.members.clone()
+                        ),
+                        "{payload}"
+                    );
+                }
+                (Ok(_), Err(())) => panic!("one pass accepted what the scan refuses: {payload}"),
+                (Err(_), Ok(_)) => assert!(!(must_watch && claims_read), "one pass gave up on {payload}"),
+                (Err(_), Err(())) => {}
+            }
+        }
+        for payload in payloads {
+            check::<serde_json::Value>(payload, &tree, true);
+            check::<crate::DefaultClaims>(payload, &tree, true);
+            check::<Nothing>(payload, &tree, true);
+            check::<Typed>(payload, &tree, true);
+            check::<Untagged>(payload, &tree, true);
+            check::<Raw>(payload, &tree, false);
+        }
+        // A `RawValue` is never visited: the one pass gives up, and the caller reads twice.
+        assert!(PayloadScan::read_with::<Raw>(br#"{"iss":"a"}"#, &tree).is_err());
+        assert!(PayloadScan::read_with::<Raw>(br#"{"sub":"a"}"#, &tree).is_ok());
     }
 
     #[test]
