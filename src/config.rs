@@ -39,7 +39,7 @@ use crate::keys::{KeyRef, KeySet, PreparedKey, VerifyingKey, install_default_pro
 use crate::response::{RequestHead, Responder};
 use crate::revoke::{REVOCATION_GRACE, Revocations, TokenIds};
 use crate::verify::{
-    ClaimRules, Prechecked, VerifiedJws, now, precheck, unverified_issuer, verify_signature,
+    ClaimRules, HeaderMemo, Prechecked, VerifiedJws, now, precheck, unverified_issuer, verify_signature,
 };
 pub(crate) use crate::wait::KeyWait;
 
@@ -185,6 +185,12 @@ impl fmt::Debug for JwtAuthConfig {
 }
 
 impl JwtAuthConfig {
+    /// How many verified headers the memo holds.
+    #[cfg(test)]
+    pub(crate) fn memoized_headers(&self) -> usize {
+        self.inner.rules.header_memo.len()
+    }
+
     /// A builder with every default in place and no key yet.
     pub fn builder() -> JwtAuthConfigBuilder {
         JwtAuthConfigBuilder::default()
@@ -258,11 +264,15 @@ impl JwtAuthConfig {
                 None => return Verdict::Done(Err(ErrorKind::InvalidIssuer.into())),
             }
         };
+        let header = prechecked.unmemoized_header();
         let (jws, remote) = match source.verify(prechecked, may_wait, issuers) {
             Ok(verified) => verified,
             Err(Stop::Error(kind)) => return Verdict::Done(Err(kind.into())),
             Err(Stop::Wait(wait)) => return Verdict::Wait(wait),
         };
+        if let Some(header) = header {
+            rules.header_memo.remember(header);
+        }
         let key = KeyRef { source: index, remote, fingerprint: jws.key };
         Verdict::Done(self.finish(jws, key, issuers, audiences))
     }
@@ -711,6 +721,7 @@ impl JwtAuthConfigBuilder {
                         &self.role_paths.unwrap_or_else(default_role_paths),
                         &self.scope_paths.unwrap_or_else(default_scope_paths),
                     ),
+                    header_memo: HeaderMemo::new(),
                 },
                 sources,
                 csrf,

@@ -17,6 +17,7 @@
 //! ```
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -55,6 +56,50 @@ pub(crate) struct ClaimRules {
     pub(crate) max_token_size: usize,
     /// Where roles and scopes are read from.
     pub(crate) grant_paths: PathTree,
+    /// The headers of tokens that verified, already checked.
+    pub(crate) header_memo: HeaderMemo,
+}
+
+/// What a header that passed the header rules says.
+#[derive(Clone)]
+pub(crate) struct HeaderFacts {
+    algorithm: Algorithm,
+    kid: Option<Arc<str>>,
+    typ: Option<Cow<'static, str>>,
+}
+
+/// The most headers remembered, and the longest one (encoded): at most 64 × 512 bytes plus
+/// their `kid`s.
+const MEMO_HEADERS: usize = 64;
+const MEMO_HEADER_LENGTH: usize = 512;
+
+/// The checked headers of tokens whose signature verified, by their encoded segment: a
+/// token whose header segment is byte for byte one of these skips the header's decode and
+/// parse. A pure function of the segment and the configuration (no key is involved), so
+/// an entry never goes stale; only verified tokens add one, so unsigned junk cannot crowd
+/// out the real headers. Bounded, and evicts like the token cache.
+pub(crate) struct HeaderMemo(quick_cache::sync::Cache<Box<str>, HeaderFacts>);
+
+impl HeaderMemo {
+    pub(crate) fn new() -> Self {
+        Self(quick_cache::sync::Cache::new(MEMO_HEADERS))
+    }
+
+    fn get(&self, segment: &str) -> Option<HeaderFacts> {
+        self.0.get(segment)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Remembers the header of a token whose signature just verified.
+    pub(crate) fn remember(&self, (segment, facts): (&str, HeaderFacts)) {
+        if segment.len() <= MEMO_HEADER_LENGTH {
+            self.0.insert(segment.into(), facts);
+        }
+    }
 }
 
 /// A token that passed the precheck and the signature check.
@@ -146,28 +191,39 @@ fn type_matches(actual: &str, required: &str) -> bool {
 pub(crate) struct Prechecked<'t> {
     token: &'t str,
     signed_len: usize,
+    header_segment: &'t str,
     payload_segment: &'t str,
     signature_segment: &'t str,
     pub(crate) algorithm: Algorithm,
-    pub(crate) kid: Option<Box<str>>,
+    pub(crate) kid: Option<Arc<str>>,
     typ: Option<Cow<'static, str>>,
+    /// The header came from the memo.
+    memo_hit: bool,
 }
 
 /// Size cap, charset, segments, and the header: everything before the key is chosen.
 pub(crate) fn precheck<'t>(token: &'t str, rules: &ClaimRules) -> Result<Prechecked<'t>, ErrorKind> {
-    let (header_segment, payload_segment, signature_segment) = split_compact(token, rules.max_token_size)?;
-    with_decoded(header_segment, |header_bytes| {
-        precheck_header(token, header_bytes, rules, (header_segment, payload_segment, signature_segment))
+    let segments = split_compact(token, rules.max_token_size)?;
+    let (facts, memo_hit) = match rules.header_memo.get(segments.0) {
+        Some(facts) => (facts, true),
+        None => (with_decoded(segments.0, |header_bytes| precheck_header(header_bytes, rules))?, false),
+    };
+    let (header_segment, payload_segment, signature_segment) = segments;
+    Ok(Prechecked {
+        token,
+        signed_len: header_segment.len() + 1 + payload_segment.len(),
+        header_segment,
+        payload_segment,
+        signature_segment,
+        algorithm: facts.algorithm,
+        kid: facts.kid,
+        typ: facts.typ,
+        memo_hit,
     })
 }
 
 /// The header rules, on the decoded header.
-fn precheck_header<'t>(
-    token: &'t str,
-    header_bytes: &[u8],
-    rules: &ClaimRules,
-    (header_segment, payload_segment, signature_segment): (&'t str, &'t str, &'t str),
-) -> Result<Prechecked<'t>, ErrorKind> {
+fn precheck_header(header_bytes: &[u8], rules: &ClaimRules) -> Result<HeaderFacts, ErrorKind> {
     let header: RawHeader<'_> = from_json(header_bytes).map_err(|_| ErrorKind::Malformed)?;
     if header.crit.is_some() || header.b64.is_some() || header.enc.is_some() || header.zip.is_some() {
         // We implement no JWS extension (RFC 7515 section 4.1.11), and `b64` only makes sense
@@ -184,13 +240,9 @@ fn precheck_header<'t>(
         (None, Some(typ)) if type_matches(typ, REFRESH_TOKEN_TYPE) => return Err(ErrorKind::InvalidType),
         _ => {}
     }
-    Ok(Prechecked {
-        token,
-        signed_len: header_segment.len() + 1 + payload_segment.len(),
-        payload_segment,
-        signature_segment,
+    Ok(HeaderFacts {
         algorithm,
-        kid: header.kid.map(|kid| kid.into()),
+        kid: header.kid.map(|kid| Arc::from(kid.as_ref())),
         typ: header
             .typ
             .map(|typ| if typ == "JWT" { Cow::Borrowed("JWT") } else { Cow::Owned(typ.into_owned()) }),
@@ -218,6 +270,16 @@ impl<'t> Prechecked<'t> {
     pub(crate) fn payload_segment(&self) -> &'t str {
         self.payload_segment
     }
+
+    /// The header segment and what it says, for the memo once the signature verified; `None`
+    /// when the header came from the memo.
+    pub(crate) fn unmemoized_header(&self) -> Option<(&'t str, HeaderFacts)> {
+        (!self.memo_hit).then(|| {
+            let facts =
+                HeaderFacts { algorithm: self.algorithm, kid: self.kid.clone(), typ: self.typ.clone() };
+            (self.header_segment, facts)
+        })
+    }
 }
 
 /// The `iss` of an encoded payload, read before the signature is checked: only to pick an
@@ -239,7 +301,12 @@ pub(crate) fn verify_signature(
 ) -> Result<VerifiedJws, ErrorKind> {
     let prechecked = precheck(token, rules)?;
     let key = keys.select(prechecked.kid.as_deref(), prechecked.algorithm)?;
-    prechecked.verify_with(key)
+    let header = prechecked.unmemoized_header();
+    let verified = prechecked.verify_with(key)?;
+    if let Some(header) = header {
+        rules.header_memo.remember(header);
+    }
+    Ok(verified)
 }
 
 impl ClaimRules {
@@ -369,6 +436,41 @@ mod tests {
         assert_eq!(decode_segment("eQ==").err(), Some(ErrorKind::Malformed));
     }
 
+    /// Only headers of tokens whose signature verified are remembered, and a remembered
+    /// header gives what a parsed one gives: the same verdicts, the same verified header.
+    #[test]
+    fn the_header_memo_keeps_verified_headers_and_changes_no_verdict() {
+        use crate::{JwtAuthConfig, TokenIssuer};
+        let secret = b"a header memo secret of at least 32 bytes".to_vec();
+        let issuer = TokenIssuer::builder().hmac_secret(secret.clone()).kid("k1").build().unwrap();
+        let config = JwtAuthConfig::builder().hmac_secret(secret).build().unwrap();
+        let token = issuer.issue(&serde_json::json!({"sub": "alice"})).unwrap();
+        let (signed, _) = token.rsplit_once('.').unwrap();
+        let forged = format!("{signed}.{}", URL_SAFE_NO_PAD.encode([7u8; 32]));
+        let (header, _) = token.split_once('.').unwrap();
+        let other_payload = URL_SAFE_NO_PAD.encode(br#"{"sub":"mallory","exp":99999999999}"#);
+        let spliced = format!("{header}.{other_payload}.{}", token.rsplit_once('.').unwrap().1);
+        let refresh = issuer.issue_pair(&serde_json::json!({"sub": "alice"})).unwrap().refresh_token;
+        let kind = |token: &str| config.verify(token).map(|_| ()).map_err(|error| error.kind());
+
+        // Nothing unverified is remembered: a forged signature, a refresh token.
+        assert_eq!(kind(&forged), Err(ErrorKind::InvalidSignature));
+        assert_eq!(kind(&refresh), Err(ErrorKind::InvalidType));
+        assert_eq!(config.memoized_headers(), 0);
+        // The first verification remembers the header; later ones use it, with the same result.
+        for round in 0..2 {
+            let claims = config.verify(&token).unwrap();
+            assert_eq!(claims.header().kid(), Some("k1"), "round {round}");
+            assert_eq!(claims.header().algorithm(), Algorithm::HS256);
+            assert_eq!(claims.header().typ(), Some("JWT"));
+            assert_eq!(config.memoized_headers(), 1);
+            assert_eq!(kind(&forged), Err(ErrorKind::InvalidSignature), "round {round}");
+            assert_eq!(kind(&spliced), Err(ErrorKind::InvalidSignature), "round {round}");
+            assert_eq!(kind(&refresh), Err(ErrorKind::InvalidType), "round {round}");
+        }
+        assert_eq!(config.memoized_headers(), 1);
+    }
+
     #[test]
     fn typ_compares_without_case_or_application_prefix() {
         assert!(type_matches("at+jwt", "at+jwt"));
@@ -385,6 +487,7 @@ mod tests {
             required_type: None,
             max_token_size: 8192,
             grant_paths: PathTree::default(),
+            header_memo: HeaderMemo::new(),
         }
     }
 
