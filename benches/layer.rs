@@ -15,6 +15,10 @@
 //!   verified in full (cold);
 //! - `router_with_layer_warm`: the same with the cache on (the default), the token already
 //!   verified once: every measured request is a cache hit;
+//! - `router_with_minimal_layer`: the same router behind the least an auth layer can do (the
+//!   floor's work on the `Authorization` header, the claims inserted as one extension; no
+//!   header parse, claim check, roles or cache): what any auth layer inside axum pays at
+//!   least, the baseline for the layer's own overhead;
 //! - `config_verify_remote`, `router_with_remote_layer` (asymmetric algorithms, `jwks`
 //!   feature): the same, with the key taken from a cached remote JWKS (served once by a
 //!   loopback server before measuring) instead of a static key;
@@ -150,7 +154,7 @@ struct Case {
     decoding_key: DecodingKey,
     validation: Validation,
     #[cfg(feature = "aws-lc-rs")]
-    floor: floor::FloorKey,
+    floor: std::sync::Arc<floor::FloorKey>,
     /// The public key as a JWK set (empty for HS256), for the remote-key benchmarks.
     #[cfg_attr(not(feature = "jwks"), allow(dead_code))]
     jwks: serde_json::Value,
@@ -210,7 +214,7 @@ fn case(name: &'static str, algorithm: Algorithm) -> Case {
         name,
         algorithm,
         #[cfg(feature = "aws-lc-rs")]
-        floor: floor::FloorKey::new(algorithm, &issuer),
+        floor: std::sync::Arc::new(floor::FloorKey::new(algorithm, &issuer)),
         decoding_key: decoding_key(algorithm),
         jwks: serde_json::to_value(issuer.jwk_set()).expect("jwks"),
         validation,
@@ -338,6 +342,78 @@ fn router_with_layer_reading_claims(config: JwtAuthConfig) -> Router {
 /// is boxed once more): the part of a layer's cost no layer can avoid.
 fn router_with_identity_layer() -> Router {
     Router::new().route("/me", get(hello)).layer(tower::layer::util::Identity::new())
+}
+
+/// The least an auth layer can do, as a baseline for the layer's own overhead: the floor's
+/// work (no header parse, no claim check, no roles, no cache) on the `Authorization` header,
+/// the claims inserted as one extension, 401 otherwise. Not a usable layer: what any
+/// layer inside axum pays at least on top of the floor.
+#[cfg(feature = "aws-lc-rs")]
+mod minimal {
+    use std::sync::Arc;
+    use std::task::{Context, Poll};
+
+    use axum::body::Body;
+    use axum::http::{Request, Response, StatusCode, header::AUTHORIZATION};
+    use futures_util::future::{Either, Ready, ready};
+    use tower::{Layer, Service};
+
+    use super::floor::{self, FloorKey};
+
+    #[derive(Clone)]
+    pub(super) struct MinimalLayer(pub(super) Arc<FloorKey>);
+
+    impl<S> Layer<S> for MinimalLayer {
+        type Service = Minimal<S>;
+        fn layer(&self, inner: S) -> Minimal<S> {
+            Minimal { inner, key: self.0.clone() }
+        }
+    }
+
+    #[derive(Clone)]
+    pub(super) struct Minimal<S> {
+        inner: S,
+        key: Arc<FloorKey>,
+    }
+
+    impl<S> Service<Request<Body>> for Minimal<S>
+    where
+        S: Service<Request<Body>, Response = Response<Body>>,
+    {
+        type Response = Response<Body>;
+        type Error = S::Error;
+        type Future = Either<S::Future, Ready<Result<Response<Body>, S::Error>>>;
+
+        fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+            self.inner.poll_ready(cx)
+        }
+
+        fn call(&mut self, mut request: Request<Body>) -> Self::Future {
+            let claims = request
+                .headers()
+                .get(AUTHORIZATION)
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| value.strip_prefix("Bearer "))
+                .and_then(|token| floor::verify(token, &self.key));
+            match claims {
+                Some(claims) => {
+                    request.extensions_mut().insert(Arc::new(claims));
+                    Either::Left(self.inner.call(request))
+                }
+                None => {
+                    let mut response = Response::new(Body::empty());
+                    *response.status_mut() = StatusCode::UNAUTHORIZED;
+                    Either::Right(ready(Ok(response)))
+                }
+            }
+        }
+    }
+}
+
+/// The same router behind the minimal layer above.
+#[cfg(feature = "aws-lc-rs")]
+fn router_with_minimal_layer(key: std::sync::Arc<floor::FloorKey>) -> Router {
+    Router::new().route("/me", get(hello)).layer(minimal::MinimalLayer(key))
 }
 
 /// The auth layer and three guards inside it, as one stack: one axum layer wrapping, as in
@@ -568,6 +644,18 @@ fn sanity_checks(cases: &[Case], rt: &Runtime) {
         assert_eq!(rt.block_on(call(&mut guarded, request(&case.bearer))), StatusCode::OK, "{}", case.name);
         let no_token = Request::builder().uri("/me").body(Body::empty()).expect("request");
         assert_eq!(rt.block_on(call(&mut layered, no_token)), StatusCode::UNAUTHORIZED);
+        #[cfg(feature = "aws-lc-rs")]
+        {
+            let mut minimal = router_with_minimal_layer(case.floor.clone());
+            assert_eq!(
+                rt.block_on(call(&mut minimal, request(&case.bearer))),
+                StatusCode::OK,
+                "{}",
+                case.name
+            );
+            let no_token = Request::builder().uri("/me").body(Body::empty()).expect("request");
+            assert_eq!(rt.block_on(call(&mut minimal, no_token)), StatusCode::UNAUTHORIZED);
+        }
     }
     assert_eq!(rt.block_on(call(&mut router_no_auth(), request(&cases[0].bearer))), StatusCode::OK);
 }
@@ -640,6 +728,10 @@ fn main() {
     });
     router_group(&mut criterion, &rt, "router_with_layer_warm_reading_claims", &cases, |_, case| {
         Some(router_with_layer_reading_claims(case.warm_config.clone()))
+    });
+    #[cfg(feature = "aws-lc-rs")]
+    router_group(&mut criterion, &rt, "router_with_minimal_layer", &cases, |_, case| {
+        Some(router_with_minimal_layer(case.floor.clone()))
     });
     // Algorithm-independent: measured once.
     router_group(&mut criterion, &rt, "router_with_identity_layer", &cases[..1], |_, _| {

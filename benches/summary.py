@@ -6,7 +6,7 @@ Run `cargo bench --bench layer` first, then:
     python3 benches/summary.py [CRITERION_DIR]
 
 CRITERION_DIR defaults to $CARGO_TARGET_DIR/criterion, else target/criterion next to this
-script's crate. Every time is criterion's mean point estimate, in microseconds. The layer's
+script's crate. Every time is criterion's median, in microseconds. The layer's
 own cost is `router_with_layer - router_no_auth` (the same request, with and without the
 layer); the ratios compare it with `jsonwebtoken_decode` and with `floor`, the least any
 verifier must do (decode, verify with a pre-parsed aws-lc-rs key, one JSON parse).
@@ -83,6 +83,22 @@ def main() -> int:
             f"| {alg} | {us(floor)} | {us(decode)} | {us(verify)} | {us(no_auth)} | {us(with_layer)} "
             f"| {us(layer)} | {ratio(layer, decode)} | {ratio(layer, floor)} | {difference_text} |"
         )
+
+    print()
+    print("| alg | floor (µs) | minimal layer cost (µs) | minimal layer / floor | layer cost (µs) "
+          "| layer / minimal layer | layer − minimal layer (µs) |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for alg in algorithms:
+        floor = get("floor", alg)
+        no_auth = get("router_no_auth", alg)
+        with_layer = get("router_with_layer", alg)
+        minimal = means.get(("router_with_minimal_layer", alg))
+        if minimal is None or no_auth is None or with_layer is None:
+            continue
+        minimal_cost = minimal - no_auth
+        layer = with_layer - no_auth
+        print(f"| {alg} | {us(floor)} | {us(minimal_cost)} | {ratio(minimal_cost, floor)} | {us(layer)} "
+              f"| {ratio(layer, minimal_cost)} | {layer - minimal_cost:+.2f} |")
 
     print()
     print("| alg | router, no auth (µs) | router + layer, cold (µs) | router + layer, warm (µs) "
