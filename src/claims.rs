@@ -21,7 +21,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::ops::Deref;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::Algorithm;
@@ -108,7 +108,8 @@ struct TokenInner {
     header: VerifiedHeader,
     grants: Grants,
     payload: Vec<u8>,
-    members: MemberIndex,
+    /// Made on first use, unless it was made while the payload was read.
+    members: OnceLock<MemberIndex>,
     facts: TokenFacts,
     config: JwtAuthConfig,
     /// The ids a revocation check reads, when the configuration has revocations.
@@ -142,11 +143,12 @@ impl VerifiedToken {
         header: VerifiedHeader,
         grants: Grants,
         payload: Vec<u8>,
-        members: MemberIndex,
+        members: Option<MemberIndex>,
         facts: TokenFacts,
         config: JwtAuthConfig,
         ids: Option<TokenIds>,
     ) -> Self {
+        let members = members.map_or_else(OnceLock::new, OnceLock::from);
         Self { inner: Arc::new(TokenInner { header, grants, payload, members, facts, config, ids }) }
     }
 
@@ -161,7 +163,7 @@ impl VerifiedToken {
 
     /// Where the payload's top-level members are.
     pub(crate) fn members(&self) -> &MemberIndex {
-        &self.inner.members
+        self.inner.members.get_or_init(|| MemberIndex::of(&self.inner.payload))
     }
 
     pub(crate) fn facts(&self) -> &TokenFacts {

@@ -287,7 +287,10 @@ impl JwtAuthConfig {
         let rules = &self.inner.rules;
         // One pass for the claims type and the checks; when `C` does not read the payload as
         // a map (or fails), the two separately, so the error is the one the checks give first.
-        let (claims, scan) = match PayloadScan::read_with::<C>(&jws.payload, &rules.grant_paths) {
+        // The member index only when revocations read the token's ids now; guards make it
+        // when they need it.
+        let index = self.inner.revocations.is_some();
+        let (claims, scan) = match PayloadScan::read_with::<C>(&jws.payload, &rules.grant_paths, index) {
             Ok((claims, scan)) => (Some(claims), scan),
             Err(_) => (
                 None,
@@ -319,7 +322,15 @@ impl JwtAuthConfig {
         };
         Ok(Claims::new(
             claims,
-            VerifiedToken::new(jws.header, grants, jws.payload, members, facts, self.clone(), ids),
+            VerifiedToken::new(
+                jws.header,
+                grants,
+                jws.payload,
+                index.then_some(members),
+                facts,
+                self.clone(),
+                ids,
+            ),
         ))
     }
 

@@ -274,6 +274,12 @@ impl MemberIndex {
         }
     }
 
+    /// The index of a payload read before (`complete` false, so every look-up answers
+    /// `Unknown`, if it does not read now).
+    pub(crate) fn of(payload: &[u8]) -> Self {
+        PayloadScan::read(payload, &PathTree::default()).map(|scan| scan.members).unwrap_or_default()
+    }
+
     /// Looks `name` up in the payload the index was made from.
     pub(crate) fn get<'p>(&self, payload: &'p [u8], name: &str) -> Member<'p> {
         if !self.complete {
@@ -310,7 +316,7 @@ impl<'a> PayloadScan<'a> {
     /// a repeated name along a configured path is an error, as is a registered claim of the
     /// wrong type.
     pub(crate) fn read(payload: &'a [u8], tree: &PathTree) -> Result<Self, serde_json::Error> {
-        Self::read_with::<IgnoredAny>(payload, tree).map(|(_, scan)| scan)
+        Self::read_with::<IgnoredAny>(payload, tree, true).map(|(_, scan)| scan)
     }
 }
 
@@ -465,9 +471,13 @@ impl<'a> PayloadScan<'a> {
     /// captured and read twice (by the scan and by `C`, from the captured bytes); every other
     /// value goes to `C` directly. `Err` when the payload is not an object or `C` does not
     /// read it as a map: the caller then reads the two separately.
+    ///
+    /// The member index is made only when `index` is set (else it is empty and incomplete);
+    /// [`MemberIndex::of`] makes it later, when it is needed.
     pub(crate) fn read_with<C: de::DeserializeOwned>(
         payload: &'a [u8],
         tree: &PathTree,
+        index: bool,
     ) -> Result<(C, Self), serde_json::Error> {
         let mut state = TeeState {
             scan: PayloadScan {
@@ -477,12 +487,17 @@ impl<'a> PayloadScan<'a> {
                 nbf: None,
                 iat: None,
                 grants: Grants::default(),
-                members: MemberIndex { entries: Vec::with_capacity(12), complete: true },
+                members: if index {
+                    MemberIndex { entries: Vec::with_capacity(12), complete: true }
+                } else {
+                    MemberIndex::default()
+                },
             },
             seen_registered: [false; REGISTERED.len()],
             seen_paths: Seen::new(tree.children.len()),
             tree,
             payload,
+            index,
             read_all: false,
             watched: false,
             misread: false,
@@ -505,7 +520,9 @@ impl<'a> PayloadScan<'a> {
             ));
         }
         let mut scan = state.scan;
-        scan.members.fill_value_ranges(payload);
+        if index {
+            scan.members.fill_value_ranges(payload);
+        }
         scan.grants = std::mem::take(&mut scan.grants).finish();
         Ok((claims, scan))
     }
@@ -586,6 +603,8 @@ struct TeeState<'t, 'a> {
     seen_paths: Seen,
     tree: &'t PathTree,
     payload: &'a [u8],
+    /// Whether the member index is made.
+    index: bool,
     /// Set when the claims type went through the payload's map to its end.
     read_all: bool,
     /// Set when the claims type's visitor was handed the watched value itself.
@@ -608,16 +627,18 @@ impl<'t, 'a> TeeState<'t, 'a> {
     /// Records a key; refuses a repeated registered claim or configured path.
     #[allow(clippy::ptr_arg)] // whether the name is borrowed matters: only then is it in the payload
     fn key<E: de::Error>(&mut self, name: &Cow<'a, str>) -> Result<Capture<'t>, E> {
-        let key = match name {
-            Cow::Borrowed(key) => {
-                offset_in(self.payload, key.as_bytes()).map(|start| (start, start + key.len() as u32))
+        if self.index {
+            let key = match name {
+                Cow::Borrowed(key) => {
+                    offset_in(self.payload, key.as_bytes()).map(|start| (start, start + key.len() as u32))
+                }
+                Cow::Owned(_) => None,
+            };
+            if key.is_none() {
+                self.scan.members.complete = false;
             }
-            Cow::Owned(_) => None,
-        };
-        if key.is_none() {
-            self.scan.members.complete = false;
+            self.scan.members.record(key, None);
         }
-        self.scan.members.record(key, None);
         if let Some(index) = REGISTERED.iter().position(|r| *r == name) {
             if std::mem::replace(&mut self.seen_registered[index], true) {
                 return Err(E::custom("a registered claim appears twice"));
@@ -641,7 +662,8 @@ impl<'t, 'a> TeeState<'t, 'a> {
         raw: &'a serde_json::value::RawValue,
     ) -> Result<(), serde_json::Error> {
         let text = raw.get();
-        if let (true, Some(start), Some(entry)) = (
+        if let (true, true, Some(start), Some(entry)) = (
+            self.index,
             self.scan.members.complete,
             offset_in(self.payload, text.as_bytes()),
             self.scan.members.entries.last_mut(),
@@ -1096,11 +1118,11 @@ mod tests {
         ];
         for payload in payloads {
             let bytes = payload.as_bytes();
-            let (value, one) = PayloadScan::read_with::<serde_json::Value>(bytes, &tree).unwrap();
+            let (value, one) = PayloadScan::read_with::<serde_json::Value>(bytes, &tree, true).unwrap();
             let two = PayloadScan::read(bytes, &tree).unwrap();
             assert_eq!(value, serde_json::from_str::<serde_json::Value>(payload).unwrap(), "{payload}");
             assert_eq!(one.grants, two.grants, "{payload}");
-            assert_eq!(one.exp.map(|d| d.0), two.exp.map(|d| d.0), "{payload}");
+            assert_eq!(one.exp.as_ref().map(|d| d.0), two.exp.map(|d| d.0), "{payload}");
             assert_eq!(one.iss.as_deref(), two.iss.as_deref(), "{payload}");
             for name in value.as_object().unwrap().keys().map(String::as_str).chain(["missing"]) {
                 let expected = match value.get(name) {
@@ -1114,8 +1136,20 @@ mod tests {
                     serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text.clone()));
                 assert_eq!(parsed, expected, "{payload}: {name} read as {text:?}");
             }
-            let (claims, _) = PayloadScan::read_with::<crate::DefaultClaims>(bytes, &tree).unwrap();
+            let (claims, _) = PayloadScan::read_with::<crate::DefaultClaims>(bytes, &tree, true).unwrap();
             assert_eq!(claims, serde_json::from_str::<crate::DefaultClaims>(payload).unwrap());
+            // Without the index: the same reading, no index; made later, the same index.
+            let (claims, unindexed) =
+                PayloadScan::read_with::<crate::DefaultClaims>(bytes, &tree, false).unwrap();
+            assert_eq!(claims, serde_json::from_str::<crate::DefaultClaims>(payload).unwrap());
+            assert_eq!(unindexed.grants, two.grants, "{payload}");
+            assert_eq!(unindexed.exp.map(|d| d.0), one.exp.as_ref().map(|d| d.0), "{payload}");
+            assert_eq!(unindexed.iss.as_deref(), two.iss.as_deref(), "{payload}");
+            assert!(unindexed.members.entries.is_empty() && !unindexed.members.complete);
+            let later = MemberIndex::of(bytes);
+            for name in value.as_object().unwrap().keys().map(String::as_str).chain(["missing"]) {
+                assert_eq!(member_text(&later, bytes, name), member_text(&one.members, bytes, name));
+            }
         }
     }
 
@@ -1131,7 +1165,8 @@ mod tests {
         ];
         for payload in payloads {
             let value: serde_json::Value = serde_json::from_str(payload).unwrap();
-            let (_, scan) = PayloadScan::read_with::<serde_json::Value>(payload.as_bytes(), &tree).unwrap();
+            let (_, scan) =
+                PayloadScan::read_with::<serde_json::Value>(payload.as_bytes(), &tree, true).unwrap();
             let date = |name: &str| {
                 value.get(name).map(|v| serde_json::from_value::<NumericDate>(v.clone()).unwrap().0)
             };
@@ -1288,7 +1323,7 @@ mod tests {
         fn check<C: de::DeserializeOwned>(payload: &str, tree: &PathTree, must_watch: bool) {
             let bytes = payload.as_bytes();
             let expected = reference(payload, tree);
-            let one = PayloadScan::read_with::<C>(bytes, tree);
+            let one = PayloadScan::read_with::<C>(bytes, tree, true);
             let claims_read = serde_json::from_str::<C>(payload).is_ok();
             match (one, expected) {
                 (Ok((_, one)), Ok(expected)) => {
@@ -1326,8 +1361,8 @@ mod tests {
             check::<Raw>(payload, &tree, false);
         }
         // A `RawValue` is never visited: the one pass gives up, and the caller reads twice.
-        assert!(PayloadScan::read_with::<Raw>(br#"{"iss":"a"}"#, &tree).is_err());
-        assert!(PayloadScan::read_with::<Raw>(br#"{"sub":"a"}"#, &tree).is_ok());
+        assert!(PayloadScan::read_with::<Raw>(br#"{"iss":"a"}"#, &tree, true).is_err());
+        assert!(PayloadScan::read_with::<Raw>(br#"{"sub":"a"}"#, &tree, true).is_ok());
     }
 
     #[test]
@@ -1337,7 +1372,7 @@ mod tests {
             [r#"{"exp":1,"exp":2}"#, r#"{"roles":["a"],"roles":["b"]}"#, r#"{"exp":"soon"}"#, "[1]", "3"]
         {
             assert!(
-                PayloadScan::read_with::<serde_json::Value>(payload.as_bytes(), &tree).is_err(),
+                PayloadScan::read_with::<serde_json::Value>(payload.as_bytes(), &tree, true).is_err(),
                 "{payload}"
             );
             assert!(PayloadScan::read(payload.as_bytes(), &tree).is_err(), "{payload}");
@@ -1348,10 +1383,10 @@ mod tests {
             #[allow(dead_code)]
             Sub(String),
         }
-        assert!(PayloadScan::read_with::<Shape>(br#"{"Sub":"x"}"#, &tree).is_err());
+        assert!(PayloadScan::read_with::<Shape>(br#"{"Sub":"x"}"#, &tree, true).is_err());
         // An escaped key: the index says it cannot tell, and both still read.
         let (_, scan) =
-            PayloadScan::read_with::<serde_json::Value>(br#"{"s\u0075b":"a","x":1}"#, &tree).unwrap();
+            PayloadScan::read_with::<serde_json::Value>(br#"{"s\u0075b":"a","x":1}"#, &tree, true).unwrap();
         assert!(matches!(scan.members.get(br#"{"s\u0075b":"a","x":1}"#, "x"), Member::Unknown));
     }
 

@@ -595,7 +595,7 @@ mod tests {
             header,
             scan.grants,
             payload.as_bytes().to_vec(),
-            scan.members,
+            Some(scan.members),
             facts,
             config,
             None,
