@@ -39,7 +39,7 @@ use crate::keys::{KeyRef, KeySet, PreparedKey, VerifyingKey, install_default_pro
 use crate::response::{RequestHead, Responder};
 use crate::revoke::{REVOCATION_GRACE, Revocations, TokenIds};
 use crate::verify::{
-    ClaimRules, HeaderMemo, Prechecked, VerifiedJws, now, precheck, unverified_issuer, verify_signature,
+    ClaimRules, HeaderMemo, Prechecked, VerifiedJws, precheck, unverified_issuer, verify_signature,
 };
 pub(crate) use crate::wait::KeyWait;
 
@@ -297,7 +297,7 @@ impl JwtAuthConfig {
                 PayloadScan::read(&jws.payload, &rules.grant_paths).map_err(|_| ErrorKind::InvalidClaims)?,
             ),
         };
-        rules.check_with(&scan, now(), issuers, audiences)?;
+        rules.check_with(&scan, rules.check_time(&scan), issuers, audiences)?;
         let PayloadScan { grants, exp, nbf, iat, members, .. } = scan;
         let ids = match &self.inner.revocations {
             None => None,

@@ -130,11 +130,14 @@ fn with_decoded<T>(segment: &str, f: impl FnOnce(&[u8]) -> Result<T, ErrorKind>)
     }
 }
 
-/// True for the base64url alphabet. Written as ranges, not a table, so that the loop over a
-/// whole token compiles to vector instructions.
+/// 1 for a byte outside the base64url alphabet and `.`, else 0. Written as wrapping range
+/// arithmetic on bytes, not a table, so that the loop over a whole token compiles to vector
+/// instructions on byte lanes.
 #[inline(always)]
-fn is_base64url(b: u8) -> bool {
-    b.is_ascii_alphanumeric() | (b == b'-') | (b == b'_')
+fn outside_compact_charset(b: u8) -> u8 {
+    let letter = (b | 0x20).wrapping_sub(b'a') < 26;
+    let digit = b.wrapping_sub(b'0') < 10;
+    u8::from(!(letter | digit | (b == b'-') | (b == b'_') | (b == b'.')))
 }
 
 /// Splits a compact JWS into its three segments after the size and charset checks.
@@ -142,18 +145,22 @@ fn split_compact(token: &str, max_size: usize) -> Result<(&str, &str, &str), Err
     if token.len() > max_size {
         return Err(ErrorKind::TokenTooLarge);
     }
-    // Branch-free with byte-wide accumulators (chunks of 255 cannot overflow a u8 count):
-    // the loop compiles to 16 bytes per vector instruction.
+    // Branch-free over blocks of 32 bytes with byte-wide accumulators (32 dots fit a u8).
     let mut dots = 0usize;
     let mut invalid = 0u8;
-    for chunk in token.as_bytes().chunks(255) {
-        let mut chunk_dots = 0u8;
-        for &byte in chunk {
-            let dot = byte == b'.';
-            chunk_dots += u8::from(dot);
-            invalid |= u8::from(!dot & !is_base64url(byte));
+    let mut blocks = token.as_bytes().chunks_exact(32);
+    for block in &mut blocks {
+        let (mut block_dots, mut block_invalid) = (0u8, 0u8);
+        for &byte in block {
+            block_dots += u8::from(byte == b'.');
+            block_invalid |= outside_compact_charset(byte);
         }
-        dots += usize::from(chunk_dots);
+        dots += usize::from(block_dots);
+        invalid |= block_invalid;
+    }
+    for &byte in blocks.remainder() {
+        dots += usize::from(byte == b'.');
+        invalid |= outside_compact_charset(byte);
     }
     if invalid != 0 {
         return Err(ErrorKind::Malformed);
@@ -316,6 +323,30 @@ impl ClaimRules {
         self.check_with(claims, now, &self.issuers, &self.audiences)
     }
 
+    /// The time to check `claims` at: the coarse clock when no point where a check's verdict
+    /// changes (`exp` plus the leeway, `nbf` and `iat` less it, `exp` less the maximum
+    /// lifetime when there is no `iat`) is within a second of it, for then the precise clock,
+    /// never behind it by more than a second, gives the same verdicts; else the precise clock.
+    pub(crate) fn check_time(&self, claims: &PayloadScan<'_>) -> i64 {
+        self.check_time_from(claims, coarse_now(), now)
+    }
+
+    /// `check_time` with the two clocks given.
+    fn check_time_from(&self, claims: &PayloadScan<'_>, coarse: i64, precise: impl FnOnce() -> i64) -> i64 {
+        let exp = claims.exp.as_ref().map(|exp| exp.0);
+        let lifetime_start = match (&claims.iat, self.max_lifetime) {
+            (None, Some(max)) => exp.map(|exp| exp.saturating_sub(max)),
+            _ => None,
+        };
+        let bounds = [
+            exp.map(|exp| exp.saturating_add(self.leeway)),
+            claims.nbf.as_ref().map(|nbf| nbf.0.saturating_sub(self.leeway)),
+            claims.iat.as_ref().map(|iat| iat.0.saturating_sub(self.leeway)),
+            lifetime_start,
+        ];
+        if bounds.iter().flatten().any(|bound| bound.abs_diff(coarse) <= 1) { precise() } else { coarse }
+    }
+
     /// Checks the registered claims against `now`, with these issuers and audiences (a
     /// trusted issuer's own, or the configuration's).
     pub(crate) fn check_with(
@@ -429,6 +460,24 @@ mod tests {
     }
 
     #[test]
+    fn the_compact_charset_is_base64url_and_dots() {
+        for byte in 0..=255u8 {
+            let inside = byte.is_ascii_alphanumeric() || b"-_.".contains(&byte);
+            assert_eq!(outside_compact_charset(byte), u8::from(!inside), "{byte}");
+        }
+        // Blocks of 32 and the remainder: a bad byte anywhere, dots counted across blocks.
+        let segment = "A".repeat(40);
+        for at in [0, 31, 32, 63, 64, 100] {
+            let mut token = format!("{segment}.{segment}.{segment}").into_bytes();
+            assert!(split_compact(std::str::from_utf8(&token).unwrap(), 8192).is_ok());
+            token[at] = b'+';
+            assert_eq!(split_compact(std::str::from_utf8(&token).unwrap(), 8192), Err(ErrorKind::Malformed));
+        }
+        let five = [segment.as_str(); 5].join(".");
+        assert_eq!(split_compact(&five, 8192), Err(ErrorKind::EncryptedToken));
+    }
+
+    #[test]
     fn non_canonical_base64url_is_refused() {
         // "eQ" decodes to 'y'; "eR" has non-zero trailing bits.
         assert!(decode_segment("eQ").is_ok());
@@ -495,6 +544,40 @@ mod tests {
         let rules = rules();
         let claims = PayloadScan::read(json.as_bytes(), &rules.grant_paths).unwrap();
         rules.check(&claims, now)
+    }
+
+    /// The checks give the same verdicts at `check_time` as at the precise time, with every
+    /// bound around the current second, whether the coarse clock is on the same second as the
+    /// precise one or a second behind.
+    #[test]
+    fn checks_at_the_check_time_match_checks_at_the_precise_time() {
+        let mut rules = rules();
+        rules.leeway = 1;
+        let precise = 1_800_000_000;
+        for offset in -4..=4 {
+            let at = precise + offset;
+            let later = precise + 60;
+            for json in [
+                format!(r#"{{"iss":"https://issuer","aud":"api","exp":{at}}}"#),
+                format!(r#"{{"iss":"https://issuer","aud":"api","exp":{later},"nbf":{at}}}"#),
+                format!(r#"{{"iss":"https://issuer","aud":"api","exp":{later},"iat":{at}}}"#),
+                format!(r#"{{"iss":"https://issuer","aud":"api","exp":{}}}"#, at + 3600),
+            ] {
+                let claims = PayloadScan::read(json.as_bytes(), &rules.grant_paths).unwrap();
+                for coarse in [precise, precise - 1] {
+                    let time = rules.check_time_from(&claims, coarse, || precise);
+                    assert_eq!(
+                        rules.check(&claims, time),
+                        rules.check(&claims, precise),
+                        "{json}, coarse {coarse}"
+                    );
+                }
+            }
+        }
+        // Far from every bound, the coarse clock is used as it is.
+        let json = format!(r#"{{"exp":{}}}"#, precise + 7200);
+        let claims = PayloadScan::read(json.as_bytes(), &rules.grant_paths).unwrap();
+        assert_eq!(rules.check_time_from(&claims, precise - 1, || unreachable!()), precise - 1);
     }
 
     #[test]
