@@ -274,10 +274,46 @@ impl MemberIndex {
         }
     }
 
-    /// The index of a payload read before (`complete` false, so every look-up answers
-    /// `Unknown`, if it does not read now).
+    /// The index of a payload serde_json already read as an object, found by skipping over
+    /// its text (no parse); `complete` false (every look-up answers `Unknown`) at an escaped
+    /// key or anything unexpected.
     pub(crate) fn of(payload: &[u8]) -> Self {
-        PayloadScan::read(payload, &PathTree::default()).map(|scan| scan.members).unwrap_or_default()
+        Self::skim(payload).unwrap_or_default()
+    }
+
+    fn skim(text: &[u8]) -> Option<Self> {
+        let offset = |at: usize| u32::try_from(at).ok();
+        let mut entries = Vec::with_capacity(12);
+        let mut at = skip_space(text, 0);
+        (*text.get(at)? == b'{').then_some(())?;
+        at = skip_space(text, at + 1);
+        if *text.get(at)? != b'}' {
+            loop {
+                (*text.get(at)? == b'"').then_some(())?;
+                let key_start = at + 1;
+                let key_end = string_end(text, key_start)?;
+                if text[key_start..key_end].contains(&b'\\') {
+                    return None;
+                }
+                at = skip_space(text, key_end + 1);
+                (*text.get(at)? == b':').then_some(())?;
+                let value_start = skip_space(text, at + 1);
+                let value_end = value_end(text, value_start)?;
+                entries.push((
+                    offset(key_start)?,
+                    offset(key_end)?,
+                    offset(value_start)?,
+                    offset(value_end)?,
+                ));
+                at = skip_space(text, value_end);
+                match *text.get(at)? {
+                    b',' => at = skip_space(text, at + 1),
+                    b'}' => break,
+                    _ => return None,
+                }
+            }
+        }
+        Some(Self { entries, complete: true })
     }
 
     /// Looks `name` up in the payload the index was made from.
@@ -300,6 +336,59 @@ impl MemberIndex {
             None => Member::Absent,
             Some((0, 0)) => Member::Unknown,
             Some((start, end)) => range(start, end).map_or(Member::Unknown, Member::Value),
+        }
+    }
+}
+
+/// The first index from `at` that is not JSON whitespace.
+fn skip_space(text: &[u8], mut at: usize) -> usize {
+    while matches!(text.get(at), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        at += 1;
+    }
+    at
+}
+
+/// The index of the quote closing the JSON string whose contents start at `at`.
+fn string_end(text: &[u8], mut at: usize) -> Option<usize> {
+    loop {
+        match *text.get(at)? {
+            b'"' => return Some(at),
+            b'\\' => at += 2,
+            _ => at += 1,
+        }
+    }
+}
+
+/// The end (exclusive) of the JSON value starting at `start`, in a text serde_json accepted.
+fn value_end(text: &[u8], start: usize) -> Option<usize> {
+    match *text.get(start)? {
+        b'"' => string_end(text, start + 1).map(|end| end + 1),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut at = start;
+            loop {
+                match *text.get(at)? {
+                    b'"' => at = string_end(text, at + 1)?,
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(at + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                at += 1;
+            }
+        }
+        // A number, `true`, `false` or `null`.
+        _ => {
+            let rest = &text[start..];
+            let length = rest
+                .iter()
+                .position(|b| matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
+                .unwrap_or(rest.len());
+            (length > 0).then_some(start + length)
         }
     }
 }
@@ -1114,6 +1203,9 @@ mod tests {
             " {\n \"iss\" : \"i\" ,\t\"tenant\":\"t,\\\"}\" , \"exp\":1.5e1 , \"arr\" : [ 1 , 2 ] } \n",
             r#"{"aud":["a","b"],"jti":"j","obj":{"x":{}},"last":{"y":[]}}"#,
             r#"{"nbf":1,"iat":2,"role":"admin","num":-0.5e-3,"t":true,"z":null}"#,
+            "{\"q\":\"a\\\\\",\"b\":[\"]\",{\"c\":\"\\\"}\"}],\"e\":{}}",
+            " { } ",
+            r#"{"a":[[],[[1]],{"x":[{}]}],"b":"\u00e9\n","c":1e5,"d":false}"#,
             r#"{}"#,
         ];
         for payload in payloads {
@@ -1384,7 +1476,11 @@ mod tests {
             Sub(String),
         }
         assert!(PayloadScan::read_with::<Shape>(br#"{"Sub":"x"}"#, &tree, true).is_err());
-        // An escaped key: the index says it cannot tell, and both still read.
+        // An escaped key: the index, made now or later, says it cannot tell, and both still read.
+        assert!(matches!(
+            MemberIndex::of(br#"{"s\u0075b":"a","x":1}"#).get(br#"{"s\u0075b":"a","x":1}"#, "x"),
+            Member::Unknown
+        ));
         let (_, scan) =
             PayloadScan::read_with::<serde_json::Value>(br#"{"s\u0075b":"a","x":1}"#, &tree, true).unwrap();
         assert!(matches!(scan.members.get(br#"{"s\u0075b":"a","x":1}"#, "x"), Member::Unknown));
