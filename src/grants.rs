@@ -240,8 +240,10 @@ pub(crate) struct PayloadScan<'a> {
     pub(crate) members: MemberIndex,
 }
 
-/// Where each top-level member of the payload sits, recorded during the one pass, so that a
-/// claim guard reads one member's bytes instead of parsing the whole payload again.
+/// Where each top-level member of the payload sits, so that a claim guard reads one
+/// member's bytes instead of parsing the whole payload again. Recorded during the one pass
+/// when revocations need the token's ids at once; otherwise made on first use by skimming
+/// the payload's text ([`MemberIndex::of`]).
 #[derive(Debug, Default)]
 pub(crate) struct MemberIndex {
     /// (key start, key end, value start, value end) as byte offsets into the payload; the
@@ -556,10 +558,13 @@ impl<'de> de::Deserialize<'de> for StringOrOther<'de> {
 
 impl<'a> PayloadScan<'a> {
     /// Reads `payload` once into `C` and, in the same pass, the scan: every member's key is
-    /// seen here first; the values the checks need (registered claims, configured paths) are
+    /// seen here first; the values the checks need (registered claims, paths that end at the
+    /// top level) are watched as `C` reads them (its visitor wrapped, so `C` gets what it
+    /// would get without the scan); values along deeper paths (`realm_access.roles`) are
     /// captured and read twice (by the scan and by `C`, from the captured bytes); every other
-    /// value goes to `C` directly. `Err` when the payload is not an object or `C` does not
-    /// read it as a map: the caller then reads the two separately.
+    /// value goes to `C` directly. `Err` when the payload is not an object, when `C` does not
+    /// read it as a map, or when `C` reads a watched value in a way the watch cannot follow
+    /// (a `RawValue`, bytes, an enum): the caller then reads the two separately.
     ///
     /// The member index is made only when `index` is set (else it is empty and incomplete);
     /// [`MemberIndex::of`] makes it later, when it is needed.

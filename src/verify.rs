@@ -1,8 +1,10 @@
 //! Precheck, signature and claims: one token in, typed claims or an error kind out. No I/O.
 //!
-//! The order is fixed: size cap, charset and segment count, the header (borrowed parse),
-//! key selection by `kid` with the key's own algorithm, the signature, and only then the
-//! payload: once into the registered claims the checks need, once into the caller's type.
+//! The order is fixed: size cap, charset and segment count, the header (borrowed parse, or
+//! the checked result remembered for the same header segment of a token that verified
+//! before), key selection by `kid` with the key's own algorithm, the signature, and only
+//! then the payload: read once, into the caller's type and the registered claims the checks
+//! need together.
 //!
 //! ```
 //! use tower_jwt_auth::{ErrorKind, JwtAuthConfig};
