@@ -546,6 +546,16 @@ fn print_allocations(cases: &[Case], rt: &Runtime) {
             let request = request(&case.bearer);
             rt.block_on(call(&mut warm, request));
         });
+        #[cfg(feature = "aws-lc-rs")]
+        let with_minimal = {
+            let mut minimal = router_with_minimal_layer(case.floor.clone());
+            allocations_per_call(|| {
+                let request = request(&case.bearer);
+                rt.block_on(call(&mut minimal, request));
+            })
+        };
+        #[cfg(not(feature = "aws-lc-rs"))]
+        let with_minimal = (f64::NAN, f64::NAN);
         let mut guarded = router_with_guards(case.config.clone());
         let with_guards = allocations_per_call(|| {
             let request = request(&case.bearer);
@@ -557,7 +567,8 @@ fn print_allocations(cases: &[Case], rt: &Runtime) {
         println!(
             "  {:<6} floor {:>4.1} / {:>5.0} B   jsonwebtoken {:>4.1} / {:>5.0} B   verify_as {:>4.1} / {:>5.0} B   \
              router_no_auth {:>4.1} / {:>5.0} B   router_with_layer {:>4.1} / {:>5.0} B   \
-             router_with_layer_warm {:>4.1} / {:>5.0} B   router_with_guards {:>4.1} / {:>5.0} B   (building the request: {:.1} / {:.0} B, in both router numbers)",
+             router_with_layer_warm {:>4.1} / {:>5.0} B   router_with_minimal_layer {:>4.1} / {:>5.0} B   \
+             router_with_guards {:>4.1} / {:>5.0} B   (building the request: {:.1} / {:.0} B, in every router number)",
             case.name,
             floor.0,
             floor.1,
@@ -571,6 +582,8 @@ fn print_allocations(cases: &[Case], rt: &Runtime) {
             with_layer.1,
             with_layer_warm.0,
             with_layer_warm.1,
+            with_minimal.0,
+            with_minimal.1,
             with_guards.0,
             with_guards.1,
             request_only.0,
