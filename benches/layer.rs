@@ -9,10 +9,10 @@
 //! - `jsonwebtoken_decode`: `jsonwebtoken::decode::<Claims>` with a `Validation` and a
 //!   `DecodingKey` built once;
 //! - `config_verify`: `JwtAuthConfig::verify_as::<Claims>`, the layer's verification alone;
-//! - `router_no_auth`: an axum `Router` with one GET handler, no auth, called in-process;
-//! - `router_with_layer`: the same router behind `JwtAuthLayer`, the handler reading
-//!   `Extension<Claims<Claims>>`, with the verified-token cache off: every request is
-//!   verified in full (cold);
+//! - `router_no_auth`: an axum `Router` with one GET handler, no auth, called in-process as
+//!   `axum::serve` runs it (its routes built once with `with_state(())`, not per request);
+//! - `router_with_layer`: the same router (the same handler) behind `JwtAuthLayer`, with the
+//!   verified-token cache off: every request is verified in full (cold);
 //! - `router_with_layer_warm`: the same with the cache on (the default), the token already
 //!   verified once: every measured request is a cache hit;
 //! - `router_with_minimal_layer`: the same router behind the least an auth layer can do (the
@@ -322,26 +322,38 @@ async fn hello_claims(Extension(claims): Extension<tower_jwt_auth::Claims<Claims
     "hello"
 }
 
+/// The router as a server runs it: `axum::serve` (through `into_make_service`) turns every
+/// route into its final, layered form once, with `with_state(())`. Called as a `Service`
+/// without that, a router rebuilds each route and applies its layers on every request, a
+/// cost no server pays.
+fn served(router: Router) -> Router {
+    router.with_state(())
+}
+
 fn router_no_auth() -> Router {
-    Router::new().route("/me", get(hello))
+    served(Router::new().route("/me", get(hello)))
 }
 
 /// The same router as `router_no_auth` (the same handler) behind the layer: the difference
 /// is the layer's own cost.
 fn router_with_layer(config: JwtAuthConfig) -> Router {
-    Router::new().route("/me", get(hello)).layer(JwtAuthLayer::new(config).with_claims::<Claims>())
+    served(Router::new().route("/me", get(hello)).layer(JwtAuthLayer::new(config).with_claims::<Claims>()))
 }
 
 /// The layer with a handler that reads the claims (axum's `Extension` extractor): what a
 /// handler pays on top of the layer to use them.
 fn router_with_layer_reading_claims(config: JwtAuthConfig) -> Router {
-    Router::new().route("/me", get(hello_claims)).layer(JwtAuthLayer::new(config).with_claims::<Claims>())
+    served(
+        Router::new()
+            .route("/me", get(hello_claims))
+            .layer(JwtAuthLayer::new(config).with_claims::<Claims>()),
+    )
 }
 
 /// Any axum layer, even one that does nothing, costs some per-request plumbing (the route
 /// is boxed once more): the part of a layer's cost no layer can avoid.
 fn router_with_identity_layer() -> Router {
-    Router::new().route("/me", get(hello)).layer(tower::layer::util::Identity::new())
+    served(Router::new().route("/me", get(hello)).layer(tower::layer::util::Identity::new()))
 }
 
 /// The least an auth layer can do, as a baseline for the layer's own overhead: the floor's
@@ -413,7 +425,7 @@ mod minimal {
 /// The same router behind the minimal layer above.
 #[cfg(feature = "aws-lc-rs")]
 fn router_with_minimal_layer(key: std::sync::Arc<floor::FloorKey>) -> Router {
-    Router::new().route("/me", get(hello)).layer(minimal::MinimalLayer(key))
+    served(Router::new().route("/me", get(hello)).layer(minimal::MinimalLayer(key)))
 }
 
 /// The auth layer and three guards inside it, as one stack: one axum layer wrapping, as in
@@ -424,7 +436,7 @@ fn router_with_guards(config: JwtAuthConfig) -> Router {
         .layer(Require::role("admin"))
         .layer(Require::any_role(["editor", "admin"]))
         .layer(Require::claim_equals("sub", "alice"));
-    Router::new().route("/me", get(hello)).layer(stack)
+    served(Router::new().route("/me", get(hello)).layer(stack))
 }
 
 /// The same three guards composed into one layer with `Require::all_of`.
@@ -436,7 +448,7 @@ fn router_with_all_of_guards(config: JwtAuthConfig) -> Router {
     ]);
     let stack =
         tower::ServiceBuilder::new().layer(JwtAuthLayer::new(config).with_claims::<Claims>()).layer(guards);
-    Router::new().route("/me", get(hello)).layer(stack)
+    served(Router::new().route("/me", get(hello)).layer(stack))
 }
 
 /// The same three guards as a separate `route_layer` inside the auth layer: each extra axum
@@ -446,10 +458,12 @@ fn router_with_route_layer_guards(config: JwtAuthConfig) -> Router {
         .layer(Require::role("admin"))
         .layer(Require::any_role(["editor", "admin"]))
         .layer(Require::claim_equals("sub", "alice"));
-    Router::new()
-        .route("/me", get(hello))
-        .route_layer(guards)
-        .layer(JwtAuthLayer::new(config).with_claims::<Claims>())
+    served(
+        Router::new()
+            .route("/me", get(hello))
+            .route_layer(guards)
+            .layer(JwtAuthLayer::new(config).with_claims::<Claims>()),
+    )
 }
 
 /// A list with 10,000 revoked tokens, 1,000 subjects (the benchmark's `alice` among them,
