@@ -216,7 +216,7 @@ impl fmt::Debug for VerifiedToken {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedHeader {
     pub(crate) algorithm: Algorithm,
-    pub(crate) kid: Option<std::sync::Arc<str>>,
+    pub(crate) kid: Option<Arc<str>>,
     /// `JWT`, the usual value, is kept without an allocation.
     pub(crate) typ: Option<Cow<'static, str>>,
 }

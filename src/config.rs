@@ -32,7 +32,9 @@ use crate::claims::{Claims, DefaultClaims, TokenFacts, VerifiedToken};
 use crate::csrf::{CsrfPolicy, OriginCheck};
 use crate::error::{AuthError, ConfigError, ErrorKind};
 use crate::extract::{Credential, PreparedSource, TokenSource, extract};
-use crate::grants::{ClaimPath, ClaimPreset, PathTree, PayloadScan, default_role_paths, default_scope_paths};
+use crate::grants::{
+    ClaimPath, ClaimPreset, MemberIndex, PathTree, PayloadScan, default_role_paths, default_scope_paths,
+};
 #[cfg(feature = "jwks")]
 use crate::jwks::{Missing, RemoteJwks};
 use crate::keys::{KeyRef, KeySet, PreparedKey, VerifyingKey, install_default_provider, parse_jwk_set};
@@ -142,10 +144,8 @@ impl KeySource {
             && matches!(local_error, ErrorKind::UnknownKey | ErrorKind::UnsupportedAlgorithm)
             && remote.allows(prechecked.algorithm)
         {
-            // Take the kid out (no copy) so the closure can own the rest; it goes back into
-            // the verified header below.
-            let mut prechecked = prechecked;
-            let kid = prechecked.kid.take();
+            // A copy of the kid (shared, not copied) so the closure can own the rest.
+            let kid = prechecked.kid.clone();
             let algorithm = prechecked.algorithm;
             let payload = prechecked.payload_segment();
             // Refuse a foreign token before any network access.
@@ -158,12 +158,7 @@ impl KeySource {
             return match remote
                 .with_key(kid.as_deref(), algorithm, may_wait, admit, |key| prechecked.verify_with(key))
             {
-                Ok(verified) => verified
-                    .map(|mut jws| {
-                        jws.header.kid = kid;
-                        (jws, true)
-                    })
-                    .map_err(fail),
+                Ok(verified) => verified.map(|jws| (jws, true)).map_err(fail),
                 Err(Missing::Error(kind)) => Err(fail(kind)),
                 Err(Missing::Wait(wait)) => Err(Stop::Wait(wait)),
             };
@@ -264,15 +259,11 @@ impl JwtAuthConfig {
                 None => return Verdict::Done(Err(ErrorKind::InvalidIssuer.into())),
             }
         };
-        let header = prechecked.unmemoized_header();
         let (jws, remote) = match source.verify(prechecked, may_wait, issuers) {
             Ok(verified) => verified,
             Err(Stop::Error(kind)) => return Verdict::Done(Err(kind.into())),
             Err(Stop::Wait(wait)) => return Verdict::Wait(wait),
         };
-        if let Some(header) = header {
-            rules.header_memo.remember(header);
-        }
         let key = KeyRef { source: index, remote, fingerprint: jws.key };
         Verdict::Done(self.finish(jws, key, issuers, audiences))
     }
@@ -287,10 +278,7 @@ impl JwtAuthConfig {
         let rules = &self.inner.rules;
         // One pass for the claims type and the checks; when `C` does not read the payload as
         // a map (or fails), the two separately, so the error is the one the checks give first.
-        // The member index only when revocations read the token's ids now; guards make it
-        // when they need it.
-        let index = self.inner.revocations.is_some();
-        let (claims, scan) = match PayloadScan::read_with::<C>(&jws.payload, &rules.grant_paths, index) {
+        let (claims, scan) = match PayloadScan::read_with::<C>(&jws.payload, &rules.grant_paths) {
             Ok((claims, scan)) => (Some(claims), scan),
             Err(_) => (
                 None,
@@ -298,16 +286,19 @@ impl JwtAuthConfig {
             ),
         };
         rules.check_with(&scan, rules.check_time(&scan), issuers, audiences)?;
-        let PayloadScan { grants, exp, nbf, iat, members, .. } = scan;
-        let ids = match &self.inner.revocations {
-            None => None,
+        let PayloadScan { grants, exp, nbf, iat, .. } = scan;
+        // The member index now when revocations read the token's ids; else a claim guard
+        // makes it when it first needs it.
+        let (members, ids) = match &self.inner.revocations {
+            None => (None, None),
             Some(revocations) => {
+                let members = MemberIndex::of(&jws.payload);
                 let ids = TokenIds::read(&jws.payload, &members, iat.map(|iat| iat.0))
                     .ok_or(ErrorKind::InvalidClaims)?;
                 if revocations.covers(&ids) {
                     return Err(ErrorKind::Revoked.into());
                 }
-                Some(ids)
+                (Some(members), Some(ids))
             }
         };
         let facts = TokenFacts {
@@ -322,15 +313,7 @@ impl JwtAuthConfig {
         };
         Ok(Claims::new(
             claims,
-            VerifiedToken::new(
-                jws.header,
-                grants,
-                jws.payload,
-                index.then_some(members),
-                facts,
-                self.clone(),
-                ids,
-            ),
+            VerifiedToken::new(jws.header, grants, jws.payload, members, facts, self.clone(), ids),
         ))
     }
 

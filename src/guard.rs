@@ -591,15 +591,7 @@ mod tests {
             key: KeyRef { source: 0, remote: false, fingerprint: 0 },
         };
         let config = crate::JwtAuthConfig::builder().hmac_secret([7u8; 32]).build().unwrap();
-        VerifiedToken::new(
-            header,
-            scan.grants,
-            payload.as_bytes().to_vec(),
-            Some(scan.members),
-            facts,
-            config,
-            None,
-        )
+        VerifiedToken::new(header, scan.grants, payload.as_bytes().to_vec(), None, facts, config, None)
     }
 
     #[test]

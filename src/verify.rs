@@ -97,7 +97,7 @@ impl HeaderMemo {
     }
 
     /// Remembers the header of a token whose signature just verified.
-    pub(crate) fn remember(&self, (segment, facts): (&str, HeaderFacts)) {
+    fn remember(&self, segment: &str, facts: HeaderFacts) {
         if segment.len() <= MEMO_HEADER_LENGTH {
             self.0.insert(segment.into(), facts);
         }
@@ -206,16 +206,20 @@ pub(crate) struct Prechecked<'t> {
     pub(crate) algorithm: Algorithm,
     pub(crate) kid: Option<Arc<str>>,
     typ: Option<Cow<'static, str>>,
-    /// The header came from the memo.
-    memo_hit: bool,
+    /// Where to remember the header once the signature verifies; `None` when it came from
+    /// there.
+    memo: Option<&'t HeaderMemo>,
 }
 
 /// Size cap, charset, segments, and the header: everything before the key is chosen.
-pub(crate) fn precheck<'t>(token: &'t str, rules: &ClaimRules) -> Result<Prechecked<'t>, ErrorKind> {
+pub(crate) fn precheck<'t>(token: &'t str, rules: &'t ClaimRules) -> Result<Prechecked<'t>, ErrorKind> {
     let segments = split_compact(token, rules.max_token_size)?;
-    let (facts, memo_hit) = match rules.header_memo.get(segments.0) {
-        Some(facts) => (facts, true),
-        None => (with_decoded(segments.0, |header_bytes| precheck_header(header_bytes, rules))?, false),
+    let (facts, memo) = match rules.header_memo.get(segments.0) {
+        Some(facts) => (facts, None),
+        None => {
+            let facts = with_decoded(segments.0, |header_bytes| precheck_header(header_bytes, rules))?;
+            (facts, Some(&rules.header_memo))
+        }
     };
     let (header_segment, payload_segment, signature_segment) = segments;
     Ok(Prechecked {
@@ -227,7 +231,7 @@ pub(crate) fn precheck<'t>(token: &'t str, rules: &ClaimRules) -> Result<Prechec
         algorithm: facts.algorithm,
         kid: facts.kid,
         typ: facts.typ,
-        memo_hit,
+        memo,
     })
 }
 
@@ -267,6 +271,11 @@ impl<'t> Prechecked<'t> {
         if !verified {
             return Err(ErrorKind::InvalidSignature);
         }
+        if let Some(memo) = self.memo {
+            let facts =
+                HeaderFacts { algorithm: self.algorithm, kid: self.kid.clone(), typ: self.typ.clone() };
+            memo.remember(self.header_segment, facts);
+        }
         let payload = decode_segment(self.payload_segment)?;
         Ok(VerifiedJws {
             header: VerifiedHeader { algorithm: key.algorithm(), kid: self.kid, typ: self.typ },
@@ -278,16 +287,6 @@ impl<'t> Prechecked<'t> {
     /// The payload segment, still encoded.
     pub(crate) fn payload_segment(&self) -> &'t str {
         self.payload_segment
-    }
-
-    /// The header segment and what it says, for the memo once the signature verified; `None`
-    /// when the header came from the memo.
-    pub(crate) fn unmemoized_header(&self) -> Option<(&'t str, HeaderFacts)> {
-        (!self.memo_hit).then(|| {
-            let facts =
-                HeaderFacts { algorithm: self.algorithm, kid: self.kid.clone(), typ: self.typ.clone() };
-            (self.header_segment, facts)
-        })
     }
 }
 
@@ -310,12 +309,7 @@ pub(crate) fn verify_signature(
 ) -> Result<VerifiedJws, ErrorKind> {
     let prechecked = precheck(token, rules)?;
     let key = keys.select(prechecked.kid.as_deref(), prechecked.algorithm)?;
-    let header = prechecked.unmemoized_header();
-    let verified = prechecked.verify_with(key)?;
-    if let Some(header) = header {
-        rules.header_memo.remember(header);
-    }
-    Ok(verified)
+    prechecked.verify_with(key)
 }
 
 impl ClaimRules {
