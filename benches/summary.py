@@ -48,6 +48,12 @@ def load(root: Path) -> dict:
     return means
 
 
+def header(*columns: str) -> None:
+    """Prints a table's header row (the algorithm first) and its alignment row."""
+    print("| " + " | ".join(("alg",) + columns) + " |")
+    print("|---" + "|---:" * len(columns) + "|")
+
+
 def main() -> int:
     root = criterion_dir()
     means = load(root)
@@ -85,9 +91,14 @@ def main() -> int:
         )
 
     print()
-    print("| alg | floor (µs) | minimal layer cost (µs) | minimal layer / floor | layer cost (µs) "
-          "| layer / minimal layer | layer − minimal layer (µs) |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    header(
+        "floor (µs)",
+        "minimal layer cost (µs)",
+        "minimal layer / floor",
+        "layer cost (µs)",
+        "layer / minimal layer",
+        "layer − minimal layer (µs)",
+    )
     for alg in algorithms:
         floor = get("floor", alg)
         no_auth = get("router_no_auth", alg)
@@ -101,9 +112,14 @@ def main() -> int:
               f"| {ratio(layer, minimal_cost)} | {layer - minimal_cost:+.2f} |")
 
     print()
-    print("| alg | router, no auth (µs) | router + layer, cold (µs) | router + layer, warm (µs) "
-          "| layer cost warm (µs) | cold layer / warm layer | + a handler reading the claims (µs) |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    header(
+        "router, no auth (µs)",
+        "router + layer, cold (µs)",
+        "router + layer, warm (µs)",
+        "layer cost warm (µs)",
+        "cold layer / warm layer",
+        "+ a handler reading the claims (µs)",
+    )
     warm_costs = []
     for alg in algorithms:
         no_auth = get("router_no_auth", alg)
@@ -128,8 +144,7 @@ def main() -> int:
               f"the warm layer cost beyond that: {min(warm_costs) - plumbing:.2f} to {max(warm_costs) - plumbing:.2f} µs")
 
     print()
-    print("| alg | warm (µs) | warm, revocation list of 12,001 entries (µs) | revocation check cost (µs) |")
-    print("|---|---:|---:|---:|")
+    header("warm (µs)", "warm, revocation list of 12,001 entries (µs)", "revocation check cost (µs)")
     for alg in algorithms:
         warm = means.get(("router_with_layer_warm", alg))
         revoked = means.get(("router_with_layer_warm_revocations", alg))
@@ -141,10 +156,17 @@ def main() -> int:
         print(f"\nThe check alone (`Revocations::is_revoked`: the token's jti and sub looked up): {check * 1000:.0f} ns")
 
     print()
-    print("| alg | router + layer (µs) | + 3 guard layers, one stack (µs) | guarded / layer | guards (µs) "
-          "| + 3 guards as a route_layer (µs) | guarded / layer | + `Require::all_of` of 3 (µs) | guarded / layer "
-          "| the 3 checks alone (µs) |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    header(
+        "router + layer (µs)",
+        "+ 3 guard layers, one stack (µs)",
+        "guarded / layer",
+        "guards (µs)",
+        "+ 3 guards as a route_layer (µs)",
+        "guarded / layer",
+        "+ `Require::all_of` of 3 (µs)",
+        "guarded / layer",
+        "the 3 checks alone (µs)",
+    )
     for alg in algorithms:
         with_layer = get("router_with_layer", alg)
         with_guards = get("router_with_guards", alg)
@@ -158,9 +180,14 @@ def main() -> int:
               f"| {us(checks)} |")
 
     print()
-    print("| alg | verify_as, static key (µs) | verify_as, remote JWKS key (µs) | remote / static "
-          "| router + layer, static (µs) | router + layer, remote (µs) | remote / static |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    header(
+        "verify_as, static key (µs)",
+        "verify_as, remote JWKS key (µs)",
+        "remote / static",
+        "router + layer, static (µs)",
+        "router + layer, remote (µs)",
+        "remote / static",
+    )
     for alg in algorithms:
         verify = get("config_verify", alg)
         verify_remote = means.get(("config_verify_remote", alg))
