@@ -9,6 +9,9 @@
 //! - `jsonwebtoken_decode`: `jsonwebtoken::decode::<Claims>` with a `Validation` and a
 //!   `DecodingKey` built once;
 //! - `config_verify`: `JwtAuthConfig::verify_as::<Claims>`, the layer's verification alone;
+//! - `keycloak/{floor,jsonwebtoken_decode,config_verify}`: the same three for an HS256 token
+//!   shaped like a Keycloak access token (23 claims, roles two and three levels deep), read
+//!   into a struct with its roles, `config_verify` with `ClaimPreset::keycloak`;
 //! - `router_no_auth`: an axum `Router` with one GET handler, no auth, called in-process as
 //!   `axum::serve` runs it (its routes built once with `with_state(())`, not per request);
 //! - `router_with_layer`: the same router (the same handler) behind `JwtAuthLayer`, with the
@@ -51,7 +54,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use tokio::runtime::Runtime;
 use tower::{Service, ServiceExt};
-use tower_jwt_auth::{JwtAuthConfig, JwtAuthLayer, Require, Revocations, TokenIssuer};
+use tower_jwt_auth::{ClaimPreset, JwtAuthConfig, JwtAuthLayer, Require, Revocations, TokenIssuer};
 
 const ISSUER: &str = "https://auth.example.com";
 const AUDIENCE: &str = "orders-api";
@@ -248,7 +251,7 @@ mod floor {
     use std::hint::black_box;
     use tower_jwt_auth::TokenIssuer;
 
-    use super::{Claims, HMAC_SECRET, RSA_PUBLIC_DER};
+    use super::{HMAC_SECRET, RSA_PUBLIC_DER};
 
     pub(super) enum FloorKey {
         Hmac(Box<hmac::Key>),
@@ -288,7 +291,7 @@ mod floor {
     }
 
     /// The least a verifier must do: split, decode, verify, parse the payload once.
-    pub(super) fn verify(token: &str, key: &FloorKey) -> Option<Claims> {
+    pub(super) fn verify<T: serde::de::DeserializeOwned>(token: &str, key: &FloorKey) -> Option<T> {
         let (signed, signature_segment) = token.rsplit_once('.')?;
         let (header_segment, payload_segment) = signed.split_once('.')?;
         let mut header = [0u8; 256];
@@ -308,6 +311,61 @@ mod floor {
         let payload_len = URL_SAFE_NO_PAD.decode_slice(payload_segment, &mut payload).ok()?;
         serde_json::from_slice(&payload[..payload_len]).ok()
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// A Keycloak access token: roles two and three levels deep, read with Keycloak's preset.
+
+/// The claims of a Keycloak access token an API reads.
+#[derive(Debug, Deserialize)]
+#[allow(dead_code)] // parsed (that is the cost measured), never read
+struct KeycloakClaims {
+    sub: String,
+    exp: i64,
+    iat: i64,
+    iss: String,
+    aud: Vec<String>,
+    preferred_username: String,
+    email: String,
+    scope: String,
+    realm_access: KeycloakRoles,
+    resource_access: std::collections::HashMap<String, KeycloakRoles>,
+}
+
+#[derive(Debug, Deserialize)]
+#[allow(dead_code)]
+struct KeycloakRoles {
+    roles: Vec<String>,
+}
+
+/// An HS256 token shaped like Keycloak's, the configuration with `ClaimPreset::keycloak`,
+/// and jsonwebtoken's validation for it.
+fn keycloak_case() -> (String, JwtAuthConfig, Validation) {
+    let issuer = issuer(Algorithm::HS256);
+    let token = issuer
+        .issue(&serde_json::json!({
+            "auth_time": 1_764_400_000, "jti": "onrtac:6c3e0f4e-5a51-4a0e-9f0c-3f1f4f0b9a71",
+            "aud": [AUDIENCE, "account"], "sub": "f1b7c0de-3a44-4c2e-9a1b-2f6d8e9c0a11", "typ": "Bearer",
+            "azp": "orders-web", "sid": "8c1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f", "acr": "1",
+            "allowed-origins": ["https://app.example.com"],
+            "realm_access": {"roles": ["default-roles-demo", "offline_access", "uma_authorization", "admin"]},
+            "resource_access": {AUDIENCE: {"roles": ["writer"]}, "account": {"roles": ["manage-account", "view-profile"]}},
+            "scope": "openid email profile", "email_verified": true, "name": "Alice Example",
+            "preferred_username": "alice", "given_name": "Alice", "family_name": "Example", "email": "alice@example.com"
+        }))
+        .expect("token");
+    let config = JwtAuthConfig::builder()
+        .key(issuer.verifying_key())
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .claim_preset(ClaimPreset::keycloak(AUDIENCE))
+        .token_cache(false)
+        .build()
+        .expect("config");
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.set_issuer(&[ISSUER]);
+    validation.set_audience(&[AUDIENCE]);
+    (token, config, validation)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -406,7 +464,7 @@ mod minimal {
                 .get(AUTHORIZATION)
                 .and_then(|value| value.to_str().ok())
                 .and_then(|value| value.strip_prefix("Bearer "))
-                .and_then(|token| floor::verify(token, &self.key));
+                .and_then(|token| floor::verify::<super::Claims>(token, &self.key));
             match claims {
                 Some(claims) => {
                     request.extensions_mut().insert(Arc::new(claims));
@@ -531,7 +589,7 @@ fn print_allocations(cases: &[Case], rt: &Runtime) {
     for case in cases {
         #[cfg(feature = "aws-lc-rs")]
         let floor = allocations_per_call(|| {
-            black_box(floor::verify(&case.token, &case.floor).expect("floor"));
+            black_box(floor::verify::<Claims>(&case.token, &case.floor).expect("floor"));
         });
         #[cfg(not(feature = "aws-lc-rs"))]
         let floor = (f64::NAN, f64::NAN);
@@ -656,7 +714,12 @@ fn remote_configs(cases: &[Case], rt: &Runtime) -> Vec<Option<JwtAuthConfig>> {
 fn sanity_checks(cases: &[Case], rt: &Runtime) {
     for case in cases {
         #[cfg(feature = "aws-lc-rs")]
-        assert_eq!(floor::verify(&case.token, &case.floor).expect("floor").sub, "alice", "{}", case.name);
+        assert_eq!(
+            floor::verify::<Claims>(&case.token, &case.floor).expect("floor").sub,
+            "alice",
+            "{}",
+            case.name
+        );
         let decoded = jsonwebtoken::decode::<Claims>(&case.token, &case.decoding_key, &case.validation)
             .expect("jsonwebtoken decode");
         assert_eq!(decoded.header.alg, case.algorithm);
@@ -705,8 +768,9 @@ fn main() {
     {
         let mut group = criterion.benchmark_group("floor");
         for case in &cases {
-            group
-                .bench_function(case.name, |b| b.iter(|| floor::verify(black_box(&case.token), &case.floor)));
+            group.bench_function(case.name, |b| {
+                b.iter(|| floor::verify::<Claims>(black_box(&case.token), &case.floor))
+            });
         }
         group.finish();
     }
@@ -728,6 +792,29 @@ fn main() {
         });
     }
     group.finish();
+
+    {
+        let (token, config, validation) = keycloak_case();
+        let claims = config.verify_as::<KeycloakClaims>(&token).expect("the Keycloak token verifies");
+        assert!(claims.grants().has_role("admin") && claims.grants().has_role("writer"));
+        let mut group = criterion.benchmark_group("keycloak");
+        #[cfg(feature = "aws-lc-rs")]
+        {
+            let key = floor::FloorKey::new(Algorithm::HS256, &issuer(Algorithm::HS256));
+            assert!(floor::verify::<KeycloakClaims>(&token, &key).is_some());
+            group.bench_function("floor", |b| {
+                b.iter(|| floor::verify::<KeycloakClaims>(black_box(&token), &key))
+            });
+        }
+        let key = decoding_key(Algorithm::HS256);
+        group.bench_function("jsonwebtoken_decode", |b| {
+            b.iter(|| jsonwebtoken::decode::<KeycloakClaims>(black_box(&token), &key, &validation))
+        });
+        group.bench_function("config_verify", |b| {
+            b.iter(|| config.verify_as::<KeycloakClaims>(black_box(&token)))
+        });
+        group.finish();
+    }
 
     router_group(&mut criterion, &rt, "router_no_auth", &cases, |_, _| Some(router_no_auth()));
     router_group(&mut criterion, &rt, "router_with_layer", &cases, |_, case| {

@@ -539,13 +539,12 @@ impl<'de> de::Deserialize<'de> for StringOrOther<'de> {
 
 impl<'a> PayloadScan<'a> {
     /// Reads `payload` once into `C` and, in the same pass, the scan: every member's key is
-    /// seen here first; the values the checks need (registered claims, paths that end at the
-    /// top level) are watched as `C` reads them (its visitor wrapped, so `C` gets what it
-    /// would get without the scan); values along deeper paths (`realm_access.roles`) are
-    /// captured and read twice (by the scan and by `C`, from the captured bytes); every other
-    /// value goes to `C` directly. `Err` when the payload is not an object, when `C` does not
-    /// read it as a map, or when `C` reads a watched value in a way the watch cannot follow
-    /// (a `RawValue`, bytes, an enum): the caller then reads the two separately.
+    /// seen here first; the values the checks need (registered claims, and the values along
+    /// configured paths, `realm_access.roles` included) are watched as `C` reads them (its
+    /// visitor wrapped, so `C` gets what it would get without the scan); every other value
+    /// goes to `C` directly. `Err` when the payload is not an object, when `C` does not read
+    /// it as a map, or when `C` reads a watched value in a way the watch cannot follow (a
+    /// `RawValue`, bytes, an enum): the caller then reads the two separately.
     pub(crate) fn read_with<C: de::DeserializeOwned>(
         payload: &'a [u8],
         tree: &PathTree,
@@ -649,17 +648,6 @@ impl<'t, 'a> TeeState<'t, 'a> {
             Ok(Capture::Pass)
         }
     }
-
-    /// Reads a captured path (one with nested names, read twice) for the scan.
-    fn path(
-        &mut self,
-        subtree: &'t PathTree,
-        raw: &serde_json::value::RawValue,
-    ) -> Result<(), serde_json::Error> {
-        let mut deserializer = serde_json::Deserializer::from_str(raw.get());
-        NodeSeed { tree: subtree, grants: &mut self.scan.grants }.deserialize(&mut deserializer)?;
-        deserializer.end()
-    }
 }
 
 /// The deserializer the claims type sees: serde_json's, with the scan watching its map.
@@ -732,30 +720,18 @@ impl<'a, A: MapAccess<'a>> MapAccess<'a> for &mut TeeMap<'_, '_, 'a, A> {
             return Ok(None);
         };
         self.capture = Some(self.state.key(&name)?);
-        match name {
-            Cow::Borrowed(name) => seed.deserialize(de::value::BorrowedStrDeserializer::new(name)).map(Some),
-            Cow::Owned(name) => seed.deserialize(de::value::StringDeserializer::new(name)).map(Some),
-        }
+        hand_key(seed, name).map(Some)
     }
 
     fn next_value_seed<S: DeserializeSeed<'a>>(&mut self, seed: S) -> Result<S::Value, Self::Error> {
         match self.capture.take() {
             None | Some(Capture::Pass) => self.inner.next_value_seed(seed),
-            // Registered claims and leaf paths (a string or an array of strings) are watched
-            // as the claims type reads them: one parse.
-            Some(Capture::Registered(index)) => self.watched(seed, Watch::Registered(index)),
-            Some(Capture::Path(subtree)) if subtree.children.is_empty() => {
-                self.watched(seed, Watch::Leaf(subtree))
+            // Registered claims and configured paths are watched as the claims type reads
+            // them: one parse.
+            Some(Capture::Registered(index)) => {
+                watched(&mut self.inner, self.state, seed, Watch::Registered(index))
             }
-            // Deeper paths (`realm_access.roles`) are captured and read twice.
-            Some(Capture::Path(subtree)) => {
-                let raw: &'a serde_json::value::RawValue = self.inner.next_value()?;
-                self.state.path(subtree, raw).map_err(de::Error::custom)?;
-                let mut deserializer = serde_json::Deserializer::from_str(raw.get());
-                let value = seed.deserialize(&mut deserializer).map_err(de::Error::custom)?;
-                deserializer.end().map_err(de::Error::custom)?;
-                Ok(value)
-            }
+            Some(Capture::Path(subtree)) => watched(&mut self.inner, self.state, seed, Watch::Path(subtree)),
         }
     }
 
@@ -764,17 +740,29 @@ impl<'a, A: MapAccess<'a>> MapAccess<'a> for &mut TeeMap<'_, '_, 'a, A> {
     }
 }
 
-impl<'t, 'a, A: MapAccess<'a>> TeeMap<'_, 't, 'a, A> {
-    /// The next value, read by `seed` while the scan watches it.
-    fn watched<S: DeserializeSeed<'a>>(&mut self, seed: S, watch: Watch<'t>) -> Result<S::Value, A::Error> {
-        self.state.watched = false;
-        let watcher = Watcher { state: &mut *self.state, watch, element: false };
-        let value = self.inner.next_value_seed(WatchSeed { seed, watcher })?;
-        if !self.state.watched {
-            self.state.read_twice = true;
-        }
-        Ok(value)
+/// Hands a key, as read for the scan, to the claims type's seed.
+fn hand_key<'a, K: DeserializeSeed<'a>, E: de::Error>(seed: K, name: Cow<'a, str>) -> Result<K::Value, E> {
+    match name {
+        Cow::Borrowed(name) => seed.deserialize(de::value::BorrowedStrDeserializer::new(name)),
+        Cow::Owned(name) => seed.deserialize(de::value::StringDeserializer::new(name)),
     }
+}
+
+/// The map's next value, read by `seed` while the scan watches it; a value the claims type
+/// never visited marks the read `read_twice`.
+fn watched<'t, 'a, A: MapAccess<'a>, S: DeserializeSeed<'a>>(
+    map: &mut A,
+    state: &mut TeeState<'t, 'a>,
+    seed: S,
+    watch: Watch<'t>,
+) -> Result<S::Value, A::Error> {
+    state.watched = false;
+    let watcher = Watcher { state: &mut *state, watch, element: false };
+    let value = map.next_value_seed(WatchSeed { seed, watcher })?;
+    if !state.watched {
+        state.read_twice = true;
+    }
+    Ok(value)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -790,8 +778,9 @@ impl<'t, 'a, A: MapAccess<'a>> TeeMap<'_, 't, 'a, A> {
 enum Watch<'t> {
     /// `iss`, `aud`, `exp`, `nbf` or `iat` (an index into `REGISTERED`).
     Registered(usize),
-    /// A configured path that ends here: its strings are roles or scopes.
-    Leaf(&'t PathTree),
+    /// A node of the configured paths: its strings are roles or scopes when a path ends
+    /// here, and its members on a longer path are watched in turn.
+    Path(&'t PathTree),
 }
 
 /// Where a watched value's pieces go.
@@ -802,7 +791,7 @@ struct Watcher<'s, 't, 'a> {
     element: bool,
 }
 
-impl<'a> Watcher<'_, '_, 'a> {
+impl<'t, 'a> Watcher<'_, 't, 'a> {
     fn seen(&mut self) {
         if !self.element {
             self.state.watched = true;
@@ -821,8 +810,8 @@ impl<'a> Watcher<'_, '_, 'a> {
                 }
             }
             (Watch::Registered(_), _) => self.state.read_twice = true,
-            (Watch::Leaf(tree), false) => NodeSeed { tree, grants: &mut scan.grants }.push(&value),
-            (Watch::Leaf(tree), true) => {
+            (Watch::Path(tree), false) => NodeSeed { tree, grants: &mut scan.grants }.push(&value),
+            (Watch::Path(tree), true) => {
                 // Each array element is one name, spaces and all.
                 for target in &tree.collect {
                     match target {
@@ -847,7 +836,7 @@ impl<'a> Watcher<'_, '_, 'a> {
                 }
             }
             (Watch::Registered(_), _, _) => self.state.read_twice = true,
-            (Watch::Leaf(_), _, _) => {}
+            (Watch::Path(_), _, _) => {}
         }
     }
 
@@ -863,15 +852,29 @@ impl<'a> Watcher<'_, '_, 'a> {
                 self.state.read_twice = true;
                 false
             }
-            (Watch::Leaf(_), element) => !element,
+            (Watch::Path(_), element) => !element,
         }
     }
 
-    /// `null`, a boolean or an object: no registered claim's type, and no name.
+    /// `null` or a boolean: no registered claim's type, and no name.
     fn other(mut self) {
         self.seen();
         if let Watch::Registered(_) = self.watch {
             self.state.read_twice = true;
+        }
+    }
+
+    /// An object: the node whose members are watched in turn, when it is a node with
+    /// longer paths (not an array element, which names nothing).
+    fn object(&mut self) -> Option<&'t PathTree> {
+        self.seen();
+        match (self.watch, self.element) {
+            (Watch::Registered(_), _) => {
+                self.state.read_twice = true;
+                None
+            }
+            (Watch::Path(tree), false) if !tree.children.is_empty() => Some(tree),
+            (Watch::Path(_), _) => None,
         }
     }
 
@@ -1034,9 +1037,15 @@ impl<'a, V: Visitor<'a>> Visitor<'a> for WatchVisitor<'_, '_, 'a, V> {
         }
     }
 
-    fn visit_map<A: MapAccess<'a>>(self, map: A) -> Result<V::Value, A::Error> {
-        self.watcher.other();
-        self.visitor.visit_map(map)
+    fn visit_map<A: MapAccess<'a>>(mut self, map: A) -> Result<V::Value, A::Error> {
+        match self.watcher.object() {
+            Some(tree) => {
+                let seen = Seen::new(tree.children.len());
+                let map = WatchMap { inner: map, state: self.watcher.state, tree, seen, next: None };
+                self.visitor.visit_map(map)
+            }
+            None => self.visitor.visit_map(map),
+        }
     }
 
     fn visit_enum<A: de::EnumAccess<'a>>(self, data: A) -> Result<V::Value, A::Error> {
@@ -1069,6 +1078,46 @@ impl<'a, A: SeqAccess<'a>> SeqAccess<'a> for WatchSeq<'_, '_, 'a, A> {
     fn next_element_seed<T: DeserializeSeed<'a>>(&mut self, seed: T) -> Result<Option<T::Value>, A::Error> {
         let watcher = Watcher { state: &mut *self.state, watch: self.watch, element: true };
         self.inner.next_element_seed(WatchSeed { seed, watcher })
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        self.inner.size_hint()
+    }
+}
+
+/// A watched object on a configured path: its members on the path are watched in turn,
+/// and a path member named twice refuses the payload, as [`NodeSeed`] does.
+struct WatchMap<'s, 't, 'a, A> {
+    inner: A,
+    state: &'s mut TeeState<'t, 'a>,
+    tree: &'t PathTree,
+    seen: Seen,
+    /// The node of the key just read, when it is on a path.
+    next: Option<&'t PathTree>,
+}
+
+impl<'a, A: MapAccess<'a>> MapAccess<'a> for WatchMap<'_, '_, 'a, A> {
+    type Error = A::Error;
+
+    fn next_key_seed<K: DeserializeSeed<'a>>(&mut self, seed: K) -> Result<Option<K::Value>, A::Error> {
+        let Some(CowStr(name)) = self.inner.next_key::<CowStr<'a>>()? else {
+            return Ok(None);
+        };
+        let node = self.tree.child(&name);
+        if let Some((index, _)) = node
+            && self.seen.insert(index)
+        {
+            return Err(de::Error::custom("a claim appears twice"));
+        }
+        self.next = node.map(|(_, subtree)| subtree);
+        hand_key(seed, name).map(Some)
+    }
+
+    fn next_value_seed<S: DeserializeSeed<'a>>(&mut self, seed: S) -> Result<S::Value, A::Error> {
+        match self.next.take() {
+            Some(subtree) => watched(&mut self.inner, self.state, seed, Watch::Path(subtree)),
+            None => self.inner.next_value_seed(seed),
+        }
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -1273,10 +1322,38 @@ mod tests {
         struct Raw {
             iss: Option<Box<RawValue>>,
         }
+        #[derive(Deserialize)]
+        #[allow(dead_code)]
+        struct Roles {
+            roles: Vec<String>,
+        }
+        #[derive(Deserialize)]
+        #[allow(dead_code)]
+        struct Keycloak {
+            realm_access: Option<Roles>,
+            resource_access: Option<HashMap<String, serde_json::Value>>,
+            a: Option<serde_json::Value>,
+        }
+        #[derive(Deserialize)]
+        #[allow(dead_code)]
+        struct RawRealm {
+            realm_access: Option<Box<RawValue>>,
+        }
 
+        // Paths that end at the top level, deeper ones, and a node that is both (`a`, `a.b`).
         let tree = PathTree::new(
-            &[ClaimPath::parse("roles"), ClaimPath::parse("role"), ClaimPath::parse("realm_access.roles")],
-            &default_scope_paths(),
+            &[
+                ClaimPath::parse("roles"),
+                ClaimPath::parse("role"),
+                ClaimPath::parse("realm_access.roles"),
+                ClaimPath::parse("resource_access.orders-api.roles"),
+            ],
+            &[
+                ClaimPath::parse("scope"),
+                ClaimPath::parse("scp"),
+                ClaimPath::parse("a"),
+                ClaimPath::parse("a.b"),
+            ],
         );
         let payloads = [
             r#"{"iss":"https://a.example","aud":"api","exp":1764496400,"nbf":0,"iat":17,"sub":"x"}"#,
@@ -1296,6 +1373,19 @@ mod tests {
             r#"{"roles":"a","roles":"b"}"#,
             r#"{"realm_access":{"roles":["a"],"roles":["b"]}}"#,
             r#"{"other":1,"other":2,"role":"x"}"#,
+            r#"{"realm_access":{"roles":["admin","user"],"other":{"roles":["no"]}},"resource_access":{"orders-api":{"roles":["writer"]},"billing":{"roles":["payer"]}}}"#,
+            r#"{"realm_access":{"x":1,"x":2,"roles":["a"]},"resource_access":{"orders-api":{"roles":"r s"}}}"#,
+            r#"{"realm_access":{"r\u006fles":["escaped"]},"resource_access":{"orders\u002dapi":{"roles":["e"]}}}"#,
+            r#"{"resource_access":{"orders-api":{"roles":["a"]},"orders-api":{}}}"#,
+            r#"{"resource_access":{"orders-api":{"roles":["a"],"roles":["b"]}}}"#,
+            r#"{"realm_access":{"roles":[{"roles":["no"]},"yes",["no"]]},"resource_access":{"orders-api":[]}}"#,
+            r#"{"realm_access":"admin","resource_access":["orders-api"]}"#,
+            r#"{"realm_access":null,"resource_access":{}}"#,
+            r#"{"realm_access":{"roles":null},"resource_access":{"orders-api":{"roles":{"roles":["no"]}}}}"#,
+            r#"{"a":"s1 s2"}"#,
+            r#"{"a":{"b":"s3","c":"no"}}"#,
+            r#"{"a":["s4",{"b":"no"}]}"#,
+            r#"{"a":{"b":["s5"],"b":["s6"]}}"#,
             r#"{}"#,
         ];
         fn check<C: de::DeserializeOwned>(payload: &str, tree: &PathTree, must_watch: bool) {
@@ -1337,10 +1427,22 @@ mod tests {
             check::<Typed>(payload, &tree, true);
             check::<Untagged>(payload, &tree, true);
             check::<Raw>(payload, &tree, false);
+            check::<Keycloak>(payload, &tree, true);
+            check::<RawRealm>(payload, &tree, false);
         }
         // A `RawValue` is never visited: the one pass gives up, and the caller reads twice.
         assert!(PayloadScan::read_with::<Raw>(br#"{"iss":"a"}"#, &tree).is_err());
         assert!(PayloadScan::read_with::<Raw>(br#"{"sub":"a"}"#, &tree).is_ok());
+        assert!(PayloadScan::read_with::<RawRealm>(br#"{"realm_access":{"roles":["a"]}}"#, &tree).is_err());
+        // Deeper paths are watched, not read twice: the one pass reads these alone.
+        for payload in [
+            r#"{"realm_access":{"roles":["admin"]},"resource_access":{"orders-api":{"roles":["w"]}}}"#,
+            r#"{"a":{"b":"s"}}"#,
+        ] {
+            let (_, scan) = PayloadScan::read_with::<Keycloak>(payload.as_bytes(), &tree).expect(payload);
+            assert_eq!(scan.grants, reference(payload, &tree).expect(payload).grants, "{payload}");
+            assert!(scan.grants.roles().count() + scan.grants.scopes().count() > 0, "{payload}");
+        }
     }
 
     #[test]
