@@ -150,44 +150,105 @@ pub(crate) fn default_scope_paths() -> Vec<ClaimPath> {
 }
 
 /// The roles and scopes of a verified token: sorted, without repeats.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// Every name is kept in one buffer, so a token's grants cost two allocations however many
+/// names it has.
+#[derive(Clone, Default)]
 pub struct Grants {
-    roles: Vec<Box<str>>,
-    scopes: Vec<Box<str>>,
+    /// Every name, back to back.
+    names: String,
+    /// Where each name is in `names`: the roles sorted, then the scopes sorted (once read).
+    entries: Vec<Entry>,
+    /// How many of `entries` are roles.
+    roles: usize,
+}
+
+/// One role or scope: a range of [`Grants::names`].
+#[derive(Clone, Copy)]
+struct Entry {
+    target: Target,
+    start: usize,
+    end: usize,
 }
 
 impl Grants {
     /// True when the token grants this role.
     pub fn has_role(&self, role: &str) -> bool {
-        self.roles.binary_search_by(|r| r.as_ref().cmp(role)).is_ok()
+        self.list(Target::Roles).binary_search_by(|entry| self.name(entry).cmp(role)).is_ok()
     }
 
     /// True when the token grants this scope.
     pub fn has_scope(&self, scope: &str) -> bool {
-        self.scopes.binary_search_by(|s| s.as_ref().cmp(scope)).is_ok()
+        self.list(Target::Scopes).binary_search_by(|entry| self.name(entry).cmp(scope)).is_ok()
     }
 
     /// Every role, sorted.
     pub fn roles(&self) -> impl Iterator<Item = &str> {
-        self.roles.iter().map(|r| r.as_ref())
+        self.list(Target::Roles).iter().map(|entry| self.name(entry))
     }
 
     /// Every scope, sorted.
     pub fn scopes(&self) -> impl Iterator<Item = &str> {
-        self.scopes.iter().map(|s| s.as_ref())
+        self.list(Target::Scopes).iter().map(|entry| self.name(entry))
+    }
+
+    fn name(&self, entry: &Entry) -> &str {
+        &self.names[entry.start..entry.end]
+    }
+
+    fn list(&self, target: Target) -> &[Entry] {
+        let (roles, scopes) = self.entries.split_at(self.roles);
+        match target {
+            Target::Roles => roles,
+            Target::Scopes => scopes,
+        }
+    }
+
+    /// Adds `name` to each of `targets` (nothing when there is none).
+    fn add(&mut self, targets: &[Target], name: &str) {
+        if targets.is_empty() {
+            return;
+        }
+        if self.entries.capacity() == 0 {
+            // Room for a usual token's names at once, instead of growing from 8 bytes.
+            self.names.reserve(64);
+            self.entries.reserve(8);
+        }
+        let start = self.names.len();
+        self.names.push_str(name);
+        let end = self.names.len();
+        self.entries.extend(targets.iter().map(|&target| Entry { target, start, end }));
     }
 
     fn finish(mut self) -> Self {
-        for list in [&mut self.roles, &mut self.scopes] {
-            list.sort_unstable();
-            list.dedup();
-        }
+        let names = &self.names;
+        let key = |entry: &Entry| (entry.target, &names[entry.start..entry.end]);
+        self.entries.sort_unstable_by(|a, b| key(a).cmp(&key(b)));
+        self.entries.dedup_by(|a, b| key(a) == key(b));
+        self.roles = self.entries.partition_point(|entry| entry.target == Target::Roles);
         self
     }
 }
 
-/// Which list a path feeds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+impl PartialEq for Grants {
+    fn eq(&self, other: &Self) -> bool {
+        self.roles().eq(other.roles()) && self.scopes().eq(other.scopes())
+    }
+}
+
+impl Eq for Grants {}
+
+impl fmt::Debug for Grants {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Grants")
+            .field("roles", &self.roles().collect::<Vec<_>>())
+            .field("scopes", &self.scopes().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// Which list a path feeds (roles sort first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Target {
     Roles,
     Scopes,
@@ -403,12 +464,7 @@ struct NodeSeed<'t, 'g> {
 impl NodeSeed<'_, '_> {
     fn push(&mut self, value: &str) {
         for word in value.split_ascii_whitespace() {
-            for target in &self.tree.collect {
-                match target {
-                    Target::Roles => self.grants.roles.push(word.into()),
-                    Target::Scopes => self.grants.scopes.push(word.into()),
-                }
-            }
+            self.grants.add(&self.tree.collect, word);
         }
     }
 }
@@ -440,12 +496,7 @@ impl<'de> Visitor<'de> for NodeSeed<'_, '_> {
         while let Some(item) = seq.next_element::<StringOrOther<'de>>()? {
             if let (true, StringOrOther::String(value)) = (collect, item) {
                 // Each array element is one name, spaces and all.
-                for target in &self.tree.collect {
-                    match target {
-                        Target::Roles => self.grants.roles.push(value.as_ref().into()),
-                        Target::Scopes => self.grants.scopes.push(value.as_ref().into()),
-                    }
-                }
+                self.grants.add(&self.tree.collect, &value);
             }
         }
         Ok(())
@@ -813,12 +864,7 @@ impl<'t, 'a> Watcher<'_, 't, 'a> {
             (Watch::Path(tree), false) => NodeSeed { tree, grants: &mut scan.grants }.push(&value),
             (Watch::Path(tree), true) => {
                 // Each array element is one name, spaces and all.
-                for target in &tree.collect {
-                    match target {
-                        Target::Roles => scan.grants.roles.push(value.as_ref().into()),
-                        Target::Scopes => scan.grants.scopes.push(value.as_ref().into()),
-                    }
-                }
+                scan.grants.add(&tree.collect, &value);
             }
         }
     }
@@ -1483,6 +1529,38 @@ mod tests {
         assert_eq!(ClaimPath::parse("realm_access.roles").segments(), ["realm_access", "roles"]);
         assert_eq!(ClaimPath::parse(r"https://x\.com/roles").segments(), ["https://x.com/roles"]);
         assert_eq!(ClaimPath::parse(r"https://x\.com/roles").to_string(), r"https://x\.com/roles");
+    }
+
+    #[test]
+    fn grants_are_sorted_without_repeats_and_roles_stay_apart_from_scopes() {
+        // `both` feeds roles and scopes; names repeat across paths and within one.
+        let grants = scan(
+            r#"{"both":["b","a b","b"],"roles":"z b a","scope":"s a s","scp":["", "a"]}"#,
+            &["both", "roles"],
+            &["both", "scope", "scp"],
+        )
+        .unwrap();
+        assert_eq!(grants.roles().collect::<Vec<_>>(), ["a", "a b", "b", "z"]);
+        assert_eq!(grants.scopes().collect::<Vec<_>>(), ["", "a", "a b", "b", "s"]);
+        for role in ["a", "a b", "b", "z"] {
+            assert!(grants.has_role(role), "{role}");
+        }
+        assert!(!grants.has_role("s") && !grants.has_role("") && !grants.has_role("ab"));
+        assert!(grants.has_scope("s") && grants.has_scope("") && !grants.has_scope("z"));
+        // Equal by content, whatever order the names came in.
+        let same =
+            scan(r#"{"scp":["s","b","a b","a",""],"roles":["z","b","a","a b"]}"#, &["roles"], &["scp"]);
+        assert_eq!(same.unwrap(), grants);
+        assert_ne!(
+            scan(r#"{"roles":"a"}"#, &[], &["roles"]).unwrap(),
+            scan(r#"{"roles":"a"}"#, &["roles"], &[]).unwrap()
+        );
+        assert_eq!(
+            format!("{grants:?}"),
+            r#"Grants { roles: ["a", "a b", "b", "z"], scopes: ["", "a", "a b", "b", "s"] }"#
+        );
+        let none = Grants::default();
+        assert!(none.roles().next().is_none() && !none.has_role("") && !none.has_scope(""));
     }
 
     #[test]
