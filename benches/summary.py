@@ -65,7 +65,7 @@ def main() -> int:
         # `router_no_auth` may be measured once for all algorithms.
         return means.get((group, alg), means.get((group, None)))
 
-    found = {alg for (group, alg) in means if alg and group != "revocation_check"}
+    found = {alg for (group, alg) in means if alg and group not in ("revocation_check", "keycloak")}
     algorithms = [a for a in ALGORITHMS if a in found] + sorted(found - set(ALGORITHMS))
     us = lambda v: "n/a" if v is None else f"{v:.2f}"  # noqa: E731
     ratio = lambda a, b: "n/a" if a is None or not b else f"{a / b:.2f}×"  # noqa: E731
@@ -197,6 +197,15 @@ def main() -> int:
             continue
         print(f"| {alg} | {us(verify)} | {us(verify_remote)} | {ratio(verify_remote, verify)} "
               f"| {us(with_layer)} | {us(with_remote)} | {ratio(with_remote, with_layer)} |")
+
+    floor, decode, verify = (means.get(("keycloak", name)) for name in ("floor", "jsonwebtoken_decode", "config_verify"))
+    if verify is not None:
+        print()
+        print("| token | floor (µs) | jsonwebtoken decode (µs) | JwtAuthConfig::verify_as (µs) "
+              "| verify_as / floor | verify_as / decode |")
+        print("|---|---:|---:|---:|---:|---:|")
+        print(f"| Keycloak-shaped, HS256 | {us(floor)} | {us(decode)} | {us(verify)} | {ratio(verify, floor)} "
+              f"| {ratio(verify, decode)} |")
     return 0
 
 
