@@ -34,6 +34,7 @@ use crate::error::{AuthError, ConfigError, ErrorKind};
 use crate::extract::{Credential, PreparedSource, TokenSource, extract};
 use crate::grants::{
     ClaimPath, ClaimPreset, MemberIndex, PathTree, PayloadScan, default_role_paths, default_scope_paths,
+    path_at_registered_claim,
 };
 #[cfg(feature = "jwks")]
 use crate::jwks::{Missing, RemoteJwks};
@@ -594,14 +595,15 @@ impl JwtAuthConfigBuilder {
     }
 
     /// Reads roles from this claim (call again for several places). The first call replaces
-    /// the default places, `roles` and `role`.
+    /// the default places, `roles` and `role`. A path may not start at `iss`, `aud`, `exp`,
+    /// `nbf` or `iat` ([`build`](Self::build) refuses it).
     pub fn roles_claim(mut self, path: impl Into<ClaimPath>) -> Self {
         self.role_paths.get_or_insert_with(Vec::new).push(path.into());
         self
     }
 
     /// Reads scopes from this claim (call again for several places). The first call replaces
-    /// the default places, `scope` and `scp`.
+    /// the default places, `scope` and `scp`. The same registered claims are refused.
     pub fn scopes_claim(mut self, path: impl Into<ClaimPath>) -> Self {
         self.scope_paths.get_or_insert_with(Vec::new).push(path.into());
         self
@@ -697,6 +699,14 @@ impl JwtAuthConfigBuilder {
                 REVOCATION_GRACE.as_secs()
             )));
         }
+        let role_paths = self.role_paths.unwrap_or_else(default_role_paths);
+        let scope_paths = self.scope_paths.unwrap_or_else(default_scope_paths);
+        if let Some(path) = path_at_registered_claim(&role_paths).or(path_at_registered_claim(&scope_paths)) {
+            return Err(ConfigError::new(format!(
+                "roles and scopes cannot be read from `{path}`: `iss`, `aud`, `exp`, `nbf` and `iat` \
+                 are registered claims, checked as such"
+            )));
+        }
         let seconds = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
         let sources = self.sources.iter().map(TokenSource::prepare).collect::<Result<Vec<_>, _>>()?;
         let csrf = self.csrf.prepare()?;
@@ -711,10 +721,7 @@ impl JwtAuthConfigBuilder {
                     max_lifetime: self.max_lifetime.map(seconds),
                     required_type: self.required_type,
                     max_token_size: self.max_token_size,
-                    grant_paths: PathTree::new(
-                        &self.role_paths.unwrap_or_else(default_role_paths),
-                        &self.scope_paths.unwrap_or_else(default_scope_paths),
-                    ),
+                    grant_paths: PathTree::new(&role_paths, &scope_paths),
                     header_memo: HeaderMemo::new(),
                 },
                 sources,

@@ -455,6 +455,12 @@ impl<'a> PayloadScan<'a> {
 
 const REGISTERED: [&str; 5] = ["iss", "aud", "exp", "nbf", "iat"];
 
+/// The first path among `paths` that starts at a registered claim the checks read
+/// (`iss`, `aud`, `exp`, `nbf`, `iat`): such a member is read as that claim, never for roles.
+pub(crate) fn path_at_registered_claim(paths: &[ClaimPath]) -> Option<&ClaimPath> {
+    paths.iter().find(|path| path.segments.first().is_some_and(|first| REGISTERED.contains(&first.as_str())))
+}
+
 /// Reads the value at one node of the path tree.
 struct NodeSeed<'t, 'g> {
     tree: &'t PathTree,
@@ -682,6 +688,16 @@ enum Capture<'t> {
 }
 
 impl<'t, 'a> TeeState<'t, 'a> {
+    /// Passes `result` on; an error marks the read `read_twice`, for the claims type may
+    /// catch it and go on (a lenient field), and the scan must not trust a read that failed
+    /// anywhere: the two separate reads then decide.
+    fn noted<T, E>(&mut self, result: Result<T, E>) -> Result<T, E> {
+        if result.is_err() {
+            self.read_twice = true;
+        }
+        result
+    }
+
     /// Records a key; refuses a repeated registered claim or configured path.
     #[allow(clippy::ptr_arg)] // whether the name is borrowed matters: only then is it in the payload
     fn key<E: de::Error>(&mut self, name: &Cow<'a, str>) -> Result<Capture<'t>, E> {
@@ -766,17 +782,26 @@ impl<'a, A: MapAccess<'a>> MapAccess<'a> for &mut TeeMap<'_, '_, 'a, A> {
     type Error = A::Error;
 
     fn next_key_seed<K: DeserializeSeed<'a>>(&mut self, seed: K) -> Result<Option<K::Value>, Self::Error> {
-        let Some(CowStr(name)) = self.inner.next_key::<CowStr<'a>>()? else {
-            self.ended = true;
-            return Ok(None);
+        let key = match self.inner.next_key::<CowStr<'a>>() {
+            Ok(Some(CowStr(name))) => self.state.key(&name).map(|capture| (name, capture)),
+            Ok(None) => {
+                self.ended = true;
+                return Ok(None);
+            }
+            Err(error) => Err(error),
         };
-        self.capture = Some(self.state.key(&name)?);
-        hand_key(seed, name).map(Some)
+        let (name, capture) = self.state.noted(key)?;
+        self.capture = Some(capture);
+        let key = hand_key(seed, name).map(Some);
+        self.state.noted(key)
     }
 
     fn next_value_seed<S: DeserializeSeed<'a>>(&mut self, seed: S) -> Result<S::Value, Self::Error> {
         match self.capture.take() {
-            None | Some(Capture::Pass) => self.inner.next_value_seed(seed),
+            None | Some(Capture::Pass) => {
+                let value = self.inner.next_value_seed(seed);
+                self.state.noted(value)
+            }
             // Registered claims and configured paths are watched as the claims type reads
             // them: one parse.
             Some(Capture::Registered(index)) => {
@@ -800,7 +825,8 @@ fn hand_key<'a, K: DeserializeSeed<'a>, E: de::Error>(seed: K, name: Cow<'a, str
 }
 
 /// The map's next value, read by `seed` while the scan watches it; a value the claims type
-/// never visited marks the read `read_twice`.
+/// never visited, or an error on the way (which the claims type might catch and go on),
+/// marks the read `read_twice`.
 fn watched<'t, 'a, A: MapAccess<'a>, S: DeserializeSeed<'a>>(
     map: &mut A,
     state: &mut TeeState<'t, 'a>,
@@ -809,11 +835,11 @@ fn watched<'t, 'a, A: MapAccess<'a>, S: DeserializeSeed<'a>>(
 ) -> Result<S::Value, A::Error> {
     state.watched = false;
     let watcher = Watcher { state: &mut *state, watch, element: false };
-    let value = map.next_value_seed(WatchSeed { seed, watcher })?;
+    let value = map.next_value_seed(WatchSeed { seed, watcher });
     if !state.watched {
         state.read_twice = true;
     }
-    Ok(value)
+    state.noted(value)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -844,9 +870,7 @@ struct Watcher<'s, 't, 'a> {
 
 impl<'t, 'a> Watcher<'_, 't, 'a> {
     fn seen(&mut self) {
-        if !self.element {
-            self.state.watched = true;
-        }
+        self.state.watched = true;
     }
 
     fn string(mut self, value: Cow<'a, str>) {
@@ -1121,9 +1145,18 @@ struct WatchSeq<'s, 't, 'a, A> {
 impl<'a, A: SeqAccess<'a>> SeqAccess<'a> for WatchSeq<'_, '_, 'a, A> {
     type Error = A::Error;
 
+    /// Each element must be visited too: one the claims type never visited (a reader that
+    /// fails on it, and a wrapper that swallows the failure) marks the read `read_twice`.
     fn next_element_seed<T: DeserializeSeed<'a>>(&mut self, seed: T) -> Result<Option<T::Value>, A::Error> {
+        self.state.watched = false;
         let watcher = Watcher { state: &mut *self.state, watch: self.watch, element: true };
-        self.inner.next_element_seed(WatchSeed { seed, watcher })
+        let element = self.inner.next_element_seed(WatchSeed { seed, watcher });
+        if matches!(element, Ok(Some(_))) && !self.state.watched {
+            self.state.read_twice = true;
+        }
+        // The array itself was visited.
+        self.state.watched = true;
+        self.state.noted(element)
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -1146,23 +1179,29 @@ impl<'a, A: MapAccess<'a>> MapAccess<'a> for WatchMap<'_, '_, 'a, A> {
     type Error = A::Error;
 
     fn next_key_seed<K: DeserializeSeed<'a>>(&mut self, seed: K) -> Result<Option<K::Value>, A::Error> {
-        let Some(CowStr(name)) = self.inner.next_key::<CowStr<'a>>()? else {
-            return Ok(None);
+        let name = match self.inner.next_key::<CowStr<'a>>() {
+            Ok(Some(CowStr(name))) => name,
+            Ok(None) => return Ok(None),
+            Err(error) => return self.state.noted(Err(error)),
         };
         let node = self.tree.child(&name);
         if let Some((index, _)) = node
             && self.seen.insert(index)
         {
-            return Err(de::Error::custom("a claim appears twice"));
+            return self.state.noted(Err(de::Error::custom("a claim appears twice")));
         }
         self.next = node.map(|(_, subtree)| subtree);
-        hand_key(seed, name).map(Some)
+        let key = hand_key(seed, name).map(Some);
+        self.state.noted(key)
     }
 
     fn next_value_seed<S: DeserializeSeed<'a>>(&mut self, seed: S) -> Result<S::Value, A::Error> {
         match self.next.take() {
             Some(subtree) => watched(&mut self.inner, self.state, seed, Watch::Path(subtree)),
-            None => self.inner.next_value_seed(seed),
+            None => {
+                let value = self.inner.next_value_seed(seed);
+                self.state.noted(value)
+            }
         }
     }
 
@@ -1385,6 +1424,81 @@ mod tests {
         struct RawRealm {
             realm_access: Option<Box<RawValue>>,
         }
+        // Claims types that catch errors and go on: the one pass must then give up, never
+        // keep a scan that missed a value or a check that failed.
+        struct Lenient<T>(#[allow(dead_code)] Option<T>);
+        impl<'de, T: Deserialize<'de>> Deserialize<'de> for Lenient<T> {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                Ok(Lenient(T::deserialize(deserializer).ok()))
+            }
+        }
+        #[derive(Deserialize)]
+        #[allow(dead_code)]
+        struct LenientElements {
+            aud: Option<Vec<Lenient<String>>>,
+            roles: Option<Vec<Lenient<u64>>>,
+            realm_access: Option<LenientRealm>,
+        }
+        #[derive(Deserialize)]
+        #[allow(dead_code)]
+        struct LenientRealm {
+            roles: Vec<Lenient<bool>>,
+        }
+        #[derive(Deserialize)]
+        #[allow(dead_code)]
+        struct LenientValues {
+            aud: Option<Lenient<Vec<String>>>,
+            exp: Option<Lenient<u64>>,
+            roles: Option<Lenient<Vec<u64>>>,
+            realm_access: Option<Lenient<Roles>>,
+        }
+        /// Skips a member whose key fails (a repeated claim, for the scan) and goes on.
+        struct SkipBadKeys;
+        impl<'de> Deserialize<'de> for SkipBadKeys {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                struct SkipVisitor;
+                impl<'de> Visitor<'de> for SkipVisitor {
+                    type Value = SkipBadKeys;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str("an object")
+                    }
+                    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SkipBadKeys, A::Error> {
+                        loop {
+                            match map.next_key::<String>() {
+                                Ok(Some(_)) => {
+                                    map.next_value::<SkipBadKeys>().map(drop).or_else(|_| Ok(()))?
+                                }
+                                Ok(None) => return Ok(SkipBadKeys),
+                                Err(_) => map.next_value::<IgnoredAny>().map(drop)?,
+                            }
+                        }
+                    }
+                    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<SkipBadKeys, A::Error> {
+                        while seq.next_element::<SkipBadKeys>()?.is_some() {}
+                        Ok(SkipBadKeys)
+                    }
+                    fn visit_str<E>(self, _: &str) -> Result<SkipBadKeys, E> {
+                        Ok(SkipBadKeys)
+                    }
+                    fn visit_i64<E>(self, _: i64) -> Result<SkipBadKeys, E> {
+                        Ok(SkipBadKeys)
+                    }
+                    fn visit_u64<E>(self, _: u64) -> Result<SkipBadKeys, E> {
+                        Ok(SkipBadKeys)
+                    }
+                    fn visit_f64<E>(self, _: f64) -> Result<SkipBadKeys, E> {
+                        Ok(SkipBadKeys)
+                    }
+                    fn visit_bool<E>(self, _: bool) -> Result<SkipBadKeys, E> {
+                        Ok(SkipBadKeys)
+                    }
+                    fn visit_unit<E>(self) -> Result<SkipBadKeys, E> {
+                        Ok(SkipBadKeys)
+                    }
+                }
+                deserializer.deserialize_any(SkipVisitor)
+            }
+        }
 
         // Paths that end at the top level, deeper ones, and a node that is both (`a`, `a.b`).
         let tree = PathTree::new(
@@ -1432,6 +1546,16 @@ mod tests {
             r#"{"a":{"b":"s3","c":"no"}}"#,
             r#"{"a":["s4",{"b":"no"}]}"#,
             r#"{"a":{"b":["s5"],"b":["s6"]}}"#,
+            r#"{"aud":["api",5],"exp":1}"#,
+            r#"{"aud":["api",null]}"#,
+            r#"{"aud":[1]}"#,
+            r#"{"roles":["admin"],"realm_access":{"roles":["admin"]}}"#,
+            r#"{"roles":["\ud800"]}"#,
+            r#"{"roles":[1e400]}"#,
+            r#"{"exp":1,"exp":9999999999}"#,
+            r#"{"exp":"soon","scope":"s"}"#,
+            r#"{"roles":["user"],"roles":["admin"]}"#,
+            r#"{"realm_access":{"roles":["user"],"roles":["admin"]}}"#,
             r#"{}"#,
         ];
         fn check<C: de::DeserializeOwned>(payload: &str, tree: &PathTree, must_watch: bool) {
@@ -1475,6 +1599,9 @@ mod tests {
             check::<Raw>(payload, &tree, false);
             check::<Keycloak>(payload, &tree, true);
             check::<RawRealm>(payload, &tree, false);
+            check::<LenientElements>(payload, &tree, false);
+            check::<LenientValues>(payload, &tree, false);
+            check::<SkipBadKeys>(payload, &tree, false);
         }
         // A `RawValue` is never visited: the one pass gives up, and the caller reads twice.
         assert!(PayloadScan::read_with::<Raw>(br#"{"iss":"a"}"#, &tree).is_err());

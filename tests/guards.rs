@@ -101,6 +101,18 @@ async fn auth0_permissions_scope_and_namespaced_claims_are_read() {
     .await;
 }
 
+#[test]
+fn roles_and_scopes_are_never_read_from_a_registered_claim() {
+    // `aud` is read as the audience: a path starting there would never grant anything.
+    for (roles, scopes) in [("aud", "scope"), ("iss.roles", "scope"), ("roles", "exp"), ("roles", "iat.x")] {
+        let error = builder().roles_claim(roles).scopes_claim(scopes).build().unwrap_err();
+        assert!(error.message().contains("registered claims"), "{roles} {scopes}: {error}");
+    }
+    for path in ["audience", "sub", "roles.aud", "x.iss"] {
+        assert!(builder().roles_claim(path).scopes_claim(path).build().is_ok(), "{path}");
+    }
+}
+
 #[tokio::test]
 async fn entra_okta_and_cognito_shapes_are_read() {
     let entra = builder().claim_preset(ClaimPreset::entra_id()).build().unwrap();
