@@ -376,6 +376,55 @@ async fn duplicate_claim_names_are_rejected_for_default_and_typed_claims() {
     );
 }
 
+/// A claims type that shrugs off what it cannot read: whatever it swallows, the layer's own
+/// checks still see the payload as it is.
+#[derive(Debug, Deserialize)]
+#[allow(dead_code)]
+struct Lenient {
+    sub: Option<String>,
+    aud: Option<Vec<Forgiving<String>>>,
+    roles: Option<Vec<Forgiving<u64>>>,
+}
+
+#[derive(Debug)]
+struct Forgiving<T>(#[allow(dead_code)] Option<T>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Forgiving<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(Forgiving(T::deserialize(deserializer).ok()))
+    }
+}
+
+#[tokio::test]
+async fn a_lenient_claims_type_loosens_no_check_and_loses_no_role() {
+    async fn lenient_me(Extension(claims): Extension<Claims<Lenient>>) -> String {
+        claims.sub.clone().unwrap_or_default()
+    }
+    let router = Router::new()
+        .route("/me", get(lenient_me))
+        .route_layer(Require::role("admin"))
+        .layer(JwtAuthLayer::new(config()).with_claims::<Lenient>());
+    let base = serve(router).await;
+    let call = |token: String| {
+        let base = base.clone();
+        async move { send(&base, "/me", &[("authorization", &format!("Bearer {token}"))]).await }
+    };
+    let exp = now() + 600;
+    // An audience list with a number in it is malformed, whatever the claims type skips.
+    let token = forge_claims(
+        &json!({"sub": "a", "iss": ISSUER, "aud": [AUDIENCE, 5], "exp": exp, "roles": ["admin"]}),
+    );
+    assert_invalid_token(&call(token).await, ErrorKind::InvalidClaims);
+    // Roles the claims type fails to read as numbers are still the token's roles.
+    let token =
+        forge_claims(&json!({"sub": "a", "iss": ISSUER, "aud": [AUDIENCE], "exp": exp, "roles": ["admin"]}));
+    let answer = call(token).await;
+    assert_eq!((answer.status, answer.body.as_str()), (StatusCode::OK, "a"));
+    let token =
+        forge_claims(&json!({"sub": "a", "iss": ISSUER, "aud": [AUDIENCE], "exp": exp, "roles": ["user"]}));
+    assert_eq!(call(token).await.status, StatusCode::FORBIDDEN);
+}
+
 #[tokio::test]
 async fn payload_that_is_not_a_json_object_is_rejected() {
     for payload in ["[]", "\"x\"", "{", "null"] {
