@@ -9,6 +9,9 @@
 //! - `jsonwebtoken_decode`: `jsonwebtoken::decode::<Claims>` with a `Validation` and a
 //!   `DecodingKey` built once;
 //! - `config_verify`: `JwtAuthConfig::verify_as::<Claims>`, the layer's verification alone;
+//! - `threads/{verify_as,router_warm}/{1,2}`: HS256 `config_verify`, and the warm router
+//!   (one router, its clones sharing the token cache), from one thread and from two threads
+//!   at once: time per call, so perfect scaling halves it on two free cores;
 //! - `keycloak/{floor,jsonwebtoken_decode,config_verify}`: the same three for an HS256 token
 //!   shaped like a Keycloak access token (over 20 claims, roles two and three levels deep), read
 //!   into a struct with its roles, `config_verify` with `ClaimPreset::keycloak`;
@@ -125,6 +128,32 @@ unsafe impl GlobalAlloc for CountingAlloc {
 
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc;
+
+/// The time `iterations` calls take when split across `threads` threads running at once;
+/// each thread makes its worker with `worker` (untimed) before the start.
+fn threaded<W: FnMut()>(iterations: u64, threads: u64, worker: impl Fn() -> W + Sync) -> Duration {
+    let per_thread = iterations.div_ceil(threads);
+    let start = std::sync::Barrier::new(threads as usize + 1);
+    std::thread::scope(|scope| {
+        let running: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut work = worker();
+                    start.wait();
+                    for _ in 0..per_thread {
+                        work();
+                    }
+                })
+            })
+            .collect();
+        start.wait();
+        let began = std::time::Instant::now();
+        for thread in running {
+            thread.join().expect("benchmark thread");
+        }
+        began.elapsed()
+    })
+}
 
 /// Average allocations and bytes per call of `f`, after one uncounted call.
 fn allocations_per_call(mut f: impl FnMut()) -> (f64, f64) {
@@ -789,6 +818,37 @@ fn main() {
     for case in &cases {
         group.bench_function(case.name, |b| {
             b.iter(|| case.config.verify_as::<Claims>(black_box(&case.token)))
+        });
+    }
+    group.finish();
+
+    // The same work from one thread and from two at once (one per core): the time per call
+    // should halve with two, unless they contend on shared state (the header memo, the
+    // token cache's shards, reference counts).
+    let hs256 = &cases[0];
+    let warm_router = served(router_with_layer(hs256.warm_config.clone()));
+    let mut group = criterion.benchmark_group("threads");
+    for threads in [1, 2] {
+        group.bench_function(format!("verify_as/{threads}"), |b| {
+            b.iter_custom(|iterations| {
+                threaded(iterations, threads, || {
+                    || {
+                        black_box(hs256.config.verify_as::<Claims>(black_box(&hs256.token)).is_ok());
+                    }
+                })
+            })
+        });
+        group.bench_function(format!("router_warm/{threads}"), |b| {
+            b.iter_custom(|iterations| {
+                threaded(iterations, threads, || {
+                    let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+                    let mut router = warm_router.clone();
+                    assert_eq!(rt.block_on(call(&mut router, request(&hs256.bearer))), StatusCode::OK);
+                    move || {
+                        rt.block_on(call(&mut router, request(&hs256.bearer)));
+                    }
+                })
+            })
         });
     }
     group.finish();

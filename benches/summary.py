@@ -65,7 +65,7 @@ def main() -> int:
         # `router_no_auth` may be measured once for all algorithms.
         return means.get((group, alg), means.get((group, None)))
 
-    found = {alg for (group, alg) in means if alg and group not in ("revocation_check", "keycloak")}
+    found = {alg for (group, alg) in means if alg and group not in ("revocation_check", "keycloak", "threads")}
     algorithms = [a for a in ALGORITHMS if a in found] + sorted(found - set(ALGORITHMS))
     us = lambda v: "n/a" if v is None else f"{v:.2f}"  # noqa: E731
     ratio = lambda a, b: "n/a" if a is None or not b else f"{a / b:.2f}×"  # noqa: E731
@@ -197,6 +197,17 @@ def main() -> int:
             continue
         print(f"| {alg} | {us(verify)} | {us(verify_remote)} | {ratio(verify_remote, verify)} "
               f"| {us(with_layer)} | {us(with_remote)} | {ratio(with_remote, with_layer)} |")
+
+    rows = [(name, means.get(("threads", f"{name}/1")), means.get(("threads", f"{name}/2")))
+            for name in ("verify_as", "router_warm")]
+    if any(one is not None and two is not None for _, one, two in rows):
+        print()
+        print("| HS256, time per call | one thread (µs) | two threads at once (µs) | throughput, two / one |")
+        print("|---|---:|---:|---:|")
+        for name, one, two in rows:
+            if one is not None and two is not None:
+                label = {"verify_as": "`verify_as`", "router_warm": "router + layer, warm"}[name]
+                print(f"| {label} | {one:.2f} | {two:.2f} | {one / two:.2f}× |")
 
     floor, decode, verify = (means.get(("keycloak", name)) for name in ("floor", "jsonwebtoken_decode", "config_verify"))
     if verify is not None:
