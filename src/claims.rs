@@ -153,11 +153,13 @@ impl VerifiedToken {
     }
 
     /// The ids revocations are checked against: read at verification when the
-    /// configuration has revocations, else read from the payload now.
-    pub(crate) fn ids(&self) -> Cow<'_, TokenIds> {
+    /// configuration has revocations, else read from the payload now. `None` when they
+    /// cannot be read (a `jti`, `sub` or `sid` that is not a string, or is repeated): the
+    /// caller must fail closed, as verification with revocations does.
+    pub(crate) fn ids(&self) -> Option<Cow<'_, TokenIds>> {
         match &self.inner.ids {
-            Some(ids) => Cow::Borrowed(ids),
-            None => Cow::Owned(TokenIds::parse(&self.inner.payload).unwrap_or_default()),
+            Some(ids) => Some(Cow::Borrowed(ids)),
+            None => TokenIds::parse(&self.inner.payload).map(Cow::Owned),
         }
     }
 

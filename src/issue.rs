@@ -178,7 +178,7 @@ impl TokenIssuer {
         let invalid = RefreshError { kind: RefreshErrorKind::Invalid };
         let claims = self.inner.refresh_config.verify(refresh_token).map_err(|_| invalid.clone())?;
         let token = claims.token();
-        let ids = token.ids();
+        let ids = token.ids().ok_or_else(|| invalid.clone())?;
         let generation = claims.get("gen").and_then(Value::as_u64);
         let (Some(sub), Some(sid), Some(generation)) = (ids.sub.as_deref(), ids.sid.as_deref(), generation)
         else {
@@ -240,7 +240,7 @@ impl TokenIssuer {
         access_token: &VerifiedToken,
         revocations: &Revocations,
     ) -> Result<(), RevocationError> {
-        let ids = access_token.ids();
+        let ids = access_token.ids().ok_or(RevocationError::new(RevocationErrorKind::MissingId))?;
         let token = match ids.jti {
             Some(_) => revocations.revoke(access_token).await,
             None => Ok(()),

@@ -264,6 +264,40 @@ fn a_leeway_longer_than_the_entries_last_is_refused_with_revocations() {
 }
 
 #[tokio::test]
+async fn a_token_whose_ids_cannot_be_read_counts_as_revoked_wherever_it_was_verified() {
+    let revocations = Revocations::in_memory();
+    // Verified by a configuration without revocations, then asked of the list directly.
+    let plain =
+        JwtAuthConfig::builder().hmac_secret(SECRET).issuer(ISSUER).audience(AUDIENCE).build().unwrap();
+    let t = now() - 1;
+    let sign = |extra: serde_json::Value| {
+        let mut claims = json!({"sub": "alice", "iss": ISSUER, "aud": AUDIENCE, "iat": t, "exp": t + 600});
+        claims.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        let key = jsonwebtoken::EncodingKey::from_secret(SECRET).unwrap();
+        jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key).unwrap()
+    };
+    let readable = plain.verify_as::<serde_json::Value>(&sign(json!({"sid": "s-1"}))).unwrap();
+    assert!(!revocations.is_revoked(readable.token()));
+    for extra in [json!({"sid": ["s-1"]}), json!({"jti": 7}), json!({"sub": {"id": "alice"}})] {
+        let token = sign(extra.clone());
+        let claims = plain.verify_as::<serde_json::Value>(&token).unwrap();
+        assert!(revocations.is_revoked(claims.token()), "{extra}");
+        let error = revocations.revoke(claims.token()).await.unwrap_err();
+        assert_eq!(error.kind(), RevocationErrorKind::MissingId, "{extra}");
+        let error = issuer().logout(claims.token(), &revocations).await.unwrap_err();
+        assert_eq!(error.kind(), RevocationErrorKind::MissingId, "{extra}");
+        // A configuration with revocations refuses such a token outright.
+        assert_eq!(
+            config(&revocations).verify(&token).unwrap_err().kind(),
+            ErrorKind::InvalidClaims,
+            "{extra}"
+        );
+    }
+    revocations.revoke_subject("alice", SystemTime::now() + Duration::from_secs(60)).await.unwrap();
+    assert!(revocations.is_revoked(readable.token()));
+}
+
+#[tokio::test]
 async fn a_token_without_jti_is_revoked_by_subject_only() {
     let revocations = Revocations::in_memory();
     let config = config(&revocations);

@@ -114,7 +114,8 @@ pub struct RevocationError {
 pub enum RevocationErrorKind {
     /// The list is at its capacity even without expired entries; nothing was recorded.
     Full,
-    /// The token has no `jti` (or `sub`, or `sid`) to revoke it by; nothing was recorded.
+    /// The token has no `jti` (or `sub`, or `sid`) to revoke it by, or one of them cannot be
+    /// read (not a string, or repeated); nothing was recorded.
     MissingId,
     /// Redis could not be reached: the revocation holds on this instance from now on, and
     /// is written to Redis (and so reaches the other instances) when it is back.
@@ -249,8 +250,9 @@ impl Revocations {
     /// [`TokenIssuer`](crate::TokenIssuer) always have one; a token without one cannot be
     /// revoked alone ([`RevocationErrorKind::MissingId`]): revoke its subject instead.
     pub async fn revoke(&self, token: &VerifiedToken) -> Result<(), RevocationError> {
-        let ids = token.ids();
-        let jti = ids.jti.as_deref().ok_or(RevocationError::new(RevocationErrorKind::MissingId))?;
+        let missing = || RevocationError::new(RevocationErrorKind::MissingId);
+        let ids = token.ids().ok_or_else(missing)?;
+        let jti = ids.jti.as_deref().ok_or_else(missing)?;
         self.record(Record::Token { jti: jti.into(), until: token.facts().exp.saturating_add(grace()) }).await
     }
 
@@ -278,9 +280,11 @@ impl Revocations {
         self.record(Record::Session { sid: sid.into(), until }).await
     }
 
-    /// True if the token is revoked. A local lookup: never waits on the network.
+    /// True if the token is revoked. A local lookup: never waits on the network. Also true
+    /// when the token's ids cannot be read (a `jti`, `sub` or `sid` that is not a string,
+    /// or is repeated): such a token is never taken for one that was not revoked.
     pub fn is_revoked(&self, token: &VerifiedToken) -> bool {
-        self.inner.list.covers(&token.ids())
+        token.ids().is_none_or(|ids| self.inner.list.covers(&ids))
     }
 
     /// The number of entries held locally, expired ones not yet swept included.
