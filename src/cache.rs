@@ -136,7 +136,7 @@ impl<C> TokenCache<C> {
             let now = now();
             now < ends && starts.is_none_or(|starts| now >= starts)
         };
-        let fresh = within && verified.config().key_still_trusted(&facts.key);
+        let fresh = within && verified.config().key_still_trusted(verified);
         if fresh {
             Some(entry.claims)
         } else {

@@ -353,9 +353,13 @@ impl JwtAuthConfig {
         self.inner.revocations.as_ref().is_some_and(|revocations| revocations.is_revoked(token))
     }
 
-    /// True while the key behind a verification may still be trusted: static keys always;
-    /// a remote key while its set (not older than its maximum staleness) still holds it.
-    pub(crate) fn key_still_trusted(&self, key: &KeyRef) -> bool {
+    /// True while the key that verified `token` may still be trusted for it: static keys
+    /// always (a static set never changes); a remote key while its set (not older than its
+    /// maximum staleness) would still select that very key for the token's `kid` and
+    /// algorithm, as a fresh verification would. A set due for refresh starts one, as a
+    /// verification does, so reused tokens alone keep the set current.
+    pub(crate) fn key_still_trusted(&self, token: &VerifiedToken) -> bool {
+        let key = &token.facts().key;
         if !key.remote {
             return true;
         }
@@ -365,9 +369,10 @@ impl JwtAuthConfig {
                 0 => Some(&self.inner.keys),
                 n => self.inner.routes.get(n - 1).map(|route| &route.source),
             };
-            source
-                .and_then(|source| source.remote.as_ref())
-                .is_some_and(|remote| remote.has_key(key.fingerprint))
+            let header = token.header();
+            source.and_then(|source| source.remote.as_ref()).is_some_and(|remote| {
+                remote.still_selects(header.kid.as_deref(), header.algorithm, key.fingerprint)
+            })
         }
         #[cfg(not(feature = "jwks"))]
         false

@@ -297,3 +297,183 @@ async fn a_withdrawn_remote_key_stops_authorising_cached_tokens_at_the_next_refr
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     assert_eq!(call(&router, &ed_token).await.0, StatusCode::OK, "other keys' tokens stay cached");
 }
+
+/// Cached tokens verified by a remote key: re-checked against the set a fresh verification
+/// would use.
+#[cfg(feature = "jwks")]
+mod remote {
+    use super::*;
+
+    /// A JWKS server whose document can be swapped, counting its fetches.
+    struct SwappableJwks {
+        published: std::sync::Arc<std::sync::Mutex<String>>,
+        fetches: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+        url: String,
+    }
+
+    impl SwappableJwks {
+        async fn start(keys: Vec<serde_json::Value>) -> Self {
+            use std::sync::atomic::Ordering;
+            let published = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+            let fetches = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let (served, counted) = (published.clone(), fetches.clone());
+            let router = Router::new().route(
+                "/jwks.json",
+                get(move || async move {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    served.lock().unwrap().clone()
+                }),
+            );
+            let url = format!("{}/jwks.json", serve::serve(router).await);
+            let jwks = Self { published, fetches, url };
+            jwks.publish(keys);
+            jwks
+        }
+
+        fn publish(&self, keys: Vec<serde_json::Value>) {
+            *self.published.lock().unwrap() = json!({ "keys": keys }).to_string();
+        }
+
+        fn fetches(&self) -> usize {
+            self.fetches.load(std::sync::atomic::Ordering::SeqCst)
+        }
+    }
+
+    /// The public JWK of `issuer`'s key, under `kid` (or none).
+    fn public_jwk(issuer: &TokenIssuer, kid: Option<&str>) -> serde_json::Value {
+        let mut jwk = serde_json::to_value(issuer.jwk_set()).unwrap()["keys"][0].clone();
+        let members = jwk.as_object_mut().unwrap();
+        match kid {
+            Some(kid) => members.insert("kid".into(), json!(kid)),
+            None => members.remove("kid"),
+        };
+        jwk
+    }
+
+    /// Another provider's public key (from tests/idp/keys-b.json), under `kid`.
+    fn other_public_jwk(name: &str, kid: &str) -> serde_json::Value {
+        let set: serde_json::Value = serde_json::from_str(include_str!("idp/keys-b.json")).unwrap();
+        let mut jwk = set["keys"].as_array().unwrap().iter().find(|key| key["kid"] == name).unwrap().clone();
+        let members = jwk.as_object_mut().unwrap();
+        for private in ["d", "p", "q", "dp", "dq", "qi", "oth"] {
+            members.remove(private);
+        }
+        members.insert("kid".into(), json!(kid));
+        jwk
+    }
+
+    fn remote_config(remote: &tower_jwt_auth::RemoteJwks) -> JwtAuthConfig {
+        JwtAuthConfig::builder()
+            .remote_jwks(remote.clone())
+            .issuer(ISSUER)
+            .audience(AUDIENCE)
+            .build()
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_cached_token_stops_when_a_refreshed_set_would_select_another_key_for_it() {
+        use tower_jwt_auth::{ErrorKind, RemoteJwks};
+        // A token without kid, verified by the set's only RS256 key; the provider then adds a
+        // second RS256 key (a rotation), and a fresh verification can no longer tell which.
+        let rsa = TokenIssuer::builder()
+            .rsa_pem(include_str!("fixtures/rsa_private.pem"))
+            .issuer(ISSUER)
+            .audience(AUDIENCE)
+            .build()
+            .unwrap();
+        let jwks = SwappableJwks::start(vec![public_jwk(&rsa, Some("rs-1"))]).await;
+        let remote = RemoteJwks::from_url(&jwks.url).allow_http(true).build().unwrap();
+        let layer = JwtAuthLayer::new(remote_config(&remote));
+        let router = app(&layer);
+        let kidless = rsa.issue(&json!({"sub": "alice"})).unwrap();
+        for _ in 0..2 {
+            assert_eq!(call(&router, &kidless).await.0, StatusCode::OK);
+        }
+        assert_eq!(stats(&layer).hits, 1);
+        jwks.publish(vec![public_jwk(&rsa, Some("rs-1")), other_public_jwk("rs-b", "rs-2")]);
+        remote.refresh().await.unwrap();
+        assert_eq!(layer.config().verify(&kidless).unwrap_err().kind(), ErrorKind::AmbiguousKey);
+        assert_eq!(
+            call(&router, &kidless).await.0,
+            StatusCode::UNAUTHORIZED,
+            "the cached entry must not answer"
+        );
+
+        // A token with kid "x", verified by the set's one ES256 key without kid; the provider
+        // then publishes another key under "x", which a fresh verification selects.
+        let ec = TokenIssuer::builder()
+            .ec_pem(include_str!("fixtures/ec256_private.pem"))
+            .kid("x")
+            .issuer(ISSUER)
+            .audience(AUDIENCE)
+            .build()
+            .unwrap();
+        let jwks = SwappableJwks::start(vec![public_jwk(&ec, None)]).await;
+        let remote = RemoteJwks::from_url(&jwks.url).allow_http(true).build().unwrap();
+        let layer = JwtAuthLayer::new(remote_config(&remote));
+        let router = app(&layer);
+        let token = ec.issue(&json!({"sub": "bob"})).unwrap();
+        for _ in 0..2 {
+            assert_eq!(call(&router, &token).await.0, StatusCode::OK);
+        }
+        assert_eq!(stats(&layer).hits, 1);
+        jwks.publish(vec![public_jwk(&ec, None), other_public_jwk("es-b", "x")]);
+        remote.refresh().await.unwrap();
+        assert_eq!(layer.config().verify(&token).unwrap_err().kind(), ErrorKind::InvalidSignature);
+        assert_eq!(
+            call(&router, &token).await.0,
+            StatusCode::UNAUTHORIZED,
+            "the cached entry must not answer"
+        );
+    }
+
+    #[tokio::test]
+    async fn reused_tokens_alone_keep_the_remote_set_refreshed() {
+        use tower_jwt_auth::RemoteJwks;
+        let rsa = TokenIssuer::builder()
+            .rsa_pem(include_str!("fixtures/rsa_private.pem"))
+            .kid("rs-1")
+            .issuer(ISSUER)
+            .audience(AUDIENCE)
+            .build()
+            .unwrap();
+        let jwks = SwappableJwks::start(vec![public_jwk(&rsa, Some("rs-1"))]).await;
+        // The set is due for refresh about a second after each fetch.
+        let remote = RemoteJwks::from_url(&jwks.url)
+            .allow_http(true)
+            .default_ttl(Duration::from_secs(1))
+            .ttl_bounds(Duration::from_secs(1), Duration::from_secs(1))
+            .build()
+            .unwrap();
+        let layer = JwtAuthLayer::new(remote_config(&remote));
+        let router = app(&layer);
+        let token = rsa.issue(&json!({"sub": "alice"})).unwrap();
+        assert_eq!(call(&router, &token).await.0, StatusCode::OK);
+        assert_eq!(jwks.fetches(), 1);
+
+        // The provider withdraws the key. Only the cached token keeps arriving: its hits must
+        // start the refresh a verification would start, and stop once the set no longer holds
+        // the key (within the set's lifetime, not the cache's five minutes).
+        jwks.publish(vec![other_public_jwk("rs-b", "rs-2")]);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let mut hits = 0;
+        loop {
+            match call(&router, &token).await.0 {
+                StatusCode::OK => hits += 1,
+                status => {
+                    assert_eq!(status, StatusCode::UNAUTHORIZED);
+                    break;
+                }
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the withdrawn key still authorises: {:?}",
+                stats(&layer)
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(hits > 0 && stats(&layer).hits > 0, "the token was served from the cache meanwhile");
+        assert!(jwks.fetches() >= 2, "a hit started the refresh");
+    }
+}

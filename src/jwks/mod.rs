@@ -283,12 +283,23 @@ impl RemoteJwks {
         }
     }
 
-    /// True when the cached set (not older than the maximum staleness) holds a key with this
-    /// fingerprint.
-    pub(crate) fn has_key(&self, fingerprint: u64) -> bool {
-        let current = self.inner.current.load();
+    /// True when the cached set (not older than the maximum staleness) would select the key
+    /// with this fingerprint for `kid` and `algorithm`: the key is still there, and no key
+    /// added since (a second key of the algorithm for a token without `kid`, a key under the
+    /// token's own `kid`) would be chosen instead. Like a verification, a set due for
+    /// refresh starts one in the background.
+    pub(crate) fn still_selects(&self, kid: Option<&str>, algorithm: Algorithm, fingerprint: u64) -> bool {
+        let inner = &self.inner;
+        let now = Instant::now();
+        let current = inner.current.load();
         current.as_ref().is_some_and(|snapshot| {
-            self.inner.usable(snapshot, Instant::now()) && snapshot.keys.contains(fingerprint)
+            if !inner.usable(snapshot, now) {
+                return false;
+            }
+            if now >= snapshot.refresh_at {
+                inner.refresh_in_background(now);
+            }
+            snapshot.keys.select(kid, algorithm).is_ok_and(|key| key.fingerprint() == fingerprint)
         })
     }
 

@@ -372,12 +372,6 @@ impl KeySet {
         self.keys.iter().any(|key| key.kid() == Some(kid))
     }
 
-    /// True when a key with this fingerprint is in the set.
-    #[cfg(feature = "jwks")]
-    pub(crate) fn contains(&self, fingerprint: u64) -> bool {
-        self.keys.iter().any(|key| key.fingerprint == fingerprint)
-    }
-
     /// The key for a token: an exact `kid` match, else the one key without a kid that
     /// verifies the token's algorithm. The algorithm must be the key's own.
     pub(crate) fn select(&self, kid: Option<&str>, algorithm: Algorithm) -> Result<&PreparedKey, ErrorKind> {
