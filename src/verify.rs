@@ -33,7 +33,8 @@ use crate::keys::{KeySet, PreparedKey, algorithm_from_name};
 use jsonwebtoken::Algorithm;
 
 /// The JOSE header members we read. Unknown members are ignored; `jku`, `x5u`, `jwk` and
-/// `x5c` are never read at all. A member named twice is refused.
+/// `x5c` are never read at all. A member named twice is refused. `crit`, `b64`, `enc` and
+/// `zip` are only noted as present, whatever their value (`null` included).
 #[derive(Deserialize)]
 struct RawHeader<'a> {
     #[serde(borrow)]
@@ -42,10 +43,19 @@ struct RawHeader<'a> {
     kid: Option<Cow<'a, str>>,
     #[serde(borrow)]
     typ: Option<Cow<'a, str>>,
-    crit: Option<IgnoredAny>,
-    b64: Option<IgnoredAny>,
-    enc: Option<IgnoredAny>,
-    zip: Option<IgnoredAny>,
+    #[serde(default, deserialize_with = "present")]
+    crit: bool,
+    #[serde(default, deserialize_with = "present")]
+    b64: bool,
+    #[serde(default, deserialize_with = "present")]
+    enc: bool,
+    #[serde(default, deserialize_with = "present")]
+    zip: bool,
+}
+
+/// True for a member that is there, whatever its value.
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    IgnoredAny::deserialize(deserializer).map(|_| true)
 }
 
 /// The claim checks, built once from the configuration.
@@ -237,8 +247,13 @@ pub(crate) fn precheck<'t>(token: &'t str, rules: &'t ClaimRules) -> Result<Prec
 
 /// The header rules, on the decoded header.
 fn precheck_header(header_bytes: &[u8], rules: &ClaimRules) -> Result<HeaderFacts, ErrorKind> {
+    // An object (RFC 7515 section 4): a derived `Deserialize` would also read an array by
+    // position.
+    if header_bytes.iter().find(|byte| !matches!(byte, b' ' | b'\t' | b'\n' | b'\r')) != Some(&b'{') {
+        return Err(ErrorKind::Malformed);
+    }
     let header: RawHeader<'_> = from_json(header_bytes).map_err(|_| ErrorKind::Malformed)?;
-    if header.crit.is_some() || header.b64.is_some() || header.enc.is_some() || header.zip.is_some() {
+    if header.crit || header.b64 || header.enc || header.zip {
         // We implement no JWS extension (RFC 7515 section 4.1.11), and `b64` only makes sense
         // with `crit`; `enc` and `zip` belong to JWE.
         return Err(ErrorKind::UnsupportedHeader);

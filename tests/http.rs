@@ -479,10 +479,27 @@ async fn unknown_crit_b64_false_enc_and_zip_headers_are_rejected() {
         r#"{"alg":"HS256","b64":false}"#,
         r#"{"alg":"HS256","enc":"A128GCM"}"#,
         r#"{"alg":"HS256","zip":"DEF"}"#,
+        // Present is present, whatever the value.
+        r#"{"alg":"HS256","crit":null}"#,
+        r#"{"alg":"HS256","b64":null}"#,
+        r#"{"alg":"HS256","enc":null}"#,
+        r#"{"alg":"HS256","zip":null}"#,
     ] {
         let token = forge(header, &claims);
         assert_invalid_token(&with_bearer(config(), &token).await, ErrorKind::UnsupportedHeader);
     }
+}
+
+#[tokio::test]
+async fn a_header_that_is_not_a_json_object_is_malformed() {
+    let claims = claims_with(json!({})).to_string();
+    // Signed with the right key: only the header's shape is wrong.
+    for header in [r#"["HS256","k1","JWT",null,null,null,null]"#, r#" ["HS256"]"#, "\"HS256\"", "null", "7"] {
+        let token = forge(header, &claims);
+        assert_invalid_token(&with_bearer(config(), &token).await, ErrorKind::Malformed);
+    }
+    let token = forge("\t\r\n {\"alg\":\"HS256\"} ", &claims);
+    assert_eq!(with_bearer(config(), &token).await.status, StatusCode::OK, "whitespace around an object");
 }
 
 #[tokio::test]
