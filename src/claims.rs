@@ -116,6 +116,11 @@ struct TokenInner {
     ids: Option<TokenIds>,
 }
 
+/// Inserted by an optional layer into a request that carried no credential, so that a guard
+/// further in answers its 401 with that layer's configuration (realm, responder).
+#[derive(Clone)]
+pub(crate) struct Anonymous(pub(crate) JwtAuthConfig);
+
 /// What the claim checks read and which key verified the signature: what a cached
 /// verification needs to be checked again on reuse.
 #[derive(Clone, Copy, Debug)]

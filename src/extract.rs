@@ -130,9 +130,13 @@ fn bearer(headers: &HeaderMap) -> Result<Option<&str>, ErrorKind> {
     let Some(value) = single(headers, &AUTHORIZATION)? else {
         return Ok(None);
     };
-    let scheme_end = value.iter().position(|&b| b == b' ').unwrap_or(value.len());
+    let scheme_end = value.iter().position(|&b| b == b' ' || b == b'\t').unwrap_or(value.len());
     if !value[..scheme_end].eq_ignore_ascii_case(b"bearer") {
         return Ok(None); // another scheme is not our credential
+    }
+    // RFC 7235 separates the scheme from its credentials with spaces only.
+    if value.get(scheme_end) == Some(&b'\t') {
+        return Err(ErrorKind::MalformedRequest);
     }
     let token = std::str::from_utf8(&value[scheme_end..]).map_err(|_| ErrorKind::MalformedRequest)?;
     Ok(Some(token.trim_start_matches(' ')))
@@ -157,21 +161,24 @@ fn header<'a>(
     Ok(Some(token))
 }
 
+/// The named cookie, from every `Cookie` field. Read as bytes: another cookie's non-ASCII
+/// value hides nothing; a non-UTF-8 value of this cookie is a malformed credential.
 fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, ErrorKind> {
     let mut found = None;
     for field in headers.get_all(COOKIE) {
-        let Ok(field) = field.to_str() else { continue };
-        for pair in field.split(';') {
-            let Some((key, value)) = pair.trim().split_once('=') else {
+        for pair in field.as_bytes().split(|&b| b == b';') {
+            let pair = pair.trim_ascii();
+            let Some(equals) = pair.iter().position(|&b| b == b'=') else {
                 continue;
             };
-            if key.trim() != name {
+            if pair[..equals].trim_ascii() != name.as_bytes() {
                 continue;
             }
             if found.is_some() {
                 return Err(ErrorKind::RepeatedCredential);
             }
-            let value = value.trim();
+            let value = std::str::from_utf8(pair[equals + 1..].trim_ascii())
+                .map_err(|_| ErrorKind::MalformedRequest)?;
             let value = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(value);
             found = Some(value);
         }

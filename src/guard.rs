@@ -42,7 +42,7 @@ use serde_json::Value;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::claims::{Claims, CowStr, StrictValue, VerifiedToken};
+use crate::claims::{Anonymous, Claims, CowStr, StrictValue, VerifiedToken};
 use crate::error::{AuthError, ErrorKind};
 use crate::grants::{ClaimPath, Member};
 use crate::response::{RequestHead, default_response, into_service_response};
@@ -70,6 +70,9 @@ enum Node {
 pub struct Require {
     node: Arc<Node>,
     required: Arc<str>,
+    /// The names can go into a challenge's `scope`: each an RFC 6750 scope-token (no
+    /// space, `"` or `\`), so none reads as two or breaks the header.
+    scope_tokens: bool,
     reported: Arc<AtomicBool>,
 }
 
@@ -84,7 +87,16 @@ impl Require {
         let mut names = Vec::new();
         collect_names(&node, &mut names);
         names.dedup();
-        Self { node: Arc::new(node), required: names.join(" ").into(), reported: Arc::default() }
+        let scope_token = |name: &String| {
+            !name.is_empty() && name.bytes().all(|b| matches!(b, 0x21 | 0x23..=0x5b | 0x5d..=0x7e))
+        };
+        let scope_tokens = names.iter().all(scope_token);
+        Self {
+            node: Arc::new(node),
+            required: names.join(" ").into(),
+            scope_tokens,
+            reported: Arc::default(),
+        }
     }
 
     /// The token grants this role.
@@ -170,7 +182,9 @@ impl Require {
         Self::any_of([self, other])
     }
 
-    /// The roles and scopes this requirement names, space-separated (the `scope` of a 403).
+    /// The roles and scopes this requirement names, space-separated: the `scope` of a 403's
+    /// challenge, which leaves `scope` out when a name is not an RFC 6750 scope-token (it
+    /// holds a space, `"`, `\` or a character outside printable ASCII).
     pub fn required(&self) -> &str {
         &self.required
     }
@@ -419,7 +433,9 @@ fn forbidden<B, ResBody: Default + 'static>(
     token: &VerifiedToken,
     request: &Request<B>,
 ) -> Response<ResBody> {
-    let error = AuthError::insufficient_scope(Arc::clone(&require.required));
+    // Names that are not scope-tokens are left out of the challenge rather than mangle it.
+    let required = if require.scope_tokens { Arc::clone(&require.required) } else { Arc::from("") };
+    let error = AuthError::insufficient_scope(required);
     tracing::debug!(kind = ?ErrorKind::InsufficientScope, "request rejected by a guard");
     let head = RequestHead { method: request.method(), uri: request.uri(), headers: request.headers() };
     into_service_response(token.config().rejection(&error, &head))
@@ -448,8 +464,12 @@ where
             }
             let head =
                 RequestHead { method: request.method(), uri: request.uri(), headers: request.headers() };
-            let response =
-                default_response(&ErrorKind::MissingCredential.into(), &head, crate::DEFAULT_REALM);
+            let error = ErrorKind::MissingCredential.into();
+            // Behind an optional layer, its configuration answers (its realm, its responder).
+            let response = match request.extensions().get::<Anonymous>() {
+                Some(Anonymous(config)) => config.rejection(&error, &head),
+                None => default_response(&error, &head, crate::DEFAULT_REALM),
+            };
             return RequireFuture::rejected(into_service_response(response));
         };
         match evaluate(&self.require.node, token, request.extensions()) {

@@ -51,7 +51,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::cache::{TokenCache, TokenCacheStats};
-use crate::claims::{Claims, DefaultClaims, VerifiedToken};
+use crate::claims::{Anonymous, Claims, DefaultClaims, VerifiedToken};
 use crate::config::{JwtAuthConfig, KeyWait, Verdict};
 use crate::error::ErrorKind;
 use crate::extract::validate;
@@ -269,6 +269,8 @@ where
             let extensions = request.extensions_mut();
             extensions.remove::<VerifiedToken>();
             extensions.remove::<Claims<C>>();
+            // A guard further in answers its 401 as this layer would.
+            extensions.insert(Anonymous(config.clone()));
             return State::Inner { future: inner.call(request) };
         }
         Verdict::Done(Ok(None)) => ErrorKind::MissingCredential.into(),

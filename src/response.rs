@@ -65,11 +65,15 @@ impl<'a> RequestHead<'a> {
         self.headers
     }
 
-    /// True for gRPC requests (`content-type: application/grpc` or `application/grpc+...`).
+    /// True for gRPC requests (`content-type: application/grpc` or `application/grpc+...`,
+    /// without regard to case, parameters after `;` allowed, as media types are compared).
     pub fn is_grpc(&self) -> bool {
+        const GRPC: &[u8] = b"application/grpc";
         self.headers.get(CONTENT_TYPE).is_some_and(|value| {
             let value = value.as_bytes();
-            value == b"application/grpc" || value.starts_with(b"application/grpc+")
+            let essence = value.split(|&b| b == b';').next().unwrap_or(value).trim_ascii();
+            essence.get(..GRPC.len()).is_some_and(|head| head.eq_ignore_ascii_case(GRPC))
+                && matches!(essence.get(GRPC.len()), None | Some(b'+'))
         })
     }
 }

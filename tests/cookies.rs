@@ -311,3 +311,30 @@ fn malformed_trusted_origin_fails_build_with_a_sentence() {
         .unwrap_err();
     assert!(error.message().contains("scheme://host[:port]"), "{}", error.message());
 }
+
+/// `GET /me` with these raw `Cookie` fields (bytes as a browser sends them).
+async fn get_with_cookie_fields(base: &str, fields: &[Vec<u8>]) -> StatusCode {
+    let mut request = reqwest::Client::new().get(format!("{base}/me"));
+    for field in fields {
+        request = request.header("cookie", reqwest::header::HeaderValue::from_bytes(field).unwrap());
+    }
+    request.send().await.unwrap().status()
+}
+
+#[tokio::test]
+async fn another_cookies_non_ascii_value_hides_nothing_and_a_bad_token_cookie_is_a_bad_request() {
+    let base = serve(CsrfPolicy::default()).await;
+    let token = token();
+    // Browsers send cookie values as raw bytes, UTF-8 included: the token is still found.
+    let field = format!("lang=fr; name=Jos\u{e9}; {COOKIE}={token}").into_bytes();
+    assert_eq!(get_with_cookie_fields(&base, &[field]).await, StatusCode::OK);
+    // The token cookie itself with bytes that are not UTF-8: a malformed credential.
+    let mut field = format!("{COOKIE}=").into_bytes();
+    field.extend_from_slice(&[0xff, 0xfe]);
+    assert_eq!(get_with_cookie_fields(&base, &[field]).await, StatusCode::BAD_REQUEST);
+    // Split over two fields (as HTTP/2 sends them), one with non-ASCII bytes: still repeated.
+    let other = issuer().issue(&json!({"sub": "mallory"})).unwrap();
+    let fields =
+        [format!("{COOKIE}={token}").into_bytes(), format!("{COOKIE}={other}; x=\u{e9}").into_bytes()];
+    assert_eq!(get_with_cookie_fields(&base, &fields).await, StatusCode::BAD_REQUEST);
+}

@@ -279,6 +279,64 @@ async fn unsatisfied_guard_answers_403_insufficient_scope_naming_the_requirement
 }
 
 #[tokio::test]
+async fn names_that_are_not_scope_tokens_stay_out_of_the_challenge() {
+    let challenge = |base: String| async move {
+        let response = reqwest::Client::new()
+            .get(&base)
+            .bearer_auth(token(json!({"role": "user"})))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        response.headers()["www-authenticate"].to_str().unwrap().to_owned()
+    };
+    let plain = "Bearer realm=\"api\", error=\"insufficient_scope\", \
+                 error_description=\"The access token lacks the required permission\"";
+    // A quote would add parameters, a space would read as two scopes, a line break would
+    // drop the header: the challenge leaves `scope` out instead.
+    for name in [r#"admin", error="invalid_token"#, "Domain Admins", "ops\nteam", "caf\u{e9}", ""] {
+        let base = guarded(builder().build().unwrap(), Require::role(name).or(Require::role("admin"))).await;
+        assert_eq!(challenge(base).await, plain, "{name:?}");
+    }
+    let base = guarded(builder().build().unwrap(), Require::role("orders:admin")).await;
+    assert_eq!(challenge(base).await, format!("{plain}, scope=\"orders:admin\""));
+}
+
+#[tokio::test]
+async fn behind_an_optional_layer_a_guard_answers_401_as_the_layer_would() {
+    let config = builder()
+        .realm("shop")
+        .responder(|error, _| {
+            (error.kind() == tower_jwt_auth::ErrorKind::MissingCredential).then(|| {
+                http::Response::builder()
+                    .status(303)
+                    .header("location", "/login")
+                    .body(bytes::Bytes::new())
+                    .unwrap()
+            })
+        })
+        .build()
+        .unwrap();
+    let router = Router::new()
+        .route("/", get(|| async { "granted" }))
+        .route_layer(Require::role("admin"))
+        .layer(JwtAuthLayer::new(config).optional());
+    let base = serve(router).await;
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let response = client.get(&base).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "the responder answers");
+    assert_eq!(response.headers()["location"], "/login");
+    // Without a responder, the configured realm.
+    let router = Router::new()
+        .route("/", get(|| async { "granted" }))
+        .route_layer(Require::role("admin"))
+        .layer(JwtAuthLayer::new(builder().realm("shop").build().unwrap()).optional());
+    let response = client.get(serve(router).await).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(response.headers()["www-authenticate"], "Bearer realm=\"shop\"");
+}
+
+#[tokio::test]
 async fn grpc_requests_get_permission_denied() {
     let base = guarded(builder().build().unwrap(), Require::role("admin")).await;
     let response = reqwest::Client::new()

@@ -904,3 +904,91 @@ async fn event_stream_runs_on_past_its_token_expiry_when_the_expiry_layer_is_off
     let received = events_with_a_short_lived_token(&serve_events(false).await).await;
     assert_eq!(received, EVENT_COUNT);
 }
+
+// ---- the HTTP surface's edges ----
+
+/// Calls `layer` in front of a service that answers "granted".
+async fn oneshot(
+    layer: JwtAuthLayer,
+    request: http::Request<UnsyncBoxBody<Bytes, Infallible>>,
+) -> http::Response<Full<Bytes>> {
+    use tower::ServiceExt;
+    let inner = tower::service_fn(|_: http::Request<UnsyncBoxBody<Bytes, Infallible>>| async {
+        Ok::<_, Infallible>(http::Response::new(Full::new(Bytes::from("granted"))))
+    });
+    ServiceBuilder::new().layer(layer).service(inner).oneshot(request).await.unwrap()
+}
+
+fn request_with(headers: &[(&str, &[u8])]) -> http::Request<UnsyncBoxBody<Bytes, Infallible>> {
+    let mut request = http::Request::post("/helloworld.Greeter/SayHello");
+    for (name, value) in headers {
+        request = request.header(*name, http::HeaderValue::from_bytes(value).unwrap());
+    }
+    request.body(Full::default().boxed_unsync()).unwrap()
+}
+
+#[tokio::test]
+async fn grpc_content_types_are_recognised_without_regard_to_case_or_parameters() {
+    for content_type in [
+        "application/grpc",
+        "application/grpc+proto",
+        "application/grpc;charset=utf-8",
+        "application/grpc ; proto",
+        "Application/gRPC",
+        "APPLICATION/GRPC+PROTO",
+    ] {
+        let response =
+            oneshot(JwtAuthLayer::new(config()), request_with(&[("content-type", content_type.as_bytes())]))
+                .await;
+        assert_eq!(response.status(), StatusCode::OK, "{content_type}: trailers-only");
+        assert_eq!(response.headers()["grpc-status"], "16", "{content_type}");
+    }
+    for content_type in
+        ["application/grpc-web", "application/grpcx", "application/json", "text/plain; application/grpc"]
+    {
+        let response =
+            oneshot(JwtAuthLayer::new(config()), request_with(&[("content-type", content_type.as_bytes())]))
+                .await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{content_type}");
+        assert!(!response.headers().contains_key("grpc-status"), "{content_type}");
+    }
+    // The expiry layer too: the stream of a gRPC request with parameters ends with a status.
+    let short = TokenIssuer::builder()
+        .hmac_secret(SECRET.to_vec())
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .lifetime(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let bearer = format!("Bearer {}", short.issue(&json!({"sub": "alice"})).unwrap());
+    let request = request_with(&[
+        ("content-type", b"application/grpc; charset=utf-8"),
+        ("authorization", bearer.as_bytes()),
+    ]);
+    let service = ServiceBuilder::new()
+        .layer(JwtAuthLayer::new(builder().leeway(Duration::ZERO).build().unwrap()))
+        .layer(TokenExpiryLayer::new())
+        .service(tower::service_fn(|_: http::Request<UnsyncBoxBody<Bytes, Infallible>>| async {
+            let never_ends = futures_util::stream::pending::<Result<Frame<Bytes>, Infallible>>();
+            Ok::<_, Infallible>(http::Response::new(StreamBody::new(never_ends).boxed_unsync()))
+        }));
+    let response = tower::ServiceExt::oneshot(service, request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let ended = tokio::time::timeout(Duration::from_secs(10), response.into_body().collect()).await;
+    let trailers = ended.expect("the stream ends at expiry").unwrap().trailers().cloned();
+    assert_eq!(trailers.expect("trailers at expiry")["grpc-status"], "16");
+}
+
+#[tokio::test]
+async fn bearer_followed_by_a_tab_is_a_bad_request_even_for_an_optional_layer() {
+    let bearer = format!("Bearer\t{}", token());
+    for layer in [JwtAuthLayer::new(config()), JwtAuthLayer::new(config()).optional()] {
+        let response = oneshot(layer, request_with(&[("authorization", bearer.as_bytes())])).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    }
+    // Other schemes are still not ours: an optional layer lets them through.
+    let response =
+        oneshot(JwtAuthLayer::new(config()).optional(), request_with(&[("authorization", b"Basic\tYTpi")]))
+            .await;
+    assert_eq!(response.status(), StatusCode::OK);
+}
