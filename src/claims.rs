@@ -138,7 +138,7 @@ pub(crate) struct TokenFacts {
 const LAST_REPRESENTABLE_SECOND: i64 = 253_402_300_799;
 
 /// Seconds since the epoch as a [`SystemTime`], clamped to what every platform can hold.
-fn system_time(seconds: i64) -> SystemTime {
+pub(crate) fn system_time(seconds: i64) -> SystemTime {
     let seconds = seconds.clamp(0, LAST_REPRESENTABLE_SECOND).unsigned_abs();
     UNIX_EPOCH + Duration::from_secs(seconds)
 }

@@ -102,6 +102,35 @@ impl fmt::Display for IssueError {
 
 impl std::error::Error for IssueError {}
 
+/// The registered claims the issuer fills in or checks.
+const REGISTERED: [&str; 8] = ["iat", "nbf", "exp", "jti", "iss", "aud", "sub", "sid"];
+
+/// Refuses registered claims of a type no verifier accepts: dates that are not whole
+/// seconds, ids and issuers that are not strings, audiences that are not strings.
+fn check_registered(map: &Map<String, Value>) -> Result<(), IssueError> {
+    let date = |value: &Value| value.is_i64() || value.is_u64();
+    let audience = |value: &Value| match value {
+        Value::String(_) => true,
+        Value::Array(all) => all.iter().all(Value::is_string),
+        _ => false,
+    };
+    for (name, value) in map {
+        let fits = match name.as_str() {
+            "iat" | "nbf" | "exp" => date(value),
+            "jti" | "iss" | "sub" | "sid" => value.is_string(),
+            "aud" => audience(value),
+            _ => true,
+        };
+        if !fits {
+            return Err(IssueError {
+                message: "exp, iat and nbf must be whole seconds; jti, iss, sub and sid strings; aud a \
+                          string or strings",
+            });
+        }
+    }
+    Ok(())
+}
+
 impl TokenIssuer {
     /// A builder; a signing key is required.
     pub fn builder() -> TokenIssuerBuilder {
@@ -109,7 +138,9 @@ impl TokenIssuer {
     }
 
     /// Signs `claims` (any struct or map that serializes to a JSON object), adding `iat`,
-    /// `nbf`, `exp`, `jti`, `iss` and `aud` where `claims` does not set them.
+    /// `nbf`, `exp`, `jti`, `iss` and `aud` where `claims` does not set them (or sets them to
+    /// `null`, as an `Option` field left `None` does). Registered claims of the wrong type
+    /// (a fractional `exp`, a numeric `jti`) are refused: no verifier would accept them.
     pub fn issue<T: Serialize>(&self, claims: &T) -> Result<String, IssueError> {
         let map = self.claims(object(claims)?, now(), self.inner.lifetime)?;
         self.sign(&self.inner.header, &map)
@@ -124,6 +155,8 @@ impl TokenIssuer {
         lifetime: Duration,
     ) -> Result<Map<String, Value>, IssueError> {
         let lifetime = i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX);
+        // A registered claim set to `null` is not set: it gets its default like a missing one.
+        map.retain(|name, value| !(value.is_null() && REGISTERED.contains(&name.as_str())));
         map.entry("iat").or_insert_with(|| now.into());
         map.entry("nbf").or_insert_with(|| now.into());
         map.entry("exp").or_insert_with(|| now.saturating_add(lifetime).into());
@@ -142,6 +175,7 @@ impl TokenIssuer {
                 map.entry("aud").or_insert_with(|| many.to_vec().into());
             }
         }
+        check_registered(&map)?;
         Ok(map)
     }
 
@@ -259,7 +293,11 @@ impl TokenIssuer {
     /// The latest a token of a session issued from now on can expire: what revoking a
     /// session must cover.
     fn session_end(&self) -> SystemTime {
-        SystemTime::now() + self.inner.lifetime.max(self.inner.refresh_lifetime)
+        let now = SystemTime::now();
+        // A lifetime past what `SystemTime` holds: the session never ends before the last
+        // second the revocation list can record (it clamps there too).
+        now.checked_add(self.inner.lifetime.max(self.inner.refresh_lifetime))
+            .unwrap_or_else(|| crate::claims::system_time(i64::MAX))
     }
 
     /// Signs the access and refresh tokens of a session: `session` is its `sid` and the

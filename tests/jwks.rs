@@ -867,3 +867,16 @@ async fn a_real_providers_key_rotation_costs_one_refetch_and_a_dropped_key_stops
     assert_eq!(get_path(&base, "/me", &new).await.0, StatusCode::OK);
     assert_eq!(keys.status().fetches, 3, "the refused old kid caused no fetch (cooldown)");
 }
+
+#[tokio::test]
+async fn a_set_is_served_within_its_lifetime_whatever_the_maximum_staleness() {
+    let rsa = signer(Algorithm::RS256, "rsa-1");
+    let provider = Provider::start(jwks_of(&[&rsa])).await;
+    // A staleness of zero must not make a fresh set unusable: that would fetch per request.
+    let router = app(config(remote(&provider.url()).max_staleness(Duration::ZERO).build().unwrap()));
+    let token = token(&rsa);
+    for _ in 0..50 {
+        assert_eq!(call(&router, &token).await, StatusCode::OK);
+    }
+    assert_eq!(provider.fetches(), 1);
+}

@@ -369,3 +369,45 @@ fn a_refresh_token_has_an_audience_of_its_own() {
     assert!(jsonwebtoken::decode::<serde_json::Value>(&pair.refresh_token, &key, &validation).is_err());
     assert!(jsonwebtoken::decode::<serde_json::Value>(&pair.access_token, &key, &validation).is_ok());
 }
+
+#[tokio::test]
+async fn the_issuer_fills_null_registered_claims_refuses_mistyped_ones_and_never_panics() {
+    let revocations = Revocations::in_memory();
+    let config = config(&revocations);
+    // `Option` fields left `None` serialize as null: they get their defaults.
+    #[derive(serde::Serialize)]
+    struct Mine {
+        sub: &'static str,
+        jti: Option<String>,
+        exp: Option<i64>,
+        iat: Option<i64>,
+    }
+    let token = issuer().issue(&Mine { sub: "alice", jti: None, exp: None, iat: None }).unwrap();
+    let claims = config.verify(&token).unwrap();
+    assert!(claims.jti.as_deref().is_some_and(|jti| !jti.is_empty()));
+    revocations.revoke(claims.token()).await.unwrap();
+    assert_eq!(config.verify(&token).unwrap_err().kind(), ErrorKind::Revoked);
+    // What no verifier would accept is refused at issue.
+    for claims in [
+        json!({"sub": "alice", "exp": 4_000_000_000.5}),
+        json!({"sub": "alice", "iat": "now"}),
+        json!({"sub": "alice", "jti": 7}),
+        json!({"sub": {"id": "alice"}}),
+        json!({"sub": "alice", "aud": [AUDIENCE, 5]}),
+        json!({"sub": "alice", "iss": ["a"]}),
+    ] {
+        assert!(issuer().issue(&claims).is_err(), "{claims}");
+    }
+    // Lifetimes past what the clock holds: sessions and logouts still work.
+    let forever = TokenIssuer::builder()
+        .hmac_secret(SECRET.to_vec())
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .lifetime(Duration::MAX)
+        .refresh_lifetime(Duration::MAX)
+        .build()
+        .unwrap();
+    let pair = forever.issue_pair(&json!({"sub": "bob"})).unwrap();
+    let claims = config.verify(&pair.access_token).unwrap();
+    forever.logout(claims.token(), &revocations).await.unwrap();
+}

@@ -462,8 +462,12 @@ impl Inner {
         self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// A set is served within its own lifetime, and past it until the maximum staleness
+    /// (counted from its fetch) while refreshes fail. A staleness shorter than the lifetime
+    /// never makes a fresh set unusable (each request would fetch again).
     fn usable(&self, snapshot: &Snapshot, now: Instant) -> bool {
-        snapshot.fetched_at.checked_add(self.max_staleness).is_none_or(|end| now < end)
+        now < snapshot.expires_at
+            || snapshot.fetched_at.checked_add(self.max_staleness).is_none_or(|end| now < end)
     }
 
     fn millis(&self, at: Instant) -> u64 {
@@ -713,6 +717,7 @@ impl RemoteJwksBuilder {
     }
 
     /// How long after its fetch a set is still served while refreshes fail (default 24 h).
+    /// A set is always served within its own lifetime, whatever this says.
     pub fn max_staleness(mut self, staleness: Duration) -> Self {
         self.max_staleness = staleness;
         self
