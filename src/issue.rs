@@ -69,7 +69,7 @@ struct IssuerInner {
     public_jwk: Option<Jwk>,
     verifying_key: VerifyingKey,
     refresh_lifetime: Duration,
-    /// `<audience>#refresh` for each audience.
+    /// `<audience>#refresh` for each audience; without audiences, `#refresh`.
     refresh_audiences: Vec<String>,
     refresh_header: Header,
     /// Verifies this issuer's refresh tokens (and nothing else: their `typ` is required).
@@ -101,6 +101,9 @@ impl fmt::Display for IssueError {
 }
 
 impl std::error::Error for IssueError {}
+
+/// The refresh tokens' audience when the issuer has none of its own.
+const REFRESH_AUDIENCE: &str = "#refresh";
 
 /// The registered claims the issuer fills in or checks.
 const REGISTERED: [&str; 8] = ["iat", "nbf", "exp", "jti", "iss", "aud", "sub", "sid"];
@@ -186,7 +189,8 @@ impl TokenIssuer {
 
     /// Signs an access token from `claims` as [`issue`](Self::issue) does, plus a refresh
     /// token, both carrying a new session id (`sid`): the start of a refresh-token family.
-    /// `claims` must have a string `sub` and no `sid` of its own.
+    /// `claims` must have a string `sub` and no `sid`, `exp`, `iat`, `nbf` or `jti` of its
+    /// own: the session sets them, and revoking it covers exactly its lifetimes.
     ///
     /// The refresh token is a JWT with `typ: refresh+jwt`, living
     /// [`refresh_lifetime`](TokenIssuerBuilder::refresh_lifetime) (7 days by default). The
@@ -312,6 +316,14 @@ impl TokenIssuer {
         let generation = session.map_or(0, |(_, generation)| generation);
         if sid.is_none() && map.contains_key("sid") {
             return Err(IssueError { message: "the claims of a new session cannot set sid" });
+        }
+        // The session's lifetimes are what revoking it covers: a later `exp`, or an `iat` or
+        // `nbf` of the caller's, could outlive or escape that revocation.
+        if ["exp", "iat", "nbf", "jti"]
+            .iter()
+            .any(|name| map.get(*name).is_some_and(|value| !value.is_null()))
+        {
+            return Err(IssueError { message: "the claims of a session cannot set exp, iat, nbf or jti" });
         }
         let sub = match map.get("sub") {
             Some(Value::String(sub)) => sub.clone(),
@@ -647,8 +659,12 @@ impl TokenIssuerBuilder {
         if let Some(issuer) = &self.issuer {
             refresh_config = refresh_config.issuer(issuer);
         }
-        let refresh_audiences: Vec<String> =
-            self.audiences.iter().map(|audience| format!("{audience}#refresh")).collect();
+        // Always an audience: a resource server that ignores `typ` and checks no audience of
+        // its own still refuses a token that names one (as jsonwebtoken and PyJWT do).
+        let refresh_audiences: Vec<String> = match self.audiences.is_empty() {
+            true => vec![REFRESH_AUDIENCE.to_owned()],
+            false => self.audiences.iter().map(|audience| format!("{audience}#refresh")).collect(),
+        };
         for audience in &refresh_audiences {
             refresh_config = refresh_config.audience(audience);
         }

@@ -411,3 +411,36 @@ async fn the_issuer_fills_null_registered_claims_refuses_mistyped_ones_and_never
     let claims = config.verify(&pair.access_token).unwrap();
     forever.logout(claims.token(), &revocations).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_session_sets_its_own_dates_and_its_refresh_tokens_always_name_an_audience() {
+    // A later exp (or a future iat) of the caller's could outlive or escape the session's
+    // revocation: refused, for new and continued sessions alike.
+    for claims in [
+        json!({"sub": "alice", "exp": now() + 30 * 24 * 3600}),
+        json!({"sub": "alice", "iat": now() + 59}),
+        json!({"sub": "alice", "nbf": now()}),
+        json!({"sub": "alice", "jti": "mine"}),
+    ] {
+        assert!(issuer().issue_pair(&claims).is_err(), "{claims}");
+    }
+    let revocations = Revocations::in_memory();
+    let pair = issuer().issue_pair(&json!({"sub": "alice", "exp": null})).unwrap();
+    let grant = issuer().redeem(&pair.refresh_token, &revocations).await.unwrap();
+    assert!(issuer().continue_session(&grant, &json!({"exp": now() + 30 * 24 * 3600})).is_err());
+    assert!(issuer().continue_session(&grant, &json!({"role": "admin"})).is_ok());
+
+    // An issuer without audiences still gives its refresh tokens one, so a verifier that
+    // checks no audience of its own (jsonwebtoken's defaults) refuses them.
+    let bare = TokenIssuer::builder().hmac_secret(SECRET.to_vec()).build().unwrap();
+    let pair = bare.issue_pair(&json!({"sub": "alice"})).unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.required_spec_claims.clear();
+    let key = jsonwebtoken::DecodingKey::from_secret(SECRET).unwrap();
+    assert!(jsonwebtoken::decode::<serde_json::Value>(&pair.access_token, &key, &validation).is_ok());
+    let refused =
+        jsonwebtoken::decode::<serde_json::Value>(&pair.refresh_token, &key, &validation).unwrap_err();
+    assert_eq!(refused.kind(), &jsonwebtoken::errors::ErrorKind::InvalidAudience);
+    // And the issuer itself still redeems them.
+    assert!(bare.redeem(&pair.refresh_token, &revocations).await.is_ok());
+}
