@@ -352,3 +352,29 @@ async fn announcements_are_merged_without_reading_the_whole_list_again() {
     // the whole shared list again (the periodic resync is 30 s away).
     assert_eq!(command_calls(&redis, "scan").await, scans);
 }
+
+#[tokio::test]
+async fn a_shorter_lived_generation_never_shortens_how_long_a_reuse_is_detected() {
+    let Some(redis) = RedisServer::start() else { return };
+    let revocations =
+        Revocations::builder().redis(redis.client()).prefix("generations").start().await.unwrap();
+    // The first generation lives 7 days; the next is issued (say, after a deploy) with 60 s.
+    let long = issuer();
+    let short = TokenIssuer::builder()
+        .hmac_secret(SECRET.to_vec())
+        .refresh_lifetime(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let first = long.issue_pair(&json!({"sub": "alice"})).unwrap();
+    let grant = long.redeem(&first.refresh_token, &revocations).await.unwrap();
+    let key = format!("generations:rotation:{}", grant.session());
+    let mut connection = redis.client().get_multiplexed_async_connection().await.unwrap();
+    let before: i64 = redis::cmd("TTL").arg(&key).query_async(&mut connection).await.unwrap();
+    assert!(before > 6 * 24 * 3600, "the first generation's lifetime: {before} s");
+    let next = short.continue_session(&grant, &json!({})).unwrap();
+    short.redeem(&next.refresh_token, &revocations).await.unwrap();
+    let after: i64 = redis::cmd("TTL").arg(&key).query_async(&mut connection).await.unwrap();
+    assert!(after >= before - 60, "the key must outlive the first generation: {before} s, then {after} s");
+    let reused = long.redeem(&first.refresh_token, &revocations).await.unwrap_err();
+    assert_eq!(reused.kind(), RefreshErrorKind::Reused);
+}

@@ -43,15 +43,22 @@ const MAX_INSTANT: i64 = 253_402_300_799;
 /// `KEYS[1]`: the entry. `ARGV[1]`: until; `ARGV[2]`: before (subjects) or `""`;
 /// `ARGV[3]`: the channel; `ARGV[4]`: the message.
 /// Redeems a refresh-token generation: KEYS[1] holds the session's next generation;
-/// ARGV: the generation presented, the instant the key expires. 0: an older generation
-/// (reuse); 1: redeemed, and the session moved on.
+/// ARGV: the generation presented, the instant the key expires (never earlier than it
+/// expired before: an earlier generation may still be alive and must still count as a
+/// reuse). 0: an older generation (reuse); 1: redeemed, and the session moved on.
 const ADVANCE_SCRIPT: &str = r"
 local next = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
 local generation = tonumber(ARGV[1])
 if generation < next then
   return 0
 end
-redis.call('SET', KEYS[1], generation + 1, 'EXAT', ARGV[2])
+local expiry = tonumber(ARGV[2])
+local ttl = redis.call('TTL', KEYS[1])
+if ttl > 0 then
+  local kept = tonumber(redis.call('TIME')[1]) + ttl
+  if kept > expiry then expiry = kept end
+end
+redis.call('SET', KEYS[1], generation + 1, 'EXAT', string.format('%d', expiry))
 return 1
 ";
 
