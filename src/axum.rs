@@ -1,7 +1,7 @@
 //! Axum extractors (feature `axum`): [`Claims<C>`] and `Option<Claims<C>>`.
 //!
 //! `Claims<C>` answers 401 when the layer did not run or found no credential (optional
-//! mode); `Option<Claims<C>>` never rejects. The type `C` must be the one the layer was
+//! mode), as the layer would ([`MissingClaims`]); `Option<Claims<C>>` never rejects. The type `C` must be the one the layer was
 //! built with ([`JwtAuthLayer::with_claims`](crate::JwtAuthLayer::with_claims)).
 //!
 //! ```
@@ -31,27 +31,30 @@ use std::convert::Infallible;
 
 use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum_core::response::{IntoResponse, Response};
-use http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::request::Parts;
-use http::{HeaderValue, StatusCode};
 
 use crate::claims::Claims;
-use crate::error::ErrorKind;
+use crate::response::{RequestHead, missing_credential};
 
-/// The rejection of the [`Claims`] extractor: 401 with `WWW-Authenticate: Bearer`.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct MissingClaims;
+/// The rejection of the [`Claims`] extractor: the 401 the layer answers to a request
+/// without a credential. Behind an optional layer it is that layer's (its realm, its
+/// responder); without any layer, the default (`realm="api"`). gRPC requests get
+/// `grpc-status` 16.
+#[derive(Debug)]
+pub struct MissingClaims {
+    response: http::Response<bytes::Bytes>,
+}
+
+impl MissingClaims {
+    fn for_request(parts: &Parts) -> Self {
+        let head = RequestHead { method: &parts.method, uri: &parts.uri, headers: &parts.headers };
+        Self { response: missing_credential(&parts.extensions, &head) }
+    }
+}
 
 impl IntoResponse for MissingClaims {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({
-            "error": "unauthorized",
-            "error_description": ErrorKind::MissingCredential.description(),
-        });
-        let mut response = (StatusCode::UNAUTHORIZED, body.to_string()).into_response();
-        response.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        response
+        self.response.map(axum_core::body::Body::from)
     }
 }
 
@@ -63,7 +66,7 @@ where
     type Rejection = MissingClaims;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts.extensions.get::<Claims<C>>().cloned().ok_or(MissingClaims)
+        parts.extensions.get::<Claims<C>>().cloned().ok_or_else(|| MissingClaims::for_request(parts))
     }
 }
 

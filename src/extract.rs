@@ -150,15 +150,18 @@ fn header<'a>(
     let Some(value) = single(headers, name)? else {
         return Ok(None);
     };
-    let value = std::str::from_utf8(value).map_err(|_| ErrorKind::MalformedRequest)?;
+    // Without our prefix the value is not our credential, whatever its bytes.
     let token = match prefix {
         None => value,
         Some(prefix) => match value.get(..prefix.len()) {
-            Some(head) if head.eq_ignore_ascii_case(prefix) => value[prefix.len()..].trim_start_matches(' '),
+            Some(head) if head.eq_ignore_ascii_case(prefix.as_bytes()) => {
+                let rest = &value[prefix.len()..];
+                &rest[rest.iter().take_while(|&&b| b == b' ').count()..]
+            }
             _ => return Ok(None),
         },
     };
-    Ok(Some(token))
+    std::str::from_utf8(token).map(Some).map_err(|_| ErrorKind::MalformedRequest)
 }
 
 /// The named cookie, from every `Cookie` field. Read as bytes: another cookie's non-ASCII

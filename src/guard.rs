@@ -42,10 +42,10 @@ use serde_json::Value;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::claims::{Anonymous, Claims, CowStr, StrictValue, VerifiedToken};
+use crate::claims::{Claims, CowStr, StrictValue, VerifiedToken};
 use crate::error::{AuthError, ErrorKind};
 use crate::grants::{ClaimPath, Member};
-use crate::response::{RequestHead, default_response, into_service_response};
+use crate::response::{RequestHead, into_service_response, missing_credential};
 
 /// A boxed future: the one allocation an asynchronous check costs.
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -464,12 +464,7 @@ where
             }
             let head =
                 RequestHead { method: request.method(), uri: request.uri(), headers: request.headers() };
-            let error = ErrorKind::MissingCredential.into();
-            // Behind an optional layer, its configuration answers (its realm, its responder).
-            let response = match request.extensions().get::<Anonymous>() {
-                Some(Anonymous(config)) => config.rejection(&error, &head),
-                None => default_response(&error, &head, crate::DEFAULT_REALM),
-            };
+            let response = missing_credential(request.extensions(), &head);
             return RequireFuture::rejected(into_service_response(response));
         };
         match evaluate(&self.require.node, token, request.extensions()) {

@@ -39,7 +39,7 @@ use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{Method, Response, Uri};
 
-use crate::error::{AuthError, RejectionClass};
+use crate::error::{AuthError, ErrorKind, RejectionClass};
 
 /// The parts of a request a responder may look at.
 #[derive(Debug, Clone, Copy)]
@@ -164,6 +164,19 @@ pub(crate) fn rejection(
     responder
         .and_then(|responder| responder(error, request))
         .unwrap_or_else(|| default_response(error, request, realm))
+}
+
+/// The 401 for a request that reached a guard or an extractor without claims: as the
+/// optional layer that let it through answers (its realm, its responder), else the default.
+pub(crate) fn missing_credential(
+    extensions: &http::Extensions,
+    request: &RequestHead<'_>,
+) -> Response<Bytes> {
+    let error = ErrorKind::MissingCredential.into();
+    match extensions.get::<crate::claims::Anonymous>() {
+        Some(crate::claims::Anonymous(config)) => config.rejection(&error, request),
+        None => default_response(&error, request, crate::DEFAULT_REALM),
+    }
 }
 
 /// Moves a rejection into the service's own body type.

@@ -255,6 +255,16 @@ async fn named_header_with_prefix_is_a_token_source() {
     assert_eq!(answer.status, StatusCode::OK);
     let answer = send(&base, "/me", &[("authorization", &format!("Bearer {}", token()))]).await;
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "sources not configured are not read");
+    // Without the prefix the header is not ours, whatever its bytes; with it, bad bytes are 400.
+    let layer = || {
+        JwtAuthLayer::new(
+            builder().token_sources([TokenSource::header_with_prefix("x-auth", "Token ")]).build().unwrap(),
+        )
+    };
+    let foreign = request_with(&[("x-auth", b"Other \xff\xfe")]);
+    assert_eq!(oneshot(layer().optional(), foreign).await.status(), StatusCode::OK);
+    let ours = request_with(&[("x-auth", b"Token \xff\xfe")]);
+    assert_eq!(oneshot(layer().optional(), ours).await.status(), StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]
@@ -683,11 +693,27 @@ async fn claims_extractor_answers_401_without_the_layer_and_option_never_rejects
     async fn lenient(claims: Option<Claims<tower_jwt_auth::DefaultClaims>>) -> &'static str {
         if claims.is_some() { "someone" } else { "nobody" }
     }
-    let base = serve(Router::new().route("/strict", get(strict)).route("/lenient", get(lenient))).await;
+    let routes = || Router::new().route("/strict", get(strict)).route("/lenient", get(lenient));
+    let base = serve(routes()).await;
     let answer = send(&base, "/strict", &[]).await;
-    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(answer.challenge.as_deref(), Some("Bearer"));
+    assert_invalid_missing(&answer, "api");
     assert_eq!(send(&base, "/lenient", &[]).await.body, "nobody");
+    let grpc = send(&base, "/strict", &[("content-type", "application/grpc")]).await;
+    assert_eq!(grpc.status, StatusCode::OK, "trailers-only");
+    // Behind an optional layer, the 401 is the layer's own: its realm.
+    let base =
+        serve(routes().layer(JwtAuthLayer::new(builder().realm("shop").build().unwrap()).optional())).await;
+    assert_invalid_missing(&send(&base, "/strict", &[]).await, "shop");
+    assert_eq!(send(&base, "/lenient", &[]).await.body, "nobody");
+}
+
+/// A 401 for a missing credential: the bare challenge with this realm, and the fixed body.
+#[cfg(feature = "axum")]
+fn assert_invalid_missing(answer: &Answer, realm: &str) {
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(answer.challenge.as_deref(), Some(format!("Bearer realm=\"{realm}\"").as_str()));
+    let body: Value = serde_json::from_str(&answer.body).unwrap();
+    assert_eq!(body["error_description"], ErrorKind::MissingCredential.description());
 }
 
 #[tokio::test]
