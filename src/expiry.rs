@@ -206,7 +206,10 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let response = ready!(this.future.poll(cx))?;
-        let expiry = this.expiry.take();
+        // A declared `Content-Length` is a promise of a whole body: never cut it, even when
+        // the body itself cannot tell its length (a stream).
+        let declared = response.headers().contains_key(http::header::CONTENT_LENGTH);
+        let expiry = this.expiry.take().filter(|_| !declared);
         Poll::Ready(Ok(response.map(|body| TokenExpiryBody::new(body, expiry))))
     }
 }
@@ -389,6 +392,26 @@ mod tests {
         let body = TokenExpiryBody::new(Full::new(Bytes::from_static(b"whole")), expiry(&token, false));
         assert!(body.timer.is_none());
         assert_eq!(body.size_hint().exact(), Some(5));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_response_that_declares_its_length_is_never_cut() {
+        let token = token(1);
+        let inner = tower::service_fn(|_: Request<()>| async {
+            let mut response = Response::new(endless());
+            response.headers_mut().insert(http::header::CONTENT_LENGTH, http::HeaderValue::from_static("20"));
+            Ok::<_, Infallible>(response)
+        });
+        let mut request = Request::new(());
+        request.extensions_mut().insert(token.clone());
+        let response = TokenExpiry::new(inner).call(request).await.unwrap();
+        assert!(response.body().timer.is_none(), "a Content-Length response keeps its whole body");
+        // Without the header, the same body ends at expiry.
+        let inner =
+            tower::service_fn(|_: Request<()>| async { Ok::<_, Infallible>(Response::new(endless())) });
+        let mut request = Request::new(());
+        request.extensions_mut().insert(token);
+        assert!(TokenExpiry::new(inner).call(request).await.unwrap().body().timer.is_some());
     }
 
     #[tokio::test(start_paused = true)]
