@@ -289,16 +289,8 @@ impl RemoteJwks {
     /// token's own `kid`) would be chosen instead. Like a verification, a set due for
     /// refresh starts one in the background.
     pub(crate) fn still_selects(&self, kid: Option<&str>, algorithm: Algorithm, fingerprint: u64) -> bool {
-        let inner = &self.inner;
-        let now = Instant::now();
-        let current = inner.current.load();
-        current.as_ref().is_some_and(|snapshot| {
-            if !inner.usable(snapshot, now) {
-                return false;
-            }
-            if now >= snapshot.refresh_at {
-                inner.refresh_in_background(now);
-            }
+        let current = self.inner.current.load();
+        self.inner.servable(current.as_ref(), Instant::now()).is_some_and(|snapshot| {
             snapshot.keys.select(kid, algorithm).is_ok_and(|key| key.fingerprint() == fingerprint)
         })
     }
@@ -330,11 +322,8 @@ impl RemoteJwks {
         loop {
             let now = Instant::now();
             let current = inner.current.load();
-            let usable = current.as_ref().filter(|snapshot| inner.usable(snapshot, now));
+            let usable = inner.servable(current.as_ref(), now);
             if let Some(snapshot) = usable {
-                if now >= snapshot.refresh_at {
-                    inner.refresh_in_background(now);
-                }
                 match snapshot.keys.select(kid, algorithm) {
                     Ok(key) => {
                         if now >= snapshot.expires_at {
@@ -460,6 +449,20 @@ impl Inner {
     fn lock(&self) -> MutexGuard<'_, State> {
         // The state holds no invariant a panic could break half-way: recover from poisoning.
         self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// `current` when it may be served at `now`; a set due for refresh starts one in the
+    /// background.
+    fn servable<'c>(
+        self: &Arc<Self>,
+        current: Option<&'c Arc<Snapshot>>,
+        now: Instant,
+    ) -> Option<&'c Arc<Snapshot>> {
+        let snapshot = current.filter(|snapshot| self.usable(snapshot, now))?;
+        if now >= snapshot.refresh_at {
+            self.refresh_in_background(now);
+        }
+        Some(snapshot)
     }
 
     /// A set is served within its own lifetime, and past it until the maximum staleness
