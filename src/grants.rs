@@ -706,13 +706,8 @@ impl<'t, 'a> TeeState<'t, 'a> {
                 return Err(E::custom("a registered claim appears twice"));
             }
             Ok(Capture::Registered(index))
-        } else if let Some((index, subtree)) = self.tree.child(name) {
-            if self.seen_paths.insert(index) {
-                return Err(E::custom("a claim appears twice"));
-            }
-            Ok(Capture::Path(subtree))
         } else {
-            Ok(Capture::Pass)
+            Ok(path_member(self.tree, &mut self.seen_paths, name)?.map_or(Capture::Pass, Capture::Path))
         }
     }
 }
@@ -782,18 +777,13 @@ impl<'a, A: MapAccess<'a>> MapAccess<'a> for &mut TeeMap<'_, '_, 'a, A> {
     type Error = A::Error;
 
     fn next_key_seed<K: DeserializeSeed<'a>>(&mut self, seed: K) -> Result<Option<K::Value>, Self::Error> {
-        let key = match self.inner.next_key::<CowStr<'a>>() {
-            Ok(Some(CowStr(name))) => self.state.key(&name).map(|capture| (name, capture)),
-            Ok(None) => {
-                self.ended = true;
-                return Ok(None);
-            }
-            Err(error) => Err(error),
+        let Some(name) = next_name(&mut self.inner, self.state)? else {
+            self.ended = true;
+            return Ok(None);
         };
-        let (name, capture) = self.state.noted(key)?;
-        self.capture = Some(capture);
-        let key = hand_key(seed, name).map(Some);
-        self.state.noted(key)
+        let capture = self.state.key(&name);
+        self.capture = Some(self.state.noted(capture)?);
+        hand_key(seed, name, self.state).map(Some)
     }
 
     fn next_value_seed<S: DeserializeSeed<'a>>(&mut self, seed: S) -> Result<S::Value, Self::Error> {
@@ -816,12 +806,43 @@ impl<'a, A: MapAccess<'a>> MapAccess<'a> for &mut TeeMap<'_, '_, 'a, A> {
     }
 }
 
-/// Hands a key, as read for the scan, to the claims type's seed.
-fn hand_key<'a, K: DeserializeSeed<'a>, E: de::Error>(seed: K, name: Cow<'a, str>) -> Result<K::Value, E> {
-    match name {
+/// Hands a key, as read for the scan, to the claims type's seed (an error marks the read
+/// `read_twice`).
+fn hand_key<'a, K: DeserializeSeed<'a>, E: de::Error>(
+    seed: K,
+    name: Cow<'a, str>,
+    state: &mut TeeState<'_, 'a>,
+) -> Result<K::Value, E> {
+    let key = match name {
         Cow::Borrowed(name) => seed.deserialize(de::value::BorrowedStrDeserializer::new(name)),
         Cow::Owned(name) => seed.deserialize(de::value::StringDeserializer::new(name)),
+    };
+    state.noted(key)
+}
+
+/// The map's next key, read for the scan (an error marks the read `read_twice`).
+fn next_name<'a, A: MapAccess<'a>>(
+    map: &mut A,
+    state: &mut TeeState<'_, 'a>,
+) -> Result<Option<Cow<'a, str>>, A::Error> {
+    let name = map.next_key::<CowStr<'a>>().map(|name| name.map(|CowStr(name)| name));
+    state.noted(name)
+}
+
+/// The node of member `name` of an object at `tree`, when the configured paths go through
+/// it; `seen` refuses a member named twice.
+fn path_member<'t, E: de::Error>(
+    tree: &'t PathTree,
+    seen: &mut Seen,
+    name: &str,
+) -> Result<Option<&'t PathTree>, E> {
+    let Some((index, subtree)) = tree.child(name) else {
+        return Ok(None);
+    };
+    if seen.insert(index) {
+        return Err(E::custom("a claim appears twice"));
     }
+    Ok(Some(subtree))
 }
 
 /// The map's next value, read by `seed` while the scan watches it; a value the claims type
@@ -1179,20 +1200,12 @@ impl<'a, A: MapAccess<'a>> MapAccess<'a> for WatchMap<'_, '_, 'a, A> {
     type Error = A::Error;
 
     fn next_key_seed<K: DeserializeSeed<'a>>(&mut self, seed: K) -> Result<Option<K::Value>, A::Error> {
-        let name = match self.inner.next_key::<CowStr<'a>>() {
-            Ok(Some(CowStr(name))) => name,
-            Ok(None) => return Ok(None),
-            Err(error) => return self.state.noted(Err(error)),
+        let Some(name) = next_name(&mut self.inner, self.state)? else {
+            return Ok(None);
         };
-        let node = self.tree.child(&name);
-        if let Some((index, _)) = node
-            && self.seen.insert(index)
-        {
-            return self.state.noted(Err(de::Error::custom("a claim appears twice")));
-        }
-        self.next = node.map(|(_, subtree)| subtree);
-        let key = hand_key(seed, name).map(Some);
-        self.state.noted(key)
+        let node = path_member(self.tree, &mut self.seen, &name);
+        self.next = self.state.noted(node)?;
+        hand_key(seed, name, self.state).map(Some)
     }
 
     fn next_value_seed<S: DeserializeSeed<'a>>(&mut self, seed: S) -> Result<S::Value, A::Error> {
