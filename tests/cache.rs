@@ -34,6 +34,18 @@ fn issuer() -> TokenIssuer {
     TokenIssuer::builder().hmac_secret(SECRET.to_vec()).issuer(ISSUER).audience(AUDIENCE).build().unwrap()
 }
 
+/// An issuer for this test's issuer and audience, with the key `builder` holds and `kid`.
+#[cfg(feature = "jwks")]
+fn signer(builder: tower_jwt_auth::TokenIssuerBuilder, kid: Option<&str>) -> TokenIssuer {
+    let builder = builder.issuer(ISSUER).audience(AUDIENCE);
+    match kid {
+        Some(kid) => builder.kid(kid),
+        None => builder,
+    }
+    .build()
+    .unwrap()
+}
+
 fn token_for(sub: &str) -> String {
     issuer().issue(&json!({"sub": sub})).unwrap()
 }
@@ -237,20 +249,11 @@ async fn a_bad_token_is_never_cached_and_a_good_one_never_leaks_to_another() {
 async fn a_withdrawn_remote_key_stops_authorising_cached_tokens_at_the_next_refresh() {
     use std::sync::{Arc, Mutex};
     use tower_jwt_auth::RemoteJwks;
-    let rsa = TokenIssuer::builder()
-        .rsa_pem(include_str!("fixtures/rsa_private.pem"))
-        .kid("rsa-1")
-        .issuer(ISSUER)
-        .audience(AUDIENCE)
-        .build()
-        .unwrap();
-    let ed = TokenIssuer::builder()
-        .ed25519_pem(include_str!("fixtures/ed25519_private.pem"))
-        .kid("ed-1")
-        .issuer(ISSUER)
-        .audience(AUDIENCE)
-        .build()
-        .unwrap();
+    let rsa = signer(TokenIssuer::builder().rsa_pem(include_str!("fixtures/rsa_private.pem")), Some("rsa-1"));
+    let ed = signer(
+        TokenIssuer::builder().ed25519_pem(include_str!("fixtures/ed25519_private.pem")),
+        Some("ed-1"),
+    );
     let keys_of = |issuers: &[&TokenIssuer]| {
         let keys: Vec<serde_json::Value> = issuers
             .iter()
@@ -376,12 +379,7 @@ mod remote {
         use tower_jwt_auth::{ErrorKind, RemoteJwks};
         // A token without kid, verified by the set's only RS256 key; the provider then adds a
         // second RS256 key (a rotation), and a fresh verification can no longer tell which.
-        let rsa = TokenIssuer::builder()
-            .rsa_pem(include_str!("fixtures/rsa_private.pem"))
-            .issuer(ISSUER)
-            .audience(AUDIENCE)
-            .build()
-            .unwrap();
+        let rsa = signer(TokenIssuer::builder().rsa_pem(include_str!("fixtures/rsa_private.pem")), None);
         let jwks = SwappableJwks::start(vec![public_jwk(&rsa, Some("rs-1"))]).await;
         let remote = RemoteJwks::from_url(&jwks.url).allow_http(true).build().unwrap();
         let layer = JwtAuthLayer::new(remote_config(&remote));
@@ -402,13 +400,7 @@ mod remote {
 
         // A token with kid "x", verified by the set's one ES256 key without kid; the provider
         // then publishes another key under "x", which a fresh verification selects.
-        let ec = TokenIssuer::builder()
-            .ec_pem(include_str!("fixtures/ec256_private.pem"))
-            .kid("x")
-            .issuer(ISSUER)
-            .audience(AUDIENCE)
-            .build()
-            .unwrap();
+        let ec = signer(TokenIssuer::builder().ec_pem(include_str!("fixtures/ec256_private.pem")), Some("x"));
         let jwks = SwappableJwks::start(vec![public_jwk(&ec, None)]).await;
         let remote = RemoteJwks::from_url(&jwks.url).allow_http(true).build().unwrap();
         let layer = JwtAuthLayer::new(remote_config(&remote));
@@ -431,13 +423,8 @@ mod remote {
     #[tokio::test]
     async fn reused_tokens_alone_keep_the_remote_set_refreshed() {
         use tower_jwt_auth::RemoteJwks;
-        let rsa = TokenIssuer::builder()
-            .rsa_pem(include_str!("fixtures/rsa_private.pem"))
-            .kid("rs-1")
-            .issuer(ISSUER)
-            .audience(AUDIENCE)
-            .build()
-            .unwrap();
+        let rsa =
+            signer(TokenIssuer::builder().rsa_pem(include_str!("fixtures/rsa_private.pem")), Some("rs-1"));
         let jwks = SwappableJwks::start(vec![public_jwk(&rsa, Some("rs-1"))]).await;
         // The set is due for refresh about a second after each fetch.
         let remote = RemoteJwks::from_url(&jwks.url)
