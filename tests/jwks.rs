@@ -49,6 +49,8 @@ enum Mode {
     /// 1 MiB, streamed without a Content-Length.
     Huge,
     Redirect,
+    /// The set, after this long.
+    Delay(Duration),
 }
 
 struct ProviderState {
@@ -151,6 +153,11 @@ async fn serve_jwks(State(state): State<Arc<ProviderState>>, headers: axum::http
             Body::from_stream(futures_util::stream::iter(chunks)).into_response()
         }
         Mode::Redirect => (StatusCode::FOUND, [(header::LOCATION, "/moved.json")]).into_response(),
+        Mode::Delay(delay) => {
+            tokio::time::sleep(delay).await;
+            let body = state.jwks.lock().unwrap().to_string();
+            ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+        }
     }
 }
 
@@ -879,4 +886,64 @@ async fn a_set_is_served_within_its_lifetime_whatever_the_maximum_staleness() {
         assert_eq!(call(&router, &token).await, StatusCode::OK);
     }
     assert_eq!(provider.fetches(), 1);
+}
+
+/// What becomes of the runtime that started a fetch, once it has given up waiting for it.
+enum Starter {
+    /// Alive but not driven: a current-thread runtime outside `block_on`.
+    Idle,
+    /// Shut down.
+    Gone,
+}
+
+/// A current-thread runtime on its own thread starts the cold fetch (the provider answers
+/// after 1.5 s), gives up on it after 200 ms, then idles or shuts down; the same
+/// configuration then serves a real server on the test's runtime.
+async fn left_behind(starter: Starter) {
+    let rsa = signer(Algorithm::RS256, "rsa-1");
+    let provider = Provider::start(jwks_of(&[&rsa])).await;
+    provider.set_mode(Mode::Delay(Duration::from_millis(1500)));
+    let config = config(remote(&provider.url()).build().unwrap());
+    let token = token(&rsa);
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let thread = {
+        let (config, token) = (config.clone(), token.clone());
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let waited = runtime.block_on(async {
+                tokio::time::timeout(Duration::from_millis(200), config.verify_async::<Value>(&token)).await
+            });
+            assert!(waited.is_err(), "the fetch is still in flight");
+            match starter {
+                Starter::Idle => {
+                    started_tx.send(()).unwrap();
+                    let _ = release_rx.recv_timeout(Duration::from_secs(30));
+                    drop(runtime);
+                }
+                Starter::Gone => {
+                    drop(runtime);
+                    started_tx.send(()).unwrap();
+                }
+            }
+        })
+    };
+    started_rx.recv().unwrap();
+    let base = serve(app(config)).await;
+    let started = std::time::Instant::now();
+    let answer = get_me(&base, &token).await;
+    assert_eq!(answer.status, StatusCode::OK, "body: {}", answer.body);
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert_eq!(provider.fetches(), 1, "the request waited for the fetch in flight");
+    let _ = release_tx.send(()); // the idle starter waits for this; a gone one has ended
+    thread.join().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fetch_outlives_the_runtime_that_started_it_idle_or_shut_down() {
+    // Before fetches ran on their own thread: with the starter idle, the request hung (the
+    // fetch's connection and timer belonged to a runtime nobody drove); with it shut down,
+    // the fetch panicked ("being shutdown") and the request got 503.
+    left_behind(Starter::Idle).await;
+    left_behind(Starter::Gone).await;
 }

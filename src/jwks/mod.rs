@@ -18,9 +18,14 @@
 //!   bounded, keyed by hash), so a flood of random kids costs no network and takes no lock
 //!   longer than a lookup. A bad signature with a known kid never
 //!   fetches. The algorithm allowlist (and the issuer, before any wait) is checked first.
-//! - **Cold start**: lazy by default ([`RemoteJwksBuilder::prefetch`] starts at build when a
-//!   Tokio runtime is running). Before the first successful fetch, requests wait for the one
-//!   fetch in flight and, if it fails, get 503 with `Retry-After` (gRPC: UNAVAILABLE).
+//! - **Cold start**: lazy by default ([`RemoteJwksBuilder::prefetch`] starts at build).
+//!   Before the first successful fetch, requests wait for the one fetch in flight and, if it
+//!   fails, get 503 with `Retry-After` (gRPC: UNAVAILABLE).
+//! - **Where fetches run**: on one background thread the crate starts on the first fetch
+//!   (a current-thread Tokio runtime named `tower-jwt-auth-jwks`), never on the runtime of
+//!   the request that started them. A fetch ends, by its timeout at the latest, however busy
+//!   or idle that runtime is, even after it shut down, so a waiting request never waits
+//!   longer than the timeout.
 //!
 //! ```no_run
 //! use tower_jwt_auth::{JwtAuthConfig, RemoteJwks};
@@ -46,7 +51,7 @@ use std::hash::BuildHasher as _;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -478,11 +483,9 @@ impl Inner {
     }
 
     fn refresh_in_background(self: &Arc<Self>, now: Instant) {
-        // Without a runtime nothing would drive the fetch; without the quiet window passed,
-        // a fetch runs or the backoff holds. Both checks take no lock.
-        if self.millis(now) < self.quiet_until.load(Ordering::Relaxed)
-            || tokio::runtime::Handle::try_current().is_err()
-        {
+        // Without the quiet window passed, a fetch runs or the backoff holds; without a
+        // runtime nothing would drive the fetch. Neither check takes a lock.
+        if self.millis(now) < self.quiet_until.load(Ordering::Relaxed) || fetch_runtime().is_none() {
             return;
         }
         let mut state = self.lock();
@@ -493,9 +496,10 @@ impl Inner {
     }
 
     /// Starts a fetch (the caller checked none is in flight) and returns the shared handle.
-    /// With a Tokio runtime the fetch runs on its own task, so it completes even when every
-    /// waiter goes away. A panic inside the fetch is an error like any other, and a fetch
-    /// dropped before its end (its runtime shut down) still clears `in_flight`.
+    /// The fetch runs as a task on the fetch runtime ([`fetch_runtime`]), so it ends, by its
+    /// own timeout at the latest, whatever becomes of the requests that wait for it and of
+    /// their runtime; waiters only wait for the task's end. A panic inside the fetch is an
+    /// error like any other, and a fetch dropped before its end still clears `in_flight`.
     fn start_fetch(self: &Arc<Self>, state: &mut State) -> Shared<BoxFuture<'static, Result<(), JwksError>>> {
         state.fetches += 1;
         state.generation = state.generation.wrapping_add(1);
@@ -514,11 +518,20 @@ impl Inner {
             guard.disarm();
             inner.apply(outcome)
         });
+        let future = match fetch_runtime() {
+            Some(runtime) => {
+                let task = runtime.spawn(future);
+                async move {
+                    task.await
+                        .unwrap_or(Err(JwksError { failure: FetchFailure::Transport, discovery: false }))
+                }
+                .boxed()
+            }
+            // No thread could be started and no runtime is running: whoever waits drives it.
+            None => future,
+        };
         let shared = future.shared();
         state.in_flight = Some(shared.clone());
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(shared.clone());
-        }
         shared
     }
 
@@ -648,6 +661,32 @@ impl Drop for FetchGuard {
     }
 }
 
+/// The runtime every key fetch runs on: a current-thread Tokio runtime on one background
+/// thread, started on the first fetch and kept for the life of the process.
+///
+/// A fetch is never bound to the runtime of the request that started it. A fetch spawned
+/// there would stall while that runtime stalls (a current-thread runtime that is busy, or
+/// idle outside `block_on`), or break when it shuts down (a warm-up runtime, or a test's),
+/// and every request waiting for it, on any runtime, would wait as long or fail. Its
+/// connections, pooled in the client, would share that fate. On its own thread, a fetch
+/// always runs to its end or its timeout.
+///
+/// Should the thread fail to start, fetches run on the caller's runtime, as tasks there;
+/// `None` when there is none either.
+fn fetch_runtime() -> Option<tokio::runtime::Handle> {
+    static RUNTIME: OnceLock<Option<tokio::runtime::Handle>> = OnceLock::new();
+    let own = RUNTIME.get_or_init(|| {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+        let handle = runtime.handle().clone();
+        std::thread::Builder::new()
+            .name("tower-jwt-auth-jwks".to_owned())
+            .spawn(move || runtime.block_on(std::future::pending::<()>()))
+            .ok()?;
+        Some(handle)
+    });
+    own.clone().or_else(|| tokio::runtime::Handle::try_current().ok())
+}
+
 /// A uniform random number in [0, 1), for jitter.
 fn unit_random() -> f64 {
     f64::from(getrandom::u32().unwrap_or(u32::MAX / 2)) / (f64::from(u32::MAX) + 1.0)
@@ -747,8 +786,8 @@ impl RemoteJwksBuilder {
         self
     }
 
-    /// Starts the first fetch at build when a Tokio runtime is running, instead of at the
-    /// first request. The build never waits for it and never fails because of it.
+    /// Starts the first fetch at build, in the background, instead of at the first request.
+    /// The build never waits for it and never fails because of it.
     pub fn prefetch(mut self, prefetch: bool) -> Self {
         self.prefetch = prefetch;
         self
@@ -840,7 +879,7 @@ impl RemoteJwksBuilder {
                 epoch: Instant::now(),
             }),
         };
-        if self.prefetch && tokio::runtime::Handle::try_current().is_ok() {
+        if self.prefetch && fetch_runtime().is_some() {
             let mut state = remote.inner.lock();
             drop(remote.inner.start_fetch(&mut state));
         }
