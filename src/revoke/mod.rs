@@ -522,15 +522,19 @@ impl LocalList {
         false
     }
 
-    /// Makes room in the budget `counter` counts: sweeps expired entries when due, or when
-    /// full (then at most once a second, so a full list does not sweep on every call).
-    fn make_room(&self, counter: &AtomicUsize, what: &str, now: i64) -> Result<(), RevocationError> {
+    /// Reserves room for one entry in the budget `counter` counts, sweeping expired entries
+    /// when due, or when full (then at most once a second, so a full list does not sweep on
+    /// every call). The count goes up here, atomically with the check, so writers racing
+    /// for the last places never take the list past its capacity; the caller gives the
+    /// place back when it made no entry after all.
+    fn reserve(&self, counter: &AtomicUsize, what: &str, now: i64) -> Result<(), RevocationError> {
         let due = now >= self.next_purge.load(Ordering::Relaxed);
         let full = counter.load(Ordering::Relaxed) >= self.capacity;
         if due || (full && self.last_full_sweep.swap(now, Ordering::Relaxed) < now) {
             self.purge(now);
         }
-        if counter.load(Ordering::Relaxed) >= self.capacity {
+        let room = |count: usize| (count < self.capacity).then(|| count + 1);
+        if counter.fetch_update(Ordering::Relaxed, Ordering::Relaxed, room).is_err() {
             tracing::debug!(capacity = self.capacity, "the revocation list is full: {what} was refused");
             return Err(RevocationError::new(RevocationErrorKind::Full));
         }
@@ -578,16 +582,21 @@ impl LocalList {
             return Ok(()); // covers only expired tokens
         }
         // An entry already there is extended in place, even when the list is full.
-        if !self.insert_if(record, false) {
-            self.make_room(&self.len, "a revocation", now)?;
-            self.insert_if(record, true);
+        if self.insert_if(record, false) == Some(false) {
+            return Ok(());
+        }
+        self.reserve(&self.len, "a revocation", now)?;
+        if self.insert_if(record, true) != Some(true) {
+            // Another writer made the entry meanwhile, and this one merged into it.
+            self.len.fetch_sub(1, Ordering::Relaxed);
         }
         Ok(())
     }
 
-    /// Merges `record` into its entry; makes the entry only when `create`. True when the
-    /// entry is there now.
-    fn insert_if(&self, record: &Record, create: bool) -> bool {
+    /// Merges `record` into its entry; makes the entry only when `create` (its place in
+    /// `len` reserved by the caller). `Some(true)`: made; `Some(false)`: merged; `None`:
+    /// absent and not made.
+    fn insert_if(&self, record: &Record, create: bool) -> Option<bool> {
         let (id, kind) = match record {
             Record::Token { jti, .. } => (jti, Kind::Token),
             Record::Subject { sub, .. } => (sub, Kind::Subject),
@@ -610,10 +619,9 @@ impl LocalList {
         if added == Some(true) {
             // Counted under the shard's lock, so a sweep never sees the entry uncounted.
             self.counts[kind as usize].fetch_add(1, Ordering::Relaxed);
-            self.len.fetch_add(1, Ordering::Relaxed);
         }
         drop(shard);
-        added.is_some()
+        added
     }
 
     /// Redeems generation `generation` of session `sid`: `Ok(true)` when it is the
@@ -622,11 +630,19 @@ impl LocalList {
     fn advance(&self, sid: &str, generation: u64, until: i64, now: i64) -> Result<bool, RevocationError> {
         for create in [false, true] {
             if create {
-                self.make_room(&self.rotations, "a refresh-token rotation", now)?;
+                self.reserve(&self.rotations, "a refresh-token rotation", now)?;
             }
             let mut shard = self.write(sid);
+            // A place reserved but not needed (another writer followed the session
+            // meanwhile) goes back.
+            let give_back = || {
+                if create {
+                    self.rotations.fetch_sub(1, Ordering::Relaxed);
+                }
+            };
             match shard.rotations.get_mut(sid) {
                 Some((next, kept)) if *kept > now => {
+                    give_back();
                     if generation < *next {
                         return Ok(false);
                     }
@@ -635,13 +651,13 @@ impl LocalList {
                     return Ok(true);
                 }
                 Some(entry) => {
+                    give_back();
                     // Expired but not swept yet: start again.
                     *entry = (generation.saturating_add(1), until);
                     return Ok(true);
                 }
                 None if create => {
                     shard.rotations.insert(sid.into(), (generation.saturating_add(1), until));
-                    self.rotations.fetch_add(1, Ordering::Relaxed);
                     return Ok(true);
                 }
                 None => {}
@@ -757,6 +773,42 @@ mod tests {
         list.purge(3_000);
         assert_eq!(list.rotations.load(Ordering::Relaxed), 0);
         assert_eq!(list.len.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn concurrent_writers_never_take_the_list_past_its_capacity() {
+        // Four threads race to fill lists of 16 entries, and to follow 16 sessions, with
+        // distinct ids: exactly 16 succeed each time, however they interleave.
+        const CAPACITY: usize = 16;
+        for round in 0..300 {
+            let list = LocalList::new(CAPACITY);
+            let barrier = std::sync::Barrier::new(4);
+            let (added, followed) = std::thread::scope(|scope| {
+                let writers: Vec<_> = (0..4)
+                    .map(|writer| {
+                        let (list, barrier) = (&list, &barrier);
+                        scope.spawn(move || {
+                            barrier.wait();
+                            let (mut added, mut followed) = (0, 0);
+                            for index in 0..8 {
+                                let id = format!("{round}-{writer}-{index}");
+                                let record = Record::Token { jti: id.as_str().into(), until: 2_000 };
+                                added += usize::from(list.insert(&record, 1_000).is_ok());
+                                followed += usize::from(list.advance(&id, 0, 2_000, 1_000).is_ok());
+                            }
+                            (added, followed)
+                        })
+                    })
+                    .collect();
+                writers
+                    .into_iter()
+                    .map(|writer| writer.join().unwrap())
+                    .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+            });
+            assert_eq!((added, followed), (CAPACITY, CAPACITY), "round {round}");
+            assert_eq!(list.len.load(Ordering::Relaxed), CAPACITY);
+            assert_eq!(list.rotations.load(Ordering::Relaxed), CAPACITY);
+        }
     }
 
     #[test]
