@@ -549,7 +549,9 @@ impl JwtAuthConfigBuilder {
     }
 
     /// Refuses tokens whose lifetime (`exp - iat`, or `exp - now` without `iat`) exceeds
-    /// this (default: no limit).
+    /// this (default: no limit, or with [`revocations`](Self::revocations) their
+    /// [`max_token_lifetime`](crate::RevocationsBuilder::max_token_lifetime), which this
+    /// may not exceed).
     pub fn max_lifetime(mut self, lifetime: Duration) -> Self {
         self.max_lifetime = Some(lifetime);
         self
@@ -626,7 +628,10 @@ impl JwtAuthConfigBuilder {
     /// Checks every verified token against a revocation list, on the token-cache hits too:
     /// a revoked token gets 401 `invalid_token` ([`ErrorKind::Revoked`]). See
     /// [`Revocations`]; the leeway may then be at most
-    /// [`REVOCATION_GRACE`](crate::REVOCATION_GRACE). A token whose `jti`, `sub` or `sid`
+    /// [`REVOCATION_GRACE`](crate::REVOCATION_GRACE), and tokens living longer than the
+    /// list's [`max_token_lifetime`](crate::RevocationsBuilder::max_token_lifetime) are
+    /// refused ([`ErrorKind::LifetimeTooLong`]), since a subject revocation would not
+    /// cover them to their end. A token whose `jti`, `sub` or `sid`
     /// is not a string (RFC 7519 makes them strings) is then refused as invalid, since it
     /// could not be matched against the list.
     pub fn revocations(mut self, revocations: Revocations) -> Self {
@@ -704,6 +709,18 @@ impl JwtAuthConfigBuilder {
                 REVOCATION_GRACE.as_secs()
             )));
         }
+        let seconds = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+        // A subject revocation covers tokens living at most the list's longest lifetime: a
+        // longer-lived token would outlive its entry, so none is accepted.
+        let covered = self.revocations.as_ref().map(Revocations::max_token_lifetime);
+        let max_lifetime = match (self.max_lifetime.map(seconds), covered) {
+            (Some(max), Some(covered)) if max > covered => {
+                return Err(ConfigError::new(format!(
+                    "max_lifetime ({max} s) is longer than the revocations' max_token_lifetime                      ({covered} s): tokens could outlive the entries that revoke them"
+                )));
+            }
+            (max, covered) => max.or(covered),
+        };
         let role_paths = self.role_paths.unwrap_or_else(default_role_paths);
         let scope_paths = self.scope_paths.unwrap_or_else(default_scope_paths);
         if let Some(path) = path_at_registered_claim(&role_paths).or(path_at_registered_claim(&scope_paths)) {
@@ -712,7 +729,6 @@ impl JwtAuthConfigBuilder {
                  are registered claims, checked as such"
             )));
         }
-        let seconds = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
         let sources = self.sources.iter().map(TokenSource::prepare).collect::<Result<Vec<_>, _>>()?;
         let csrf = self.csrf.prepare()?;
         Ok(JwtAuthConfig {
@@ -723,7 +739,7 @@ impl JwtAuthConfigBuilder {
                     leeway: seconds(self.leeway),
                     issuers,
                     audiences: self.audiences,
-                    max_lifetime: self.max_lifetime.map(seconds),
+                    max_lifetime,
                     required_type: self.required_type,
                     max_token_size: self.max_token_size,
                     grant_paths: PathTree::new(&role_paths, &scope_paths),

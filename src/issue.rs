@@ -206,7 +206,11 @@ impl TokenIssuer {
     /// Rotation with reuse detection: each refresh token can be redeemed once. Redeeming one
     /// again (a copy was stolen, or the client replayed it) revokes its whole family, the
     /// access tokens included, and fails with [`RefreshErrorKind::Reused`]. A refresh token
-    /// whose session or subject was revoked fails with [`RefreshErrorKind::Revoked`]. With
+    /// whose session or subject was revoked fails with [`RefreshErrorKind::Revoked`]. One
+    /// living longer than `revocations` covers
+    /// ([`max_token_lifetime`](crate::RevocationsBuilder::max_token_lifetime) shorter than
+    /// [`refresh_lifetime`](TokenIssuerBuilder::refresh_lifetime)) is
+    /// [`Invalid`](RefreshErrorKind::Invalid), with a warning in the log. With
     /// Redis the "used once" mark is atomic across instances.
     pub async fn redeem(
         &self,
@@ -224,6 +228,16 @@ impl TokenIssuer {
         };
         if revocations.covers(&ids) {
             return Err(RefreshError { kind: RefreshErrorKind::Revoked });
+        }
+        // A refresh token living longer than the list's entries last would become valid
+        // again once "log out everywhere" dropped its entry.
+        let issued = ids.iat.unwrap_or(i64::MIN);
+        if token.facts().exp.saturating_sub(issued) > revocations.max_token_lifetime() {
+            tracing::warn!(
+                "a refresh token lives longer than the revocations' max_token_lifetime, which could not \
+                 revoke it to its end: refused (make max_token_lifetime at least the refresh lifetime)"
+            );
+            return Err(invalid);
         }
         match revocations.advance(sid, generation, token.facts().exp).await {
             Ok(true) => Ok(RefreshGrant { subject: sub.to_owned(), session: sid.to_owned(), generation }),
@@ -585,7 +599,8 @@ impl TokenIssuerBuilder {
     /// How long refresh tokens from [`TokenIssuer::issue_pair`] live (default 7 days); each
     /// rotation hands out a new one with a full lifetime. Keep
     /// [`RevocationsBuilder::max_token_lifetime`](crate::RevocationsBuilder::max_token_lifetime)
-    /// at least this long, so "log out everywhere" covers refresh tokens to the end.
+    /// at least this long, so "log out everywhere" covers refresh tokens to the end:
+    /// [`TokenIssuer::redeem`] refuses refresh tokens that outlive it.
     pub fn refresh_lifetime(mut self, lifetime: Duration) -> Self {
         self.refresh_lifetime = lifetime;
         self

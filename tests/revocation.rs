@@ -264,6 +264,53 @@ fn a_leeway_longer_than_the_entries_last_is_refused_with_revocations() {
 }
 
 #[tokio::test]
+async fn no_token_outlives_what_a_subject_revocation_covers() {
+    // Entries of "log out everywhere" last one hour past their instant: a token living
+    // longer would be accepted again after its entry went, so it is refused from the start.
+    let hour = Duration::from_secs(3600);
+    let revocations = Revocations::builder().max_token_lifetime(hour).build();
+    let layer = JwtAuthLayer::new(config(&revocations));
+    let base = serve(me_and_logout(layer, issuer(), revocations.clone())).await;
+    let client = reqwest::Client::new();
+    let me = |token: String| {
+        let request = client.get(format!("{base}/me")).bearer_auth(token);
+        async move { request.send().await.unwrap() }
+    };
+    let issued = now();
+    let within = issuer().issue(&json!({"sub": "alice", "iat": issued, "exp": issued + 3600})).unwrap();
+    assert_eq!(me(within).await.status(), StatusCode::OK);
+    let beyond = issuer().issue(&json!({"sub": "alice", "iat": issued, "exp": issued + 3601})).unwrap();
+    let response = me(beyond).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let challenge = response.headers()["www-authenticate"].to_str().unwrap().to_owned();
+    assert!(challenge.contains(ErrorKind::LifetimeTooLong.description()), "{challenge}");
+
+    // A max_lifetime the entries do not cover is refused at build; a shorter one is kept.
+    let error = JwtAuthConfig::builder()
+        .hmac_secret(SECRET)
+        .max_lifetime(hour * 2)
+        .revocations(revocations.clone())
+        .build()
+        .unwrap_err();
+    assert!(error.message().contains("max_token_lifetime"), "{error}");
+    let shorter = JwtAuthConfig::builder()
+        .hmac_secret(SECRET)
+        .max_lifetime(Duration::from_secs(600))
+        .revocations(revocations.clone())
+        .build()
+        .unwrap();
+    let token = issuer().issue(&json!({"sub": "alice", "iat": issued, "exp": issued + 900})).unwrap();
+    assert_eq!(shorter.verify(&token).unwrap_err().kind(), ErrorKind::LifetimeTooLong);
+
+    // The issuer's refresh tokens (7 days by default) outlive these entries: not redeemed.
+    let pair = issuer().issue_pair(&json!({"sub": "alice"})).unwrap();
+    let error = issuer().redeem(&pair.refresh_token, &revocations).await.unwrap_err();
+    assert_eq!(error.kind(), RefreshErrorKind::Invalid);
+    let covering = Revocations::builder().max_token_lifetime(issuer().refresh_lifetime()).build();
+    assert!(issuer().redeem(&pair.refresh_token, &covering).await.is_ok());
+}
+
+#[tokio::test]
 async fn a_token_whose_ids_cannot_be_read_counts_as_revoked_wherever_it_was_verified() {
     let revocations = Revocations::in_memory();
     // Verified by a configuration without revocations, then asked of the list directly.
@@ -408,7 +455,11 @@ async fn the_issuer_fills_null_registered_claims_refuses_mistyped_ones_and_never
         .build()
         .unwrap();
     let pair = forever.issue_pair(&json!({"sub": "bob"})).unwrap();
-    let claims = config.verify(&pair.access_token).unwrap();
+    // (A configuration with these revocations refuses such a lifetime; one without reads it.)
+    assert_eq!(config.verify(&pair.access_token).unwrap_err().kind(), ErrorKind::LifetimeTooLong);
+    let unrevoked =
+        JwtAuthConfig::builder().hmac_secret(SECRET).issuer(ISSUER).audience(AUDIENCE).build().unwrap();
+    let claims = unrevoked.verify(&pair.access_token).unwrap();
     forever.logout(claims.token(), &revocations).await.unwrap();
 }
 

@@ -287,6 +287,11 @@ impl Revocations {
         token.ids().is_none_or(|ids| self.inner.list.covers(&ids))
     }
 
+    /// The longest token lifetime a subject revocation covers, in seconds.
+    pub(crate) fn max_token_lifetime(&self) -> i64 {
+        self.inner.max_token_lifetime
+    }
+
     /// The number of entries held locally, expired ones not yet swept included.
     pub fn len(&self) -> usize {
         self.inner.list.len.load(Ordering::Relaxed)
@@ -366,9 +371,11 @@ impl RevocationsBuilder {
 
     /// The longest lifetime of any token a subject revocation must cover (default 7 days,
     /// the default refresh-token lifetime): such an entry is kept that long after its
-    /// instant. Tokens living longer would become valid again when it is dropped, so keep
-    /// this at least as long as your longest-lived token (or refuse longer ones with
-    /// [`JwtAuthConfigBuilder::max_lifetime`](crate::JwtAuthConfigBuilder::max_lifetime)).
+    /// instant. Tokens living longer would become valid again when it is dropped, so they
+    /// are refused: a configuration with these revocations refuses tokens whose lifetime
+    /// (`exp - iat`) is longer ([`ErrorKind::LifetimeTooLong`](crate::ErrorKind::LifetimeTooLong)),
+    /// and [`TokenIssuer::redeem`](crate::TokenIssuer::redeem) refuses such refresh tokens.
+    /// Keep this at least as long as your longest-lived token.
     pub fn max_token_lifetime(mut self, lifetime: Duration) -> Self {
         self.max_token_lifetime = lifetime;
         self
