@@ -205,7 +205,9 @@ impl TokenIssuer {
     ///
     /// Rotation with reuse detection: each refresh token can be redeemed once. Redeeming one
     /// again (a copy was stolen, or the client replayed it) revokes its whole family, the
-    /// access tokens included, and fails with [`RefreshErrorKind::Reused`]. A refresh token
+    /// access tokens included, and fails with [`RefreshErrorKind::Reused`]; no refresh token
+    /// of that family redeems again, even when the revocation list is too full to record
+    /// the family (its access tokens then live to their expiry, with a warning in the log). A refresh token
     /// whose session or subject was revoked fails with [`RefreshErrorKind::Revoked`]. One
     /// living longer than `revocations` covers
     /// ([`max_token_lifetime`](crate::RevocationsBuilder::max_token_lifetime) shorter than
@@ -248,7 +250,12 @@ impl TokenIssuer {
                 match revocations.revoke_session(sid, until).await {
                     Ok(()) => {}
                     Err(error) if error.kind() == RevocationErrorKind::Deferred => {}
-                    Err(error) => return Err(RefreshError { kind: RefreshErrorKind::Store(error.kind()) }),
+                    // The session's rotation has ended all the same (no generation of it
+                    // redeems again); its access tokens live to their expiry.
+                    Err(error) => tracing::warn!(
+                        error = %error,
+                        "the reused session's access tokens could not be revoked; they stay valid until they expire"
+                    ),
                 }
                 Err(RefreshError { kind: RefreshErrorKind::Reused })
             }

@@ -378,3 +378,20 @@ async fn a_shorter_lived_generation_never_shortens_how_long_a_reuse_is_detected(
     let reused = long.redeem(&first.refresh_token, &revocations).await.unwrap_err();
     assert_eq!(reused.kind(), RefreshErrorKind::Reused);
 }
+
+#[tokio::test]
+async fn a_reused_refresh_token_ends_its_family_everywhere_even_when_a_list_is_full() {
+    let Some(redis) = RedisServer::start() else { return };
+    let start = || Revocations::builder().capacity(1).redis(redis.client()).prefix("full").start();
+    let (a, b) = (start().await.unwrap(), start().await.unwrap());
+    let issuer = issuer();
+    let first = issuer.issue_pair(&json!({"sub": "hana"})).unwrap();
+    let grant = issuer.redeem(&first.refresh_token, &a).await.unwrap();
+    let next = issuer.continue_session(&grant, &json!({})).unwrap();
+    a.revoke_token("filler", SystemTime::now() + Duration::from_secs(3600)).await.unwrap();
+    let reused = issuer.redeem(&first.refresh_token, &a).await.unwrap_err();
+    assert_eq!(reused.kind(), RefreshErrorKind::Reused);
+    // The session's rotation ended in Redis: the newer token fails at the other instance too.
+    let error = issuer.redeem(&next.refresh_token, &b).await.unwrap_err();
+    assert_eq!(error.kind(), RefreshErrorKind::Reused);
+}

@@ -264,6 +264,22 @@ fn a_leeway_longer_than_the_entries_last_is_refused_with_revocations() {
 }
 
 #[tokio::test]
+async fn a_reused_refresh_token_ends_its_family_even_when_the_list_is_full() {
+    let revocations = Revocations::builder().capacity(1).build();
+    let issuer = issuer();
+    let first = issuer.issue_pair(&json!({"sub": "alice"})).unwrap();
+    let grant = issuer.redeem(&first.refresh_token, &revocations).await.unwrap();
+    let next = issuer.continue_session(&grant, &json!({})).unwrap();
+    revocations.revoke_token("filler", at(now() + 3600)).await.unwrap();
+    // The replayed token: reuse, although the family's entry does not fit.
+    let reused = issuer.redeem(&first.refresh_token, &revocations).await.unwrap_err();
+    assert_eq!(reused.kind(), RefreshErrorKind::Reused);
+    // Whoever holds the newer refresh token cannot go on either.
+    let error = issuer.redeem(&next.refresh_token, &revocations).await.unwrap_err();
+    assert_eq!(error.kind(), RefreshErrorKind::Reused);
+}
+
+#[tokio::test]
 async fn no_token_outlives_what_a_subject_revocation_covers() {
     // Entries of "log out everywhere" last one hour past their instant: a token living
     // longer would be accepted again after its entry went, so it is refused from the start.

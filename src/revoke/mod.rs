@@ -324,8 +324,8 @@ impl Revocations {
 
     /// Moves session `sid` past refresh-token generation `generation`, remembered until
     /// `until`. `Ok(false)`: that generation was redeemed before (the reuse that revokes
-    /// the family). One entry per session, however often it rotates; atomic across
-    /// instances with Redis.
+    /// the family); from then on every generation of the session is refused. One entry per
+    /// session, however often it rotates; atomic across instances with Redis.
     pub(crate) async fn advance(
         &self,
         sid: &str,
@@ -651,6 +651,10 @@ impl LocalList {
                 Some((next, kept)) if *kept > now => {
                     give_back();
                     if generation < *next {
+                        // A reuse ends the session's rotation for good: every later
+                        // generation counts as reused too, so the family cannot go on even
+                        // when its revocation cannot be recorded (a full list).
+                        *next = u64::MAX;
                         return Ok(false);
                     }
                     *next = generation.saturating_add(1);

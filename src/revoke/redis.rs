@@ -50,6 +50,7 @@ const ADVANCE_SCRIPT: &str = r"
 local next = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
 local generation = tonumber(ARGV[1])
 if generation < next then
+  redis.call('SET', KEYS[1], '9007199254740992', 'KEEPTTL')
   return 0
 end
 local expiry = tonumber(ARGV[2])
