@@ -395,3 +395,17 @@ async fn a_reused_refresh_token_ends_its_family_everywhere_even_when_a_list_is_f
     let error = issuer.redeem(&next.refresh_token, &b).await.unwrap_err();
     assert_eq!(error.kind(), RefreshErrorKind::Reused);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_that_does_not_fit_here_still_reaches_the_other_instances() {
+    let Some(redis) = RedisServer::start() else { return };
+    let other = Instance::start(&redis).await;
+    let small = Revocations::builder().capacity(1).redis(redis.client()).start().await.unwrap();
+    small.revoke_token("filler", SystemTime::now() + Duration::from_secs(3600)).await.unwrap();
+    let token = token("ines");
+    other.assert_accepts(&token).await;
+    let claims = other.config.verify(&token).unwrap();
+    let error = small.revoke(claims.token()).await.unwrap_err();
+    assert_eq!(error.kind(), RevocationErrorKind::Full, "it does not fit here");
+    other.rejects_within(&token, PROPAGATION).await;
+}

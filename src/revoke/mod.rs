@@ -306,20 +306,22 @@ impl Revocations {
         self.inner.list.covers(ids)
     }
 
-    /// Records locally, then shares (with Redis).
+    /// Records locally, then shares (with Redis): shared even when it does not fit here
+    /// (then `Full`), since the other instances may have room for it.
     async fn record(&self, record: Record) -> Result<(), RevocationError> {
-        if let Err(error) = self.inner.list.insert(&record, now()) {
+        let local = self.inner.list.insert(&record, now());
+        if local.is_err() {
             tracing::warn!(
                 capacity = self.inner.list.capacity,
-                "the revocation list is full: a revocation was refused"
+                "the revocation list is full: a revocation was refused here"
             );
-            return Err(error);
         }
         #[cfg(feature = "redis")]
         if let Some(shared) = &self.inner.shared {
-            return shared.publish(record).await;
+            let published = shared.publish(record).await;
+            return local.and(published);
         }
-        Ok(())
+        local
     }
 
     /// Moves session `sid` past refresh-token generation `generation`, remembered until
