@@ -266,7 +266,10 @@ impl Revocations {
     /// everywhere"), refresh tokens included. `iat` counts whole seconds, so a token issued
     /// in the same second as `issued_before` is revoked too; a token of that subject without
     /// `iat` is always revoked while the entry lasts. Later calls for the same subject keep
-    /// the latest instant.
+    /// the latest instant. An issuer whose clock runs ahead of this one stamps tokens with
+    /// an `iat` in the future (the leeway lets them through): such tokens count as issued
+    /// after `issued_before`, so pass an instant later by that skew to cover them too (at
+    /// the cost of also revoking tokens issued in that window).
     pub async fn revoke_subject(&self, sub: &str, issued_before: SystemTime) -> Result<(), RevocationError> {
         let before = epoch_seconds(issued_before);
         let until = before.saturating_add(self.inner.max_token_lifetime).saturating_add(grace());
