@@ -67,6 +67,8 @@
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
+#[cfg(any(feature = "jwks", feature = "redis"))]
+mod background;
 mod cache;
 mod claims;
 mod config;

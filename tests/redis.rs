@@ -22,7 +22,7 @@ use std::time::{Duration, Instant, SystemTime};
 use reqwest::StatusCode;
 use serde_json::json;
 use tower_jwt_auth::{
-    JwtAuthConfig, JwtAuthLayer, RefreshErrorKind, RevocationErrorKind, Revocations, TokenIssuer,
+    ErrorKind, JwtAuthConfig, JwtAuthLayer, RefreshErrorKind, RevocationErrorKind, Revocations, TokenIssuer,
 };
 
 use redis_server::RedisServer;
@@ -408,4 +408,33 @@ async fn a_revocation_that_does_not_fit_here_still_reaches_the_other_instances()
     let error = small.revoke(claims.token()).await.unwrap_err();
     assert_eq!(error.kind(), RevocationErrorKind::Full, "it does not fit here");
     other.rejects_within(&token, PROPAGATION).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_started_on_a_runtime_that_shut_down_stays_current() {
+    // A setup runtime starts the list, then goes; before the link ran on its own thread,
+    // its connection and subscription went with it, silently.
+    let Some(redis) = RedisServer::start() else { return };
+    let client = redis.client();
+    let revocations = std::thread::spawn(move || {
+        let setup = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        setup.block_on(Revocations::builder().redis(client).start()).unwrap()
+    })
+    .join()
+    .unwrap();
+    let config =
+        JwtAuthConfig::builder().hmac_secret(SECRET).revocations(revocations.clone()).build().unwrap();
+    let other = Instance::start(&redis).await;
+    let (theirs, ours) = (token("lena"), token("milo"));
+    // A revocation made elsewhere reaches this list...
+    other.revoke(&theirs).await.unwrap();
+    let started = Instant::now();
+    while config.verify(&theirs).is_ok() {
+        assert!(started.elapsed() < PROPAGATION, "the revocation never reached this list");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(config.verify(&theirs).unwrap_err().kind(), ErrorKind::Revoked);
+    // ...and one made here reaches the others.
+    revocations.revoke(config.verify(&ours).unwrap().token()).await.unwrap();
+    other.rejects_within(&ours, PROPAGATION).await;
 }

@@ -22,8 +22,8 @@
 //!   Before the first successful fetch, requests wait for the one fetch in flight and, if it
 //!   fails, get 503 with `Retry-After` (gRPC: UNAVAILABLE).
 //! - **Where fetches run**: on one background thread the crate starts on the first fetch
-//!   (a current-thread Tokio runtime named `tower-jwt-auth-jwks`), never on the runtime of
-//!   the request that started them. A fetch ends, by its timeout at the latest, however busy
+//!   (a current-thread Tokio runtime, thread `tower-jwt-auth`), never on the runtime of the
+//!   request that started them. A fetch ends, by its timeout at the latest, however busy
 //!   or idle that runtime is, even after it shut down, so a waiting request never waits
 //!   longer than the timeout.
 //!
@@ -51,7 +51,7 @@ use std::hash::BuildHasher as _;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -485,7 +485,9 @@ impl Inner {
     fn refresh_in_background(self: &Arc<Self>, now: Instant) {
         // Without the quiet window passed, a fetch runs or the backoff holds; without a
         // runtime nothing would drive the fetch. Neither check takes a lock.
-        if self.millis(now) < self.quiet_until.load(Ordering::Relaxed) || fetch_runtime().is_none() {
+        if self.millis(now) < self.quiet_until.load(Ordering::Relaxed)
+            || crate::background::runtime().is_none()
+        {
             return;
         }
         let mut state = self.lock();
@@ -496,7 +498,7 @@ impl Inner {
     }
 
     /// Starts a fetch (the caller checked none is in flight) and returns the shared handle.
-    /// The fetch runs as a task on the fetch runtime ([`fetch_runtime`]), so it ends, by its
+    /// The fetch runs as a task on the crate's background runtime, so it ends, by its
     /// own timeout at the latest, whatever becomes of the requests that wait for it and of
     /// their runtime; waiters only wait for the task's end. A panic inside the fetch is an
     /// error like any other, and a fetch dropped before its end still clears `in_flight`.
@@ -518,7 +520,7 @@ impl Inner {
             guard.disarm();
             inner.apply(outcome)
         });
-        let future = match fetch_runtime() {
+        let future = match crate::background::runtime() {
             Some(runtime) => {
                 let task = runtime.spawn(future);
                 async move {
@@ -659,32 +661,6 @@ impl Drop for FetchGuard {
             self.inner.quiet_until.store(0, Ordering::Relaxed);
         }
     }
-}
-
-/// The runtime every key fetch runs on: a current-thread Tokio runtime on one background
-/// thread, started on the first fetch and kept for the life of the process.
-///
-/// A fetch is never bound to the runtime of the request that started it. A fetch spawned
-/// there would stall while that runtime stalls (a current-thread runtime that is busy, or
-/// idle outside `block_on`), or break when it shuts down (a warm-up runtime, or a test's),
-/// and every request waiting for it, on any runtime, would wait as long or fail. Its
-/// connections, pooled in the client, would share that fate. On its own thread, a fetch
-/// always runs to its end or its timeout.
-///
-/// Should the thread fail to start, fetches run on the caller's runtime, as tasks there;
-/// `None` when there is none either.
-fn fetch_runtime() -> Option<tokio::runtime::Handle> {
-    static RUNTIME: OnceLock<Option<tokio::runtime::Handle>> = OnceLock::new();
-    let own = RUNTIME.get_or_init(|| {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
-        let handle = runtime.handle().clone();
-        std::thread::Builder::new()
-            .name("tower-jwt-auth-jwks".to_owned())
-            .spawn(move || runtime.block_on(std::future::pending::<()>()))
-            .ok()?;
-        Some(handle)
-    });
-    own.clone().or_else(|| tokio::runtime::Handle::try_current().ok())
 }
 
 /// A uniform random number in [0, 1), for jitter.
@@ -879,7 +855,7 @@ impl RemoteJwksBuilder {
                 epoch: Instant::now(),
             }),
         };
-        if self.prefetch && fetch_runtime().is_some() {
+        if self.prefetch && crate::background::runtime().is_some() {
             let mut state = remote.inner.lock();
             drop(remote.inner.start_fetch(&mut state));
         }

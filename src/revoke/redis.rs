@@ -208,10 +208,25 @@ impl RedisRevocations {
     }
 
     /// Connects, reads the whole shared list, and starts the background task that keeps
-    /// the local copy current (on the current tokio runtime). Fails with
-    /// [`RevocationErrorKind::Unavailable`] when Redis cannot be reached (the reason is
-    /// logged at warn).
+    /// the local copy current. Fails with [`RevocationErrorKind::Unavailable`] when Redis
+    /// cannot be reached (the reason is logged at warn).
+    ///
+    /// The connection and that task live on the crate's background thread (a small Tokio
+    /// runtime of its own, shared with remote key set fetches), not on the runtime that
+    /// awaits this: the list stays current even when that runtime is a setup runtime that
+    /// shuts down afterwards, or a busy one.
     pub async fn start(self) -> Result<Revocations, RevocationError> {
+        match crate::background::runtime() {
+            Some(runtime) => runtime
+                .spawn(self.start_here())
+                .await
+                .unwrap_or(Err(RevocationError::new(RevocationErrorKind::Unavailable))),
+            None => self.start_here().await,
+        }
+    }
+
+    /// [`start`](Self::start), on the runtime that runs this.
+    async fn start_here(self) -> Result<Revocations, RevocationError> {
         let unavailable = |error: RedisError| {
             tracing::warn!(%error, "the revocation store (Redis) could not be reached at start");
             RevocationError::new(RevocationErrorKind::Unavailable)
