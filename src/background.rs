@@ -9,21 +9,41 @@
 //! (pooled HTTP connections, the Redis connection's driver) would share that fate. On a
 //! thread of its own, such work runs whatever the application's runtimes do.
 
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use tokio::runtime::{Builder, Handle};
 
-/// The background runtime; should its thread fail to start, the caller's runtime, if any.
+/// The name of the background thread (and of the threads its runtime starts for blocking
+/// work, such as DNS lookups).
+const THREAD_NAME: &str = "tower-jwt-auth";
+
+/// The background runtime; while its thread cannot be started (tried again on each call),
+/// the caller's runtime, if any.
+///
+/// A process that forks must do so before the first use: the child has no copy of the
+/// thread (nor of anything a Tokio runtime runs), so fork first, or exec.
 pub(crate) fn runtime() -> Option<Handle> {
-    static RUNTIME: OnceLock<Option<Handle>> = OnceLock::new();
-    let own = RUNTIME.get_or_init(|| {
-        let runtime = Builder::new_current_thread().enable_all().build().ok()?;
-        let handle = runtime.handle().clone();
-        std::thread::Builder::new()
-            .name("tower-jwt-auth".to_owned())
-            .spawn(move || runtime.block_on(std::future::pending::<()>()))
-            .ok()?;
-        Some(handle)
-    });
-    own.clone().or_else(|| Handle::try_current().ok())
+    static RUNTIME: OnceLock<Handle> = OnceLock::new();
+    static STARTING: Mutex<()> = Mutex::new(());
+    if let Some(handle) = RUNTIME.get() {
+        return Some(handle.clone());
+    }
+    let _starting = STARTING.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(handle) = RUNTIME.get() {
+        return Some(handle.clone());
+    }
+    match start() {
+        Some(handle) => Some(RUNTIME.get_or_init(|| handle).clone()),
+        None => Handle::try_current().ok(),
+    }
+}
+
+fn start() -> Option<Handle> {
+    let runtime = Builder::new_current_thread().enable_all().thread_name(THREAD_NAME).build().ok()?;
+    let handle = runtime.handle().clone();
+    std::thread::Builder::new()
+        .name(THREAD_NAME.to_owned())
+        .spawn(move || runtime.block_on(std::future::pending::<()>()))
+        .ok()?;
+    Some(handle)
 }

@@ -18,7 +18,8 @@
 //!   bounded, keyed by hash), so a flood of random kids costs no network and takes no lock
 //!   longer than a lookup. A bad signature with a known kid never
 //!   fetches. The algorithm allowlist (and the issuer, before any wait) is checked first.
-//! - **Cold start**: lazy by default ([`RemoteJwksBuilder::prefetch`] starts at build).
+//! - **Cold start**: lazy by default ([`RemoteJwksBuilder::prefetch`] starts at build when a
+//!   Tokio runtime is running).
 //!   Before the first successful fetch, requests wait for the one fetch in flight and, if it
 //!   fails, get 503 with `Retry-After` (gRPC: UNAVAILABLE).
 //! - **Where fetches run**: on one background thread the crate starts on the first fetch
@@ -483,11 +484,8 @@ impl Inner {
     }
 
     fn refresh_in_background(self: &Arc<Self>, now: Instant) {
-        // Without the quiet window passed, a fetch runs or the backoff holds; without a
-        // runtime nothing would drive the fetch. Neither check takes a lock.
-        if self.millis(now) < self.quiet_until.load(Ordering::Relaxed)
-            || crate::background::runtime().is_none()
-        {
+        // Without the quiet window passed, a fetch runs or the backoff holds: no lock taken.
+        if self.millis(now) < self.quiet_until.load(Ordering::Relaxed) {
             return;
         }
         let mut state = self.lock();
@@ -500,14 +498,32 @@ impl Inner {
     /// Starts a fetch (the caller checked none is in flight) and returns the shared handle.
     /// The fetch runs as a task on the crate's background runtime, so it ends, by its
     /// own timeout at the latest, whatever becomes of the requests that wait for it and of
-    /// their runtime; waiters only wait for the task's end. A panic inside the fetch is an
-    /// error like any other, and a fetch dropped before its end still clears `in_flight`.
+    /// their runtime; waiters only wait for the task's end. A fetch that ends without its
+    /// result applied (a panic anywhere in it, a task dropped) counts as a failed one.
+    /// Without any runtime to run it, the answer is an error at once.
     fn start_fetch(self: &Arc<Self>, state: &mut State) -> Shared<BoxFuture<'static, Result<(), JwksError>>> {
+        self.start_fetch_on(state, crate::background::runtime())
+    }
+
+    /// [`start_fetch`](Self::start_fetch) on `runtime`.
+    fn start_fetch_on(
+        self: &Arc<Self>,
+        state: &mut State,
+        runtime: Option<tokio::runtime::Handle>,
+    ) -> Shared<BoxFuture<'static, Result<(), JwksError>>> {
+        let failed = || -> Shared<BoxFuture<'static, Result<(), JwksError>>> {
+            futures_util::future::ready(Err(JwksError { failure: FetchFailure::Transport, discovery: false }))
+                .boxed()
+                .shared()
+        };
+        let Some(runtime) = runtime else {
+            return failed();
+        };
         state.fetches += 1;
         state.generation = state.generation.wrapping_add(1);
         self.quiet_until.store(u64::MAX, Ordering::Relaxed);
         let mut guard = FetchGuard { inner: Arc::clone(self), generation: state.generation, done: false };
-        let future: BoxFuture<'static, Result<(), JwksError>> = Box::pin(async move {
+        let future = async move {
             let inner = Arc::clone(&guard.inner);
             let timeout = inner.limits.timeout;
             // One timeout over the whole fetch, discovery and JWKS together.
@@ -517,22 +533,28 @@ impl Inner {
                 Ok(Err(_panic)) => Err(JwksError { failure: FetchFailure::Transport, discovery: false }),
                 Err(_elapsed) => Err(JwksError { failure: FetchFailure::Timeout, discovery: false }),
             };
+            let applied = inner.apply(outcome);
             guard.disarm();
-            inner.apply(outcome)
-        });
-        let future = match crate::background::runtime() {
-            Some(runtime) => {
-                let task = runtime.spawn(future);
-                async move {
-                    task.await
-                        .unwrap_or(Err(JwksError { failure: FetchFailure::Transport, discovery: false }))
-                }
-                .boxed()
-            }
-            // No thread could be started and no runtime is running: whoever waits drives it.
-            None => future,
+            applied
         };
-        let shared = future.shared();
+        // The caller holds the state's lock: a task dropped inside `spawn` (its runtime
+        // shutting down) must not take it again (see `FetchGuard`).
+        SPAWNING.set(true);
+        let task = runtime.spawn(future);
+        SPAWNING.set(false);
+        if DROPPED_WHILE_SPAWNING.replace(false) {
+            self.fail(
+                state,
+                JwksError { failure: FetchFailure::Transport, discovery: false },
+                Instant::now(),
+            );
+            return failed();
+        }
+        let shared = async move {
+            task.await.unwrap_or(Err(JwksError { failure: FetchFailure::Transport, discovery: false }))
+        }
+        .boxed()
+        .shared();
         state.in_flight = Some(shared.clone());
         shared
     }
@@ -609,34 +631,44 @@ impl Inner {
                 Ok(())
             }
             Err(error) => {
-                state.failures = state.failures.saturating_add(1);
-                let exponent = state.failures.saturating_sub(1).min(16);
-                let backoff = BACKOFF_START.saturating_mul(1 << exponent).min(BACKOFF_MAX);
-                let retry_at = now + backoff.mul_f64(0.5 + 0.5 * unit_random());
-                state.retry_at = Some(retry_at);
-                self.quiet_until.store(self.millis(retry_at), Ordering::Relaxed);
-                state.last_error = Some(error.clone());
-                // Discover again next time: the provider may have moved its keys.
-                state.discovered = None;
-                if state.outage_logged {
-                    tracing::debug!(error = %error, failures = state.failures, "JWKS fetch failed again");
-                } else {
-                    let cached = self.current.load().is_some();
-                    tracing::warn!(
-                        error = %error,
-                        serving_cached_keys = cached,
-                        "JWKS fetch failed; retrying with backoff"
-                    );
-                    state.outage_logged = true;
-                }
+                self.fail(&mut state, error.clone(), now);
                 Err(error)
             }
         }
     }
+
+    /// Records a failed fetch: backoff, the error, one warning per outage; ends the fetch
+    /// in flight.
+    fn fail(&self, state: &mut State, error: JwksError, now: Instant) {
+        state.in_flight = None;
+        state.failures = state.failures.saturating_add(1);
+        let exponent = state.failures.saturating_sub(1).min(16);
+        let backoff = BACKOFF_START.saturating_mul(1 << exponent).min(BACKOFF_MAX);
+        let retry_at = now + backoff.mul_f64(0.5 + 0.5 * unit_random());
+        state.retry_at = Some(retry_at);
+        self.quiet_until.store(self.millis(retry_at), Ordering::Relaxed);
+        // Discover again next time: the provider may have moved its keys.
+        state.discovered = None;
+        if state.outage_logged {
+            tracing::debug!(error = %error, failures = state.failures, "JWKS fetch failed again");
+        } else {
+            let cached = self.current.load().is_some();
+            tracing::warn!(error = %error, serving_cached_keys = cached, "JWKS fetch failed; retrying with backoff");
+            state.outage_logged = true;
+        }
+        state.last_error = Some(error);
+    }
 }
 
-/// Clears `in_flight` when a fetch future is dropped before it ends, so the next request
-/// can start another.
+std::thread_local! {
+    /// Set while `start_fetch` spawns a fetch, holding the state's lock.
+    static SPAWNING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Set when a fetch task was dropped inside that spawn (its runtime shutting down).
+    static DROPPED_WHILE_SPAWNING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Ends a fetch that ends without its result applied (a panic in it, its task dropped)
+/// as a failed fetch, so the next request after the backoff can start another.
 struct FetchGuard {
     inner: Arc<Inner>,
     generation: u64,
@@ -644,7 +676,7 @@ struct FetchGuard {
 }
 
 impl FetchGuard {
-    /// The fetch reached its end: `apply` clears `in_flight` itself.
+    /// The fetch reached its end: `apply` ended it.
     fn disarm(&mut self) {
         self.done = true;
     }
@@ -655,10 +687,16 @@ impl Drop for FetchGuard {
         if self.done {
             return;
         }
+        if SPAWNING.get() {
+            // Dropped inside `spawn`, whose caller holds the lock: it ends the fetch.
+            DROPPED_WHILE_SPAWNING.set(true);
+            return;
+        }
         let mut state = self.inner.lock();
+        // Unless another fetch started since (which ends on its own).
         if state.generation == self.generation {
-            state.in_flight = None;
-            self.inner.quiet_until.store(0, Ordering::Relaxed);
+            let error = JwksError { failure: FetchFailure::Transport, discovery: false };
+            self.inner.fail(&mut state, error, Instant::now());
         }
     }
 }
@@ -692,6 +730,11 @@ impl RemoteJwksBuilder {
     /// Uses your own client (custom CA, proxy, mTLS) for every fetch, discovery and JWKS
     /// alike. Redirects are refused even when your client follows them; give it
     /// `redirect(Policy::none())` so none is followed at all.
+    ///
+    /// Fetches run on the crate's background thread, and a client's pooled connections
+    /// belong to the runtime that opened them: a connection your code opened with the same
+    /// client on a runtime that is now idle (neither running nor shut down) stalls the
+    /// fetch that reuses it until its timeout. Give the key set a client of its own.
     pub fn client(mut self, client: Client) -> Self {
         self.client = Some(client);
         self
@@ -762,8 +805,8 @@ impl RemoteJwksBuilder {
         self
     }
 
-    /// Starts the first fetch at build, in the background, instead of at the first request.
-    /// The build never waits for it and never fails because of it.
+    /// Starts the first fetch at build when a Tokio runtime is running, instead of at the
+    /// first request. The build never waits for it and never fails because of it.
     pub fn prefetch(mut self, prefetch: bool) -> Self {
         self.prefetch = prefetch;
         self
@@ -855,10 +898,64 @@ impl RemoteJwksBuilder {
                 epoch: Instant::now(),
             }),
         };
-        if self.prefetch && crate::background::runtime().is_some() {
+        if self.prefetch && tokio::runtime::Handle::try_current().is_ok() {
             let mut state = remote.inner.lock();
             drop(remote.inner.start_fetch(&mut state));
         }
         Ok(remote)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A set whose provider takes connections and never answers.
+    fn silent_provider() -> (RemoteJwks, std::net::TcpListener) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
+        (RemoteJwks::from_url(&url).allow_http(true).build().unwrap(), listener)
+    }
+
+    fn failures(jwks: &RemoteJwks) -> (u32, bool, bool) {
+        let state = jwks.inner.lock();
+        (state.failures, state.last_error.is_some(), state.in_flight.is_some())
+    }
+
+    #[test]
+    fn a_fetch_task_dropped_inside_spawn_fails_at_once_and_takes_no_lock_again() {
+        // The runtime is gone: `spawn` drops the task at once, inside the call, while the
+        // caller holds the state's lock. Before, the dropped task took that lock again and
+        // the thread deadlocked.
+        let (jwks, _provider) = silent_provider();
+        let gone = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let handle = gone.handle().clone();
+        drop(gone);
+        let fetch = {
+            let mut state = jwks.inner.lock();
+            jwks.inner.start_fetch_on(&mut state, Some(handle))
+        };
+        assert!(futures_util::FutureExt::now_or_never(fetch).is_some_and(|outcome| outcome.is_err()));
+        assert_eq!(failures(&jwks), (1, true, false), "a failed fetch, with its backoff; none in flight");
+    }
+
+    #[test]
+    fn a_fetch_that_ends_without_its_result_counts_as_a_failed_one() {
+        // The fetch's task goes with its runtime before the provider answers: the next
+        // request may start another after the backoff, and the status tells why.
+        let (jwks, _provider) = silent_provider();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let fetch = {
+            let mut state = jwks.inner.lock();
+            jwks.inner.start_fetch_on(&mut state, Some(runtime.handle().clone()))
+        };
+        runtime.block_on(async { tokio::time::sleep(Duration::from_millis(100)).await });
+        assert_eq!(failures(&jwks), (0, false, true), "in flight, waiting for the provider");
+        drop(runtime);
+        assert_eq!(failures(&jwks), (1, true, false));
+        assert!(futures_util::FutureExt::now_or_never(fetch).is_some_and(|outcome| outcome.is_err()));
+        let status = jwks.status();
+        assert_eq!(status.consecutive_failures, 1);
+        assert!(status.last_error.is_some());
     }
 }
