@@ -292,6 +292,9 @@ impl JwtAuthConfig {
         // makes it when it first needs it.
         let (members, ids) = match &self.inner.revocations {
             None => (None, None),
+            // Without `iat` a token's lifetime cannot be bounded (its `exp` could lie beyond
+            // any subject revocation's entry): with revocations it is required.
+            Some(_) if iat.is_none() => return Err(ErrorKind::MissingClaim.into()),
             Some(revocations) => {
                 let members = MemberIndex::of(&jws.payload);
                 let ids = TokenIds::read(&jws.payload, &members, iat.map(|iat| iat.0))
@@ -630,8 +633,9 @@ impl JwtAuthConfigBuilder {
     /// [`Revocations`]; the leeway may then be at most
     /// [`REVOCATION_GRACE`](crate::REVOCATION_GRACE), and tokens living longer than the
     /// list's [`max_token_lifetime`](crate::RevocationsBuilder::max_token_lifetime) are
-    /// refused ([`ErrorKind::LifetimeTooLong`]), since a subject revocation would not
-    /// cover them to their end. A token whose `jti`, `sub` or `sid`
+    /// refused ([`ErrorKind::LifetimeTooLong`]), as are tokens without `iat`
+    /// ([`ErrorKind::MissingClaim`]), since a subject revocation would not cover them to
+    /// their end. A token whose `jti`, `sub` or `sid`
     /// is not a string (RFC 7519 makes them strings) is then refused as invalid, since it
     /// could not be matched against the list.
     pub fn revocations(mut self, revocations: Revocations) -> Self {
@@ -716,7 +720,7 @@ impl JwtAuthConfigBuilder {
         let max_lifetime = match (self.max_lifetime.map(seconds), covered) {
             (Some(max), Some(covered)) if max > covered => {
                 return Err(ConfigError::new(format!(
-                    "max_lifetime ({max} s) is longer than the revocations' max_token_lifetime                      ({covered} s): tokens could outlive the entries that revoke them"
+                    "max_lifetime ({max} s) is longer than the revocations' max_token_lifetime ({covered} s): tokens could outlive the entries that revoke them"
                 )));
             }
             (max, covered) => max.or(covered),

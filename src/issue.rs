@@ -241,7 +241,10 @@ impl TokenIssuer {
             );
             return Err(invalid);
         }
-        match revocations.advance(sid, generation, token.facts().exp).await {
+        // The session's entry lasts as long as any token of it does: the next pair, made
+        // from this grant, lives to `session_end`.
+        let until = token.facts().exp.max(crate::verify::epoch_seconds(self.session_end()));
+        match revocations.advance(sid, generation, until).await {
             Ok(true) => Ok(RefreshGrant { subject: sub.to_owned(), session: sid.to_owned(), generation }),
             Ok(false) => {
                 tracing::warn!("a refresh token was used twice; its session is revoked");
@@ -251,10 +254,11 @@ impl TokenIssuer {
                     Ok(()) => {}
                     Err(error) if error.kind() == RevocationErrorKind::Deferred => {}
                     // The session's rotation has ended all the same (no generation of it
-                    // redeems again); its access tokens live to their expiry.
+                    // redeems again); its access tokens live to their expiry here.
                     Err(error) => tracing::warn!(
                         error = %error,
-                        "the reused session's access tokens could not be revoked; they stay valid until they expire"
+                        "the reused session's access tokens could not be revoked on this instance; they stay \
+                         valid here until they expire"
                     ),
                 }
                 Err(RefreshError { kind: RefreshErrorKind::Reused })

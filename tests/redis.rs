@@ -372,9 +372,22 @@ async fn a_shorter_lived_generation_never_shortens_how_long_a_reuse_is_detected(
     let before: i64 = redis::cmd("TTL").arg(&key).query_async(&mut connection).await.unwrap();
     assert!(before > 6 * 24 * 3600, "the first generation's lifetime: {before} s");
     let next = short.continue_session(&grant, &json!({})).unwrap();
-    short.redeem(&next.refresh_token, &revocations).await.unwrap();
+    let mut current = short.redeem(&next.refresh_token, &revocations).await.unwrap();
     let after: i64 = redis::cmd("TTL").arg(&key).query_async(&mut connection).await.unwrap();
     assert!(after >= before - 60, "the key must outlive the first generation: {before} s, then {after} s");
+    // To the millisecond: never shortened, not even by the rounding of a TTL in seconds.
+    let expiry = |connection: &mut redis::aio::MultiplexedConnection| {
+        let mut connection = connection.clone();
+        let key = key.clone();
+        async move { redis::cmd("PEXPIRETIME").arg(&key).query_async::<i64>(&mut connection).await.unwrap() }
+    };
+    for _ in 0..8 {
+        let at = expiry(&mut connection).await;
+        let pair = short.continue_session(&current, &json!({})).unwrap();
+        current = short.redeem(&pair.refresh_token, &revocations).await.unwrap();
+        assert!(expiry(&mut connection).await >= at, "the expiry went back");
+        tokio::time::sleep(Duration::from_millis(130)).await;
+    }
     let reused = long.redeem(&first.refresh_token, &revocations).await.unwrap_err();
     assert_eq!(reused.kind(), RefreshErrorKind::Reused);
 }
@@ -437,4 +450,57 @@ async fn a_list_started_on_a_runtime_that_shut_down_stays_current() {
     // ...and one made here reaches the others.
     revocations.revoke(config.verify(&ours).unwrap().token()).await.unwrap();
     other.rejects_within(&ours, PROPAGATION).await;
+}
+
+#[tokio::test]
+async fn a_session_is_followed_as_long_as_its_newest_tokens_live() {
+    // A refresh token that expires within a minute is redeemed; the next pair, made by an
+    // issuer whose refresh tokens live 7 days, continues the session. The session's entry
+    // must last as long as those: before, it lasted as long as the redeemed token (plus the
+    // grace), and once it went a reuse of the family was no longer detected.
+    let Some(redis) = RedisServer::start() else { return };
+    let revocations = Revocations::builder().redis(redis.client()).prefix("kept").start().await.unwrap();
+    let expiring = TokenIssuer::builder()
+        .hmac_secret(SECRET.to_vec())
+        .refresh_lifetime(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let first = expiring.issue_pair(&json!({"sub": "nina"})).unwrap();
+    let grant = issuer().redeem(&first.refresh_token, &revocations).await.unwrap();
+    let key = format!("kept:rotation:{}", grant.session());
+    let mut connection = redis.client().get_multiplexed_async_connection().await.unwrap();
+    let ttl: i64 = redis::cmd("TTL").arg(&key).query_async(&mut connection).await.unwrap();
+    assert!(ttl > 7 * 24 * 3600, "kept {ttl} s");
+}
+
+#[tokio::test]
+async fn a_subject_revocation_lasts_as_long_as_each_instance_needs() {
+    // An instance whose tokens live 10 s revokes alice's tokens issued before 605 s ago: its
+    // own entry ends in 5 s. Another, whose tokens live 7 days, keeps the entry as long as
+    // its own revocation would last: before, it dropped it with the first.
+    let Some(redis) = RedisServer::start() else { return };
+    let brief = Revocations::builder()
+        .max_token_lifetime(Duration::from_secs(10))
+        .redis(redis.client())
+        .prefix("lifetimes")
+        .start()
+        .await
+        .unwrap();
+    let other =
+        Revocations::builder().capacity(2).redis(redis.client()).prefix("lifetimes").start().await.unwrap();
+    let config = JwtAuthConfig::builder().hmac_secret(SECRET).revocations(other.clone()).build().unwrap();
+    let t = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let old =
+        issuer().issue(&json!({"sub": "alice", "iat": t - 700, "nbf": t - 700, "exp": t + 3600})).unwrap();
+    brief.revoke_subject("alice", SystemTime::now() - Duration::from_secs(605)).await.unwrap();
+    let started = Instant::now();
+    while config.verify(&old).is_ok() {
+        assert!(started.elapsed() < PROPAGATION, "the revocation never arrived");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    // Fill the other list, which sweeps what has expired.
+    let _ = other.revoke_token("one", SystemTime::now() + Duration::from_secs(60)).await;
+    let _ = other.revoke_token("two", SystemTime::now() + Duration::from_secs(60)).await;
+    assert_eq!(config.verify(&old).unwrap_err().kind(), ErrorKind::Revoked);
 }

@@ -112,7 +112,9 @@ pub struct RevocationError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum RevocationErrorKind {
-    /// The list is at its capacity even without expired entries; nothing was recorded.
+    /// The list is at its capacity even without expired entries; nothing was recorded
+    /// here. With Redis the revocation was still offered to the other instances, which may
+    /// have room for it; treat it as not done.
     Full,
     /// The token has no `jti` (or `sub`, or `sid`) to revoke it by, or one of them cannot be
     /// read (not a string, or repeated); nothing was recorded.
@@ -264,8 +266,8 @@ impl Revocations {
 
     /// Revokes every token of `sub` issued at or before `issued_before` ("log out
     /// everywhere"), refresh tokens included. `iat` counts whole seconds, so a token issued
-    /// in the same second as `issued_before` is revoked too; a token of that subject without
-    /// `iat` is always revoked while the entry lasts. Later calls for the same subject keep
+    /// in the same second as `issued_before` is revoked too (a configuration with
+    /// revocations refuses tokens without `iat`). Later calls for the same subject keep
     /// the latest instant. An issuer whose clock runs ahead of this one stamps tokens with
     /// an `iat` in the future (the leeway lets them through): such tokens count as issued
     /// after `issued_before`, so pass an instant later by that skew to cover them too (at
@@ -288,6 +290,19 @@ impl Revocations {
     /// or is repeated): such a token is never taken for one that was not revoked.
     pub fn is_revoked(&self, token: &VerifiedToken) -> bool {
         token.ids().is_none_or(|ids| self.inner.list.covers(&ids))
+    }
+
+    /// A subject entry shared by another instance, kept at least as long as this
+    /// instance's own would be (instances may be configured with different lifetimes).
+    #[cfg(feature = "redis")]
+    pub(crate) fn widen(&self, record: Record) -> Record {
+        match record {
+            Record::Subject { sub, before, until } => {
+                let own = before.saturating_add(self.inner.max_token_lifetime).saturating_add(grace());
+                Record::Subject { sub, before, until: until.max(own) }
+            }
+            other => other,
+        }
     }
 
     /// The longest token lifetime a subject revocation covers, in seconds.
@@ -534,17 +549,21 @@ impl LocalList {
         false
     }
 
-    /// Reserves room for one entry in the budget `counter` counts, sweeping expired entries
-    /// when due, or when full (then at most once a second, so a full list does not sweep on
-    /// every call). The count goes up here, atomically with the check, so writers racing
-    /// for the last places never take the list past its capacity; the caller gives the
-    /// place back when it made no entry after all.
-    fn reserve(&self, counter: &AtomicUsize, what: &str, now: i64) -> Result<(), RevocationError> {
+    /// Sweeps expired entries when due, or when the budget `counter` counts is full (then
+    /// at most once a second, so a full list does not sweep on every call). Takes every
+    /// shard's lock in turn: call it holding none.
+    fn sweep_if_due(&self, counter: &AtomicUsize, now: i64) {
         let due = now >= self.next_purge.load(Ordering::Relaxed);
         let full = counter.load(Ordering::Relaxed) >= self.capacity;
         if due || (full && self.last_full_sweep.swap(now, Ordering::Relaxed) < now) {
             self.purge(now);
         }
+    }
+
+    /// Takes a place for one new entry in the budget `counter` counts. Called holding the
+    /// shard's lock, after finding no entry for the id there, so racing writers never take
+    /// the list past its capacity, and two writers of one id never take two places.
+    fn reserve(&self, counter: &AtomicUsize, what: &str) -> Result<(), RevocationError> {
         let room = |count: usize| (count < self.capacity).then(|| count + 1);
         if counter.fetch_update(Ordering::Relaxed, Ordering::Relaxed, room).is_err() {
             tracing::debug!(capacity = self.capacity, "the revocation list is full: {what} was refused");
@@ -588,118 +607,88 @@ impl LocalList {
         }
     }
 
-    /// Records one revocation (an existing entry is extended, never shortened).
+    /// Records one revocation (an existing entry is extended, never shortened, even when
+    /// the list is full).
     pub(crate) fn insert(&self, record: &Record, now: i64) -> Result<(), RevocationError> {
         if record.until() <= now {
             return Ok(()); // covers only expired tokens
         }
-        // An entry already there is extended in place, even when the list is full.
-        if self.insert_if(record, false) == Some(false) {
-            return Ok(());
-        }
-        self.reserve(&self.len, "a revocation", now)?;
-        if self.insert_if(record, true) != Some(true) {
-            // Another writer made the entry meanwhile, and this one merged into it.
-            self.len.fetch_sub(1, Ordering::Relaxed);
-        }
-        Ok(())
-    }
-
-    /// Merges `record` into its entry; makes the entry only when `create` (its place in
-    /// `len` reserved by the caller). `Some(true)`: made; `Some(false)`: merged; `None`:
-    /// absent and not made.
-    fn insert_if(&self, record: &Record, create: bool) -> Option<bool> {
+        self.sweep_if_due(&self.len, now);
         let (id, kind) = match record {
             Record::Token { jti, .. } => (jti, Kind::Token),
             Record::Subject { sub, .. } => (sub, Kind::Subject),
             Record::Session { sid, .. } => (sid, Kind::Session),
         };
         let mut shard = self.write(id);
+        let room = || self.reserve(&self.len, "a revocation");
         let added = match record {
             Record::Token { jti, until } => {
-                extend(&mut shard.tokens, jti, *until, create, |old, new| (*old).max(new))
+                extend(&mut shard.tokens, jti, *until, room, |old, new| (*old).max(new))
             }
             Record::Session { sid, until } => {
-                extend(&mut shard.sessions, sid, *until, create, |old, new| (*old).max(new))
+                extend(&mut shard.sessions, sid, *until, room, |old, new| (*old).max(new))
             }
             Record::Subject { sub, before, until } => {
-                extend(&mut shard.subjects, sub, (*before, *until), create, |old, new| {
+                extend(&mut shard.subjects, sub, (*before, *until), room, |old, new| {
                     (old.0.max(new.0), old.1.max(new.1))
                 })
             }
-        };
-        if added == Some(true) {
+        }?;
+        if added {
             // Counted under the shard's lock, so a sweep never sees the entry uncounted.
             self.counts[kind as usize].fetch_add(1, Ordering::Relaxed);
         }
-        drop(shard);
-        added
+        Ok(())
     }
 
     /// Redeems generation `generation` of session `sid`: `Ok(true)` when it is the
     /// session's current one (or the session is not followed yet), and the session moves
     /// on; `Ok(false)` when a later one was handed out already (reuse).
     fn advance(&self, sid: &str, generation: u64, until: i64, now: i64) -> Result<bool, RevocationError> {
-        for create in [false, true] {
-            if create {
-                self.reserve(&self.rotations, "a refresh-token rotation", now)?;
-            }
-            let mut shard = self.write(sid);
-            // A place reserved but not needed (another writer followed the session
-            // meanwhile) goes back.
-            let give_back = || {
-                if create {
-                    self.rotations.fetch_sub(1, Ordering::Relaxed);
-                }
-            };
-            match shard.rotations.get_mut(sid) {
-                Some((next, kept)) if *kept > now => {
-                    give_back();
-                    if generation < *next {
-                        // A reuse ends the session's rotation for good: every later
-                        // generation counts as reused too, so the family cannot go on even
-                        // when its revocation cannot be recorded (a full list).
-                        *next = u64::MAX;
-                        return Ok(false);
-                    }
-                    *next = generation.saturating_add(1);
+        self.sweep_if_due(&self.rotations, now);
+        let mut shard = self.write(sid);
+        match shard.rotations.get_mut(sid) {
+            Some((next, kept)) if *kept > now => {
+                if generation < *next {
+                    // A reuse ends the session's rotation for good: every later generation
+                    // counts as reused too, so the family cannot go on even when its
+                    // revocation cannot be recorded (a full list).
+                    *next = u64::MAX;
                     *kept = (*kept).max(until);
-                    return Ok(true);
+                    return Ok(false);
                 }
-                Some(entry) => {
-                    give_back();
-                    // Expired but not swept yet: start again.
-                    *entry = (generation.saturating_add(1), until);
-                    return Ok(true);
-                }
-                None if create => {
-                    shard.rotations.insert(sid.into(), (generation.saturating_add(1), until));
-                    return Ok(true);
-                }
-                None => {}
+                *next = generation.saturating_add(1);
+                *kept = (*kept).max(until);
+            }
+            Some(entry) => {
+                // Expired but not swept yet: start again.
+                *entry = (generation.saturating_add(1), until);
+            }
+            None => {
+                self.reserve(&self.rotations, "a refresh-token rotation")?;
+                shard.rotations.insert(sid.into(), (generation.saturating_add(1), until));
             }
         }
         Ok(true)
     }
 }
 
-/// Merges `value` into the entry for `id`; when there is none, makes it if `create`.
-/// `Some(true)`: made; `Some(false)`: merged; `None`: absent and not made.
+/// Merges `value` into the entry for `id`; when there is none, makes it if `room` gives a
+/// place. `Ok(true)`: made; `Ok(false)`: merged.
 fn extend<V: Copy>(
     map: &mut IdMap<V>,
     id: &str,
     value: V,
-    create: bool,
+    room: impl FnOnce() -> Result<(), RevocationError>,
     merge: impl FnOnce(&V, V) -> V,
-) -> Option<bool> {
+) -> Result<bool, RevocationError> {
     if let Some(present) = map.get_mut(id) {
         *present = merge(present, value);
-        Some(false)
-    } else if create {
-        map.insert(id.into(), value);
-        Some(true)
+        Ok(false)
     } else {
-        None
+        room()?;
+        map.insert(id.into(), value);
+        Ok(true)
     }
 }
 
@@ -824,6 +813,33 @@ mod tests {
             assert_eq!((added, followed), (CAPACITY, CAPACITY), "round {round}");
             assert_eq!(list.len.load(Ordering::Relaxed), CAPACITY);
             assert_eq!(list.rotations.load(Ordering::Relaxed), CAPACITY);
+        }
+    }
+
+    #[test]
+    fn writers_of_one_id_take_one_place_and_never_crowd_out_another() {
+        // Two threads revoke the same new id while a third revokes another, with two places
+        // left: both fit, every time. Before, both writers of the one id took a place
+        // (one gave it back later), and the third was sometimes refused as `Full`.
+        for round in 0..20_000 {
+            let list = LocalList::new(3);
+            list.insert(&Record::Token { jti: "old".into(), until: 2_000 }, 1_000).unwrap();
+            let barrier = std::sync::Barrier::new(3);
+            let outcomes: Vec<bool> = std::thread::scope(|scope| {
+                let writers: Vec<_> = ["same", "same", "other"]
+                    .into_iter()
+                    .map(|id| {
+                        let (list, barrier) = (&list, &barrier);
+                        scope.spawn(move || {
+                            barrier.wait();
+                            list.insert(&Record::Token { jti: id.into(), until: 2_000 }, 1_000).is_ok()
+                        })
+                    })
+                    .collect();
+                writers.into_iter().map(|writer| writer.join().unwrap()).collect()
+            });
+            assert_eq!(outcomes, [true, true, true], "round {round}");
+            assert_eq!(list.len.load(Ordering::Relaxed), 3);
         }
     }
 

@@ -12,9 +12,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig, PubSub};
 use redis::{Client, RedisError, RedisResult, Script};
 use tokio::sync::mpsc;
 
-use super::{
-    Inner, LocalList, Record, RevocationError, RevocationErrorKind, Revocations, RevocationsBuilder,
-};
+use super::{Inner, Record, RevocationError, RevocationErrorKind, Revocations, RevocationsBuilder};
 use crate::verify::now;
 
 /// The default prefix of every key and of the channel.
@@ -49,17 +47,18 @@ const MAX_INSTANT: i64 = 253_402_300_799;
 const ADVANCE_SCRIPT: &str = r"
 local next = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
 local generation = tonumber(ARGV[1])
-if generation < next then
-  redis.call('SET', KEYS[1], '9007199254740992', 'KEEPTTL')
-  return 0
-end
-local expiry = tonumber(ARGV[2])
-local ttl = redis.call('TTL', KEYS[1])
+local expiry = tonumber(ARGV[2]) * 1000
+local ttl = redis.call('PTTL', KEYS[1])
 if ttl > 0 then
-  local kept = tonumber(redis.call('TIME')[1]) + ttl
+  local time = redis.call('TIME')
+  local kept = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000) + ttl
   if kept > expiry then expiry = kept end
 end
-redis.call('SET', KEYS[1], generation + 1, 'EXAT', string.format('%d', expiry))
+if generation < next then
+  redis.call('SET', KEYS[1], '9007199254740992', 'PXAT', string.format('%d', expiry))
+  return 0
+end
+redis.call('SET', KEYS[1], generation + 1, 'PXAT', string.format('%d', expiry))
 return 1
 ";
 
@@ -428,7 +427,7 @@ impl Link {
                     };
                     let Some(revocations) = upgrade(revocations) else { return false };
                     if let Some(record) = self.names.parse_message(message.get_payload_bytes()) {
-                        merge(revocations.list(), [record]);
+                        merge(&revocations, [record]);
                     }
                     // An announcement needs no resync.
                     continue;
@@ -484,7 +483,7 @@ impl Link {
     async fn sync(&self, revocations: &Weak<Inner>) -> RedisResult<()> {
         let shared = self.scan().await?;
         let Some(revocations) = upgrade(revocations) else { return Ok(()) };
-        merge(revocations.list(), shared.iter().cloned());
+        merge(&revocations, shared.iter().cloned());
         // Online before the snapshot: a revocation deferred before this point is in the
         // snapshot, and one made after it is written by its own call.
         self.health.online.store(true, Ordering::SeqCst);
@@ -559,11 +558,15 @@ fn upgrade(revocations: &Weak<Inner>) -> Option<Revocations> {
     revocations.upgrade().map(|inner| Revocations { inner })
 }
 
-/// Adds records to the local copy; stops at the first one that does not fit (the list
-/// has already said so).
-fn merge(list: &LocalList, records: impl IntoIterator<Item = Record>) {
+/// Adds records shared by the instances to the local copy (subject entries kept at least
+/// as long as this instance's own would be); counts those that do not fit.
+fn merge(revocations: &Revocations, records: impl IntoIterator<Item = Record>) {
     let now = now();
-    let refused = records.into_iter().filter(|record| list.insert(record, now).is_err()).count();
+    let list = revocations.list();
+    let refused = records
+        .into_iter()
+        .filter(|record| list.insert(&revocations.widen(record.clone()), now).is_err())
+        .count();
     if refused > 0 {
         // Not silent: this instance now accepts tokens the others refuse.
         tracing::error!(
