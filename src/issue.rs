@@ -243,12 +243,12 @@ impl TokenIssuer {
         }
         // The session's entry lasts as long as any token of it does: the next pair, made
         // from this grant, lives to `session_end`.
-        let until = token.facts().exp.max(crate::verify::epoch_seconds(self.session_end()));
+        let until = token.facts().exp.max(crate::verify::epoch_seconds(self.session_end(revocations)));
         match revocations.advance(sid, generation, until).await {
             Ok(true) => Ok(RefreshGrant { subject: sub.to_owned(), session: sid.to_owned(), generation }),
             Ok(false) => {
                 tracing::warn!("a refresh token was used twice; its session is revoked");
-                let until = self.session_end();
+                let until = self.session_end(revocations);
                 // Even when the shared store is down, the family is revoked here and later there.
                 match revocations.revoke_session(sid, until).await {
                     Ok(()) => {}
@@ -310,7 +310,7 @@ impl TokenIssuer {
         };
         let session = match ids.sid.as_deref() {
             Some(sid) => {
-                let until = self.session_end();
+                let until = self.session_end(revocations);
                 revocations.revoke_session(sid, until).await
             }
             None if ids.jti.is_none() => Err(RevocationError::new(RevocationErrorKind::MissingId)),
@@ -319,13 +319,16 @@ impl TokenIssuer {
         token.and(session)
     }
 
-    /// The latest a token of a session issued from now on can expire: what revoking a
-    /// session must cover.
-    fn session_end(&self) -> SystemTime {
+    /// The latest a token of a session can expire: what revoking or following a session
+    /// must cover. That is this issuer's lifetimes from now, and at least the longest
+    /// lifetime `revocations` lets through (tokens of the session may come from an issuer
+    /// configured with longer lifetimes: before a deploy, or another instance).
+    fn session_end(&self, revocations: &Revocations) -> SystemTime {
         let now = SystemTime::now();
+        let covered = Duration::from_secs(u64::try_from(revocations.max_token_lifetime()).unwrap_or(0));
         // A lifetime past what `SystemTime` holds: the session never ends before the last
         // second the revocation list can record (it clamps there too).
-        now.checked_add(self.inner.lifetime.max(self.inner.refresh_lifetime))
+        now.checked_add(self.inner.lifetime.max(self.inner.refresh_lifetime).max(covered))
             .unwrap_or_else(|| crate::claims::system_time(i64::MAX))
     }
 

@@ -504,3 +504,59 @@ async fn a_subject_revocation_lasts_as_long_as_each_instance_needs() {
     let _ = other.revoke_token("two", SystemTime::now() + Duration::from_secs(60)).await;
     assert_eq!(config.verify(&old).unwrap_err().kind(), ErrorKind::Revoked);
 }
+
+#[tokio::test]
+async fn a_logout_covers_the_sessions_tokens_whatever_issuer_logs_it_out() {
+    // A session begun by an issuer whose refresh tokens live 7 days is logged out through
+    // one whose tokens live an hour (after a deploy, or on another instance). The session's
+    // entry must last as long as the longest token the list lets through, not the hour.
+    let Some(redis) = RedisServer::start() else { return };
+    let revocations = Revocations::builder().redis(redis.client()).prefix("logout").start().await.unwrap();
+    let config =
+        JwtAuthConfig::builder().hmac_secret(SECRET).revocations(revocations.clone()).build().unwrap();
+    let pair = issuer().issue_pair(&json!({"sub": "olga"})).unwrap();
+    let hourly = TokenIssuer::builder()
+        .hmac_secret(SECRET.to_vec())
+        .lifetime(Duration::from_secs(600))
+        .refresh_lifetime(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    let claims = config.verify(&pair.access_token).unwrap();
+    let sid = claims.extra["sid"].as_str().unwrap().to_owned();
+    hourly.logout(claims.token(), &revocations).await.unwrap();
+    let mut connection = redis.client().get_multiplexed_async_connection().await.unwrap();
+    let ttl: i64 = redis::cmd("TTL")
+        .arg(format!("logout:revoked:sid:{sid}"))
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    assert!(ttl > 7 * 24 * 3600, "the session's entry is kept {ttl} s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_started_later_learns_a_subject_revocation_a_shorter_lived_one_made() {
+    // The writer's own entry (its tokens live 10 s) ends in 5 s. A running instance whose
+    // tokens live 7 days keeps it longer, and writes that back to Redis, so an instance
+    // started after the writer's entry ended still refuses the token.
+    let Some(redis) = RedisServer::start() else { return };
+    let start = |lifetime: Duration| {
+        Revocations::builder().max_token_lifetime(lifetime).redis(redis.client()).prefix("later").start()
+    };
+    let brief = start(Duration::from_secs(10)).await.unwrap();
+    let running = start(Duration::from_secs(7 * 24 * 3600)).await.unwrap();
+    let verifier = |revocations: &Revocations| {
+        JwtAuthConfig::builder().hmac_secret(SECRET).revocations(revocations.clone()).build().unwrap()
+    };
+    let t = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let old =
+        issuer().issue(&json!({"sub": "alice", "iat": t - 700, "nbf": t - 700, "exp": t + 3600})).unwrap();
+    brief.revoke_subject("alice", SystemTime::now() - Duration::from_secs(605)).await.unwrap();
+    let started = Instant::now();
+    while verifier(&running).verify(&old).is_ok() {
+        assert!(started.elapsed() < PROPAGATION, "the revocation never arrived");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let later = start(Duration::from_secs(7 * 24 * 3600)).await.unwrap();
+    assert_eq!(verifier(&later).verify(&old).unwrap_err().kind(), ErrorKind::Revoked);
+}

@@ -113,8 +113,9 @@ pub struct RevocationError {
 #[non_exhaustive]
 pub enum RevocationErrorKind {
     /// The list is at its capacity even without expired entries; nothing was recorded
-    /// here. With Redis the revocation was still offered to the other instances, which may
-    /// have room for it; treat it as not done.
+    /// here. With Redis reachable the revocation was still shared with the other
+    /// instances, which may have room for it (while Redis is down it reached no one); treat
+    /// it as not done.
     Full,
     /// The token has no `jti` (or `sub`, or `sid`) to revoke it by, or one of them cannot be
     /// read (not a string, or repeated); nothing was recorded.

@@ -426,11 +426,16 @@ impl Link {
                         return true;
                     };
                     let Some(revocations) = upgrade(revocations) else { return false };
-                    if let Some(record) = self.names.parse_message(message.get_payload_bytes()) {
-                        merge(&revocations, [record]);
+                    let widened = match self.names.parse_message(message.get_payload_bytes()) {
+                        Some(record) => merge(&revocations, [record]),
+                        None => false,
+                    };
+                    // An announcement needs no resync, unless this instance keeps a subject
+                    // entry longer than its writer did: then Redis must keep it that long
+                    // too, for instances started later (the resync writes it back).
+                    if !widened {
+                        continue;
                     }
-                    // An announcement needs no resync.
-                    continue;
                 }
                 _ = resync.tick() => {}
                 woken = wake.recv() => {
@@ -559,14 +564,18 @@ fn upgrade(revocations: &Weak<Inner>) -> Option<Revocations> {
 }
 
 /// Adds records shared by the instances to the local copy (subject entries kept at least
-/// as long as this instance's own would be); counts those that do not fit.
-fn merge(revocations: &Revocations, records: impl IntoIterator<Item = Record>) {
+/// as long as this instance's own would be); counts those that do not fit. True when a
+/// record was kept longer than it came.
+fn merge(revocations: &Revocations, records: impl IntoIterator<Item = Record>) -> bool {
     let now = now();
     let list = revocations.list();
-    let refused = records
-        .into_iter()
-        .filter(|record| list.insert(&revocations.widen(record.clone()), now).is_err())
-        .count();
+    let mut widened = false;
+    let mut refused = 0;
+    for record in records {
+        let kept = revocations.widen(record.clone());
+        widened |= kept.until() > record.until();
+        refused += usize::from(list.insert(&kept, now).is_err());
+    }
     if refused > 0 {
         // Not silent: this instance now accepts tokens the others refuse.
         tracing::error!(
@@ -575,6 +584,7 @@ fn merge(revocations: &Revocations, records: impl IntoIterator<Item = Record>) {
              instance; raise its capacity"
         );
     }
+    widened
 }
 
 /// The kind's name in keys and messages, and the id.
