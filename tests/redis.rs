@@ -560,3 +560,57 @@ async fn an_instance_started_later_learns_a_subject_revocation_a_shorter_lived_o
     let later = start(Duration::from_secs(7 * 24 * 3600)).await.unwrap();
     assert_eq!(verifier(&later).verify(&old).unwrap_err().kind(), ErrorKind::Revoked);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconnection_started_from_an_idle_runtime_holds_nothing_hostage() {
+    // The list's command connection breaks; the next command, a revocation made on a side
+    // runtime that then idles, finds it broken, and the connection manager connects again
+    // on the runtime of that command. Before commands ran on the background runtime, the
+    // new connection belonged to the idle side runtime: every later revocation here was
+    // `Deferred`, and this list stopped following the others, with Redis up all along.
+    let Some(redis) = RedisServer::start() else { return };
+    let revocations = Revocations::builder().redis(redis.client()).start().await.unwrap();
+    let config =
+        JwtAuthConfig::builder().hmac_secret(SECRET).revocations(revocations.clone()).build().unwrap();
+    let mut admin = redis.client().get_multiplexed_async_connection().await.unwrap();
+    let _: i64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("normal")
+        .arg("SKIPME")
+        .arg("yes")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let (done, finished) = std::sync::mpsc::channel();
+    let side = {
+        let revocations = revocations.clone();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async {
+                let _ = revocations.revoke_subject("side", SystemTime::now()).await;
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            });
+            done.send(()).unwrap();
+            let _ = released.recv_timeout(Duration::from_secs(30)); // idle, not shut down
+        })
+    };
+    finished.recv().unwrap();
+    let other = Instance::start(&redis).await;
+    // Once the health checks have settled, both directions work again within seconds.
+    let started = Instant::now();
+    loop {
+        let (theirs, ours) = (token("pia"), token("quinn"));
+        let _ = other.revoke(&theirs).await;
+        let here = revocations.revoke(config.verify(&ours).unwrap().token()).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        if here.is_ok() && config.verify(&theirs).is_err() && other.config.verify(&ours).is_err() {
+            break;
+        }
+        assert!(started.elapsed() < RECOVERY, "still cut off from the shared list after {RECOVERY:?}");
+    }
+    release.send(()).unwrap();
+    side.join().unwrap();
+}

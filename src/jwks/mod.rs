@@ -516,10 +516,17 @@ impl Inner {
                 .boxed()
                 .shared()
         };
+        state.fetches += 1;
         let Some(runtime) = runtime else {
+            // Counted and backed off like any failed fetch: requests until the backoff ends
+            // get their answer without trying again.
+            self.fail(
+                state,
+                JwksError { failure: FetchFailure::Transport, discovery: false },
+                Instant::now(),
+            );
             return failed();
         };
-        state.fetches += 1;
         state.generation = state.generation.wrapping_add(1);
         self.quiet_until.store(u64::MAX, Ordering::Relaxed);
         let mut guard = FetchGuard { inner: Arc::clone(self), generation: state.generation, done: false };
@@ -596,13 +603,11 @@ impl Inner {
                 .map_err(|_| JwksError { failure: FetchFailure::Malformed, discovery: false })
         });
         let mut state = self.lock();
-        state.in_flight = None;
-        observe::jwks_fetch(parsed.is_ok());
         match parsed {
             Ok((remote, max_age)) => {
                 let ttl = max_age.unwrap_or(self.default_ttl).clamp(self.ttl_bounds.0, self.ttl_bounds.1);
                 let refresh_after = ttl.mul_f64(0.80 + 0.15 * unit_random());
-                let count = remote.keys.len();
+                let (count, skipped) = (remote.keys.len(), remote.skipped);
                 // Durations are capped at build, so these never overflow.
                 let refresh_at = now.checked_add(refresh_after).unwrap_or(now);
                 self.current.store(Some(Arc::new(Snapshot {
@@ -610,36 +615,38 @@ impl Inner {
                     fetched_at: now,
                     refresh_at,
                     expires_at: now.checked_add(ttl).unwrap_or(now),
-                    skipped: remote.skipped,
+                    skipped,
                 })));
                 self.quiet_until.store(self.millis(refresh_at), Ordering::Relaxed);
-                if state.outage_logged {
-                    tracing::info!(keys = count, "JWKS fetch recovered");
-                } else {
-                    tracing::debug!(
-                        keys = count,
-                        skipped = remote.skipped,
-                        ttl_seconds = ttl.as_secs(),
-                        "JWKS fetched"
-                    );
-                }
+                state.in_flight = None;
                 state.failures = 0;
                 state.retry_at = None;
                 state.last_error = None;
-                state.outage_logged = false;
+                let recovered = std::mem::take(&mut state.outage_logged);
                 state.negative.clear();
+                drop(state);
+                // The fetch is settled before logs and metrics, which run the application's
+                // code (a subscriber, a recorder) and may panic.
+                observe::jwks_fetch(true);
+                if recovered {
+                    tracing::info!(keys = count, "JWKS fetch recovered");
+                } else {
+                    tracing::debug!(keys = count, skipped, ttl_seconds = ttl.as_secs(), "JWKS fetched");
+                }
                 Ok(())
             }
             Err(error) => {
-                self.fail(&mut state, error.clone(), now);
+                let report = self.settle_failure(&mut state, error.clone(), now);
+                drop(state);
+                self.report_failure(&error, report);
                 Err(error)
             }
         }
     }
 
-    /// Records a failed fetch: backoff, the error, one warning per outage; ends the fetch
-    /// in flight.
-    fn fail(&self, state: &mut State, error: JwksError, now: Instant) {
+    /// Records a failed fetch: ends the fetch in flight, sets the backoff, keeps the
+    /// error. Returns what [`report_failure`](Self::report_failure) says of it.
+    fn settle_failure(&self, state: &mut State, error: JwksError, now: Instant) -> FailureReport {
         state.in_flight = None;
         state.failures = state.failures.saturating_add(1);
         let exponent = state.failures.saturating_sub(1).min(16);
@@ -649,15 +656,35 @@ impl Inner {
         self.quiet_until.store(self.millis(retry_at), Ordering::Relaxed);
         // Discover again next time: the provider may have moved its keys.
         state.discovered = None;
-        if state.outage_logged {
-            tracing::debug!(error = %error, failures = state.failures, "JWKS fetch failed again");
-        } else {
+        state.last_error = Some(error);
+        let first = !std::mem::replace(&mut state.outage_logged, true);
+        FailureReport { first, failures: state.failures }
+    }
+
+    /// Counts and logs a failed fetch (one warning per outage), once it is settled: this
+    /// runs the application's code, which may panic.
+    fn report_failure(&self, error: &JwksError, report: FailureReport) {
+        observe::jwks_fetch(false);
+        if report.first {
             let cached = self.current.load().is_some();
             tracing::warn!(error = %error, serving_cached_keys = cached, "JWKS fetch failed; retrying with backoff");
-            state.outage_logged = true;
+        } else {
+            tracing::debug!(error = %error, failures = report.failures, "JWKS fetch failed again");
         }
-        state.last_error = Some(error);
     }
+
+    /// [`settle_failure`](Self::settle_failure) then
+    /// [`report_failure`](Self::report_failure), for a fetch that could not start.
+    fn fail(&self, state: &mut State, error: JwksError, now: Instant) {
+        let report = self.settle_failure(state, error.clone(), now);
+        self.report_failure(&error, report);
+    }
+}
+
+/// What a failed fetch's report says: the first of an outage is a warning.
+struct FailureReport {
+    first: bool,
+    failures: u32,
 }
 
 std::thread_local! {
@@ -693,10 +720,17 @@ impl Drop for FetchGuard {
             return;
         }
         let mut state = self.inner.lock();
-        // Unless another fetch started since (which ends on its own).
-        if state.generation == self.generation {
+        // Unless it was settled already (a panic in the logs or metrics after `apply` had
+        // stored its outcome) or another fetch started since (which ends on its own).
+        if state.generation == self.generation && state.in_flight.is_some() {
             let error = JwksError { failure: FetchFailure::Transport, discovery: false };
-            self.inner.fail(&mut state, error, Instant::now());
+            let report = self.inner.settle_failure(&mut state, error.clone(), Instant::now());
+            drop(state);
+            // Logs and metrics run the application's code: never while unwinding, where a
+            // second panic would abort the process.
+            if !std::thread::panicking() {
+                self.inner.report_failure(&error, report);
+            }
         }
     }
 }
@@ -939,6 +973,52 @@ mod tests {
         assert_eq!(failures(&jwks), (1, true, false), "a failed fetch, with its backoff; none in flight");
     }
 
+    /// Panics on the crate's warnings logged on the background thread, while armed.
+    struct PanickingSubscriber;
+
+    static PANIC_ON_WARN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+    impl tracing::Subscriber for PanickingSubscriber {
+        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            tracing::span::Id::from_u64(1)
+        }
+        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+        fn event(&self, event: &tracing::Event<'_>) {
+            if *event.metadata().level() == tracing::Level::WARN
+                && std::thread::current().name() == Some("tower-jwt-auth")
+                && PANIC_ON_WARN.load(Ordering::SeqCst)
+            {
+                panic!("a subscriber that panics");
+            }
+        }
+        fn enter(&self, _: &tracing::span::Id) {}
+        fn exit(&self, _: &tracing::span::Id) {}
+    }
+
+    #[test]
+    fn a_subscriber_that_panics_costs_one_failed_fetch_and_never_the_process() {
+        // The provider refuses connections, so the fetch fails and warns; the subscriber
+        // panics on that warning. Before, the fetch's guard logged the failure again while
+        // unwinding: a second panic, and the process aborted.
+        let _ = tracing::subscriber::set_global_default(PanickingSubscriber);
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let url = format!("http://127.0.0.1:{port}/jwks.json");
+        let jwks = RemoteJwks::from_url(&url).allow_http(true).build().unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        PANIC_ON_WARN.store(true, Ordering::SeqCst);
+        let outcome =
+            runtime.block_on(async { tokio::time::timeout(Duration::from_secs(10), jwks.refresh()).await });
+        PANIC_ON_WARN.store(false, Ordering::SeqCst);
+        assert!(matches!(outcome, Ok(Err(_))), "{outcome:?}");
+        let status = jwks.status();
+        assert_eq!((status.fetches, status.consecutive_failures), (1, 1), "one fetch, one failure");
+        assert!(status.last_error.is_some());
+    }
+
     #[test]
     fn a_fetch_that_ends_without_its_result_counts_as_a_failed_one() {
         // The fetch's task goes with its runtime before the provider answers: the next
@@ -951,6 +1031,28 @@ mod tests {
         };
         runtime.block_on(async { tokio::time::sleep(Duration::from_millis(100)).await });
         assert_eq!(failures(&jwks), (0, false, true), "in flight, waiting for the provider");
+        // The task goes with its runtime, here, on this thread: counted like any failure.
+        #[cfg(feature = "metrics")]
+        {
+            let recorder = metrics_util::debugging::DebuggingRecorder::new();
+            let snapshotter = recorder.snapshotter();
+            metrics::with_local_recorder(&recorder, || drop(runtime));
+            let errors: u64 = snapshotter
+                .snapshot()
+                .into_vec()
+                .into_iter()
+                .filter(|(key, ..)| {
+                    key.key().name() == "tower_jwt_auth_jwks_fetches_total"
+                        && key.key().labels().any(|label| label.value() == "error")
+                })
+                .map(|(.., value)| match value {
+                    metrics_util::debugging::DebugValue::Counter(count) => count,
+                    _ => 0,
+                })
+                .sum();
+            assert_eq!(errors, 1, "the failed fetch is counted");
+        }
+        #[cfg(not(feature = "metrics"))]
         drop(runtime);
         assert_eq!(failures(&jwks), (1, true, false));
         assert!(futures_util::FutureExt::now_or_never(fetch).is_some_and(|outcome| outcome.is_err()));

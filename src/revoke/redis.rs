@@ -277,7 +277,8 @@ impl Shared {
         if !self.link.health.is_online() {
             return Err(deferred);
         }
-        match self.link.write(std::slice::from_ref(&record)).await {
+        let link = Arc::clone(&self.link);
+        match on_background(async move { link.write(std::slice::from_ref(&record)).await }).await {
             Ok(()) => Ok(()),
             Err(error) => {
                 self.link.health.lost(&error);
@@ -301,10 +302,15 @@ impl Shared {
         if !self.link.health.is_online() {
             return Err(unavailable);
         }
-        let mut invocation = self.link.advance_script.key(self.link.names.rotation(sid));
-        invocation.arg(generation).arg(instant(until).max(1));
-        let mut connection = self.link.connection.clone();
-        match within(self.link.timeout, invocation.invoke_async::<i64>(&mut connection)).await {
+        let link = Arc::clone(&self.link);
+        let key = self.link.names.rotation(sid);
+        let advanced = on_background(async move {
+            let mut invocation = link.advance_script.key(key);
+            invocation.arg(generation).arg(instant(until).max(1));
+            let mut connection = link.connection.clone();
+            within(link.timeout, invocation.invoke_async::<i64>(&mut connection)).await
+        });
+        match advanced.await {
             Ok(0) => Ok(false),
             Ok(_) => Ok(true),
             Err(error) => {
@@ -368,6 +374,23 @@ impl Health {
             tracing::info!("the revocation store (Redis) is reachable again; this instance has resynced");
         }
         reported
+    }
+}
+
+/// Runs a command on the background runtime, as the link's own task does, and waits for
+/// it. The connection manager replaces a broken connection on the runtime of the command
+/// that found it broken: on the caller's runtime, an idle one would hold the new
+/// connection (and every later command) hostage, and a caller's paused clock or disabled
+/// timer would stall or break the timeout.
+async fn on_background<T: Send + 'static>(
+    command: impl Future<Output = RedisResult<T>> + Send + 'static,
+) -> RedisResult<T> {
+    match crate::background::runtime() {
+        Some(runtime) => runtime
+            .spawn(command)
+            .await
+            .unwrap_or_else(|_| Err(RedisError::from(std::io::Error::other("the background task ended")))),
+        None => command.await,
     }
 }
 
