@@ -38,12 +38,42 @@ pub(crate) fn runtime() -> Option<Handle> {
     }
 }
 
+/// Starts the thread, which builds the runtime and hands back its handle: nothing that owns
+/// a runtime is ever dropped on the caller's thread (inside an async context that panics),
+/// whether the thread or the runtime fails to start.
 fn start() -> Option<Handle> {
-    let runtime = Builder::new_current_thread().enable_all().thread_name(THREAD_NAME).build().ok()?;
-    let handle = runtime.handle().clone();
-    std::thread::Builder::new()
-        .name(THREAD_NAME.to_owned())
-        .spawn(move || runtime.block_on(std::future::pending::<()>()))
-        .ok()?;
-    Some(handle)
+    start_with(|body| std::thread::Builder::new().name(THREAD_NAME.to_owned()).spawn(body).map(drop))
+}
+
+/// [`start`] with the thread started by `spawn`.
+fn start_with(spawn: impl FnOnce(Box<dyn FnOnce() + Send>) -> std::io::Result<()>) -> Option<Handle> {
+    let (handle_sender, handle) = std::sync::mpsc::sync_channel(1);
+    spawn(Box::new(move || {
+        let Ok(runtime) = Builder::new_current_thread().enable_all().thread_name(THREAD_NAME).build() else {
+            return;
+        };
+        if handle_sender.send(runtime.handle().clone()).is_ok() {
+            runtime.block_on(std::future::pending::<()>());
+        }
+    }))
+    .ok()?;
+    handle.recv().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_thread_that_cannot_start_leaves_nothing_to_drop_in_an_async_context() {
+        // Before, the closure handed to the failed spawn owned a runtime built beforehand,
+        // and dropping it here, inside a runtime, panicked ("Cannot drop a runtime in a
+        // context where blocking is not allowed").
+        let refused = start_with(|body| {
+            drop(body);
+            Err(std::io::Error::other("no more threads"))
+        });
+        assert!(refused.is_none());
+        assert!(start().is_some(), "and a thread that starts hands back its runtime");
+    }
 }

@@ -396,7 +396,9 @@ impl RevocationsBuilder {
     /// are refused: a configuration with these revocations refuses tokens whose lifetime
     /// (`exp - iat`) is longer ([`ErrorKind::LifetimeTooLong`](crate::ErrorKind::LifetimeTooLong)),
     /// and [`TokenIssuer::redeem`](crate::TokenIssuer::redeem) refuses such refresh tokens.
-    /// Keep this at least as long as your longest-lived token.
+    /// Keep this at least as long as your longest-lived token, and the same on every
+    /// instance that shares a list through Redis (a session revoked on an instance with a
+    /// shorter one stays revoked for that instance's lifetimes only).
     pub fn max_token_lifetime(mut self, lifetime: Duration) -> Self {
         self.max_token_lifetime = lifetime;
         self
