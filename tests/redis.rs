@@ -19,6 +19,7 @@ mod setup;
 
 use std::time::{Duration, Instant, SystemTime};
 
+use futures_util::StreamExt as _;
 use reqwest::StatusCode;
 use serde_json::json;
 use tower_jwt_auth::{
@@ -613,4 +614,55 @@ async fn a_reconnection_started_from_an_idle_runtime_holds_nothing_hostage() {
     }
     release.send(()).unwrap();
     side.join().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logout_on_a_shorter_lived_instance_is_kept_as_long_as_the_others_need() {
+    // An instance whose tokens live an hour logs out a session that instances whose tokens
+    // live 7 days accept tokens of: they keep the session's entry for their lifetime, and
+    // write it back so that Redis (and instances started later) keeps it that long too.
+    // Two such instances widen it once, not back and forth.
+    let Some(redis) = RedisServer::start() else { return };
+    let start = |lifetime: Duration| {
+        Revocations::builder().max_token_lifetime(lifetime).redis(redis.client()).prefix("mixed").start()
+    };
+    let hourly = start(Duration::from_secs(3600)).await.unwrap();
+    let weekly = [
+        start(Duration::from_secs(7 * 24 * 3600)).await.unwrap(),
+        start(Duration::from_secs(7 * 24 * 3600)).await.unwrap(),
+    ];
+    let mut announcements = redis.client().get_async_pubsub().await.unwrap();
+    announcements.subscribe("mixed:revoked").await.unwrap();
+    let mut announcements = announcements.into_on_message();
+    let pair = issuer().issue_pair(&json!({"sub": "rhea"})).unwrap();
+    let short = TokenIssuer::builder()
+        .hmac_secret(SECRET.to_vec())
+        .lifetime(Duration::from_secs(600))
+        .refresh_lifetime(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    let config = JwtAuthConfig::builder().hmac_secret(SECRET).build().unwrap();
+    let claims = config.verify(&pair.access_token).unwrap();
+    let key = format!("mixed:revoked:sid:{}", claims.extra["sid"].as_str().unwrap());
+    short.logout(claims.token(), &hourly).await.unwrap();
+    let mut connection = redis.client().get_multiplexed_async_connection().await.unwrap();
+    let started = Instant::now();
+    loop {
+        let ttl: i64 = redis::cmd("TTL").arg(&key).query_async(&mut connection).await.unwrap();
+        if ttl > 7 * 24 * 3600 {
+            break;
+        }
+        assert!(started.elapsed() < PROPAGATION, "the session's entry is kept {ttl} s");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut count = 0;
+    while tokio::time::timeout(Duration::from_secs(2), announcements.next()).await.is_ok() {
+        count += 1;
+    }
+    assert!((2..=3).contains(&count), "{count} announcements");
+    // A refresh token of the session, still valid for a week, is refused by both.
+    for list in &weekly {
+        let error = issuer().redeem(&pair.refresh_token, list).await.unwrap_err();
+        assert_eq!(error.kind(), RefreshErrorKind::Revoked);
+    }
 }

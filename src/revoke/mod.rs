@@ -293,14 +293,27 @@ impl Revocations {
         token.ids().is_none_or(|ids| self.inner.list.covers(&ids))
     }
 
-    /// A subject entry shared by another instance, kept at least as long as this
-    /// instance's own would be (instances may be configured with different lifetimes).
+    /// An entry shared by another instance, kept at least as long as this instance's own
+    /// would be (instances may be configured with different lifetimes). A subject entry is
+    /// measured from its instant. A session entry just announced (`announced`) is measured
+    /// from now, when its revocation was made: tokens of the session that this instance
+    /// accepts expire within its lifetime from then. One read back in a resync has no such
+    /// instant and is kept as it is.
     #[cfg(feature = "redis")]
-    pub(crate) fn widen(&self, record: Record) -> Record {
+    pub(crate) fn widen(&self, record: Record, announced: bool) -> Record {
+        let own_from =
+            |instant: i64| instant.saturating_add(self.inner.max_token_lifetime).saturating_add(grace());
         match record {
             Record::Subject { sub, before, until } => {
-                let own = before.saturating_add(self.inner.max_token_lifetime).saturating_add(grace());
-                Record::Subject { sub, before, until: until.max(own) }
+                Record::Subject { sub, before, until: until.max(own_from(before)) }
+            }
+            // Within half the grace of this instance's own it is kept as it came: an
+            // announcement of an entry another instance like this one widened a moment
+            // ago must not be widened (and announced) again, back and forth.
+            Record::Session { sid, until }
+                if announced && own_from(now()) > until.saturating_add(grace() / 2) =>
+            {
+                Record::Session { sid, until: own_from(now()) }
             }
             other => other,
         }
@@ -396,9 +409,10 @@ impl RevocationsBuilder {
     /// are refused: a configuration with these revocations refuses tokens whose lifetime
     /// (`exp - iat`) is longer ([`ErrorKind::LifetimeTooLong`](crate::ErrorKind::LifetimeTooLong)),
     /// and [`TokenIssuer::redeem`](crate::TokenIssuer::redeem) refuses such refresh tokens.
-    /// Keep this at least as long as your longest-lived token, and the same on every
-    /// instance that shares a list through Redis (a session revoked on an instance with a
-    /// shorter one stays revoked for that instance's lifetimes only).
+    /// Keep this at least as long as your longest-lived token, and where you can the same
+    /// on every instance that shares a list through Redis (instances with a longer one
+    /// keep, and write back, the revocations of those with a shorter one that they hear
+    /// of).
     pub fn max_token_lifetime(mut self, lifetime: Duration) -> Self {
         self.max_token_lifetime = lifetime;
         self

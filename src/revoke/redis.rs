@@ -450,14 +450,22 @@ impl Link {
                     };
                     let Some(revocations) = upgrade(revocations) else { return false };
                     let widened = match self.names.parse_message(message.get_payload_bytes()) {
-                        Some(record) => merge(&revocations, [record]),
-                        None => false,
+                        Some(record) => merge(&revocations, [record], true),
+                        None => Vec::new(),
                     };
-                    // An announcement needs no resync, unless this instance keeps a subject
-                    // entry longer than its writer did: then Redis must keep it that long
-                    // too, for instances started later (the resync writes it back).
-                    if !widened {
+                    // This instance keeps an entry longer than its writer did: Redis must
+                    // keep it that long too, for instances started later. The write
+                    // announces it; every instance already keeps it at least that long.
+                    if widened.is_empty() {
                         continue;
+                    }
+                    match self.write(&widened).await {
+                        Ok(()) => continue,
+                        Err(error) => {
+                            // Reconnect; the resync then writes the local entry back.
+                            self.health.lost(&error);
+                            return true;
+                        }
                     }
                 }
                 _ = resync.tick() => {}
@@ -511,7 +519,7 @@ impl Link {
     async fn sync(&self, revocations: &Weak<Inner>) -> RedisResult<()> {
         let shared = self.scan().await?;
         let Some(revocations) = upgrade(revocations) else { return Ok(()) };
-        merge(&revocations, shared.iter().cloned());
+        merge(&revocations, shared.iter().cloned(), false);
         // Online before the snapshot: a revocation deferred before this point is in the
         // snapshot, and one made after it is written by its own call.
         self.health.online.store(true, Ordering::SeqCst);
@@ -586,18 +594,25 @@ fn upgrade(revocations: &Weak<Inner>) -> Option<Revocations> {
     revocations.upgrade().map(|inner| Revocations { inner })
 }
 
-/// Adds records shared by the instances to the local copy (subject entries kept at least
-/// as long as this instance's own would be); counts those that do not fit. True when a
-/// record was kept longer than it came.
-fn merge(revocations: &Revocations, records: impl IntoIterator<Item = Record>) -> bool {
+/// Adds records shared by the instances to the local copy, each kept at least as long as
+/// this instance's own would be ([`Revocations::widen`]; `announced`: they come from an
+/// announcement); counts those that do not fit. Returns the records kept longer than they
+/// came.
+fn merge(
+    revocations: &Revocations,
+    records: impl IntoIterator<Item = Record>,
+    announced: bool,
+) -> Vec<Record> {
     let now = now();
     let list = revocations.list();
-    let mut widened = false;
+    let mut widened = Vec::new();
     let mut refused = 0;
     for record in records {
-        let kept = revocations.widen(record.clone());
-        widened |= kept.until() > record.until();
+        let kept = revocations.widen(record.clone(), announced);
         refused += usize::from(list.insert(&kept, now).is_err());
+        if kept.until() > record.until() {
+            widened.push(kept);
+        }
     }
     if refused > 0 {
         // Not silent: this instance now accepts tokens the others refuse.
