@@ -38,6 +38,17 @@ pub(crate) fn runtime() -> Option<Handle> {
     }
 }
 
+/// Runs `work` as a task on the background runtime and waits for it, from any runtime (or
+/// none); `None` when the task ended without an output (it panicked). Without any runtime,
+/// runs it here.
+#[cfg(feature = "redis")]
+pub(crate) async fn run<T: Send + 'static>(work: impl Future<Output = T> + Send + 'static) -> Option<T> {
+    match runtime() {
+        Some(runtime) => runtime.spawn(work).await.ok(),
+        None => Some(work.await),
+    }
+}
+
 /// Starts the thread, which builds the runtime and hands back its handle: nothing that owns
 /// a runtime is ever dropped on the caller's thread (inside an async context that panics),
 /// whether the thread or the runtime fails to start.

@@ -207,9 +207,9 @@ impl TokenIssuer {
     /// again (a copy was stolen, or the client replayed it) revokes its whole family, the
     /// access tokens included, and fails with [`RefreshErrorKind::Reused`]; no refresh token
     /// of that family redeems again, even when the revocation list is too full to record
-    /// the family (its access tokens then live to their expiry, with a warning in the log). A refresh token
-    /// whose session or subject was revoked fails with [`RefreshErrorKind::Revoked`]. One
-    /// living longer than `revocations` covers
+    /// the family (its access tokens then live to their expiry, with a warning in the
+    /// log). A refresh token whose session or subject was revoked fails with
+    /// [`RefreshErrorKind::Revoked`]. One living longer than `revocations` covers
     /// ([`max_token_lifetime`](crate::RevocationsBuilder::max_token_lifetime) shorter than
     /// [`refresh_lifetime`](TokenIssuerBuilder::refresh_lifetime)) is
     /// [`Invalid`](RefreshErrorKind::Invalid), with a warning in the log. With

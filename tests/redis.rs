@@ -40,6 +40,29 @@ fn issuer() -> TokenIssuer {
     TokenIssuer::builder().hmac_secret(SECRET.to_vec()).build().unwrap()
 }
 
+const WEEK: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// The issuer, with these access and refresh lifetimes.
+fn issuer_living(lifetime: Duration, refresh_lifetime: Duration) -> TokenIssuer {
+    TokenIssuer::builder()
+        .hmac_secret(SECRET.to_vec())
+        .lifetime(lifetime)
+        .refresh_lifetime(refresh_lifetime)
+        .build()
+        .unwrap()
+}
+
+/// A list shared through `redis` under `prefix`, covering tokens that live `lifetime`.
+async fn shared_list(redis: &RedisServer, prefix: &str, lifetime: Duration) -> Revocations {
+    Revocations::builder()
+        .max_token_lifetime(lifetime)
+        .redis(redis.client())
+        .prefix(prefix)
+        .start()
+        .await
+        .unwrap()
+}
+
 /// One instance of the service: its revocation list (a local copy kept current from
 /// Redis) and an axum server with `/me` and `/logout` behind the layer.
 struct Instance {
@@ -361,11 +384,7 @@ async fn a_shorter_lived_generation_never_shortens_how_long_a_reuse_is_detected(
         Revocations::builder().redis(redis.client()).prefix("generations").start().await.unwrap();
     // The first generation lives 7 days; the next is issued (say, after a deploy) with 60 s.
     let long = issuer();
-    let short = TokenIssuer::builder()
-        .hmac_secret(SECRET.to_vec())
-        .refresh_lifetime(Duration::from_secs(60))
-        .build()
-        .unwrap();
+    let short = issuer_living(Duration::from_secs(900), Duration::from_secs(60));
     let first = long.issue_pair(&json!({"sub": "alice"})).unwrap();
     let grant = long.redeem(&first.refresh_token, &revocations).await.unwrap();
     let key = format!("generations:rotation:{}", grant.session());
@@ -461,17 +480,13 @@ async fn a_session_is_followed_as_long_as_its_newest_tokens_live() {
     // grace), and once it went a reuse of the family was no longer detected.
     let Some(redis) = RedisServer::start() else { return };
     let revocations = Revocations::builder().redis(redis.client()).prefix("kept").start().await.unwrap();
-    let expiring = TokenIssuer::builder()
-        .hmac_secret(SECRET.to_vec())
-        .refresh_lifetime(Duration::from_secs(60))
-        .build()
-        .unwrap();
+    let expiring = issuer_living(Duration::from_secs(900), Duration::from_secs(60));
     let first = expiring.issue_pair(&json!({"sub": "nina"})).unwrap();
     let grant = issuer().redeem(&first.refresh_token, &revocations).await.unwrap();
     let key = format!("kept:rotation:{}", grant.session());
     let mut connection = redis.client().get_multiplexed_async_connection().await.unwrap();
     let ttl: i64 = redis::cmd("TTL").arg(&key).query_async(&mut connection).await.unwrap();
-    assert!(ttl > 7 * 24 * 3600, "kept {ttl} s");
+    assert!(ttl > WEEK.as_secs() as i64, "kept {ttl} s");
 }
 
 #[tokio::test]
@@ -480,13 +495,7 @@ async fn a_subject_revocation_lasts_as_long_as_each_instance_needs() {
     // own entry ends in 5 s. Another, whose tokens live 7 days, keeps the entry as long as
     // its own revocation would last: before, it dropped it with the first.
     let Some(redis) = RedisServer::start() else { return };
-    let brief = Revocations::builder()
-        .max_token_lifetime(Duration::from_secs(10))
-        .redis(redis.client())
-        .prefix("lifetimes")
-        .start()
-        .await
-        .unwrap();
+    let brief = shared_list(&redis, "lifetimes", Duration::from_secs(10)).await;
     let other =
         Revocations::builder().capacity(2).redis(redis.client()).prefix("lifetimes").start().await.unwrap();
     let config = JwtAuthConfig::builder().hmac_secret(SECRET).revocations(other.clone()).build().unwrap();
@@ -516,12 +525,7 @@ async fn a_logout_covers_the_sessions_tokens_whatever_issuer_logs_it_out() {
     let config =
         JwtAuthConfig::builder().hmac_secret(SECRET).revocations(revocations.clone()).build().unwrap();
     let pair = issuer().issue_pair(&json!({"sub": "olga"})).unwrap();
-    let hourly = TokenIssuer::builder()
-        .hmac_secret(SECRET.to_vec())
-        .lifetime(Duration::from_secs(600))
-        .refresh_lifetime(Duration::from_secs(3600))
-        .build()
-        .unwrap();
+    let hourly = issuer_living(Duration::from_secs(600), Duration::from_secs(3600));
     let claims = config.verify(&pair.access_token).unwrap();
     let sid = claims.extra["sid"].as_str().unwrap().to_owned();
     hourly.logout(claims.token(), &revocations).await.unwrap();
@@ -531,7 +535,7 @@ async fn a_logout_covers_the_sessions_tokens_whatever_issuer_logs_it_out() {
         .query_async(&mut connection)
         .await
         .unwrap();
-    assert!(ttl > 7 * 24 * 3600, "the session's entry is kept {ttl} s");
+    assert!(ttl > WEEK.as_secs() as i64, "the session's entry is kept {ttl} s");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -540,11 +544,8 @@ async fn an_instance_started_later_learns_a_subject_revocation_a_shorter_lived_o
     // tokens live 7 days keeps it longer, and writes that back to Redis, so an instance
     // started after the writer's entry ended still refuses the token.
     let Some(redis) = RedisServer::start() else { return };
-    let start = |lifetime: Duration| {
-        Revocations::builder().max_token_lifetime(lifetime).redis(redis.client()).prefix("later").start()
-    };
-    let brief = start(Duration::from_secs(10)).await.unwrap();
-    let running = start(Duration::from_secs(7 * 24 * 3600)).await.unwrap();
+    let brief = shared_list(&redis, "later", Duration::from_secs(10)).await;
+    let running = shared_list(&redis, "later", WEEK).await;
     let verifier = |revocations: &Revocations| {
         JwtAuthConfig::builder().hmac_secret(SECRET).revocations(revocations.clone()).build().unwrap()
     };
@@ -558,7 +559,7 @@ async fn an_instance_started_later_learns_a_subject_revocation_a_shorter_lived_o
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     tokio::time::sleep(Duration::from_secs(6)).await;
-    let later = start(Duration::from_secs(7 * 24 * 3600)).await.unwrap();
+    let later = shared_list(&redis, "later", WEEK).await;
     assert_eq!(verifier(&later).verify(&old).unwrap_err().kind(), ErrorKind::Revoked);
 }
 
@@ -623,24 +624,13 @@ async fn a_logout_on_a_shorter_lived_instance_is_kept_as_long_as_the_others_need
     // write it back so that Redis (and instances started later) keeps it that long too.
     // Two such instances widen it once, not back and forth.
     let Some(redis) = RedisServer::start() else { return };
-    let start = |lifetime: Duration| {
-        Revocations::builder().max_token_lifetime(lifetime).redis(redis.client()).prefix("mixed").start()
-    };
-    let hourly = start(Duration::from_secs(3600)).await.unwrap();
-    let weekly = [
-        start(Duration::from_secs(7 * 24 * 3600)).await.unwrap(),
-        start(Duration::from_secs(7 * 24 * 3600)).await.unwrap(),
-    ];
+    let hourly = shared_list(&redis, "mixed", Duration::from_secs(3600)).await;
+    let weekly = [shared_list(&redis, "mixed", WEEK).await, shared_list(&redis, "mixed", WEEK).await];
     let mut announcements = redis.client().get_async_pubsub().await.unwrap();
     announcements.subscribe("mixed:revoked").await.unwrap();
     let mut announcements = announcements.into_on_message();
     let pair = issuer().issue_pair(&json!({"sub": "rhea"})).unwrap();
-    let short = TokenIssuer::builder()
-        .hmac_secret(SECRET.to_vec())
-        .lifetime(Duration::from_secs(600))
-        .refresh_lifetime(Duration::from_secs(3600))
-        .build()
-        .unwrap();
+    let short = issuer_living(Duration::from_secs(600), Duration::from_secs(3600));
     let config = JwtAuthConfig::builder().hmac_secret(SECRET).build().unwrap();
     let claims = config.verify(&pair.access_token).unwrap();
     let key = format!("mixed:revoked:sid:{}", claims.extra["sid"].as_str().unwrap());
@@ -649,7 +639,7 @@ async fn a_logout_on_a_shorter_lived_instance_is_kept_as_long_as_the_others_need
     let started = Instant::now();
     loop {
         let ttl: i64 = redis::cmd("TTL").arg(&key).query_async(&mut connection).await.unwrap();
-        if ttl > 7 * 24 * 3600 {
+        if ttl > WEEK.as_secs() as i64 {
             break;
         }
         assert!(started.elapsed() < PROPAGATION, "the session's entry is kept {ttl} s");

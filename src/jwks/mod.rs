@@ -19,9 +19,8 @@
 //!   longer than a lookup. A bad signature with a known kid never
 //!   fetches. The algorithm allowlist (and the issuer, before any wait) is checked first.
 //! - **Cold start**: lazy by default ([`RemoteJwksBuilder::prefetch`] starts at build when a
-//!   Tokio runtime is running).
-//!   Before the first successful fetch, requests wait for the one fetch in flight and, if it
-//!   fails, get 503 with `Retry-After` (gRPC: UNAVAILABLE).
+//!   Tokio runtime is running). Before the first successful fetch, requests wait for the one
+//!   fetch in flight and, if it fails, get 503 with `Retry-After` (gRPC: UNAVAILABLE).
 //! - **Where fetches run**: on one background thread the crate starts on the first fetch
 //!   (a current-thread Tokio runtime, thread `tower-jwt-auth`), never on the runtime of the
 //!   request that started them. A fetch ends, by its timeout at the latest, however busy
@@ -184,6 +183,14 @@ impl fmt::Display for JwksError {
 }
 
 impl std::error::Error for JwksError {}
+
+impl JwksError {
+    /// A fetch that failed without an answer to judge: no connection, or a fetch that
+    /// ended without its result (a panic, a dropped task), or no runtime to run it.
+    fn transport() -> Self {
+        Self { failure: FetchFailure::Transport, discovery: false }
+    }
+}
 
 /// A point-in-time view of a remote key set, for health endpoints.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -511,21 +518,11 @@ impl Inner {
         state: &mut State,
         runtime: Option<tokio::runtime::Handle>,
     ) -> Shared<BoxFuture<'static, Result<(), JwksError>>> {
-        let failed = || -> Shared<BoxFuture<'static, Result<(), JwksError>>> {
-            futures_util::future::ready(Err(JwksError { failure: FetchFailure::Transport, discovery: false }))
-                .boxed()
-                .shared()
-        };
         state.fetches += 1;
         let Some(runtime) = runtime else {
             // Counted and backed off like any failed fetch: requests until the backoff ends
             // get their answer without trying again.
-            self.fail(
-                state,
-                JwksError { failure: FetchFailure::Transport, discovery: false },
-                Instant::now(),
-            );
-            return failed();
+            return self.failed_start(state);
         };
         state.generation = state.generation.wrapping_add(1);
         self.quiet_until.store(u64::MAX, Ordering::Relaxed);
@@ -537,7 +534,7 @@ impl Inner {
             let fetch = tokio::time::timeout(timeout, AssertUnwindSafe(inner.fetch()).catch_unwind());
             let outcome = match fetch.await {
                 Ok(Ok(outcome)) => outcome,
-                Ok(Err(_panic)) => Err(JwksError { failure: FetchFailure::Transport, discovery: false }),
+                Ok(Err(_panic)) => Err(JwksError::transport()),
                 Err(_elapsed) => Err(JwksError { failure: FetchFailure::Timeout, discovery: false }),
             };
             let applied = inner.apply(outcome);
@@ -550,18 +547,9 @@ impl Inner {
         let task = runtime.spawn(future);
         SPAWNING.set(false);
         if DROPPED_WHILE_SPAWNING.replace(false) {
-            self.fail(
-                state,
-                JwksError { failure: FetchFailure::Transport, discovery: false },
-                Instant::now(),
-            );
-            return failed();
+            return self.failed_start(state);
         }
-        let shared = async move {
-            task.await.unwrap_or(Err(JwksError { failure: FetchFailure::Transport, discovery: false }))
-        }
-        .boxed()
-        .shared();
+        let shared = async move { task.await.unwrap_or(Err(JwksError::transport())) }.boxed().shared();
         state.in_flight = Some(shared.clone());
         shared
     }
@@ -673,11 +661,11 @@ impl Inner {
         }
     }
 
-    /// [`settle_failure`](Self::settle_failure) then
-    /// [`report_failure`](Self::report_failure), for a fetch that could not start.
-    fn fail(&self, state: &mut State, error: JwksError, now: Instant) {
-        let report = self.settle_failure(state, error.clone(), now);
-        self.report_failure(&error, report);
+    /// A fetch that could not start: settled and reported as failed, its answer ready.
+    fn failed_start(&self, state: &mut State) -> Shared<BoxFuture<'static, Result<(), JwksError>>> {
+        let report = self.settle_failure(state, JwksError::transport(), Instant::now());
+        self.report_failure(&JwksError::transport(), report);
+        futures_util::future::ready(Err(JwksError::transport())).boxed().shared()
     }
 }
 
@@ -723,7 +711,7 @@ impl Drop for FetchGuard {
         // Unless it was settled already (a panic in the logs or metrics after `apply` had
         // stored its outcome) or another fetch started since (which ends on its own).
         if state.generation == self.generation && state.in_flight.is_some() {
-            let error = JwksError { failure: FetchFailure::Transport, discovery: false };
+            let error = JwksError::transport();
             let report = self.inner.settle_failure(&mut state, error.clone(), Instant::now());
             drop(state);
             // Logs and metrics run the application's code: never while unwinding, where a

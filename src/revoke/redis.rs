@@ -215,13 +215,9 @@ impl RedisRevocations {
     /// awaits this: the list stays current even when that runtime is a setup runtime that
     /// shuts down afterwards, or a busy one.
     pub async fn start(self) -> Result<Revocations, RevocationError> {
-        match crate::background::runtime() {
-            Some(runtime) => runtime
-                .spawn(self.start_here())
-                .await
-                .unwrap_or(Err(RevocationError::new(RevocationErrorKind::Unavailable))),
-            None => self.start_here().await,
-        }
+        crate::background::run(self.start_here())
+            .await
+            .unwrap_or(Err(RevocationError::new(RevocationErrorKind::Unavailable)))
     }
 
     /// [`start`](Self::start), on the runtime that runs this.
@@ -385,13 +381,9 @@ impl Health {
 async fn on_background<T: Send + 'static>(
     command: impl Future<Output = RedisResult<T>> + Send + 'static,
 ) -> RedisResult<T> {
-    match crate::background::runtime() {
-        Some(runtime) => runtime
-            .spawn(command)
-            .await
-            .unwrap_or_else(|_| Err(RedisError::from(std::io::Error::other("the background task ended")))),
-        None => command.await,
-    }
+    crate::background::run(command)
+        .await
+        .unwrap_or_else(|| Err(RedisError::from(std::io::Error::other("the background task ended"))))
 }
 
 /// Runs `future` for at most `limit`.
