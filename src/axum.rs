@@ -1,8 +1,9 @@
 //! Axum extractors (feature `axum`): [`Claims<C>`] and `Option<Claims<C>>`.
 //!
 //! `Claims<C>` answers 401 when the layer did not run or found no credential (optional
-//! mode), as the layer would ([`MissingClaims`]); `Option<Claims<C>>` never rejects. The type `C` must be the one the layer was
-//! built with ([`JwtAuthLayer::with_claims`](crate::JwtAuthLayer::with_claims)).
+//! mode), as the layer would ([`MissingClaims`]); `Option<Claims<C>>` never rejects. The
+//! type `C` must be the one the layer was built with
+//! ([`JwtAuthLayer::with_claims`](crate::JwtAuthLayer::with_claims)).
 //!
 //! ```
 //! use axum::{Router, routing::get};
