@@ -1,6 +1,6 @@
 //! Project Wycheproof conformance: runs the JWS and JWK vectors of `testvectors_v1/`
-//! (`json_web_signature_test.json`, `json_web_key_test.json`, copied unmodified into
-//! `../shared/testvectors/wycheproof/`) against the public API.
+//! (`json_web_signature_test.json`, `json_web_key_test.json`, vendored unmodified under
+//! `tests/vectors/wycheproof/`, see its README) against the public API.
 //!
 //! The payloads are raw bytes, not claim sets, so every case runs below the claims step:
 //! the group's key becomes a `JwtAuthConfig` (a configuration that `build()` refuses
@@ -10,12 +10,11 @@
 //! every disagreement must be listed, with its reason, in the exception tables below, and
 //! a listed exception that no longer disagrees fails the test too.
 //!
-//! Without the vector directory the tests print a skip message, except under `CI=true`,
-//! where a missing directory fails loudly.
+//! The files are embedded at compile time (`include_str!`): there is no path to look up at
+//! run time, and no way for the tests to run without them.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -121,31 +120,9 @@ const JWS_EXCEPTIONS: &[Exception] = &[
 /// Every case of `json_web_key_test.json` that disagrees with its expected result.
 const JWK_EXCEPTIONS: &[Exception] = &[];
 
-/// The vector directory, or `None` (with a message) when it is absent outside CI.
-fn vector_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/testvectors/wycheproof");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    let in_ci = std::env::var("CI").is_ok_and(|value| value.eq_ignore_ascii_case("true") || value == "1");
-    assert!(
-        !in_ci,
-        "CI=true but the Wycheproof vectors are missing: expected the directory {} holding \
-         json_web_signature_test.json and json_web_key_test.json",
-        dir.display()
-    );
-    eprintln!(
-        "skipping the Wycheproof vectors: {} does not exist (set CI=true to make this fail)",
-        dir.display()
-    );
-    None
-}
-
-fn load(dir: &Path, name: &str) -> Value {
-    let path = dir.join(name);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|error| panic!("cannot read the Wycheproof file {}: {error}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|error| panic!("{} is not JSON: {error}", path.display()))
+/// Parses one vector file, embedded by the caller with `include_str!`.
+fn parse(name: &str, text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|error| panic!("{name} is not JSON: {error}"))
 }
 
 /// One test case, flattened out of its group.
@@ -348,9 +325,8 @@ fn jwk_group_set(group: &Value) -> String {
 
 #[test]
 fn json_web_signature_vectors_agree_with_expected_results() {
-    let Some(dir) = vector_dir() else { return };
     let name = "json_web_signature_test.json";
-    let file = load(&dir, name);
+    let file = parse(name, include_str!("vectors/wycheproof/json_web_signature_test.json"));
     let ran = run_groups(&file, |group| {
         JwtAuthConfig::builder()
             .key(VerifyingKey::jwk(jws_group_key(group)))
@@ -362,9 +338,8 @@ fn json_web_signature_vectors_agree_with_expected_results() {
 
 #[test]
 fn json_web_key_vectors_agree_with_expected_results() {
-    let Some(dir) = vector_dir() else { return };
     let name = "json_web_key_test.json";
-    let file = load(&dir, name);
+    let file = parse(name, include_str!("vectors/wycheproof/json_web_key_test.json"));
     let ran = run_groups(&file, |group| {
         JwtAuthConfig::builder()
             .jwk_set(jwk_group_set(group))
