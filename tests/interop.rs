@@ -10,9 +10,9 @@
 //! The Python side lives in `tests/interop/` (`mint.py`, `verify.py`) and runs in the
 //! virtualenv that `.ci/python-env.sh` sets up at `target/interop-venv` with pinned
 //! versions. The first test to need it runs that script (once per test binary), so a plain
-//! `cargo test` works on a machine with only `python3`. Without python3, or when the
-//! install fails, the tests print why and pass as skipped, except under `CI=true`, where
-//! they fail loudly.
+//! `cargo test` works on a machine with only `python3`. There is no skipping: without
+//! python3 (with venv) and pip access, or when the install fails, every test fails and
+//! says why.
 
 #[path = "support/setup.rs"]
 mod setup;
@@ -25,7 +25,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
 use serde_json::{Value, json};
-use setup::{on_ci, repo_root, run_env_script};
+use setup::{repo_root, run_env_script};
 use tower_jwt_auth::{Algorithm, ErrorKind, JwtAuthConfig, TokenIssuer, VerifyingKey};
 
 const ISSUER: &str = "https://auth.example.com";
@@ -55,41 +55,16 @@ fn set_up_venv() -> Result<PathBuf, String> {
     Ok(python)
 }
 
-/// The venv's python, or `None` (after saying why, once) when the tests must be skipped.
-/// Under `CI=true` a missing environment fails every test that needs it, never skips.
-fn python() -> Option<&'static Path> {
+/// The venv's python, set up once per test binary; panics, saying why, when that failed.
+fn python() -> &'static Path {
     static PYTHON: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let python = PYTHON.get_or_init(|| {
-        let python = set_up_venv();
-        if let Err(why) = &python
-            && !on_ci()
-        {
-            // Written past libtest's capture, so the skip shows in a plain `cargo test`.
-            let _ = writeln!(
-                std::io::stderr(),
-                "\nSKIPPED: the Python interop tests (tests/interop.rs) need python3 with venv and \
-                 pip access to install PyJWT and python-jose.\n{why}\n"
-            );
-        }
-        python
-    });
-    match python {
-        Ok(python) => Some(python),
-        Err(why) if on_ci() => {
-            panic!("the Python interop environment is required under CI=true but could not be set up.\n{why}")
-        }
-        Err(_) => None,
+    match PYTHON.get_or_init(set_up_venv) {
+        Ok(python) => python,
+        Err(why) => panic!(
+            "the Python interop tests (tests/interop.rs) need python3 with venv and pip access \
+             to install PyJWT and python-jose (.ci/python-env.sh); it could not be set up:\n{why}"
+        ),
     }
-}
-
-/// The venv's python, or returns from the test (skipped) when there is none.
-macro_rules! python_or_skip {
-    () => {
-        match python() {
-            Some(python) => python,
-            None => return,
-        }
-    };
 }
 
 /// Runs `tests/interop/<script>` with `args`: its trimmed stdout, or why it failed.
@@ -238,7 +213,7 @@ fn config(key: VerifyingKey) -> JwtAuthConfig {
 
 /// Mints with `library` for each case and checks that we verify it and read its claims.
 fn python_tokens_verify_here(library: &str, cases: &[Case]) {
-    let python = python_or_skip!();
+    let python = python();
     for case in cases {
         let token = mint(python, library, case.alg, &case.private, &claims(0, 600));
         let verified = config(case.verifying_key())
@@ -256,7 +231,7 @@ fn python_tokens_verify_here(library: &str, cases: &[Case]) {
 
 /// Issues with our `TokenIssuer` for each case and checks `library` decodes it.
 fn our_tokens_verify_in(library: &str, cases: &[Case]) {
-    let python = python_or_skip!();
+    let python = python();
     for case in cases {
         let issuer = case.issuer();
         let token = issuer.issue(&json!({"sub": "alice", "role": "admin"})).unwrap();
@@ -302,7 +277,7 @@ fn our_tokens_verify_in_python_jose() {
 
 #[test]
 fn our_published_jwk_set_verifies_our_tokens_in_pyjwt() {
-    let python = python_or_skip!();
+    let python = python();
     for (case, stem) in [(rs256(), "rsa"), (es256(), "ec256"), (es384(), "ec384"), (eddsa(), "ed25519")] {
         let pem = read_fixture(&format!("{stem}_private.pem"));
         let builder = match case.alg {
@@ -322,7 +297,7 @@ fn our_published_jwk_set_verifies_our_tokens_in_pyjwt() {
 
 #[test]
 fn a_pyjwt_token_signed_with_another_secret_is_rejected_as_invalid_signature() {
-    let python = python_or_skip!();
+    let python = python();
     let other = "secret:another secret, also over thirty-two bytes long";
     let token = mint(python, "pyjwt", "HS256", other, &claims(0, 600));
     let error = config(hs256().verifying_key()).verify(&token).unwrap_err();
@@ -331,7 +306,7 @@ fn a_pyjwt_token_signed_with_another_secret_is_rejected_as_invalid_signature() {
 
 #[test]
 fn an_expired_pyjwt_token_is_rejected_as_expired() {
-    let python = python_or_skip!();
+    let python = python();
     // Issued two hours ago, expired an hour ago: far past the default 60 s leeway.
     let token = mint(python, "pyjwt", "HS256", &hs256().private, &claims(7200, 3600));
     let error = config(hs256().verifying_key()).verify(&token).unwrap_err();
@@ -340,7 +315,7 @@ fn an_expired_pyjwt_token_is_rejected_as_expired() {
 
 #[test]
 fn a_pyjwt_alg_none_token_is_rejected_as_unsupported_algorithm() {
-    let python = python_or_skip!();
+    let python = python();
     let token = mint(python, "pyjwt", "none", "-", &claims(0, 600));
     assert!(token.ends_with('.'), "an unsecured JWS has an empty signature: {token}");
     for case in [hs256(), rs256(), es256()] {

@@ -8,7 +8,7 @@
 //! its local copy, and catches up when Redis is back (even empty) without a restart.
 //!
 //! The servers come from `support/redis.rs` (which runs `.ci/redis-env.sh` once to find or
-//! install `redis-server`); without one the tests pass as skipped, except under `CI=true`.
+//! install `redis-server`); without one the tests fail and say why, they never skip.
 
 #[path = "support/redis.rs"]
 mod redis_server;
@@ -123,7 +123,7 @@ fn token(sub: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_logout_through_one_instance_is_honoured_by_the_other_within_one_second() {
-    let Some(redis) = RedisServer::start() else { return };
+    let redis = RedisServer::start();
     let (a, b) = (Instance::start(&redis).await, Instance::start(&redis).await);
     let issuer = issuer();
     let first = issuer.issue_pair(&json!({"sub": "alice"})).unwrap();
@@ -148,7 +148,7 @@ async fn a_logout_through_one_instance_is_honoured_by_the_other_within_one_secon
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subject_and_session_revocations_reach_every_instance_within_one_second() {
-    let Some(redis) = RedisServer::start() else { return };
+    let redis = RedisServer::start();
     let (a, b) = (Instance::start(&redis).await, Instance::start(&redis).await);
     let (bob, carol) = (token("bob"), token("carol"));
     let session = issuer().issue_pair(&json!({"sub": "dora"})).unwrap();
@@ -167,7 +167,7 @@ async fn subject_and_session_revocations_reach_every_instance_within_one_second(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instances_keep_serving_while_redis_is_down_and_catch_up_when_it_is_back() {
-    let Some(mut redis) = RedisServer::start() else { return };
+    let mut redis = RedisServer::start();
     let (a, b) = (Instance::start(&redis).await, Instance::start(&redis).await);
     let (valid, revoked, during, after) = (token("erin"), token("erin"), token("erin"), token("erin"));
     a.revoke(&revoked).await.unwrap();
@@ -213,7 +213,7 @@ async fn instances_keep_serving_while_redis_is_down_and_catch_up_when_it_is_back
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refresh_token_reused_on_another_instance_revokes_its_family_everywhere() {
-    let Some(mut redis) = RedisServer::start() else { return };
+    let mut redis = RedisServer::start();
     let (a, b) = (Instance::start(&redis).await, Instance::start(&redis).await);
     let issuer = issuer();
     let first = issuer.issue_pair(&json!({"sub": "frank"})).unwrap();
@@ -254,7 +254,7 @@ async fn a_refresh_token_reused_on_another_instance_revokes_its_family_everywher
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_instance_learns_earlier_revocations_from_its_first_sync() {
-    let Some(redis) = RedisServer::start() else { return };
+    let redis = RedisServer::start();
     let a = Instance::start(&redis).await;
     let issuer = issuer();
     let (by_jti, by_subject, untouched) = (token("hana"), token("ivan"), token("hana"));
@@ -286,7 +286,7 @@ async fn value_of(connection: &mut redis::aio::MultiplexedConnection, key: &str)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_expire_with_their_tokens_and_a_subject_keeps_its_latest_instant() {
-    let Some(redis) = RedisServer::start() else { return };
+    let redis = RedisServer::start();
     let (revocations, mut connection) = custom_list(&redis).await;
     let grace = tower_jwt_auth::REVOCATION_GRACE.as_secs();
 
@@ -306,7 +306,7 @@ async fn keys_expire_with_their_tokens_and_a_subject_keeps_its_latest_instant() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn entries_redis_loses_are_written_back_at_the_next_resync() {
-    let Some(redis) = RedisServer::start() else { return };
+    let redis = RedisServer::start();
     let (revocations, mut connection) = custom_list(&redis).await;
     revocations.revoke_session("s1", SystemTime::now() + Duration::from_secs(60)).await.unwrap();
     let () = redis::cmd("FLUSHALL").query_async(&mut connection).await.unwrap();
@@ -319,7 +319,7 @@ async fn entries_redis_loses_are_written_back_at_the_next_resync() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_background_task_ends_with_the_last_clone() {
-    let Some(redis) = RedisServer::start() else { return };
+    let redis = RedisServer::start();
     let (revocations, mut connection) = custom_list(&redis).await;
     let listeners = async |connection: &mut redis::aio::MultiplexedConnection| {
         let (_, count): (String, i64) =
@@ -362,7 +362,7 @@ async fn command_calls(redis: &RedisServer, command: &str) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn announcements_are_merged_without_reading_the_whole_list_again() {
-    let Some(redis) = RedisServer::start() else { return };
+    let redis = RedisServer::start();
     let (a, b) = (Instance::start(&redis).await, Instance::start(&redis).await);
     let scans = command_calls(&redis, "scan").await;
     let tokens: Vec<String> = (0..20).map(|index| token(&format!("user-{index}"))).collect();
@@ -379,7 +379,7 @@ async fn announcements_are_merged_without_reading_the_whole_list_again() {
 
 #[tokio::test]
 async fn a_shorter_lived_generation_never_shortens_how_long_a_reuse_is_detected() {
-    let Some(redis) = RedisServer::start() else { return };
+    let redis = RedisServer::start();
     let revocations =
         Revocations::builder().redis(redis.client()).prefix("generations").start().await.unwrap();
     // The first generation lives 7 days; the next is issued (say, after a deploy) with 60 s.
@@ -414,7 +414,7 @@ async fn a_shorter_lived_generation_never_shortens_how_long_a_reuse_is_detected(
 
 #[tokio::test]
 async fn a_reused_refresh_token_ends_its_family_everywhere_even_when_a_list_is_full() {
-    let Some(redis) = RedisServer::start() else { return };
+    let redis = RedisServer::start();
     let start = || Revocations::builder().capacity(1).redis(redis.client()).prefix("full").start();
     let (a, b) = (start().await.unwrap(), start().await.unwrap());
     let issuer = issuer();
@@ -431,7 +431,7 @@ async fn a_reused_refresh_token_ends_its_family_everywhere_even_when_a_list_is_f
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revocation_that_does_not_fit_here_still_reaches_the_other_instances() {
-    let Some(redis) = RedisServer::start() else { return };
+    let redis = RedisServer::start();
     let other = Instance::start(&redis).await;
     let small = Revocations::builder().capacity(1).redis(redis.client()).start().await.unwrap();
     small.revoke_token("filler", SystemTime::now() + Duration::from_secs(3600)).await.unwrap();
@@ -447,7 +447,7 @@ async fn a_revocation_that_does_not_fit_here_still_reaches_the_other_instances()
 async fn a_list_started_on_a_runtime_that_shut_down_stays_current() {
     // A setup runtime starts the list, then goes; before the link ran on its own thread,
     // its connection and subscription went with it, silently.
-    let Some(redis) = RedisServer::start() else { return };
+    let redis = RedisServer::start();
     let client = redis.client();
     let revocations = std::thread::spawn(move || {
         let setup = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -478,7 +478,7 @@ async fn a_session_is_followed_as_long_as_its_newest_tokens_live() {
     // issuer whose refresh tokens live 7 days, continues the session. The session's entry
     // must last as long as those: before, it lasted as long as the redeemed token (plus the
     // grace), and once it went a reuse of the family was no longer detected.
-    let Some(redis) = RedisServer::start() else { return };
+    let redis = RedisServer::start();
     let revocations = Revocations::builder().redis(redis.client()).prefix("kept").start().await.unwrap();
     let expiring = issuer_living(Duration::from_secs(900), Duration::from_secs(60));
     let first = expiring.issue_pair(&json!({"sub": "nina"})).unwrap();
@@ -494,7 +494,7 @@ async fn a_subject_revocation_lasts_as_long_as_each_instance_needs() {
     // An instance whose tokens live 10 s revokes alice's tokens issued before 605 s ago: its
     // own entry ends in 5 s. Another, whose tokens live 7 days, keeps the entry as long as
     // its own revocation would last: before, it dropped it with the first.
-    let Some(redis) = RedisServer::start() else { return };
+    let redis = RedisServer::start();
     let brief = shared_list(&redis, "lifetimes", Duration::from_secs(10)).await;
     let other =
         Revocations::builder().capacity(2).redis(redis.client()).prefix("lifetimes").start().await.unwrap();
@@ -520,7 +520,7 @@ async fn a_logout_covers_the_sessions_tokens_whatever_issuer_logs_it_out() {
     // A session begun by an issuer whose refresh tokens live 7 days is logged out through
     // one whose tokens live an hour (after a deploy, or on another instance). The session's
     // entry must last as long as the longest token the list lets through, not the hour.
-    let Some(redis) = RedisServer::start() else { return };
+    let redis = RedisServer::start();
     let revocations = Revocations::builder().redis(redis.client()).prefix("logout").start().await.unwrap();
     let config =
         JwtAuthConfig::builder().hmac_secret(SECRET).revocations(revocations.clone()).build().unwrap();
@@ -543,7 +543,7 @@ async fn an_instance_started_later_learns_a_subject_revocation_a_shorter_lived_o
     // The writer's own entry (its tokens live 10 s) ends in 5 s. A running instance whose
     // tokens live 7 days keeps it longer, and writes that back to Redis, so an instance
     // started after the writer's entry ended still refuses the token.
-    let Some(redis) = RedisServer::start() else { return };
+    let redis = RedisServer::start();
     let brief = shared_list(&redis, "later", Duration::from_secs(10)).await;
     let running = shared_list(&redis, "later", WEEK).await;
     let verifier = |revocations: &Revocations| {
@@ -570,7 +570,7 @@ async fn a_reconnection_started_from_an_idle_runtime_holds_nothing_hostage() {
     // on the runtime of that command. Before commands ran on the background runtime, the
     // new connection belonged to the idle side runtime: every later revocation here was
     // `Deferred`, and this list stopped following the others, with Redis up all along.
-    let Some(redis) = RedisServer::start() else { return };
+    let redis = RedisServer::start();
     let revocations = Revocations::builder().redis(redis.client()).start().await.unwrap();
     let config =
         JwtAuthConfig::builder().hmac_secret(SECRET).revocations(revocations.clone()).build().unwrap();
@@ -623,7 +623,7 @@ async fn a_logout_on_a_shorter_lived_instance_is_kept_as_long_as_the_others_need
     // live 7 days accept tokens of: they keep the session's entry for their lifetime, and
     // write it back so that Redis (and instances started later) keeps it that long too.
     // Two such instances widen it once, not back and forth.
-    let Some(redis) = RedisServer::start() else { return };
+    let redis = RedisServer::start();
     let hourly = shared_list(&redis, "mixed", Duration::from_secs(3600)).await;
     let weekly = [shared_list(&redis, "mixed", WEEK).await, shared_list(&redis, "mixed", WEEK).await];
     let mut announcements = redis.client().get_async_pubsub().await.unwrap();

@@ -9,9 +9,8 @@
 //! ```
 //!
 //! The first [`RedisServer::start`] in a test binary runs `.ci/redis-env.sh`, which finds
-//! `redis-server` or installs Debian's package (quick when already installed). When that
-//! fails the tests print why and pass as skipped (`start` returns `None`), except under
-//! `CI=true`, where they fail loudly.
+//! `redis-server` or installs Debian's package (quick when already installed). There is no
+//! skipping: when that fails, every test that starts a server panics and says why.
 
 #![allow(dead_code)]
 
@@ -22,7 +21,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use crate::setup::{on_ci, run_env_script};
+use crate::setup::run_env_script;
 
 /// How long a server may take to answer its first PING.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -32,26 +31,16 @@ fn set_up() -> Result<PathBuf, String> {
     run_env_script("redis-env.sh", "redis-server path")
 }
 
-/// The `redis-server` binary, or `None` (after saying why, once) when the tests must be
-/// skipped. Under `CI=true` a missing server fails every test that needs one.
-fn server_binary() -> Option<&'static Path> {
+/// The `redis-server` binary, set up once per test binary; panics, saying why, when that
+/// failed.
+fn server_binary() -> &'static Path {
     static SERVER: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let server = SERVER.get_or_init(|| {
-        let server = set_up();
-        if let Err(why) = &server
-            && !on_ci()
-        {
-            // Written past libtest's capture, so the skip shows in a plain `cargo test`.
-            let _ = writeln!(std::io::stderr(), "redis tests skipped: no redis-server.\n{why}");
-        }
-        server
-    });
-    match server {
-        Ok(path) => Some(path),
-        Err(why) if on_ci() => {
-            panic!("redis-server is required under CI=true but could not be set up.\n{why}")
-        }
-        Err(_) => None,
+    match SERVER.get_or_init(set_up) {
+        Ok(path) => path,
+        Err(why) => panic!(
+            "the Redis tests need redis-server 6.2 or newer (.ci/redis-env.sh finds it or \
+             installs Debian's package); it could not be set up:\n{why}"
+        ),
     }
 }
 
@@ -68,13 +57,13 @@ pub struct RedisServer {
 }
 
 impl RedisServer {
-    /// Starts a server on a free port, or `None` when there is no `redis-server` and the
-    /// test should be skipped (never under `CI=true`).
-    pub fn start() -> Option<RedisServer> {
-        let binary = server_binary()?;
+    /// Starts a server on a free port; panics when there is no `redis-server` or it does
+    /// not start.
+    pub fn start() -> RedisServer {
+        let binary = server_binary();
         let mut server = RedisServer { binary, child: None, port: free_port() };
         server.spawn();
-        Some(server)
+        server
     }
 
     /// `redis://127.0.0.1:<port>/`.
