@@ -20,11 +20,6 @@ pub fn repo_root() -> &'static Path {
     manifest.ancestors().find(|dir| dir.join(".ci").is_dir()).unwrap_or(manifest)
 }
 
-/// True under `CI=true` (or `CI=1`), where a set-up failure must fail the tests, not skip them.
-pub fn on_ci() -> bool {
-    std::env::var("CI").is_ok_and(|value| value.eq_ignore_ascii_case("true") || value == "1")
-}
-
 /// Runs `.ci/<script>` from the repository's root and returns the path it printed last,
 /// which must be a file; `what` names that file in the error.
 pub fn run_env_script(script: &str, what: &str) -> Result<PathBuf, String> {
