@@ -26,32 +26,24 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::Response;
-use serde::de::DeserializeOwned;
 
-use crate::claims::{Claims, DefaultClaims, TokenFacts, VerifiedToken};
+use crate::clock::seconds;
 use crate::csrf::{CsrfPolicy, OriginCheck};
-use crate::error::{AuthError, ConfigError, ErrorKind};
-use crate::extract::{Credential, PreparedSource, TokenSource, extract};
-use crate::grants::{
-    ClaimPath, ClaimPreset, MemberIndex, PathTree, PayloadScan, default_role_paths, default_scope_paths,
-    path_at_registered_claim,
-};
+use crate::error::{AuthError, ConfigError};
+use crate::extract::{PreparedSource, TokenSource};
+use crate::grants::{ClaimPath, ClaimPreset, PathTree, default_role_paths, default_scope_paths};
 #[cfg(feature = "jwks")]
-use crate::jwks::{Missing, RemoteJwks};
-use crate::keys::{KeyRef, KeySet, PreparedKey, VerifyingKey, install_default_provider, parse_jwk_set};
-use crate::response::{RequestHead, Responder};
-use crate::revoke::{REVOCATION_GRACE, Revocations, TokenIds};
-use crate::verify::{
-    ClaimRules, HeaderMemo, Prechecked, VerifiedJws, precheck, unverified_issuer, verify_signature,
-};
-pub(crate) use crate::wait::KeyWait;
+use crate::jwks::RemoteJwks;
+use crate::keys::{KeySet, PreparedKey, VerifyingKey, install_default_provider, parse_jwk_set};
+use crate::payload::path_at_registered_claim;
+use crate::response::{CustomResponder, DEFAULT_REALM, RequestHead, Responder};
+use crate::revoke::{REVOCATION_GRACE, Revocations};
+use crate::rules::{HeaderMemo, Rules};
 
 /// Default clock skew allowed on `exp`, `nbf` and `iat`.
 pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
 /// Default cap on a token's size, checked before any decoding.
 pub const DEFAULT_MAX_TOKEN_SIZE: usize = 8 * 1024;
-/// Default realm in `WWW-Authenticate` challenges.
-pub const DEFAULT_REALM: &str = "api";
 /// Default number of verified tokens a layer remembers.
 pub const DEFAULT_TOKEN_CACHE_CAPACITY: usize = 10_000;
 /// Default longest time a verified token is remembered (never beyond its `exp`).
@@ -71,102 +63,123 @@ pub(crate) struct CacheSettings {
 /// [`JwtAuthLayer::new`](crate::JwtAuthLayer::new). It can also verify tokens directly.
 #[derive(Clone)]
 pub struct JwtAuthConfig {
-    inner: Arc<ConfigInner>,
+    inner: Arc<Settings>,
 }
 
-struct ConfigInner {
+/// The validated settings: what verification reads, built once by
+/// [`JwtAuthConfigBuilder::build`].
+pub(crate) struct Settings {
     /// The keys of tokens not routed to a trusted issuer.
-    keys: KeySource,
+    pub(crate) keys: KeySource,
     /// Trusted issuers with keys of their own, chosen by the token's exact `iss`.
-    routes: Vec<IssuerRoute>,
-    rules: ClaimRules,
-    sources: Vec<PreparedSource>,
+    pub(crate) routes: Vec<IssuerRoute>,
+    pub(crate) rules: Rules,
+    pub(crate) sources: Vec<PreparedSource>,
     /// The cross-site request check for cookie credentials; `None`: disabled.
-    csrf: Option<OriginCheck>,
-    realm: String,
-    responder: Option<Responder>,
-    cache: CacheSettings,
-    revocations: Option<Revocations>,
+    pub(crate) csrf: Option<OriginCheck>,
+    /// How rejections are answered; every verified token carries it for the guards.
+    pub(crate) responder: Arc<Responder>,
+    pub(crate) cache: CacheSettings,
+    pub(crate) revocations: Option<Revocations>,
 }
 
 /// Static keys, and possibly a remote set, that verify one group of tokens.
-struct KeySource {
-    keys: KeySet,
+pub(crate) struct KeySource {
+    pub(crate) keys: KeySet,
     #[cfg(feature = "jwks")]
-    remote: Option<RemoteJwks>,
+    pub(crate) remote: Option<RemoteJwks>,
 }
 
 /// A trusted issuer: tokens whose `iss` equals `issuer` are verified with its keys only.
-struct IssuerRoute {
-    issuer: [String; 1],
-    source: KeySource,
+pub(crate) struct IssuerRoute {
+    /// One issuer, as the list of accepted issuers its tokens are checked against.
+    pub(crate) issuer: [String; 1],
+    pub(crate) source: KeySource,
     /// Audiences for this issuer's tokens; empty: the configuration's audiences.
-    audiences: Vec<String>,
-}
-
-/// Why no key verified a token: a final error, or a fetch to wait for first.
-enum Stop {
-    Error(ErrorKind),
-    #[cfg_attr(not(feature = "jwks"), allow(dead_code))]
-    Wait(KeyWait),
-}
-
-/// What verifying a token came to: claims, an error, or a fetch to wait for first.
-pub(crate) enum Verdict<T> {
-    Done(Result<T, AuthError>),
-    Wait(KeyWait),
+    pub(crate) audiences: Vec<String>,
 }
 
 impl KeySource {
-    fn is_empty(&self) -> bool {
+    /// True when no key at all verifies this group's tokens.
+    pub(crate) fn is_empty(&self) -> bool {
         #[cfg(feature = "jwks")]
         if self.remote.is_some() {
             return false;
         }
         self.keys.len() == 0
     }
+}
 
-    /// Selects the key and checks the signature; a remote set is asked when the static keys
-    /// hold none for this token.
-    fn verify(
-        &self,
-        prechecked: Prechecked<'_>,
-        may_wait: bool,
-        issuers: &[String],
-    ) -> Result<(VerifiedJws, bool), Stop> {
-        let fail = Stop::Error;
-        let local = self.keys.select(prechecked.kid.as_deref(), prechecked.algorithm);
-        let local_error = match local {
-            Ok(key) => return prechecked.verify_with(key).map(|jws| (jws, false)).map_err(fail),
-            Err(kind) => kind,
-        };
-        #[cfg(feature = "jwks")]
-        if let Some(remote) = &self.remote
-            && matches!(local_error, ErrorKind::UnknownKey | ErrorKind::UnsupportedAlgorithm)
-            && remote.allows(prechecked.algorithm)
-        {
-            // A copy of the kid (shared, not copied) so the closure can own the rest.
-            let kid = prechecked.kid.clone();
-            let algorithm = prechecked.algorithm;
-            let payload = prechecked.payload_segment();
-            // Refuse a foreign token before any network access.
-            let admit = || match issuers.is_empty()
-                || unverified_issuer(payload).is_some_and(|iss| issuers.contains(&iss))
-            {
-                true => Ok(()),
-                false => Err(ErrorKind::InvalidIssuer),
-            };
-            return match remote
-                .with_key(kid.as_deref(), algorithm, may_wait, admit, |key| prechecked.verify_with(key))
-            {
-                Ok(verified) => verified.map(|jws| (jws, true)).map_err(fail),
-                Err(Missing::Error(kind)) => Err(fail(kind)),
-                Err(Missing::Wait(wait)) => Err(Stop::Wait(wait)),
-            };
+/// The keys as configured, before `build()` vets them: what [`JwtAuthConfigBuilder`] and
+/// [`TrustedIssuer`] both hold, and set through the same setters ([`key_setters`]).
+#[derive(Default)]
+struct KeySpec {
+    keys: Vec<VerifyingKey>,
+    jwk_sets: Vec<String>,
+    #[cfg(feature = "jwks")]
+    remote: Option<Result<RemoteJwks, ConfigError>>,
+}
+
+impl KeySpec {
+    /// Vets every key. `label` names where the keys come from in error messages; without a
+    /// remote set, no key at all is refused unless `may_be_empty` (the default keys of a
+    /// configuration whose trusted issuers have their own).
+    fn build(self, label: &dyn Fn(String) -> String, may_be_empty: bool) -> Result<KeySource, ConfigError> {
+        let mut prepared: Vec<PreparedKey> = Vec::new();
+        for (index, key) in self.keys.iter().enumerate() {
+            prepared.push(key.prepare(&label(format!("key {index}")))?);
         }
-        let _ = (may_wait, issuers);
-        Err(fail(local_error))
+        for (index, json) in self.jwk_sets.iter().enumerate() {
+            let keys = parse_jwk_set(json)
+                .map_err(|why| ConfigError::new(label(format!("JWK set {index}: {why}"))))?;
+            prepared.extend(keys);
+        }
+        #[cfg(feature = "jwks")]
+        let remote = self.remote.transpose()?;
+        #[cfg(feature = "jwks")]
+        let may_be_empty = may_be_empty || remote.is_some();
+        let keys = if prepared.is_empty() && may_be_empty { KeySet::empty() } else { KeySet::new(prepared)? };
+        Ok(KeySource {
+            keys,
+            #[cfg(feature = "jwks")]
+            remote,
+        })
     }
+}
+
+/// The key setters, written once for [`JwtAuthConfigBuilder`] and [`TrustedIssuer`], which
+/// both keep their keys in a `keys: KeySpec` field.
+macro_rules! key_setters {
+    () => {
+        /// Adds a shared HMAC secret verifying HS256 (at least 32 bytes; a longer secret with
+        /// [`VerifyingKey::hmac`] and [`with_algorithm`](VerifyingKey::with_algorithm) for
+        /// HS384 or HS512).
+        pub fn hmac_secret(self, secret: impl AsRef<[u8]>) -> Self {
+            self.key(VerifyingKey::hmac(secret.as_ref().to_vec()))
+        }
+
+        /// Adds a verification key.
+        pub fn key(mut self, key: VerifyingKey) -> Self {
+            self.keys.keys.push(key);
+            self
+        }
+
+        /// Adds a JWK set (JSON `{"keys": [...]}`). Every key in it must be fit to verify; a
+        /// `kty: oct` secret is accepted only in a set of secrets.
+        pub fn jwk_set(mut self, json: impl Into<String>) -> Self {
+            self.keys.jwk_sets.push(json.into());
+            self
+        }
+
+        /// Verifies tokens whose key is not among the static keys with a remote key set (a
+        /// JWKS URL, or OIDC discovery). Static and remote keys combine: the static ones are
+        /// tried first. See [`RemoteJwks`] for the cache's behaviour.
+        #[cfg(feature = "jwks")]
+        pub fn remote_jwks(mut self, remote: RemoteJwks) -> Self {
+            self.keys.remote = Some(Ok(remote));
+            self
+        }
+    };
 }
 
 impl fmt::Debug for JwtAuthConfig {
@@ -175,51 +188,20 @@ impl fmt::Debug for JwtAuthConfig {
             .field("issuers", &self.inner.rules.issuers)
             .field("audiences", &self.inner.rules.audiences)
             .field("leeway_seconds", &self.inner.rules.leeway)
-            .field("realm", &self.inner.realm)
+            .field("realm", &self.inner.responder.realm())
             .finish_non_exhaustive()
     }
 }
 
 impl JwtAuthConfig {
-    /// How many verified headers the memo holds.
-    #[cfg(test)]
-    pub(crate) fn memoized_headers(&self) -> usize {
-        self.inner.rules.header_memo.len()
-    }
-
     /// A builder with every default in place and no key yet.
     pub fn builder() -> JwtAuthConfigBuilder {
         JwtAuthConfigBuilder::default()
     }
 
-    /// Verifies a token into [`DefaultClaims`]: signature, then every claim check.
-    pub fn verify(&self, token: &str) -> Result<Claims<DefaultClaims>, AuthError> {
-        self.verify_as(token)
-    }
-
-    /// Verifies a token into claims of type `C`: signature, then every claim check.
-    ///
-    /// Never waits: with a remote key set whose keys are not cached yet (or that lacks the
-    /// token's kid), this fails with [`ErrorKind::KeysUnavailable`] or
-    /// [`ErrorKind::UnknownKey`]. [`verify_async`](Self::verify_async) fetches first.
-    pub fn verify_as<C: DeserializeOwned>(&self, token: &str) -> Result<Claims<C>, AuthError> {
-        match self.verify_or_wait(token, false) {
-            Verdict::Done(result) => result,
-            Verdict::Wait(_) => Err(ErrorKind::KeysUnavailable.into()),
-        }
-    }
-
-    /// Verifies a token into claims of type `C`, fetching a remote key set first when the
-    /// token's key is not cached (at most one fetch, shared with concurrent callers and
-    /// subject to the remote set's cooldown).
-    pub async fn verify_async<C: DeserializeOwned>(&self, token: &str) -> Result<Claims<C>, AuthError> {
-        match self.verify_or_wait(token, true) {
-            Verdict::Done(result) => result,
-            Verdict::Wait(wait) => {
-                wait.await;
-                self.verify_as(token)
-            }
-        }
+    /// The validated settings, for verification.
+    pub(crate) fn settings(&self) -> &Settings {
+        &self.inner
     }
 
     /// The remote key sets this configuration uses (the default one first, then each
@@ -231,167 +213,16 @@ impl JwtAuthConfig {
         std::iter::once(&inner.keys).chain(routes).filter_map(|source| source.remote.clone()).collect()
     }
 
-    /// Every check, or the fetch to wait for before checking again (`may_wait` false: never).
-    pub(crate) fn verify_or_wait<C: DeserializeOwned>(
-        &self,
-        token: &str,
-        may_wait: bool,
-    ) -> Verdict<Claims<C>> {
-        let inner = &*self.inner;
-        let rules = &inner.rules;
-        let prechecked = match precheck(token, rules) {
-            Ok(prechecked) => prechecked,
-            Err(kind) => return Verdict::Done(Err(kind.into())),
-        };
-        let (index, source, issuers, audiences) = if inner.routes.is_empty() {
-            (0, &inner.keys, rules.issuers.as_slice(), rules.audiences.as_slice())
-        } else {
-            let iss = unverified_issuer(prechecked.payload_segment());
-            match inner.routes.iter().position(|route| iss.as_deref() == Some(route.issuer[0].as_str())) {
-                Some(at) => {
-                    let route = &inner.routes[at];
-                    let audiences =
-                        if route.audiences.is_empty() { &rules.audiences } else { &route.audiences };
-                    (at + 1, &route.source, route.issuer.as_slice(), audiences.as_slice())
-                }
-                None if !inner.keys.is_empty() => {
-                    (0, &inner.keys, rules.issuers.as_slice(), rules.audiences.as_slice())
-                }
-                None => return Verdict::Done(Err(ErrorKind::InvalidIssuer.into())),
-            }
-        };
-        let (jws, remote) = match source.verify(prechecked, may_wait, issuers) {
-            Ok(verified) => verified,
-            Err(Stop::Error(kind)) => return Verdict::Done(Err(kind.into())),
-            Err(Stop::Wait(wait)) => return Verdict::Wait(wait),
-        };
-        let key = KeyRef { source: index, remote, fingerprint: jws.key };
-        Verdict::Done(self.finish(jws, key, issuers, audiences))
-    }
-
-    fn finish<C: DeserializeOwned>(
-        &self,
-        jws: VerifiedJws,
-        key: KeyRef,
-        issuers: &[String],
-        audiences: &[String],
-    ) -> Result<Claims<C>, AuthError> {
-        let rules = &self.inner.rules;
-        // One pass for the claims type and the checks; when `C` does not read the payload as
-        // a map (or fails), the two separately, so the error is the one the checks give first.
-        let (claims, scan) = match PayloadScan::read_with::<C>(&jws.payload, &rules.grant_paths) {
-            Ok((claims, scan)) => (Some(claims), scan),
-            Err(_) => (
-                None,
-                PayloadScan::read(&jws.payload, &rules.grant_paths).map_err(|_| ErrorKind::InvalidClaims)?,
-            ),
-        };
-        rules.check_with(&scan, rules.check_time(&scan), issuers, audiences)?;
-        let PayloadScan { grants, exp, nbf, iat, .. } = scan;
-        // The member index now when revocations read the token's ids; else a claim guard
-        // makes it when it first needs it.
-        let (members, ids) = match &self.inner.revocations {
-            None => (None, None),
-            // Without `iat` a token's lifetime cannot be bounded (its `exp` could lie beyond
-            // any subject revocation's entry): with revocations it is required.
-            Some(_) if iat.is_none() => return Err(ErrorKind::MissingClaim.into()),
-            Some(revocations) => {
-                let members = MemberIndex::of(&jws.payload);
-                let ids = TokenIds::read(&jws.payload, &members, iat.map(|iat| iat.0))
-                    .ok_or(ErrorKind::InvalidClaims)?;
-                if revocations.covers(&ids) {
-                    return Err(ErrorKind::Revoked.into());
-                }
-                (Some(members), Some(ids))
-            }
-        };
-        let facts = TokenFacts {
-            exp: exp.map_or(i64::MAX, |exp| exp.0), // the checks required exp
-            nbf: nbf.map(|nbf| nbf.0),
-            leeway: rules.leeway,
-            key,
-        };
-        let claims: C = match claims {
-            Some(claims) => claims,
-            None => crate::verify::from_json(&jws.payload).map_err(|_| ErrorKind::InvalidClaims)?,
-        };
-        Ok(Claims::new(
-            claims,
-            VerifiedToken::new(jws.header, grants, jws.payload, members, facts, self.clone(), ids),
-        ))
-    }
-
-    /// Verifies a compact JWS whose payload is not a JWT claim set and returns the payload
-    /// bytes. The precheck, header rules, key selection and signature are the same as for
-    /// tokens (static keys only); no claim is checked, so never use this to authenticate a
-    /// request.
-    pub fn verify_jws_payload(&self, jws: &str) -> Result<Vec<u8>, AuthError> {
-        Ok(verify_signature(jws, &self.inner.keys.keys, &self.inner.rules)?.payload)
-    }
-
-    /// The rejection for `error`, from the responder or the default.
-    pub(crate) fn rejection(&self, error: &AuthError, request: &RequestHead<'_>) -> Response<Bytes> {
-        crate::response::rejection(error, request, &self.inner.realm, self.inner.responder.as_ref())
-    }
-
-    pub(crate) fn cache_settings(&self) -> CacheSettings {
-        self.inner.cache
-    }
-
-    /// The credential of the request, if any, after the token-source rules (one credential,
-    /// no repeats). Its syntax is checked by [`crate::extract::validate`] when it fails to
-    /// verify.
-    pub(crate) fn extract<'r>(&self, request: &RequestHead<'r>) -> Result<Option<Credential<'r>>, AuthError> {
-        extract(&self.inner.sources, request.headers, request.uri).map_err(AuthError::from)
-    }
-
-    /// True when a request whose credential came from a cookie must be refused as
-    /// cross-site (see [`CsrfPolicy`]).
-    pub(crate) fn refuses_cross_site(&self, request: &RequestHead<'_>) -> bool {
-        self.inner.csrf.as_ref().is_some_and(|check| !check.allows(request))
-    }
-
-    /// True when revocations are configured and cover this token.
-    pub(crate) fn revoked(&self, token: &VerifiedToken) -> bool {
-        self.inner.revocations.as_ref().is_some_and(|revocations| revocations.is_revoked(token))
-    }
-
-    /// True while the key that verified `token` may still be trusted for it: static keys
-    /// always (a static set never changes); a remote key while its set (not older than its
-    /// maximum staleness) would still select that very key for the token's `kid` and
-    /// algorithm, as a fresh verification would. A set due for refresh starts one, as a
-    /// verification does, so reused tokens alone keep the set current.
-    pub(crate) fn key_still_trusted(&self, token: &VerifiedToken) -> bool {
-        let key = &token.facts().key;
-        if !key.remote {
-            return true;
-        }
-        #[cfg(feature = "jwks")]
-        {
-            let source = match key.source {
-                0 => Some(&self.inner.keys),
-                n => self.inner.routes.get(n - 1).map(|route| &route.source),
-            };
-            let header = token.header();
-            source.and_then(|source| source.remote.as_ref()).is_some_and(|remote| {
-                remote.still_selects(header.kid.as_deref(), header.algorithm, key.fingerprint)
-            })
-        }
-        #[cfg(not(feature = "jwks"))]
-        false
-    }
-
     /// The realm named in challenges.
     pub fn realm(&self) -> &str {
-        &self.inner.realm
+        self.inner.responder.realm()
     }
 }
 
 /// Builds a [`JwtAuthConfig`]; see the module documentation for an example.
 #[must_use]
 pub struct JwtAuthConfigBuilder {
-    keys: Vec<VerifyingKey>,
-    jwk_sets: Vec<String>,
+    keys: KeySpec,
     issuers: Vec<String>,
     audiences: Vec<String>,
     leeway: Duration,
@@ -401,12 +232,10 @@ pub struct JwtAuthConfigBuilder {
     sources: Vec<TokenSource>,
     csrf: CsrfPolicy,
     realm: String,
-    responder: Option<Responder>,
+    responder: Option<CustomResponder>,
     role_paths: Option<Vec<ClaimPath>>,
     scope_paths: Option<Vec<ClaimPath>>,
     cache: CacheSettings,
-    #[cfg(feature = "jwks")]
-    remote: Option<Result<RemoteJwks, ConfigError>>,
     trusted: Vec<TrustedIssuer>,
     revocations: Option<Revocations>,
 }
@@ -414,8 +243,7 @@ pub struct JwtAuthConfigBuilder {
 impl Default for JwtAuthConfigBuilder {
     fn default() -> Self {
         Self {
-            keys: Vec::new(),
-            jwk_sets: Vec::new(),
+            keys: KeySpec::default(),
             issuers: Vec::new(),
             audiences: Vec::new(),
             leeway: DEFAULT_LEEWAY,
@@ -432,8 +260,6 @@ impl Default for JwtAuthConfigBuilder {
                 capacity: DEFAULT_TOKEN_CACHE_CAPACITY,
                 max_age: DEFAULT_TOKEN_CACHE_MAX_AGE,
             },
-            #[cfg(feature = "jwks")]
-            remote: None,
             trusted: Vec::new(),
             revocations: None,
         }
@@ -443,8 +269,8 @@ impl Default for JwtAuthConfigBuilder {
 impl fmt::Debug for JwtAuthConfigBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JwtAuthConfigBuilder")
-            .field("keys", &self.keys)
-            .field("jwk_sets", &self.jwk_sets.len())
+            .field("keys", &self.keys.keys)
+            .field("jwk_sets", &self.keys.jwk_sets.len())
             .field("issuers", &self.issuers)
             .field("audiences", &self.audiences)
             .finish_non_exhaustive()
@@ -452,34 +278,7 @@ impl fmt::Debug for JwtAuthConfigBuilder {
 }
 
 impl JwtAuthConfigBuilder {
-    /// Adds a shared HMAC secret verifying HS256 (at least 32 bytes).
-    pub fn hmac_secret(self, secret: impl AsRef<[u8]>) -> Self {
-        self.key(VerifyingKey::hmac(secret.as_ref().to_vec()))
-    }
-
-    /// Adds a verification key.
-    pub fn key(mut self, key: VerifyingKey) -> Self {
-        self.keys.push(key);
-        self
-    }
-
-    /// Adds a JWK set (JSON `{"keys": [...]}`). Every key in it must be fit to verify; a
-    /// `kty: oct` secret is accepted only in a set of secrets.
-    pub fn jwk_set(mut self, json: impl Into<String>) -> Self {
-        self.jwk_sets.push(json.into());
-        self
-    }
-
-    /// Verifies tokens whose key is not among the static keys with a remote key set (a
-    /// JWKS URL, or OIDC discovery). Static and remote keys combine: the static ones are
-    /// tried first. See [`RemoteJwks`] for the cache's behaviour. With a discovered set and
-    /// no [`issuer`](Self::issuer) configured, the discovered issuer is required. Configure
-    /// the issuer with a JWKS URL too: it is what refuses foreign tokens before any fetch.
-    #[cfg(feature = "jwks")]
-    pub fn remote_jwks(mut self, remote: RemoteJwks) -> Self {
-        self.remote = Some(Ok(remote));
-        self
-    }
+    key_setters!();
 
     /// Trusts one OpenID provider: requires `iss` to equal `issuer` and verifies with the key
     /// set its discovery document names, with every default of [`RemoteJwks`]. The issuer
@@ -488,7 +287,7 @@ impl JwtAuthConfigBuilder {
     #[cfg(feature = "jwks")]
     pub fn oidc_issuer(mut self, issuer: impl Into<String>) -> Self {
         let issuer = issuer.into();
-        self.remote = Some(RemoteJwks::discover(&issuer).build());
+        self.keys.remote = Some(RemoteJwks::discover(&issuer).build());
         self.issuers.push(issuer);
         self
     }
@@ -629,12 +428,12 @@ impl JwtAuthConfigBuilder {
     }
 
     /// Checks every verified token against a revocation list, on the token-cache hits too:
-    /// a revoked token gets 401 `invalid_token` ([`ErrorKind::Revoked`]). See
+    /// a revoked token gets 401 `invalid_token` ([`ErrorKind::Revoked`](crate::ErrorKind::Revoked)). See
     /// [`Revocations`]; the leeway may then be at most
     /// [`REVOCATION_GRACE`](crate::REVOCATION_GRACE), and tokens living longer than the
     /// list's [`max_token_lifetime`](crate::RevocationsBuilder::max_token_lifetime) are
-    /// refused ([`ErrorKind::LifetimeTooLong`]), as are tokens without `iat`
-    /// ([`ErrorKind::MissingClaim`]), since a subject revocation would not cover them to
+    /// refused ([`ErrorKind::LifetimeTooLong`](crate::ErrorKind::LifetimeTooLong)), as are tokens without `iat`
+    /// ([`ErrorKind::MissingClaim`](crate::ErrorKind::MissingClaim)), since a subject revocation would not cover them to
     /// their end. A token whose `jti`, `sub` or `sid`
     /// is not a string (RFC 7519 makes them strings) is then refused as invalid, since it
     /// could not be matched against the list.
@@ -646,41 +445,18 @@ impl JwtAuthConfigBuilder {
     /// Checks everything and builds the configuration.
     pub fn build(self) -> Result<JwtAuthConfig, ConfigError> {
         install_default_provider();
-        let mut prepared: Vec<PreparedKey> = Vec::new();
-        for (index, key) in self.keys.iter().enumerate() {
-            prepared.push(key.prepare(&format!("key {index}"))?);
-        }
-        for (index, json) in self.jwk_sets.iter().enumerate() {
-            let keys =
-                parse_jwk_set(json).map_err(|why| ConfigError::new(format!("JWK set {index}: {why}")))?;
-            prepared.extend(keys);
-        }
-        #[cfg(feature = "jwks")]
-        let remote = self.remote.transpose()?;
         #[allow(unused_mut)] // without `jwks`, nothing adds to it
         let mut issuers = self.issuers;
         // A set found by discovery belongs to one issuer: unless told otherwise, require it,
         // so foreign tokens are refused before any network access.
         #[cfg(feature = "jwks")]
         if issuers.is_empty()
-            && let Some(discovered) = remote.as_ref().and_then(RemoteJwks::discovered_issuer)
+            && let Some(Ok(remote)) = &self.keys.remote
+            && let Some(discovered) = remote.discovered_issuer()
         {
             issuers.push(discovered.to_owned());
         }
-        #[cfg(feature = "jwks")]
-        let has_remote = remote.is_some();
-        #[cfg(not(feature = "jwks"))]
-        let has_remote = false;
-        let keys = if prepared.is_empty() && (has_remote || !self.trusted.is_empty()) {
-            KeySet::empty()
-        } else {
-            KeySet::new(prepared)?
-        };
-        let keys = KeySource {
-            keys,
-            #[cfg(feature = "jwks")]
-            remote,
-        };
+        let keys = self.keys.build(&|what| what, !self.trusted.is_empty())?;
         let mut routes: Vec<IssuerRoute> = Vec::with_capacity(self.trusted.len());
         for trusted in self.trusted {
             let route = trusted.build()?;
@@ -713,7 +489,6 @@ impl JwtAuthConfigBuilder {
                 REVOCATION_GRACE.as_secs()
             )));
         }
-        let seconds = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
         // A subject revocation covers tokens living at most the list's longest lifetime: a
         // longer-lived token would outlive its entry, so none is accepted.
         let covered = self.revocations.as_ref().map(Revocations::max_token_lifetime);
@@ -736,10 +511,10 @@ impl JwtAuthConfigBuilder {
         let sources = self.sources.iter().map(TokenSource::prepare).collect::<Result<Vec<_>, _>>()?;
         let csrf = self.csrf.prepare()?;
         Ok(JwtAuthConfig {
-            inner: Arc::new(ConfigInner {
+            inner: Arc::new(Settings {
                 keys,
                 routes,
-                rules: ClaimRules {
+                rules: Rules {
                     leeway: seconds(self.leeway),
                     issuers,
                     audiences: self.audiences,
@@ -751,8 +526,7 @@ impl JwtAuthConfigBuilder {
                 },
                 sources,
                 csrf,
-                realm: self.realm,
-                responder: self.responder,
+                responder: Arc::new(Responder::new(self.realm, self.responder)),
                 cache: self.cache,
                 revocations: self.revocations,
             }),
@@ -789,10 +563,7 @@ impl JwtAuthConfigBuilder {
 #[must_use]
 pub struct TrustedIssuer {
     issuer: String,
-    keys: Vec<VerifyingKey>,
-    jwk_sets: Vec<String>,
-    #[cfg(feature = "jwks")]
-    remote: Option<RemoteJwks>,
+    keys: KeySpec,
     audiences: Vec<String>,
 }
 
@@ -808,34 +579,10 @@ impl fmt::Debug for TrustedIssuer {
 impl TrustedIssuer {
     /// Trusts tokens whose `iss` equals `issuer` exactly.
     pub fn new(issuer: impl Into<String>) -> Self {
-        Self {
-            issuer: issuer.into(),
-            keys: Vec::new(),
-            jwk_sets: Vec::new(),
-            #[cfg(feature = "jwks")]
-            remote: None,
-            audiences: Vec::new(),
-        }
+        Self { issuer: issuer.into(), keys: KeySpec::default(), audiences: Vec::new() }
     }
 
-    /// Adds a static key of this issuer.
-    pub fn key(mut self, key: VerifyingKey) -> Self {
-        self.keys.push(key);
-        self
-    }
-
-    /// Adds a static JWK set of this issuer.
-    pub fn jwk_set(mut self, json: impl Into<String>) -> Self {
-        self.jwk_sets.push(json.into());
-        self
-    }
-
-    /// Verifies this issuer's tokens with a remote key set.
-    #[cfg(feature = "jwks")]
-    pub fn remote_jwks(mut self, remote: RemoteJwks) -> Self {
-        self.remote = Some(remote);
-        self
-    }
+    key_setters!();
 
     /// Requires this issuer's tokens to name this audience (call again to accept any of
     /// several). Without one, the configuration's audiences apply.
@@ -845,32 +592,12 @@ impl TrustedIssuer {
     }
 
     fn build(self) -> Result<IssuerRoute, ConfigError> {
-        let label = |what: String| format!("trusted issuer {:?}, {what}", self.issuer);
         if self.issuer.is_empty() || self.audiences.iter().any(String::is_empty) {
             return Err(ConfigError::new("a trusted issuer or its audience cannot be empty"));
         }
-        let mut prepared: Vec<PreparedKey> = Vec::new();
-        for (index, key) in self.keys.iter().enumerate() {
-            prepared.push(key.prepare(&label(format!("key {index}")))?);
-        }
-        for (index, json) in self.jwk_sets.iter().enumerate() {
-            let keys = parse_jwk_set(json)
-                .map_err(|why| ConfigError::new(label(format!("JWK set {index}: {why}"))))?;
-            prepared.extend(keys);
-        }
-        #[cfg(feature = "jwks")]
-        let has_remote = self.remote.is_some();
-        #[cfg(not(feature = "jwks"))]
-        let has_remote = false;
-        let keys = if prepared.is_empty() && has_remote { KeySet::empty() } else { KeySet::new(prepared)? };
-        Ok(IssuerRoute {
-            issuer: [self.issuer],
-            source: KeySource {
-                keys,
-                #[cfg(feature = "jwks")]
-                remote: self.remote,
-            },
-            audiences: self.audiences,
-        })
+        let issuer = self.issuer;
+        let label = |what: String| format!("trusted issuer {issuer:?}, {what}");
+        let source = self.keys.build(&label, false)?;
+        Ok(IssuerRoute { issuer: [issuer], source, audiences: self.audiences })
     }
 }

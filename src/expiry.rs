@@ -151,8 +151,7 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let expiry = request.extensions().get::<VerifiedToken>().and_then(|token| {
-            let head =
-                RequestHead { method: request.method(), uri: request.uri(), headers: request.headers() };
+            let head = RequestHead::of(&request);
             Expiry::new(token, head.is_grpc())
         });
         TokenExpiryFuture { future: self.inner.call(request), expiry }
@@ -181,7 +180,7 @@ fn expired_grpc_trailers(token: &VerifiedToken) -> HeaderMap {
     let error = AuthError::from(ErrorKind::Expired);
     let mut trailers = HeaderMap::new();
     insert_grpc_status(&mut trailers, &error);
-    if let Some(challenge) = bearer_challenge(&error, token.config().realm()) {
+    if let Some(challenge) = bearer_challenge(&error, token.responder().realm()) {
         trailers.insert(WWW_AUTHENTICATE, challenge);
     }
     trailers

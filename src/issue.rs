@@ -42,12 +42,12 @@ use serde_json::{Map, Value};
 use std::time::SystemTime;
 
 use crate::claims::VerifiedToken;
+use crate::clock::{epoch_seconds, now, system_time};
 use crate::config::JwtAuthConfig;
 use crate::error::ConfigError;
 use crate::keys::{VerifyingKey, install_default_provider, vet};
 use crate::revoke::{RevocationError, RevocationErrorKind, Revocations};
-use crate::verify::REFRESH_TOKEN_TYPE;
-use crate::verify::now;
+use crate::rules::REFRESH_TOKEN_TYPE;
 
 /// The default access-token lifetime: short, as the tutorial recommends.
 pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
@@ -243,7 +243,7 @@ impl TokenIssuer {
         }
         // The session's entry lasts as long as any token of it does: the next pair, made
         // from this grant, lives to `session_end`.
-        let until = token.facts().exp.max(crate::verify::epoch_seconds(self.session_end(revocations)));
+        let until = token.facts().exp.max(epoch_seconds(self.session_end(revocations)));
         match revocations.advance(sid, generation, until).await {
             Ok(true) => Ok(RefreshGrant { subject: sub.to_owned(), session: sid.to_owned(), generation }),
             Ok(false) => {
@@ -329,7 +329,7 @@ impl TokenIssuer {
         // A lifetime past what `SystemTime` holds: the session never ends before the last
         // second the revocation list can record (it clamps there too).
         now.checked_add(self.inner.lifetime.max(self.inner.refresh_lifetime).max(covered))
-            .unwrap_or_else(|| crate::claims::system_time(i64::MAX))
+            .unwrap_or_else(|| system_time(i64::MAX))
     }
 
     /// Signs the access and refresh tokens of a session: `session` is its `sid` and the

@@ -50,13 +50,13 @@ use serde::de::DeserializeOwned;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::cache::{TokenCache, TokenCacheStats};
-use crate::claims::{Anonymous, Claims, DefaultClaims, VerifiedToken};
-use crate::config::{JwtAuthConfig, KeyWait, Verdict};
-use crate::error::ErrorKind;
-use crate::extract::validate;
+use crate::claims::{Claims, DefaultClaims, VerifiedToken};
+use crate::config::JwtAuthConfig;
+use crate::error::{AuthError, ErrorKind};
 use crate::observe;
-use crate::response::{RequestHead, into_service_response};
+use crate::response::{Anonymous, RequestHead, into_service_response};
+use crate::verifier::{self, TokenCache, TokenCacheStats};
+use crate::wait::{KeyWait, Stop};
 
 /// Authenticates every request with a JWT and inserts [`Claims<C>`] into its extensions.
 ///
@@ -81,7 +81,7 @@ struct Shared<C> {
 
 impl<C> Settings<C> {
     fn new(config: JwtAuthConfig, optional: bool) -> Self {
-        let cache = TokenCache::for_config(&config);
+        let cache = TokenCache::new(config.settings().cache);
         Self { shared: Arc::new(Shared { config, optional, cache }) }
     }
 
@@ -228,9 +228,7 @@ where
 
 /// Authenticates the request and either calls `inner` (the service that reported ready),
 /// answers the rejection, or (the key set must be fetched first) parks the request with
-/// that service, leaving a fresh clone in its place, until the fetch is done. A token found
-/// in the verified-token cache (still within `exp`, `nbf`, the cache's maximum age, and
-/// verified by a key still trusted) skips verification.
+/// that service, leaving a fresh clone in its place, until the fetch is done.
 fn admit<S, C, ReqBody, ResBody>(
     inner: &mut S,
     mut request: Request<ReqBody>,
@@ -242,40 +240,27 @@ where
     ResBody: Default + 'static,
     C: DeserializeOwned + Send + Sync + 'static,
 {
-    let config = &auth.config;
-    let head = RequestHead { method: request.method(), uri: request.uri(), headers: request.headers() };
-    let outcome = match config.extract(&head) {
-        Err(error) => Verdict::Done(Err(error)),
-        Ok(None) => Verdict::Done(Ok(None)),
-        // A cookie credential on a state-changing request from another site: refused before
-        // any verification.
-        Ok(Some(credential)) if credential.from_cookie && config.refuses_cross_site(&head) => {
-            Verdict::Done(Err(ErrorKind::CrossSiteRequest.into()))
-        }
-        Ok(Some(credential)) => match authenticate(auth, credential.token, may_wait) {
-            Verdict::Done(result) => Verdict::Done(result.map(Some)),
-            Verdict::Wait(wait) => Verdict::Wait(wait),
-        },
-    };
-    let error = match outcome {
-        Verdict::Done(Ok(Some(claims))) => {
+    let settings = auth.config.settings();
+    let head = RequestHead::of(&request);
+    let error: AuthError = match verifier::admit(settings, auth.cache.as_deref(), &head, may_wait) {
+        Ok(Some(claims)) => {
             observe::verification(None);
             let extensions = request.extensions_mut();
             extensions.insert(claims.token().clone());
             extensions.insert(claims);
             return State::Inner { future: inner.call(request) };
         }
-        Verdict::Done(Ok(None)) if auth.optional => {
+        Ok(None) if auth.optional => {
             let extensions = request.extensions_mut();
             extensions.remove::<VerifiedToken>();
             extensions.remove::<Claims<C>>();
             // A guard further in answers its 401 as this layer would.
-            extensions.insert(Anonymous(config.clone()));
+            extensions.insert(Anonymous(settings.responder.clone()));
             return State::Inner { future: inner.call(request) };
         }
-        Verdict::Done(Ok(None)) => ErrorKind::MissingCredential.into(),
-        Verdict::Done(Err(error)) => error,
-        Verdict::Wait(wait) => {
+        Ok(None) => ErrorKind::MissingCredential.into(),
+        Err(Stop::Reject(kind)) => kind.into(),
+        Err(Stop::Wait(wait)) => {
             let clone = inner.clone();
             let inner = std::mem::replace(inner, clone);
             let parked = Box::new(Parked { inner, request, auth: auth.clone() });
@@ -284,43 +269,8 @@ where
     };
     tracing::debug!(kind = error.kind().name(), "request rejected");
     observe::verification(Some(error.kind()));
-    let response = config.rejection(&error, &head);
+    let response = settings.responder.respond(&error, &head);
     State::Rejected { response: Some(into_service_response(response)) }
-}
-
-/// The claims for a credential: from the verified-token cache when a usable entry is there
-/// (its syntax was checked before it was cached), else checked and verified in full, and
-/// cached when it passes.
-fn authenticate<C>(auth: &Settings<C>, token: &str, may_wait: bool) -> Verdict<Claims<C>>
-where
-    C: DeserializeOwned + Send + Sync + 'static,
-{
-    let cache = auth.cache.as_deref();
-    if let Some(cache) = cache {
-        if let Some(claims) = cache.get(token) {
-            observe::token_cache(true);
-            // Revocations are checked on every hit: a cached token dies with its entry.
-            if auth.config.revoked(claims.token()) {
-                return Verdict::Done(Err(ErrorKind::Revoked.into()));
-            }
-            return Verdict::Done(Ok(claims));
-        }
-        observe::token_cache(false);
-    }
-    let verdict = match auth.config.verify_or_wait::<C>(token, may_wait) {
-        // Not even RFC 6750's token syntax: a bad request, whatever else is wrong. Checked
-        // only after a failure: verification's own charset check (three base64url segments)
-        // comes first and is stricter, so a token it passes, or parks for a key fetch, is
-        // well-formed.
-        Verdict::Done(Err(_)) if validate(token).is_err() => {
-            Verdict::Done(Err(ErrorKind::MalformedRequest.into()))
-        }
-        verdict => verdict,
-    };
-    if let (Some(cache), Verdict::Done(Ok(claims))) = (cache, &verdict) {
-        cache.insert(token, claims);
-    }
-    verdict
 }
 
 /// A request waiting for a key fetch, with the service that will answer it.

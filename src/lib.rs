@@ -69,8 +69,9 @@
 pub mod axum;
 #[cfg(any(feature = "jwks", feature = "redis"))]
 mod background;
-mod cache;
 mod claims;
+mod clock;
+mod codec;
 mod config;
 mod cookie;
 mod csrf;
@@ -87,16 +88,17 @@ mod layer;
 #[cfg(feature = "tonic")]
 mod named_service;
 mod observe;
+mod payload;
 mod response;
 mod revoke;
-mod verify;
+mod rules;
+mod verifier;
 mod wait;
 
-pub use cache::{MAX_CACHED_TOKEN, TokenCacheStats};
 pub use claims::{Claims, DefaultClaims, VerifiedHeader, VerifiedToken};
 pub use config::{
-    DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_SIZE, DEFAULT_REALM, DEFAULT_TOKEN_CACHE_CAPACITY,
-    DEFAULT_TOKEN_CACHE_MAX_AGE, JwtAuthConfig, JwtAuthConfigBuilder, TrustedIssuer,
+    DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_SIZE, DEFAULT_TOKEN_CACHE_CAPACITY, DEFAULT_TOKEN_CACHE_MAX_AGE,
+    JwtAuthConfig, JwtAuthConfigBuilder, TrustedIssuer,
 };
 pub use cookie::{SameSite, TokenCookie};
 pub use csrf::CsrfPolicy;
@@ -127,6 +129,7 @@ pub use revoke::{
     DEFAULT_MAX_TOKEN_LIFETIME, DEFAULT_REVOCATION_CAPACITY, REVOCATION_GRACE, RevocationError,
     RevocationErrorKind, Revocations, RevocationsBuilder,
 };
+pub use verifier::{MAX_CACHED_TOKEN, TokenCacheStats};
 
 /// The JWK set type published by [`TokenIssuer::jwk_set`].
 pub use jsonwebtoken::jwk::JwkSet;

@@ -50,6 +50,11 @@ pub struct RequestHead<'a> {
 }
 
 impl<'a> RequestHead<'a> {
+    /// The head of `request`.
+    pub(crate) fn of<B>(request: &'a http::Request<B>) -> Self {
+        Self { method: request.method(), uri: request.uri(), headers: request.headers() }
+    }
+
     /// The request method.
     pub fn method(&self) -> &'a Method {
         self.method
@@ -78,10 +83,45 @@ impl<'a> RequestHead<'a> {
     }
 }
 
-/// A responder: return `Some(response)` to answer a rejection yourself, `None` for the
-/// default answer.
-pub(crate) type Responder =
+/// An application's own answers: `Some(response)` to answer a rejection itself, `None` for
+/// the default answer.
+pub(crate) type CustomResponder =
     Arc<dyn Fn(&AuthError, &RequestHead<'_>) -> Option<Response<Bytes>> + Send + Sync>;
+
+/// The realm of challenges when none is configured.
+pub(crate) const DEFAULT_REALM: &str = "api";
+
+/// How a configuration answers rejections: its realm, and the application's own responder if
+/// it set one. Small and shared: every verified token carries it, so that guards further in
+/// answer as the layer that verified the token would.
+pub(crate) struct Responder {
+    realm: Box<str>,
+    custom: Option<CustomResponder>,
+}
+
+impl Responder {
+    pub(crate) fn new(realm: impl Into<Box<str>>, custom: Option<CustomResponder>) -> Self {
+        Self { realm: realm.into(), custom }
+    }
+
+    /// The realm named in challenges.
+    pub(crate) fn realm(&self) -> &str {
+        &self.realm
+    }
+
+    /// The answer to `error`: the application's own, else the default.
+    pub(crate) fn respond(&self, error: &AuthError, request: &RequestHead<'_>) -> Response<Bytes> {
+        self.custom
+            .as_ref()
+            .and_then(|custom| custom(error, request))
+            .unwrap_or_else(|| default_response(error, request, &self.realm))
+    }
+}
+
+/// Inserted by an optional layer into a request that carried no credential, so that a guard
+/// or an extractor further in answers its 401 as that layer would (its realm, its responder).
+#[derive(Clone)]
+pub(crate) struct Anonymous(pub(crate) Arc<Responder>);
 
 /// How long clients are told to wait when keys are unavailable.
 const RETRY_AFTER_SECONDS: &str = "10";
@@ -154,18 +194,6 @@ fn grpc_percent_encode(message: &str) -> String {
     out
 }
 
-/// Builds the rejection for `error`, asking the responder first.
-pub(crate) fn rejection(
-    error: &AuthError,
-    request: &RequestHead<'_>,
-    realm: &str,
-    responder: Option<&Responder>,
-) -> Response<Bytes> {
-    responder
-        .and_then(|responder| responder(error, request))
-        .unwrap_or_else(|| default_response(error, request, realm))
-}
-
 /// The 401 for a request that reached a guard or an extractor without claims: as the
 /// optional layer that let it through answers (its realm, its responder), else the default.
 pub(crate) fn missing_credential(
@@ -173,9 +201,9 @@ pub(crate) fn missing_credential(
     request: &RequestHead<'_>,
 ) -> Response<Bytes> {
     let error = ErrorKind::MissingCredential.into();
-    match extensions.get::<crate::claims::Anonymous>() {
-        Some(crate::claims::Anonymous(config)) => config.rejection(&error, request),
-        None => default_response(&error, request, crate::DEFAULT_REALM),
+    match extensions.get::<Anonymous>() {
+        Some(Anonymous(responder)) => responder.respond(&error, request),
+        None => default_response(&error, request, DEFAULT_REALM),
     }
 }
 

@@ -46,13 +46,10 @@ mod fetch;
 use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
 use std::fmt;
-use std::future::Future;
 use std::hash::BuildHasher as _;
 use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
@@ -64,6 +61,7 @@ use reqwest::{Client, Url};
 use crate::error::{ConfigError, ErrorKind};
 use crate::keys::{KeySet, PreparedKey, install_default_provider, parse_remote_jwk_set};
 use crate::observe;
+use crate::wait::{KeyWait, Stop};
 
 pub(crate) use fetch::FetchFailure;
 use fetch::{FetchLimits, discovery_url, jwks_uri_from_discovery, scheme_allowed};
@@ -314,7 +312,7 @@ impl RemoteJwks {
     }
 
     /// Finds the key for `kid`/`algorithm` and hands it to `use_key`. When the key is not
-    /// cached and a fetch could bring it, and `may_wait`, returns [`Missing::Wait`]: the
+    /// cached and a fetch could bring it, and `may_wait`, returns [`Stop::Wait`]: the
     /// caller awaits it and asks again with `may_wait` false. `admit` runs before any fetch
     /// is started or joined (say, to refuse a foreign issuer without network access).
     pub(crate) fn with_key<R>(
@@ -324,14 +322,14 @@ impl RemoteJwks {
         may_wait: bool,
         admit: impl FnOnce() -> Result<(), ErrorKind>,
         use_key: impl FnOnce(&PreparedKey) -> R,
-    ) -> Result<R, Missing> {
+    ) -> Result<R, Stop> {
         if !self.allows(algorithm) {
-            return Err(Missing::Error(ErrorKind::UnsupportedAlgorithm));
+            return Err(Stop::Reject(ErrorKind::UnsupportedAlgorithm));
         }
         let inner = &self.inner;
         let mut admit = Some(admit);
         let mut use_key = Some(use_key);
-        let mut run_admit = || admit.take().map_or(Ok(()), |admit| admit()).map_err(Missing::Error);
+        let mut run_admit = || admit.take().map_or(Ok(()), |admit| admit()).map_err(Stop::Reject);
         loop {
             let now = Instant::now();
             let current = inner.current.load();
@@ -351,7 +349,7 @@ impl RemoteJwks {
                     // rotation worth a fetch.
                     Err(ErrorKind::UnsupportedAlgorithm)
                         if kid.is_none_or(|kid| !snapshot.keys.has_kid(kid)) => {}
-                    Err(other) => return Err(Missing::Error(other)),
+                    Err(other) => return Err(Stop::Reject(other)),
                 }
             }
             let cold = usable.is_none();
@@ -364,7 +362,7 @@ impl RemoteJwks {
                 }
             };
             if !may_wait {
-                return Err(Missing::Error(missing(&mut inner.lock())));
+                return Err(Stop::Reject(missing(&mut inner.lock())));
             }
             run_admit()?;
             let mut state = inner.lock();
@@ -374,14 +372,14 @@ impl RemoteJwks {
                 continue;
             }
             if let Some(in_flight) = &state.in_flight {
-                return Err(Missing::Wait(KeyWait(in_flight.clone())));
+                return Err(Stop::Wait(wait_for(in_flight)));
             }
             let backing_off = state.retry_at.is_some_and(|at| now < at);
             if cold {
                 return if backing_off {
-                    Err(Missing::Error(ErrorKind::KeysUnavailable))
+                    Err(Stop::Reject(ErrorKind::KeysUnavailable))
                 } else {
-                    Err(Missing::Wait(KeyWait(inner.start_fetch(&mut state))))
+                    Err(Stop::Wait(wait_for(&inner.start_fetch(&mut state))))
                 };
             }
             let known_missing = state.is_known_missing(&inner.negative_hasher, kid, now, inner.cooldown);
@@ -390,13 +388,18 @@ impl RemoteJwks {
             if known_missing || cooling || backing_off {
                 observe::jwks_refetch_refused();
                 tracing::debug!("unknown kid: rejected without a fetch (cooldown, backoff or known missing)");
-                return Err(Missing::Error(missing(&mut state)));
+                return Err(Stop::Reject(missing(&mut state)));
             }
             state.last_kid_refetch = Some(now);
             tracing::debug!("unknown kid: refetching the key set");
-            return Err(Missing::Wait(KeyWait(inner.start_fetch(&mut state))));
+            return Err(Stop::Wait(wait_for(&inner.start_fetch(&mut state))));
         }
     }
+}
+
+/// A wait for a fetch in flight: it ends with the fetch, whatever its outcome.
+fn wait_for(fetch: &Shared<BoxFuture<'static, Result<(), JwksError>>>) -> KeyWait {
+    KeyWait::new(fetch.clone().map(drop))
 }
 
 /// True when both loads saw the same stored set (or both saw none).
@@ -415,31 +418,6 @@ impl fmt::Debug for RemoteJwks {
             Location::Discovery { issuer, .. } => issuer.as_str(),
         };
         f.debug_struct("RemoteJwks").field("location", &location).finish_non_exhaustive()
-    }
-}
-
-/// Why [`RemoteJwks::with_key`] found no key.
-pub(crate) enum Missing {
-    /// A final answer.
-    Error(ErrorKind),
-    /// A fetch that may bring the key; ask again once it is done.
-    Wait(KeyWait),
-}
-
-/// A fetch in flight, shared by every request that waits for it.
-pub(crate) struct KeyWait(Shared<BoxFuture<'static, Result<(), JwksError>>>);
-
-impl Future for KeyWait {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        Pin::new(&mut self.0).poll(cx).map(|_| ())
-    }
-}
-
-impl fmt::Debug for KeyWait {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("KeyWait")
     }
 }
 

@@ -220,20 +220,12 @@ pub(crate) struct PreparedKey {
     check: backend::SignatureCheck,
     /// Identifies the key by content (kid, algorithm, material): a remote set fetched again
     /// with the same key yields the same fingerprint; a replaced key, another.
+    #[cfg(feature = "jwks")]
     fingerprint: u64,
 }
 
-/// Which key verified a token, so that a cached verification can be dropped once that key
-/// leaves its set. `source`: 0 for the configuration's own keys, `i + 1` for trusted issuer
-/// `i`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct KeyRef {
-    pub(crate) source: usize,
-    pub(crate) remote: bool,
-    pub(crate) fingerprint: u64,
-}
-
 /// A stable 64-bit fingerprint of a key's identity and material.
+#[cfg(feature = "jwks")]
 fn fingerprint(kid: Option<&str>, algorithm: Algorithm, material: &KeyMaterial) -> u64 {
     use std::hash::{Hash, Hasher};
     // SipHash with fixed keys: the same key hashes the same in every process and build.
@@ -274,8 +266,13 @@ impl PreparedKey {
             KeyMaterial::Ed25519(_) => {}
         }
         let check = backend::SignatureCheck::new(algorithm, &material)?;
-        let fingerprint = fingerprint(kid.as_deref(), algorithm, &material);
-        Ok(Self { kid: kid.map(String::into_boxed_str), algorithm, check, fingerprint })
+        Ok(Self {
+            #[cfg(feature = "jwks")]
+            fingerprint: fingerprint(kid.as_deref(), algorithm, &material),
+            kid: kid.map(String::into_boxed_str),
+            algorithm,
+            check,
+        })
     }
 
     pub(crate) fn kid(&self) -> Option<&str> {
@@ -286,6 +283,7 @@ impl PreparedKey {
         self.algorithm
     }
 
+    #[cfg(feature = "jwks")]
     pub(crate) fn fingerprint(&self) -> u64 {
         self.fingerprint
     }

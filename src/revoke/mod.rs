@@ -3,18 +3,15 @@
 #[cfg(feature = "redis")]
 mod redis;
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
-use serde::Deserialize;
-
 use crate::claims::VerifiedToken;
-use crate::grants::{Member, MemberIndex};
-use crate::verify::{epoch_seconds, now};
+use crate::clock::{epoch_seconds, now};
+use crate::payload::TokenIds;
 
 #[cfg(feature = "redis")]
 pub use self::redis::RedisRevocations;
@@ -170,67 +167,6 @@ impl Record {
         match self {
             Self::Token { until, .. } | Self::Subject { until, .. } | Self::Session { until, .. } => *until,
         }
-    }
-}
-
-/// The ids the revocation check reads from a verified token, read once at verification and
-/// cached with it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct TokenIds {
-    pub(crate) jti: Option<Box<str>>,
-    pub(crate) sub: Option<Box<str>>,
-    pub(crate) sid: Option<Box<str>>,
-    pub(crate) iat: Option<i64>,
-}
-
-impl TokenIds {
-    /// Reads `jti`, `sub` and `sid` through the member index (one small parse each), or the
-    /// whole payload when the index cannot tell. `None`: one of them is not a string, or a
-    /// member repeats.
-    pub(crate) fn read(payload: &[u8], members: &MemberIndex, iat: Option<i64>) -> Option<Self> {
-        fn member(payload: &[u8], members: &MemberIndex, name: &str) -> Result<Option<Box<str>>, bool> {
-            match members.get(payload, name) {
-                Member::Absent => Ok(None),
-                Member::Value(bytes) => crate::verify::from_json::<Option<Cow<'_, str>>>(bytes)
-                    .map(|s| s.map(Into::into))
-                    .map_err(|_| false),
-                Member::Repeated => Err(false),
-                Member::Unknown => Err(true),
-            }
-        }
-        let fields = (
-            member(payload, members, "jti"),
-            member(payload, members, "sub"),
-            member(payload, members, "sid"),
-        );
-        match fields {
-            (Ok(jti), Ok(sub), Ok(sid)) => Some(Self { jti, sub, sid, iat }),
-            (Err(false), _, _) | (_, Err(false), _) | (_, _, Err(false)) => None,
-            _ => Self::parse(payload),
-        }
-    }
-
-    /// Reads the ids from the whole payload.
-    pub(crate) fn parse(payload: &[u8]) -> Option<Self> {
-        #[derive(Deserialize)]
-        struct Ids<'a> {
-            #[serde(borrow, default)]
-            jti: Option<Cow<'a, str>>,
-            #[serde(borrow, default)]
-            sub: Option<Cow<'a, str>>,
-            #[serde(borrow, default)]
-            sid: Option<Cow<'a, str>>,
-            #[serde(default)]
-            iat: Option<f64>,
-        }
-        let ids: Ids<'_> = crate::verify::from_json(payload).ok()?;
-        Some(Self {
-            jti: ids.jti.map(Into::into),
-            sub: ids.sub.map(Into::into),
-            sid: ids.sid.map(Into::into),
-            #[allow(clippy::cast_possible_truncation)] // saturating, as the claim checks read it
-            iat: ids.iat.map(|iat| iat.floor() as i64),
-        })
     }
 }
 
@@ -858,13 +794,5 @@ mod tests {
             assert_eq!(outcomes, [true, true, true], "round {round}");
             assert_eq!(list.len.load(Ordering::Relaxed), 3);
         }
-    }
-
-    #[test]
-    fn ids_are_read_through_the_index_or_the_payload() {
-        let payload = br#"{"sub":"alice","jti":"j\u0031","sid":"s","iat":5,"exp":9}"#;
-        let parsed = TokenIds::parse(payload).unwrap();
-        assert_eq!(parsed, ids(Some("j1"), Some("alice"), Some("s"), Some(5)));
-        assert_eq!(TokenIds::parse(br#"{"jti":7}"#), None);
     }
 }

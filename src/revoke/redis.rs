@@ -13,7 +13,7 @@ use redis::{Client, RedisError, RedisResult, Script};
 use tokio::sync::mpsc;
 
 use super::{Inner, Record, RevocationError, RevocationErrorKind, Revocations, RevocationsBuilder};
-use crate::verify::now;
+use crate::clock::now;
 
 /// The default prefix of every key and of the channel.
 const DEFAULT_PREFIX: &str = "tower-jwt-auth";
@@ -24,9 +24,9 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 /// The first and the longest wait between two reconnection attempts.
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
-/// The longest id shared: as long as the longest token the layer accepts by default. Keys
-/// and messages carrying a longer one are ignored, so a stray large value costs nothing.
-const MAX_ID: usize = crate::config::DEFAULT_MAX_TOKEN_SIZE;
+/// The longest id shared: as long as the longest token the layer accepts by default (8 KiB).
+/// Keys and messages carrying a longer one are ignored, so a stray large value costs nothing.
+const MAX_ID: usize = 8 * 1024;
 /// The longest value read: two numbers.
 const MAX_VALUE: usize = 32;
 /// Keys per `SCAN` step (and so per `MGET`), and writes per pipeline.

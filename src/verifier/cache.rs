@@ -22,9 +22,9 @@ use std::sync::Arc;
 use quick_cache::UnitWeighter;
 use quick_cache::sync::{Cache, DefaultLifecycle};
 
-use crate::claims::Claims;
-use crate::config::JwtAuthConfig;
-use crate::verify::{coarse_now, now};
+use crate::claims::{Claims, KeyRef, VerifiedToken};
+use crate::clock::{coarse_now, now};
+use crate::config::CacheSettings;
 
 /// Tokens longer than this are verified every time, never cached.
 pub const MAX_CACHED_TOKEN: usize = 4 * 1024;
@@ -96,9 +96,8 @@ impl Hasher for TailHasher {
 }
 
 impl<C> TokenCache<C> {
-    /// A cache for `config`'s settings, or `None` when caching is off.
-    pub(crate) fn for_config(config: &JwtAuthConfig) -> Option<Arc<Self>> {
-        let settings = config.cache_settings();
+    /// A cache with these settings, or `None` when caching is off.
+    pub(crate) fn new(settings: CacheSettings) -> Option<Arc<Self>> {
         (settings.capacity > 0).then(|| {
             Arc::new(Self {
                 entries: Cache::with(
@@ -136,7 +135,7 @@ impl<C> TokenCache<C> {
             let now = now();
             now < ends && starts.is_none_or(|starts| now >= starts)
         };
-        let fresh = within && verified.config().key_still_trusted(verified);
+        let fresh = within && key_still_trusted(verified);
         if fresh {
             Some(entry.claims)
         } else {
@@ -155,11 +154,28 @@ impl<C> TokenCache<C> {
         self.entries.insert(token.into(), Entry { claims: claims.clone(), until });
     }
 
+    /// The cache's counts.
     pub(crate) fn stats(&self) -> TokenCacheStats {
         TokenCacheStats {
             entries: self.entries.len(),
             hits: self.entries.hits(),
             misses: self.entries.misses(),
+        }
+    }
+}
+
+/// True while the key that verified `token` may still be trusted for it: static keys
+/// always (a static set never changes); a remote key while its set (not older than its
+/// maximum staleness) would still select that very key for the token's `kid` and algorithm,
+/// as a fresh verification would. A set due for refresh starts one, as a verification does,
+/// so reused tokens alone keep the set current.
+fn key_still_trusted(token: &VerifiedToken) -> bool {
+    match &token.facts().key {
+        KeyRef::Static => true,
+        #[cfg(feature = "jwks")]
+        KeyRef::Remote { set, fingerprint } => {
+            let header = token.header();
+            set.still_selects(header.kid(), header.algorithm(), *fingerprint)
         }
     }
 }
