@@ -57,7 +57,9 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use tokio::runtime::Runtime;
 use tower::{Service, ServiceExt};
-use tower_jwt_auth::{ClaimPreset, JwtAuthConfig, JwtAuthLayer, Require, Revocations, TokenIssuer};
+use tower_jwt_auth::{
+    JwtAuthConfig, JwtAuthLayer, Require, TokenIssuer, grants::ClaimPreset, revoke::Revocations,
+};
 
 const ISSUER: &str = "https://auth.example.com";
 const AUDIENCE: &str = "orders-api";

@@ -45,7 +45,7 @@ use hyper_util::service::TowerToHyperService;
 use serde::Deserialize;
 use serde_json::json;
 use tower::{ServiceBuilder, ServiceExt, service_fn};
-use tower_jwt_auth::{Claims, JwtAuthConfig, JwtAuthLayer, Require, TokenExpiryLayer, TokenIssuer};
+use tower_jwt_auth::{Claims, JwtAuthConfig, JwtAuthLayer, Require, TokenIssuer, expiry::TokenExpiryLayer};
 
 const DEFAULT_PORT: u16 = 3000;
 const DEFAULT_ISSUER: &str = "quickstart";

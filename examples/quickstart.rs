@@ -56,8 +56,10 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tower_jwt_auth::{
-    Claims, JwtAuthConfig, JwtAuthLayer, RefreshErrorKind, Require, RevocationErrorKind, Revocations,
-    TokenCookie, TokenIssuer, TokenPair, TokenSource,
+    Claims, JwtAuthConfig, JwtAuthLayer, Require, TokenIssuer, TokenSource,
+    cookie::TokenCookie,
+    issue::{RefreshErrorKind, TokenPair},
+    revoke::{RevocationErrorKind, Revocations},
 };
 
 const DEFAULT_PORT: u16 = 3000;

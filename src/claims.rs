@@ -184,7 +184,7 @@ impl VerifiedToken {
     }
 
     /// The instant from which the layer rejects this token: `exp` plus the configured
-    /// leeway. [`TokenExpiryLayer`](crate::TokenExpiryLayer) ends responses there.
+    /// leeway. [`TokenExpiryLayer`](crate::expiry::TokenExpiryLayer) ends responses there.
     pub(crate) fn rejected_from(&self) -> SystemTime {
         system_time(self.inner.facts.exp.saturating_add(self.inner.facts.leeway))
     }

@@ -28,9 +28,11 @@ use bytes::Bytes;
 use http::Response;
 
 use crate::clock::seconds;
-use crate::csrf::{CsrfPolicy, OriginCheck};
+use crate::cookie::CsrfPolicy;
+use crate::cookie::csrf::OriginCheck;
 use crate::error::{AuthError, ConfigError};
-use crate::extract::{PreparedSource, TokenSource};
+use crate::extract::PreparedSource;
+pub use crate::extract::TokenSource;
 use crate::grants::{ClaimPath, ClaimPreset, PathTree, default_role_paths, default_scope_paths};
 #[cfg(feature = "jwks")]
 use crate::jwks::RemoteJwks;
@@ -41,13 +43,13 @@ use crate::revoke::{REVOCATION_GRACE, Revocations};
 use crate::rules::{HeaderMemo, Rules};
 
 /// Default clock skew allowed on `exp`, `nbf` and `iat`.
-pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
+pub(crate) const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
 /// Default cap on a token's size, checked before any decoding.
-pub const DEFAULT_MAX_TOKEN_SIZE: usize = 8 * 1024;
+pub(crate) const DEFAULT_MAX_TOKEN_SIZE: usize = 8 * 1024;
 /// Default number of verified tokens a layer remembers.
-pub const DEFAULT_TOKEN_CACHE_CAPACITY: usize = 10_000;
+pub(crate) const DEFAULT_TOKEN_CACHE_CAPACITY: usize = 10_000;
 /// Default longest time a verified token is remembered (never beyond its `exp`).
-pub const DEFAULT_TOKEN_CACHE_MAX_AGE: Duration = Duration::from_secs(300);
+pub(crate) const DEFAULT_TOKEN_CACHE_MAX_AGE: Duration = Duration::from_secs(300);
 
 /// The verified-token cache's settings.
 #[derive(Clone, Copy, Debug)]
@@ -352,7 +354,7 @@ impl JwtAuthConfigBuilder {
 
     /// Refuses tokens whose lifetime (`exp - iat`, or `exp - now` without `iat`) exceeds
     /// this (default: no limit, or with [`revocations`](Self::revocations) their
-    /// [`max_token_lifetime`](crate::RevocationsBuilder::max_token_lifetime), which this
+    /// [`max_token_lifetime`](crate::revoke::RevocationsBuilder::max_token_lifetime), which this
     /// may not exceed).
     pub fn max_lifetime(mut self, lifetime: Duration) -> Self {
         self.max_lifetime = Some(lifetime);
@@ -428,13 +430,13 @@ impl JwtAuthConfigBuilder {
     }
 
     /// Checks every verified token against a revocation list, on the token-cache hits too:
-    /// a revoked token gets 401 `invalid_token` ([`ErrorKind::Revoked`](crate::ErrorKind::Revoked)). See
-    /// [`Revocations`]; the leeway may then be at most
-    /// [`REVOCATION_GRACE`](crate::REVOCATION_GRACE), and tokens living longer than the
-    /// list's [`max_token_lifetime`](crate::RevocationsBuilder::max_token_lifetime) are
-    /// refused ([`ErrorKind::LifetimeTooLong`](crate::ErrorKind::LifetimeTooLong)), as are tokens without `iat`
-    /// ([`ErrorKind::MissingClaim`](crate::ErrorKind::MissingClaim)), since a subject revocation would not cover them to
-    /// their end. A token whose `jti`, `sub` or `sid`
+    /// a revoked token gets 401 `invalid_token` ([`ErrorKind::Revoked`](crate::ErrorKind)).
+    /// See [`Revocations`]; the leeway may then be at most 10 minutes (the grace every
+    /// revocation entry is kept beyond its tokens), and tokens living longer than the list's
+    /// [`max_token_lifetime`](crate::revoke::RevocationsBuilder::max_token_lifetime) are
+    /// refused ([`ErrorKind::LifetimeTooLong`](crate::ErrorKind)), as are tokens without
+    /// `iat` ([`ErrorKind::MissingClaim`](crate::ErrorKind)), since a subject revocation
+    /// would not cover them to their end. A token whose `jti`, `sub` or `sid`
     /// is not a string (RFC 7519 makes them strings) is then refused as invalid, since it
     /// could not be matched against the list.
     pub fn revocations(mut self, revocations: Revocations) -> Self {
@@ -540,7 +542,7 @@ impl JwtAuthConfigBuilder {
 /// (`.remote_jwks(RemoteJwks::discover(issuer).build()?)`), as in the README.
 ///
 /// ```
-/// use tower_jwt_auth::{JwtAuthConfig, TrustedIssuer, VerifyingKey};
+/// use tower_jwt_auth::{JwtAuthConfig, VerifyingKey, config::TrustedIssuer};
 ///
 /// # fn main() -> Result<(), tower_jwt_auth::ConfigError> {
 /// let config = JwtAuthConfig::builder()

@@ -6,7 +6,7 @@
 //! safe to log at any level and to show to clients.
 //!
 //! ```
-//! use tower_jwt_auth::{ErrorKind, JwtAuthConfig, RejectionClass};
+//! use tower_jwt_auth::{ErrorKind, JwtAuthConfig, error::RejectionClass};
 //!
 //! let config = JwtAuthConfig::builder()
 //!     .hmac_secret(b"an example secret of at least 32 bytes!")
@@ -71,10 +71,10 @@ pub enum ErrorKind {
     InsufficientScope,
     /// No keys are available to verify tokens right now (a remote key set is down).
     KeysUnavailable,
-    /// The token was revoked (see [`Revocations`](crate::Revocations)).
+    /// The token was revoked (see [`Revocations`](crate::revoke::Revocations)).
     Revoked,
     /// A state-changing request authenticated by a cookie came from another site (see
-    /// [`CsrfPolicy`](crate::CsrfPolicy)).
+    /// [`CsrfPolicy`](crate::cookie::CsrfPolicy)).
     CrossSiteRequest,
 }
 
@@ -258,7 +258,7 @@ impl fmt::Display for AuthError {
 
 impl std::error::Error for AuthError {}
 
-/// Why a configuration was refused by `build()` (or a [`TokenCookie`](crate::TokenCookie)
+/// Why a configuration was refused by `build()` (or a [`TokenCookie`](crate::cookie::TokenCookie)
 /// setting or value): a sentence that says what to change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {

@@ -6,6 +6,23 @@
 //! auth layer would start rejecting the same token.
 //!
 //! [`TokenExpiryLayer`]'s documentation says what each protocol gets and shows it at work.
+//!
+//! ```
+//! use axum::{Router, routing::get};
+//! use tower::ServiceBuilder;
+//! use tower_jwt_auth::{JwtAuthConfig, JwtAuthLayer, expiry::TokenExpiryLayer};
+//!
+//! # fn main() -> Result<(), tower_jwt_auth::ConfigError> {
+//! let config = JwtAuthConfig::builder().hmac_secret(b"an example secret of at least 32 bytes!").build()?;
+//! let app: Router = Router::new().route("/events", get(|| async { "a long stream" })).layer(
+//!     ServiceBuilder::new()
+//!         .layer(JwtAuthLayer::new(config))
+//!         .layer(TokenExpiryLayer::new()), // inside the auth layer
+//! );
+//! # let _ = app;
+//! # Ok(())
+//! # }
+//! ```
 
 use std::fmt;
 use std::future::Future;
@@ -57,7 +74,7 @@ use crate::response::{RequestHead, bearer_challenge, insert_grpc_status};
 /// use http_body::Frame;
 /// use http_body_util::{BodyExt, StreamBody, combinators::BoxBody};
 /// use tower::{ServiceBuilder, ServiceExt, service_fn};
-/// use tower_jwt_auth::{JwtAuthConfig, JwtAuthLayer, TokenExpiryLayer, TokenIssuer};
+/// use tower_jwt_auth::{JwtAuthConfig, JwtAuthLayer, TokenIssuer, expiry::TokenExpiryLayer};
 ///
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {

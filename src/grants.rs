@@ -14,7 +14,7 @@
 //! never grants a role.
 //!
 //! ```
-//! use tower_jwt_auth::{ClaimPath, ClaimPreset, JwtAuthConfig};
+//! use tower_jwt_auth::{JwtAuthConfig, grants::{ClaimPath, ClaimPreset}};
 //!
 //! let config = JwtAuthConfig::builder()
 //!     .hmac_secret(b"an example secret of at least 32 bytes!")

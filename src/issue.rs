@@ -34,7 +34,10 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse};
+use jsonwebtoken::jwk::{Jwk, PublicKeyUse};
+
+/// The JWK set type [`TokenIssuer::jwk_set`] returns (jsonwebtoken's).
+pub use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -50,9 +53,9 @@ use crate::revoke::{RevocationError, RevocationErrorKind, Revocations};
 use crate::rules::REFRESH_TOKEN_TYPE;
 
 /// The default access-token lifetime: short, as the tutorial recommends.
-pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
+pub(crate) const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
 /// The default refresh-token lifetime (renewed at each rotation).
-pub const DEFAULT_REFRESH_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
+pub(crate) const DEFAULT_REFRESH_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// Signs access tokens; see the module documentation.
 #[derive(Clone)]
@@ -210,7 +213,7 @@ impl TokenIssuer {
     /// the family (its access tokens then live to their expiry, with a warning in the
     /// log). A refresh token whose session or subject was revoked fails with
     /// [`RefreshErrorKind::Revoked`]. One living longer than `revocations` covers
-    /// ([`max_token_lifetime`](crate::RevocationsBuilder::max_token_lifetime) shorter than
+    /// ([`max_token_lifetime`](crate::revoke::RevocationsBuilder::max_token_lifetime) shorter than
     /// [`refresh_lifetime`](TokenIssuerBuilder::refresh_lifetime)) is
     /// [`Invalid`](RefreshErrorKind::Invalid), with a warning in the log. With
     /// Redis the "used once" mark is atomic across instances.
@@ -612,7 +615,7 @@ impl TokenIssuerBuilder {
 
     /// How long refresh tokens from [`TokenIssuer::issue_pair`] live (default 7 days); each
     /// rotation hands out a new one with a full lifetime. Keep
-    /// [`RevocationsBuilder::max_token_lifetime`](crate::RevocationsBuilder::max_token_lifetime)
+    /// [`RevocationsBuilder::max_token_lifetime`](crate::revoke::RevocationsBuilder::max_token_lifetime)
     /// at least this long, so "log out everywhere" covers refresh tokens to the end:
     /// [`TokenIssuer::redeem`] refuses refresh tokens that outlive it.
     pub fn refresh_lifetime(mut self, lifetime: Duration) -> Self {

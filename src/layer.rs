@@ -55,7 +55,8 @@ use crate::config::JwtAuthConfig;
 use crate::error::{AuthError, ErrorKind};
 use crate::observe;
 use crate::response::{Anonymous, RequestHead, into_service_response};
-use crate::verifier::{self, TokenCache, TokenCacheStats};
+pub use crate::verifier::TokenCacheStats;
+use crate::verifier::{self, TokenCache};
 use crate::wait::{KeyWait, Stop};
 
 /// Authenticates every request with a JWT and inserts [`Claims<C>`] into its extensions.

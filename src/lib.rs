@@ -44,8 +44,10 @@
 //! | `aws-lc-rs` | yes | signature checks with aws-lc-rs, keys parsed once at build |
 //! | `rust-crypto` | no | the pure-Rust RustCrypto backend instead (used only without `aws-lc-rs`) |
 //! | `axum` | yes | `Claims<C>` and `Option<Claims<C>>` as axum extractors, JSON rejection bodies in axum |
-//! | `tonic` | no | tonic's `NamedService` for [`JwtAuth`], [`RequireService`] and [`TokenExpiry`], to wrap one gRPC service with `add_service` |
-//! | `redis` | no | `RedisRevocations`: a [`Revocations`] list shared between instances through Redis, each keeping a local copy current by pub/sub (`Revocations::builder().redis(client)`) |
+//! | `jwks` | yes | [`RemoteJwks`]: remote key sets over https, OIDC discovery, [`JwtAuthConfigBuilder::oidc_issuer`] |
+//! | `tonic` | no | tonic's `NamedService` for [`JwtAuth`], [`guard::RequireService`] and [`expiry::TokenExpiry`], to wrap one gRPC service with `add_service` |
+//! | `redis` | no | [`revoke::RedisRevocations`]: a revocation list shared between instances through Redis, each keeping a local copy current by pub/sub (`Revocations::builder().redis(client)`) |
+//! | `metrics` | no | counters through the `metrics` facade: verifications by outcome, token-cache hits, JWKS fetches |
 //!
 //! One crypto backend is required; building with neither is a compile error, and with both
 //! aws-lc-rs is used.
@@ -57,8 +59,31 @@
 //! `Server::builder().layer(...)` (every service) or, with the `tonic` feature,
 //! `add_service(JwtAuthLayer::new(config).layer(GreeterServer::new(greeter)))` (one service).
 //! Handlers read [`Claims<C>`] from `request.extensions()`. gRPC requests get gRPC answers
-//! (see [`default_response`]), and [`TokenExpiryLayer`] ends long streams when the token
-//! expires. The repository's `examples/hyper_server.rs` and `grpc/` crate run both for real.
+//! (see [`response::default_response`]), and [`expiry::TokenExpiryLayer`] ends long streams
+//! when the token expires. The repository's `examples/hyper_server.rs` and `grpc/` crate run
+//! both for real.
+//!
+//! # Modules
+//!
+//! The everyday names are at the root; the rest lives in one module per concern, each
+//! opening with an example:
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`layer`] | [`JwtAuthLayer`], its service and future, the token cache's counts |
+//! | [`config`] | [`JwtAuthConfig`], its builder, trusted issuers, token sources |
+//! | [`claims`] | [`Claims<C>`], [`DefaultClaims`], the verified token and header |
+//! | [`guard`] | [`Require`]: roles, scopes, claim values and predicates, as layers |
+//! | [`grants`] | where roles and scopes live in a token (Keycloak, Auth0, Entra ID, Okta, Cognito) |
+//! | [`keys`] | [`VerifyingKey`]: HMAC secrets, PEM, DER and JWK public keys |
+//! | `jwks` | [`RemoteJwks`]: a cached remote key set, OIDC discovery (feature `jwks`) |
+//! | [`issue`] | [`TokenIssuer`]: tokens and refresh-token rotation for a login endpoint, JWKS publishing |
+//! | [`revoke`] | revocation lists, in memory or shared through Redis |
+//! | [`cookie`] | tokens in browser cookies, and the cross-site request check |
+//! | [`expiry`] | ending long responses and gRPC streams when their token expires |
+//! | [`response`] | RFC 6750 and gRPC rejections, and the parts of a request a responder sees |
+//! | [`error`] | [`AuthError`] and [`ErrorKind`] for rejections, [`ConfigError`] for `build()` |
+//! | `axum` | the axum extractors' rejection (feature `axum`) |
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs, unreachable_pub, unsafe_code)]
@@ -67,72 +92,46 @@
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
+pub mod claims;
+pub mod config;
+pub mod cookie;
+pub mod error;
+pub mod expiry;
+pub mod grants;
+pub mod guard;
+pub mod issue;
+#[cfg(feature = "jwks")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwks")))]
+pub mod jwks;
+pub mod keys;
+pub mod layer;
+pub mod response;
+pub mod revoke;
+
 #[cfg(any(feature = "jwks", feature = "redis"))]
 mod background;
-mod claims;
 mod clock;
 mod codec;
-mod config;
-mod cookie;
-mod csrf;
-mod error;
-mod expiry;
 mod extract;
-mod grants;
-mod guard;
-mod issue;
-#[cfg(feature = "jwks")]
-mod jwks;
-mod keys;
-mod layer;
 #[cfg(feature = "tonic")]
 mod named_service;
 mod observe;
 mod payload;
-mod response;
-mod revoke;
 mod rules;
 mod verifier;
 mod wait;
 
-pub use claims::{Claims, DefaultClaims, VerifiedHeader, VerifiedToken};
-pub use config::{
-    DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_SIZE, DEFAULT_TOKEN_CACHE_CAPACITY, DEFAULT_TOKEN_CACHE_MAX_AGE,
-    JwtAuthConfig, JwtAuthConfigBuilder, TrustedIssuer,
-};
-pub use cookie::{SameSite, TokenCookie};
-pub use csrf::CsrfPolicy;
-pub use error::{AuthError, ConfigError, ErrorKind, RejectionClass};
-pub use expiry::{TokenExpiry, TokenExpiryBody, TokenExpiryFuture, TokenExpiryLayer};
-pub use extract::TokenSource;
-pub use grants::{ClaimPath, ClaimPreset, Grants};
-pub use guard::{Require, RequireFuture, RequireService};
-pub use issue::{
-    DEFAULT_REFRESH_LIFETIME, DEFAULT_TOKEN_LIFETIME, IssueError, RefreshError, RefreshErrorKind,
-    RefreshGrant, TokenIssuer, TokenIssuerBuilder, TokenPair,
-};
+pub use claims::{Claims, DefaultClaims};
+pub use config::{JwtAuthConfig, JwtAuthConfigBuilder, TokenSource};
+pub use error::{AuthError, ConfigError, ErrorKind};
+pub use guard::Require;
+pub use issue::TokenIssuer;
 pub use jsonwebtoken::Algorithm;
 #[cfg(feature = "jwks")]
 #[cfg_attr(docsrs, doc(cfg(feature = "jwks")))]
-pub use jwks::{
-    DEFAULT_FETCH_TIMEOUT, DEFAULT_JWKS_TTL, DEFAULT_JWKS_TTL_BOUNDS, DEFAULT_MAX_BODY_SIZE,
-    DEFAULT_MAX_STALENESS, DEFAULT_REMOTE_ALGORITHMS, DEFAULT_UNKNOWN_KID_COOLDOWN, JwksError, JwksStatus,
-    RemoteJwks, RemoteJwksBuilder,
-};
-pub use keys::{VerifyingKey, crypto_backend};
-pub use layer::{JwtAuth, JwtAuthLayer, ResponseFuture};
-pub use response::{RequestHead, bearer_challenge, default_response};
-#[cfg(feature = "redis")]
-#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use revoke::RedisRevocations;
-pub use revoke::{
-    DEFAULT_MAX_TOKEN_LIFETIME, DEFAULT_REVOCATION_CAPACITY, REVOCATION_GRACE, RevocationError,
-    RevocationErrorKind, Revocations, RevocationsBuilder,
-};
-pub use verifier::{MAX_CACHED_TOKEN, TokenCacheStats};
-
-/// The JWK set type published by [`TokenIssuer::jwk_set`].
-pub use jsonwebtoken::jwk::JwkSet;
+pub use jwks::RemoteJwks;
+pub use keys::VerifyingKey;
+pub use layer::{JwtAuth, JwtAuthLayer};
 
 #[cfg(all(doctest, feature = "axum", feature = "jwks"))]
 #[doc = include_str!("../README.md")]

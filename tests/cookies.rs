@@ -13,7 +13,8 @@ use axum::{Extension, response::IntoResponse};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tower_jwt_auth::{
-    Claims, CsrfPolicy, ErrorKind, JwtAuthConfig, JwtAuthLayer, TokenCookie, TokenIssuer, TokenSource,
+    Claims, ErrorKind, JwtAuthConfig, JwtAuthLayer, TokenIssuer, TokenSource,
+    cookie::{CsrfPolicy, TokenCookie},
 };
 
 const SECRET: &[u8] = b"a test secret that is long enough for HS256!";

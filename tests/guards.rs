@@ -16,8 +16,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use serve::serve;
 use tower_jwt_auth::{
-    Algorithm, ClaimPath, ClaimPreset, JwtAuthConfig, JwtAuthConfigBuilder, JwtAuthLayer, Require,
-    TokenIssuer,
+    Algorithm, JwtAuthConfig, JwtAuthConfigBuilder, JwtAuthLayer, Require, TokenIssuer,
+    grants::{ClaimPath, ClaimPreset},
 };
 
 const SECRET: &[u8] = b"a guard test secret, long enough for HS256";
@@ -452,7 +452,7 @@ async fn guards_find_the_verified_token_whatever_the_claims_type() {
 /// finds no credential of its own leaves none behind, whatever layer put one there.
 #[tokio::test]
 async fn the_verified_token_is_found_in_the_extensions_and_an_optional_layer_leaves_none() {
-    use tower_jwt_auth::{TokenSource, VerifiedToken};
+    use tower_jwt_auth::{TokenSource, claims::VerifiedToken};
     let describe = |request: axum::extract::Request| async move {
         match request.extensions().get::<VerifiedToken>() {
             Some(token) => token.grants().roles().collect::<Vec<_>>().join(","),

@@ -21,8 +21,8 @@ use serde_json::{Value, json};
 use serve::serve;
 use tower::ServiceBuilder;
 use tower_jwt_auth::{
-    Algorithm, Claims, ErrorKind, JwtAuthConfig, JwtAuthConfigBuilder, JwtAuthLayer, Require,
-    TokenExpiryLayer, TokenIssuer, TokenSource, VerifyingKey,
+    Algorithm, Claims, ErrorKind, JwtAuthConfig, JwtAuthConfigBuilder, JwtAuthLayer, Require, TokenIssuer,
+    TokenSource, VerifyingKey, expiry::TokenExpiryLayer,
 };
 
 const SECRET: &[u8] = b"a test secret that is long enough for HS256!";

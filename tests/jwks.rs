@@ -21,8 +21,8 @@ use serde_json::{Value, json};
 use serve::serve;
 use tower::ServiceExt;
 use tower_jwt_auth::{
-    Algorithm, Claims, ErrorKind, JwtAuthConfig, JwtAuthLayer, RemoteJwks, RemoteJwksBuilder, TokenIssuer,
-    TrustedIssuer,
+    Algorithm, Claims, ErrorKind, JwtAuthConfig, JwtAuthLayer, RemoteJwks, TokenIssuer,
+    config::TrustedIssuer, jwks::RemoteJwksBuilder,
 };
 
 #[path = "support/idp.rs"]

@@ -12,7 +12,9 @@ use axum::http::StatusCode;
 use serde_json::json;
 use serve::{me_and_logout, serve};
 use tower_jwt_auth::{
-    ErrorKind, JwtAuthConfig, JwtAuthLayer, RefreshErrorKind, RevocationErrorKind, Revocations, TokenIssuer,
+    ErrorKind, JwtAuthConfig, JwtAuthLayer, TokenIssuer,
+    issue::RefreshErrorKind,
+    revoke::{RevocationErrorKind, Revocations},
 };
 
 const SECRET: &[u8] = b"a test secret that is long enough for HS256!";

@@ -247,7 +247,7 @@ fn check(file_name: &str, ran: &[(Case, Outcome)], exceptions: &[Exception]) {
     if !problems.is_empty() {
         panic!(
             "{file_name} ({}): {} problem(s):\n  {}",
-            tower_jwt_auth::crypto_backend(),
+            tower_jwt_auth::keys::crypto_backend(),
             problems.len(),
             problems.join("\n  ")
         );
@@ -255,7 +255,7 @@ fn check(file_name: &str, ran: &[(Case, Outcome)], exceptions: &[Exception]) {
 
     let mut summary = format!(
         "wycheproof {file_name} [{}]: {} cases, {agreed} agreed, {} exceptions",
-        tower_jwt_auth::crypto_backend(),
+        tower_jwt_auth::keys::crypto_backend(),
         ran.len(),
         seen.len()
     );

@@ -34,7 +34,7 @@ use std::time::Duration;
 
 use tonic::transport::Server;
 use tower::ServiceBuilder;
-use tower_jwt_auth::{JwtAuthConfig, JwtAuthLayer, TokenExpiryLayer, TokenIssuer};
+use tower_jwt_auth::{JwtAuthConfig, JwtAuthLayer, TokenIssuer, expiry::TokenExpiryLayer};
 use tower_jwt_auth_grpc::Greeter;
 use tower_jwt_auth_grpc::proto::greeter_server::GreeterServer;
 

@@ -22,7 +22,8 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tower::Layer;
 use tower_jwt_auth::{
-    ErrorKind, JwtAuthConfig, JwtAuthLayer, Require, Revocations, TokenExpiryLayer, TokenIssuer,
+    ErrorKind, JwtAuthConfig, JwtAuthLayer, Require, TokenIssuer, expiry::TokenExpiryLayer,
+    revoke::Revocations,
 };
 use tower_jwt_auth_grpc::proto::greeter_client::GreeterClient;
 use tower_jwt_auth_grpc::proto::greeter_server::GreeterServer;

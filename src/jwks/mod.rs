@@ -67,18 +67,17 @@ pub(crate) use fetch::FetchFailure;
 use fetch::{FetchLimits, discovery_url, jwks_uri_from_discovery, scheme_allowed};
 
 /// Default freshness lifetime of a fetched set without `Cache-Control: max-age`.
-pub const DEFAULT_JWKS_TTL: Duration = Duration::from_secs(600);
+const DEFAULT_JWKS_TTL: Duration = Duration::from_secs(600);
 /// Default bounds `Cache-Control: max-age` is clamped to.
-pub const DEFAULT_JWKS_TTL_BOUNDS: (Duration, Duration) =
-    (Duration::from_secs(60), Duration::from_secs(86_400));
+const DEFAULT_JWKS_TTL_BOUNDS: (Duration, Duration) = (Duration::from_secs(60), Duration::from_secs(86_400));
 /// Default time after its fetch that a set is still served while refreshes fail.
-pub const DEFAULT_MAX_STALENESS: Duration = Duration::from_secs(86_400);
+const DEFAULT_MAX_STALENESS: Duration = Duration::from_secs(86_400);
 /// Default minimum time between two refetches caused by unknown kids.
-pub const DEFAULT_UNKNOWN_KID_COOLDOWN: Duration = Duration::from_secs(30);
+const DEFAULT_UNKNOWN_KID_COOLDOWN: Duration = Duration::from_secs(30);
 /// Default timeout of one fetch, connection to last body byte.
-pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default cap on a fetched document's body.
-pub const DEFAULT_MAX_BODY_SIZE: usize = 64 * 1024;
+const DEFAULT_MAX_BODY_SIZE: usize = 64 * 1024;
 
 /// At most this many kids are remembered as not found (for one cooldown); beyond, all are
 /// forgotten at once.
@@ -90,7 +89,7 @@ const BACKOFF_START: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(300);
 
 /// The signature algorithms accepted from a remote set unless configured otherwise.
-pub const DEFAULT_REMOTE_ALGORITHMS: [Algorithm; 9] = [
+const DEFAULT_REMOTE_ALGORITHMS: [Algorithm; 9] = [
     Algorithm::RS256,
     Algorithm::RS384,
     Algorithm::RS512,

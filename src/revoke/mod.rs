@@ -1,4 +1,23 @@
-//! Revocation: the list the layer checks, kept locally (see [`Revocations`]).
+//! Taking tokens back before they expire: a [`Revocations`] list that the layer checks on
+//! every request, kept in memory and (feature `redis`) shared between instances through
+//! Redis ([`RedisRevocations`]). A logout revokes the token or its whole session; "log out
+//! everywhere" revokes a subject.
+//!
+//! ```
+//! use tower_jwt_auth::{JwtAuthConfig, JwtAuthLayer, revoke::Revocations};
+//!
+//! # fn main() -> Result<(), tower_jwt_auth::ConfigError> {
+//! let revocations = Revocations::in_memory();
+//! let config = JwtAuthConfig::builder()
+//!     .hmac_secret(b"an example secret of at least 32 bytes!")
+//!     .revocations(revocations.clone()) // checked on every request
+//!     .build()?;
+//! let layer = JwtAuthLayer::new(config);
+//! // Keep `revocations` for the logout endpoint: `revocations.revoke(claims.token()).await`.
+//! # let _ = layer;
+//! # Ok(())
+//! # }
+//! ```
 
 #[cfg(feature = "redis")]
 mod redis;
@@ -17,14 +36,14 @@ use crate::payload::TokenIds;
 pub use self::redis::RedisRevocations;
 
 /// Default bound on the entries a revocation list holds.
-pub const DEFAULT_REVOCATION_CAPACITY: usize = 100_000;
+const DEFAULT_REVOCATION_CAPACITY: usize = 100_000;
 /// Default longest lifetime of the tokens a subject revocation must cover: 7 days, the
 /// default refresh-token lifetime.
-pub const DEFAULT_MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
+const DEFAULT_MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
 /// How much longer than the tokens it covers an entry is kept: more than any leeway the
 /// layer allows on `exp` ([`JwtAuthConfigBuilder::build`](crate::JwtAuthConfigBuilder::build)
 /// refuses a larger leeway with revocations on).
-pub const REVOCATION_GRACE: Duration = Duration::from_secs(10 * 60);
+pub(crate) const REVOCATION_GRACE: Duration = Duration::from_secs(10 * 60);
 
 const SHARDS: usize = 16;
 /// How often, at most, an insert sweeps expired entries out of the whole list.
@@ -42,8 +61,8 @@ const PURGE_INTERVAL: i64 = 60;
 /// | [`Revocations::revoke_subject`] | every token of a `sub` issued at or before an instant ("log out everywhere") | the instant plus [`max_token_lifetime`](RevocationsBuilder::max_token_lifetime) |
 /// | [`Revocations::revoke_session`] | every token of a session, by its `sid` (a refresh-token family, see [`TokenIssuer::issue_pair`](crate::TokenIssuer::issue_pair)) | the instant given |
 ///
-/// Every entry is kept [`REVOCATION_GRACE`] longer, which covers the leeway the layer
-/// allows on `exp`. A revoked token gets 401 `invalid_token` ([`ErrorKind::Revoked`](crate::ErrorKind::Revoked)).
+/// Every entry is kept 10 minutes longer (the grace), which covers the leeway the layer
+/// allows on `exp` (at most 10 minutes with revocations). A revoked token gets 401 `invalid_token` ([`ErrorKind::Revoked`](crate::ErrorKind::Revoked)).
 ///
 /// The request path only ever reads a local, in-memory list: sharded read-write locks, and
 /// nothing at all to do while a kind of entry is empty. The list is bounded
@@ -56,7 +75,7 @@ const PURGE_INTERVAL: i64 = 60;
 ///
 /// ```
 /// use std::time::SystemTime;
-/// use tower_jwt_auth::{ErrorKind, JwtAuthConfig, Revocations, TokenIssuer};
+/// use tower_jwt_auth::{ErrorKind, JwtAuthConfig, TokenIssuer, revoke::Revocations};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {

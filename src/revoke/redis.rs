@@ -88,7 +88,7 @@ return 1
 /// [`RevocationsBuilder::redis`], started by [`start`](Self::start).
 ///
 /// ```no_run
-/// use tower_jwt_auth::{JwtAuthConfig, Revocations};
+/// use tower_jwt_auth::{JwtAuthConfig, revoke::Revocations};
 ///
 /// # #[tokio::main]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {

@@ -27,7 +27,7 @@ use crate::clock::{coarse_now, now};
 use crate::config::CacheSettings;
 
 /// Tokens longer than this are verified every time, never cached.
-pub const MAX_CACHED_TOKEN: usize = 4 * 1024;
+pub(crate) const MAX_CACHED_TOKEN: usize = 4 * 1024;
 
 /// Hit and miss counts of a layer's token cache.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -41,7 +41,7 @@ pub struct TokenCacheStats {
     pub misses: u64,
 }
 
-/// A cached verification: the claims (with their [`VerifiedToken`](crate::VerifiedToken))
+/// A cached verification: the claims (with their [`VerifiedToken`](crate::claims::VerifiedToken))
 /// and the second from which the entry must not be used any more.
 struct Entry<C> {
     claims: Claims<C>,

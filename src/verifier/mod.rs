@@ -25,7 +25,7 @@ mod route;
 use serde::de::DeserializeOwned;
 
 pub(crate) use cache::TokenCache;
-pub use cache::{MAX_CACHED_TOKEN, TokenCacheStats};
+pub use cache::TokenCacheStats;
 
 use crate::claims::{Claims, DefaultClaims, KeyRef, TokenFacts, VerifiedToken};
 use crate::codec::from_json;

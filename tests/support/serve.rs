@@ -13,7 +13,7 @@
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Extension, Router};
-use tower_jwt_auth::{Claims, JwtAuthLayer, Revocations, TokenIssuer};
+use tower_jwt_auth::{Claims, JwtAuthLayer, TokenIssuer, revoke::Revocations};
 
 /// Serves `router` on a free port of 127.0.0.1; its base URL (`http://127.0.0.1:<port>`).
 pub async fn serve(router: Router) -> String {

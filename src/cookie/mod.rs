@@ -1,5 +1,30 @@
-//! The token as a browser cookie: [`TokenCookie`] builds the `Set-Cookie` values of a login
-//! and a logout endpoint, with the [`SameSite`] attribute it names.
+//! Tokens in browser cookies: [`TokenCookie`] writes the `Set-Cookie` values of a login and
+//! a logout endpoint (`HttpOnly`, `Secure`, the [`SameSite`] attribute it names) and the
+//! [`TokenSource`] that reads the cookie back; [`CsrfPolicy`] protects the requests such a
+//! cookie authenticates against cross-site request forgery.
+//!
+//! ```
+//! use std::time::Duration;
+//! use tower_jwt_auth::{JwtAuthConfig, cookie::{CsrfPolicy, TokenCookie}};
+//!
+//! # fn main() -> Result<(), tower_jwt_auth::ConfigError> {
+//! let cookie = TokenCookie::new("__Host-access_token")?;
+//! let config = JwtAuthConfig::builder()
+//!     .hmac_secret(b"an example secret of at least 32 bytes!")
+//!     .token_sources([cookie.source()])
+//!     .csrf(CsrfPolicy::default().trusted_origin("https://app.example.com"))
+//!     .build()?;
+//! // A login handler answers with this header, a logout handler with `cookie.clear()`.
+//! let set_cookie = cookie.set("eyJhbGciOiJIUzI1NiJ9.e30.c2ln", Duration::from_secs(900))?;
+//! assert!(set_cookie.to_str().unwrap().contains("; HttpOnly; Secure; SameSite=Strict"));
+//! # let _ = config;
+//! # Ok(())
+//! # }
+//! ```
+
+pub(crate) mod csrf;
+
+pub use csrf::CsrfPolicy;
 
 use std::fmt;
 use std::time::Duration;
@@ -50,11 +75,11 @@ impl SameSite {
 /// refuse or that would weaken the cookie is refused by the setter that makes it:
 /// `SameSite=None` needs `Secure`, a `__Secure-` name needs `Secure`, and a `__Host-` name
 /// needs `Secure`, `Path=/` and no `Domain`. Requests authenticated by this cookie get the
-/// cross-site request check of [`CsrfPolicy`](crate::CsrfPolicy).
+/// cross-site request check of [`CsrfPolicy`].
 ///
 /// ```
 /// use std::time::Duration;
-/// use tower_jwt_auth::{JwtAuthConfig, SameSite, TokenCookie};
+/// use tower_jwt_auth::{JwtAuthConfig, cookie::{SameSite, TokenCookie}};
 ///
 /// # fn main() -> Result<(), tower_jwt_auth::ConfigError> {
 /// let cookie = TokenCookie::new("access_token")?;

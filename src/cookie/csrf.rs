@@ -42,7 +42,7 @@ const SEC_FETCH_SITE: HeaderName = HeaderName::from_static("sec-fetch-site");
 /// use http::{Request, Response, StatusCode};
 /// use http_body_util::Full;
 /// use tower::{ServiceBuilder, ServiceExt, service_fn};
-/// use tower_jwt_auth::{CsrfPolicy, JwtAuthConfig, JwtAuthLayer, TokenCookie, TokenIssuer};
+/// use tower_jwt_auth::{JwtAuthConfig, JwtAuthLayer, TokenIssuer, cookie::{CsrfPolicy, TokenCookie}};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
