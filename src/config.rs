@@ -133,7 +133,7 @@ impl KeySpec {
         }
         for (index, json) in self.jwk_sets.iter().enumerate() {
             let keys = parse_jwk_set(json)
-                .map_err(|why| ConfigError::new(label(format!("JWK set {index}: {why}"))))?;
+                .map_err(|why| ConfigError::key(label(format!("JWK set {index}: {why}"))))?;
             prepared.extend(keys);
         }
         #[cfg(feature = "jwks")]
@@ -463,7 +463,7 @@ impl JwtAuthConfigBuilder {
         for trusted in self.trusted {
             let route = trusted.build()?;
             if routes.iter().any(|other| other.issuer == route.issuer) {
-                return Err(ConfigError::new(format!(
+                return Err(ConfigError::setting(format!(
                     "the issuer {:?} is trusted twice; configure each issuer once",
                     route.issuer[0]
                 )));
@@ -471,21 +471,23 @@ impl JwtAuthConfigBuilder {
             routes.push(route);
         }
         if self.max_token_size == 0 {
-            return Err(ConfigError::new("max_token_size must be at least 1 byte; the default is 8 KiB"));
+            return Err(ConfigError::setting("max_token_size must be at least 1 byte; the default is 8 KiB"));
         }
         if self.sources.is_empty() {
-            return Err(ConfigError::new(
+            return Err(ConfigError::setting(
                 "no token source is configured; add TokenSource::bearer() at least",
             ));
         }
         if self.realm.bytes().any(|b| b == b'"' || b == b'\\' || !(0x20..0x7f).contains(&b)) {
-            return Err(ConfigError::new("the realm must be printable ASCII without quotes or backslashes"));
+            return Err(ConfigError::value(
+                "the realm must be printable ASCII without quotes or backslashes",
+            ));
         }
         if issuers.iter().any(String::is_empty) || self.audiences.iter().any(String::is_empty) {
-            return Err(ConfigError::new("an issuer or audience cannot be empty"));
+            return Err(ConfigError::value("an issuer or audience cannot be empty"));
         }
         if self.revocations.is_some() && self.leeway > REVOCATION_GRACE {
-            return Err(ConfigError::new(format!(
+            return Err(ConfigError::setting(format!(
                 "with revocations the leeway may be at most {} seconds, or revoked tokens could \
                  outlive their entries",
                 REVOCATION_GRACE.as_secs()
@@ -496,7 +498,7 @@ impl JwtAuthConfigBuilder {
         let covered = self.revocations.as_ref().map(Revocations::max_token_lifetime);
         let max_lifetime = match (self.max_lifetime.map(seconds), covered) {
             (Some(max), Some(covered)) if max > covered => {
-                return Err(ConfigError::new(format!(
+                return Err(ConfigError::setting(format!(
                     "max_lifetime ({max} s) is longer than the revocations' max_token_lifetime ({covered} s): tokens could outlive the entries that revoke them"
                 )));
             }
@@ -505,7 +507,7 @@ impl JwtAuthConfigBuilder {
         let role_paths = self.role_paths.unwrap_or_else(default_role_paths);
         let scope_paths = self.scope_paths.unwrap_or_else(default_scope_paths);
         if let Some(path) = path_at_registered_claim(&role_paths).or(path_at_registered_claim(&scope_paths)) {
-            return Err(ConfigError::new(format!(
+            return Err(ConfigError::value(format!(
                 "roles and scopes cannot be read from `{path}`: `iss`, `aud`, `exp`, `nbf` and `iat` \
                  are registered claims, checked as such"
             )));
@@ -595,7 +597,7 @@ impl TrustedIssuer {
 
     fn build(self) -> Result<IssuerRoute, ConfigError> {
         if self.issuer.is_empty() || self.audiences.iter().any(String::is_empty) {
-            return Err(ConfigError::new("a trusted issuer or its audience cannot be empty"));
+            return Err(ConfigError::value("a trusted issuer or its audience cannot be empty"));
         }
         let issuer = self.issuer;
         let label = |what: String| format!("trusted issuer {issuer:?}, {what}");

@@ -18,6 +18,7 @@
 //! ```
 
 use std::fmt;
+use std::sync::Arc;
 
 /// What went wrong with a request, for code to match on.
 ///
@@ -214,7 +215,7 @@ impl ErrorKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthError {
     kind: ErrorKind,
-    required_scope: Option<std::sync::Arc<str>>,
+    required_scope: Option<Arc<str>>,
 }
 
 impl AuthError {
@@ -224,7 +225,7 @@ impl AuthError {
     }
 
     /// A 403 `insufficient_scope` error naming what was required (RFC 6750 section 3.1).
-    pub fn insufficient_scope(required: impl Into<std::sync::Arc<str>>) -> Self {
+    pub fn insufficient_scope(required: impl Into<Arc<str>>) -> Self {
         Self { kind: ErrorKind::InsufficientScope, required_scope: Some(required.into()) }
     }
 
@@ -259,15 +260,81 @@ impl fmt::Display for AuthError {
 impl std::error::Error for AuthError {}
 
 /// Why a configuration was refused by `build()` (or a [`TokenCookie`](crate::cookie::TokenCookie)
-/// setting or value): a sentence that says what to change.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// setting or value): a [`kind`](Self::kind) to match on, and a sentence that says what to
+/// change.
+///
+/// ```
+/// use tower_jwt_auth::{JwtAuthConfig, error::ConfigErrorKind};
+///
+/// let error = JwtAuthConfig::builder().hmac_secret(b"too short").build().unwrap_err();
+/// assert_eq!(error.kind(), ConfigErrorKind::InvalidKey);
+/// assert!(error.message().contains("at least 32"));
+/// ```
+#[derive(Debug, Clone)]
 pub struct ConfigError {
+    kind: ConfigErrorKind,
     message: String,
+    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+}
+
+/// What is wrong with a configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ConfigErrorKind {
+    /// No key is configured to verify (or, for a token issuer, to sign) with.
+    MissingKey,
+    /// A key is refused: unreadable, too weak, of another algorithm's family, unfit to verify
+    /// (a JWK's `use`, `key_ops`, `alg` or private members), or named by a `kid` another key
+    /// has.
+    InvalidKey,
+    /// A URL is refused: not a URL, or plain http where https is required.
+    InvalidUrl,
+    /// A name or text is refused: a header, cookie or query parameter name, a realm, an
+    /// origin, a cookie path or domain, an empty issuer or audience, a claim path, a token
+    /// that cannot be a cookie value.
+    InvalidValue,
+    /// Settings out of range or at odds with each other: a zero size or timeout, lifetime
+    /// bounds in the wrong order, a leeway or token lifetime longer than the revocations
+    /// cover, an issuer trusted twice, no token source, HMAC algorithms for a remote set, a
+    /// cookie attribute browsers refuse.
+    InvalidSetting,
 }
 
 impl ConfigError {
-    pub(crate) fn new(message: impl Into<String>) -> Self {
-        Self { message: message.into() }
+    fn new(kind: ConfigErrorKind, message: impl Into<String>) -> Self {
+        Self { kind, message: message.into(), source: None }
+    }
+
+    pub(crate) fn missing_key(message: impl Into<String>) -> Self {
+        Self::new(ConfigErrorKind::MissingKey, message)
+    }
+
+    pub(crate) fn key(message: impl Into<String>) -> Self {
+        Self::new(ConfigErrorKind::InvalidKey, message)
+    }
+
+    pub(crate) fn url(message: impl Into<String>) -> Self {
+        Self::new(ConfigErrorKind::InvalidUrl, message)
+    }
+
+    pub(crate) fn value(message: impl Into<String>) -> Self {
+        Self::new(ConfigErrorKind::InvalidValue, message)
+    }
+
+    pub(crate) fn setting(message: impl Into<String>) -> Self {
+        Self::new(ConfigErrorKind::InvalidSetting, message)
+    }
+
+    /// The same error, caused by `source`.
+    #[cfg_attr(not(feature = "jwks"), allow(dead_code))]
+    pub(crate) fn caused_by(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Arc::new(source));
+        self
+    }
+
+    /// What is wrong.
+    pub fn kind(&self) -> ConfigErrorKind {
+        self.kind
     }
 
     /// The explanation, naming what to fix.
@@ -276,13 +343,25 @@ impl ConfigError {
     }
 }
 
+impl PartialEq for ConfigError {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind && self.message == other.message
+    }
+}
+
+impl Eq for ConfigError {}
+
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
     }
 }
 
-impl std::error::Error for ConfigError {}
+impl std::error::Error for ConfigError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|source| source as &(dyn std::error::Error + 'static))
+    }
+}
 
 #[cfg(test)]
 mod tests {

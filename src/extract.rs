@@ -70,13 +70,13 @@ impl TokenSource {
             SourceKind::Bearer => PreparedSource::Bearer,
             SourceKind::Header { name, prefix } => PreparedSource::Header {
                 name: HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-                    ConfigError::new(format!("{name:?} is not a valid header name for a token source"))
+                    ConfigError::value(format!("{name:?} is not a valid header name for a token source"))
                 })?,
                 prefix: prefix.clone(),
             },
             SourceKind::Cookie(name) | SourceKind::Query(name) => {
                 if name.is_empty() || name.bytes().any(|b| b.is_ascii_whitespace() || b"=;&".contains(&b)) {
-                    return Err(ConfigError::new(format!(
+                    return Err(ConfigError::value(format!(
                         "{name:?} is not a valid cookie or query parameter name for a token source"
                     )));
                 }

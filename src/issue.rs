@@ -91,11 +91,63 @@ impl fmt::Debug for TokenIssuer {
     }
 }
 
-/// Why a token could not be issued.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why a token could not be issued: a [`kind`](Self::kind) to match on, and a fixed
+/// sentence.
+///
+/// ```
+/// use tower_jwt_auth::{TokenIssuer, issue::IssueErrorKind};
+///
+/// let issuer = TokenIssuer::builder().hmac_secret(b"an example secret of at least 32 bytes!".to_vec()).build().unwrap();
+/// let error = issuer.issue(&serde_json::json!({"sub": "alice", "exp": 1.5})).unwrap_err();
+/// assert_eq!(error.kind(), IssueErrorKind::InvalidClaims);
+/// ```
+#[derive(Debug, Clone)]
 pub struct IssueError {
+    kind: IssueErrorKind,
     message: &'static str,
+    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
 }
+
+/// What kept a token from being issued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum IssueErrorKind {
+    /// The claims cannot make this token: not a JSON object, a registered claim of the wrong
+    /// type, or claims a session sets itself.
+    InvalidClaims,
+    /// Signing failed.
+    Signing,
+    /// The system gave no randomness for a token or session id.
+    Randomness,
+}
+
+impl IssueError {
+    fn new(kind: IssueErrorKind, message: &'static str) -> Self {
+        Self { kind, message, source: None }
+    }
+
+    fn claims(message: &'static str) -> Self {
+        Self::new(IssueErrorKind::InvalidClaims, message)
+    }
+
+    fn caused_by(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Arc::new(source));
+        self
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> IssueErrorKind {
+        self.kind
+    }
+}
+
+impl PartialEq for IssueError {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind && self.message == other.message
+    }
+}
+
+impl Eq for IssueError {}
 
 impl fmt::Display for IssueError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -103,7 +155,11 @@ impl fmt::Display for IssueError {
     }
 }
 
-impl std::error::Error for IssueError {}
+impl std::error::Error for IssueError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|source| source as &(dyn std::error::Error + 'static))
+    }
+}
 
 /// The refresh tokens' audience when the issuer has none of its own.
 const REFRESH_AUDIENCE: &str = "#refresh";
@@ -128,10 +184,10 @@ fn check_registered(map: &Map<String, Value>) -> Result<(), IssueError> {
             _ => true,
         };
         if !fits {
-            return Err(IssueError {
-                message: "exp, iat and nbf must be whole seconds; jti, iss, sub and sid strings; aud a \
-                          string or strings",
-            });
+            return Err(IssueError::claims(
+                "exp, iat and nbf must be whole seconds; jti, iss, sub and sid strings; aud a string \
+                 or strings",
+            ));
         }
     }
     Ok(())
@@ -186,8 +242,9 @@ impl TokenIssuer {
     }
 
     fn sign(&self, header: &Header, claims: &Map<String, Value>) -> Result<String, IssueError> {
-        jsonwebtoken::encode(header, claims, &self.inner.key)
-            .map_err(|_| IssueError { message: "the token could not be signed" })
+        jsonwebtoken::encode(header, claims, &self.inner.key).map_err(|error| {
+            IssueError::new(IssueErrorKind::Signing, "the token could not be signed").caused_by(error)
+        })
     }
 
     /// Signs an access token from `claims` as [`issue`](Self::issue) does, plus a refresh
@@ -222,7 +279,7 @@ impl TokenIssuer {
         refresh_token: &str,
         revocations: &Revocations,
     ) -> Result<RefreshGrant, RefreshError> {
-        let invalid = RefreshError { kind: RefreshErrorKind::Invalid };
+        let invalid = RefreshError::new(RefreshErrorKind::Invalid);
         let claims = self.inner.refresh_config.verify(refresh_token).map_err(|_| invalid.clone())?;
         let token = claims.token();
         let ids = token.ids().ok_or_else(|| invalid.clone())?;
@@ -232,7 +289,7 @@ impl TokenIssuer {
             return Err(invalid);
         };
         if revocations.covers(&ids) {
-            return Err(RefreshError { kind: RefreshErrorKind::Revoked });
+            return Err(RefreshError::new(RefreshErrorKind::Revoked));
         }
         // A refresh token living longer than the list's entries last would become valid
         // again once "log out everywhere" dropped its entry.
@@ -264,7 +321,7 @@ impl TokenIssuer {
                          valid here until they expire"
                     ),
                 }
-                Err(RefreshError { kind: RefreshErrorKind::Reused })
+                Err(RefreshError::new(RefreshErrorKind::Reused))
             }
             Err(error) => {
                 if error.kind() == RevocationErrorKind::Full {
@@ -272,7 +329,7 @@ impl TokenIssuer {
                         "the revocation list follows as many refresh sessions as it may: a refresh was refused"
                     );
                 }
-                Err(RefreshError { kind: RefreshErrorKind::Store(error.kind()) })
+                Err(RefreshError { kind: RefreshErrorKind::Store(error.kind()), store: Some(error) })
             }
         }
     }
@@ -293,7 +350,7 @@ impl TokenIssuer {
             }
             Some(Value::String(sub)) if *sub == grant.subject => {}
             Some(_) => {
-                return Err(IssueError { message: "the claims name another subject than the session's" });
+                return Err(IssueError::claims("the claims name another subject than the session's"));
             }
         }
         self.pair(map, Some((&grant.session, grant.generation.saturating_add(1))), String::new())
@@ -346,7 +403,7 @@ impl TokenIssuer {
         let sid = session.map(|(sid, _)| sid);
         let generation = session.map_or(0, |(_, generation)| generation);
         if sid.is_none() && map.contains_key("sid") {
-            return Err(IssueError { message: "the claims of a new session cannot set sid" });
+            return Err(IssueError::claims("the claims of a new session cannot set sid"));
         }
         // The session's lifetimes are what revoking it covers: a later `exp`, or an `iat` or
         // `nbf` of the caller's, could outlive or escape that revocation.
@@ -354,11 +411,11 @@ impl TokenIssuer {
             .iter()
             .any(|name| map.get(*name).is_some_and(|value| !value.is_null()))
         {
-            return Err(IssueError { message: "the claims of a session cannot set exp, iat, nbf or jti" });
+            return Err(IssueError::claims("the claims of a session cannot set exp, iat, nbf or jti"));
         }
         let sub = match map.get("sub") {
             Some(Value::String(sub)) => sub.clone(),
-            _ => return Err(IssueError { message: "a token pair needs a string sub in the claims" }),
+            _ => return Err(IssueError::claims("a token pair needs a string sub in the claims")),
         };
         let sid = sid.cloned().unwrap_or(new_sid);
         map.insert("sid".into(), sid.clone().into());
@@ -416,15 +473,17 @@ impl TokenIssuer {
 fn object<T: Serialize>(claims: &T) -> Result<Map<String, Value>, IssueError> {
     match serde_json::to_value(claims) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(IssueError { message: "the claims must serialize to a JSON object" }),
-        Err(_) => Err(IssueError { message: "the claims could not be serialized" }),
+        Ok(_) => Err(IssueError::claims("the claims must serialize to a JSON object")),
+        Err(error) => Err(IssueError::claims("the claims could not be serialized").caused_by(error)),
     }
 }
 
 /// 128 random bits, base64url: a `jti` or a session id.
 fn random_id() -> Result<String, IssueError> {
     let mut id = [0u8; 16];
-    getrandom::fill(&mut id).map_err(|_| IssueError { message: "no randomness for an id" })?;
+    getrandom::fill(&mut id).map_err(|error| {
+        IssueError::new(IssueErrorKind::Randomness, "no randomness for an id").caused_by(error)
+    })?;
     Ok(URL_SAFE_NO_PAD.encode(id))
 }
 
@@ -475,10 +534,13 @@ impl RefreshGrant {
     }
 }
 
-/// Why a refresh token was not redeemed.
+/// Why a refresh token was not redeemed: a [`kind`](Self::kind) to match on, a fixed
+/// sentence, and the store's [`RevocationError`] as the [`source`](std::error::Error::source)
+/// when the store failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshError {
     kind: RefreshErrorKind,
+    store: Option<RevocationError>,
 }
 
 /// What went wrong redeeming a refresh token.
@@ -496,6 +558,10 @@ pub enum RefreshErrorKind {
 }
 
 impl RefreshError {
+    fn new(kind: RefreshErrorKind) -> Self {
+        Self { kind, store: None }
+    }
+
     /// What went wrong.
     pub fn kind(&self) -> RefreshErrorKind {
         self.kind
@@ -513,7 +579,11 @@ impl fmt::Display for RefreshError {
     }
 }
 
-impl std::error::Error for RefreshError {}
+impl std::error::Error for RefreshError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.store.as_ref().map(|error| error as &(dyn std::error::Error + 'static))
+    }
+}
 
 enum SigningSource {
     Hmac(Vec<u8>),
@@ -626,14 +696,14 @@ impl TokenIssuerBuilder {
     /// Checks the key and builds the issuer.
     pub fn build(self) -> Result<TokenIssuer, ConfigError> {
         install_default_provider();
-        let unreadable = |what: &str| ConfigError::new(format!("the signing key is not {what}"));
+        let unreadable = |what: &str| ConfigError::key(format!("the signing key is not {what}"));
         let source = self.source.ok_or_else(|| {
-            ConfigError::new("no signing key is configured; use .hmac_secret(...) or a PEM key")
+            ConfigError::missing_key("no signing key is configured; use .hmac_secret(...) or a PEM key")
         })?;
         let (key, algorithm) = match &source {
             SigningSource::Hmac(secret) => {
                 let algorithm = self.algorithm.unwrap_or(Algorithm::HS256);
-                vet::hmac(secret, algorithm).map_err(ConfigError::new)?;
+                vet::hmac(secret, algorithm).map_err(ConfigError::key)?;
                 (EncodingKey::from_secret(secret).map_err(|_| unreadable("a non-empty secret"))?, algorithm)
             }
             SigningSource::RsaPem(pem) => (
@@ -656,7 +726,7 @@ impl TokenIssuerBuilder {
             ),
         };
         if !key.family().algorithms().contains(&algorithm) {
-            return Err(ConfigError::new(format!("{algorithm:?} does not fit the signing key")));
+            return Err(ConfigError::key(format!("{algorithm:?} does not fit the signing key")));
         }
         let (public_jwk, verifying_key) = match &source {
             SigningSource::Hmac(secret) => {
@@ -664,13 +734,13 @@ impl TokenIssuerBuilder {
             }
             _ => {
                 let mut jwk = Jwk::from_encoding_key(&key, algorithm)
-                    .map_err(|_| ConfigError::new(format!(
+                    .map_err(|_| ConfigError::key(format!(
                         "the signing key does not fit {algorithm:?} or is too weak (RSA keys need at least 2048 bits)"
                     )))?;
                 jwk.common.key_id = self.kid.clone();
                 jwk.common.public_key_use = Some(PublicKeyUse::Signature);
                 let json = serde_json::to_string(&jwk)
-                    .map_err(|_| ConfigError::new("the public key could not be written as a JWK"))?;
+                    .map_err(|_| ConfigError::key("the public key could not be written as a JWK"))?;
                 (Some(jwk), VerifyingKey::jwk(json))
             }
         };

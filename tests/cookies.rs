@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use tower_jwt_auth::{
     Claims, ErrorKind, JwtAuthConfig, JwtAuthLayer, TokenIssuer, TokenSource,
     cookie::{CsrfPolicy, TokenCookie},
+    error::ConfigErrorKind,
 };
 
 const SECRET: &[u8] = b"a test secret that is long enough for HS256!";
@@ -310,6 +311,7 @@ fn malformed_trusted_origin_fails_build_with_a_sentence() {
         .csrf(CsrfPolicy::default().trusted_origin("https://app.example.test/"))
         .build()
         .unwrap_err();
+    assert_eq!(error.kind(), ConfigErrorKind::InvalidValue);
     assert!(error.message().contains("scheme://host[:port]"), "{}", error.message());
 }
 

@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use serve::serve;
 use tower_jwt_auth::{
     Algorithm, JwtAuthConfig, JwtAuthConfigBuilder, JwtAuthLayer, Require, TokenIssuer,
+    error::ConfigErrorKind,
     grants::{ClaimPath, ClaimPreset},
 };
 
@@ -106,6 +107,7 @@ fn roles_and_scopes_are_never_read_from_a_registered_claim() {
     // `aud` is read as the audience: a path starting there would never grant anything.
     for (roles, scopes) in [("aud", "scope"), ("iss.roles", "scope"), ("roles", "exp"), ("roles", "iat.x")] {
         let error = builder().roles_claim(roles).scopes_claim(scopes).build().unwrap_err();
+        assert_eq!(error.kind(), ConfigErrorKind::InvalidValue, "{roles} {scopes}: {error}");
         assert!(error.message().contains("registered claims"), "{roles} {scopes}: {error}");
     }
     for path in ["audience", "sub", "roles.aud", "x.iss"] {

@@ -22,7 +22,7 @@ use serve::serve;
 use tower::ServiceExt;
 use tower_jwt_auth::{
     Algorithm, Claims, ErrorKind, JwtAuthConfig, JwtAuthLayer, RemoteJwks, TokenIssuer,
-    config::TrustedIssuer, jwks::RemoteJwksBuilder,
+    config::TrustedIssuer, error::ConfigErrorKind, jwks::RemoteJwksBuilder,
 };
 
 #[path = "support/idp.rs"]
@@ -631,17 +631,22 @@ async fn oidc_discovery_finds_the_keys_and_checks_issuer_and_origin() {
 #[test]
 fn plain_http_and_bad_settings_are_refused_at_build() {
     let error = RemoteJwks::from_url("http://idp.test/jwks.json").build().unwrap_err();
+    assert_eq!(error.kind(), ConfigErrorKind::InvalidUrl);
     assert!(error.message().contains("https"), "{error}");
     let error = RemoteJwks::discover("http://idp.test").build().unwrap_err();
+    assert_eq!(error.kind(), ConfigErrorKind::InvalidUrl);
     assert!(error.message().contains("https"), "{error}");
     let error = RemoteJwks::from_url("not a url").build().unwrap_err();
+    assert_eq!(error.kind(), ConfigErrorKind::InvalidUrl);
     assert!(error.message().contains("not a URL"), "{error}");
     let error = RemoteJwks::from_url("https://idp.test/jwks.json")
         .algorithms([Algorithm::HS256])
         .build()
         .unwrap_err();
+    assert_eq!(error.kind(), ConfigErrorKind::InvalidSetting);
     assert!(error.message().contains("HS"), "{error}");
     let error = JwtAuthConfig::builder().oidc_issuer("http://idp.test").build().unwrap_err();
+    assert_eq!(error.kind(), ConfigErrorKind::InvalidUrl);
     assert!(error.message().contains("https"), "{error}");
     assert!(JwtAuthConfig::builder().oidc_issuer("https://idp.test").build().is_ok(), "no network at build");
 }

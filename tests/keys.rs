@@ -2,7 +2,9 @@
 //! private half, weak or unfit keys fail `build()` with a sentence, and the published JWK
 //! set verifies what the issuer signs.
 
-use tower_jwt_auth::{Algorithm, ErrorKind, JwtAuthConfig, TokenIssuer, VerifyingKey};
+use tower_jwt_auth::{
+    Algorithm, ErrorKind, JwtAuthConfig, TokenIssuer, VerifyingKey, error::ConfigErrorKind,
+};
 
 const RSA_PRIVATE: &str = include_str!("fixtures/rsa_private.pem");
 const RSA_PUBLIC: &str = include_str!("fixtures/rsa_public.pem");
@@ -119,8 +121,12 @@ fn issued_tokens_carry_the_registered_claims() {
     assert_ne!(second.jti, verified.jti, "every token gets its own jti");
 }
 
+/// The message of the error `build()` gives for a configuration with this one key, which must
+/// be an invalid-key error.
 fn build_error(key: VerifyingKey) -> String {
-    JwtAuthConfig::builder().key(key).build().unwrap_err().to_string()
+    let error = JwtAuthConfig::builder().key(key).build().unwrap_err();
+    assert_eq!(error.kind(), ConfigErrorKind::InvalidKey, "{error}");
+    error.message().to_owned()
 }
 
 #[test]
@@ -140,10 +146,9 @@ fn weak_or_unfit_keys_fail_build_with_a_sentence() {
     );
     assert!(build_error(VerifyingKey::rsa_pem("not a pem")).contains("RSA public key"));
     assert!(build_error(VerifyingKey::ec_pem(RSA_PUBLIC)).contains("EC public key"));
-    assert!(
-        JwtAuthConfig::builder().build().unwrap_err().to_string().contains("no verification key"),
-        "an empty key set is refused"
-    );
+    let empty = JwtAuthConfig::builder().build().unwrap_err();
+    assert_eq!(empty.kind(), ConfigErrorKind::MissingKey, "an empty key set is refused");
+    assert!(empty.message().contains("no verification key"), "{empty}");
     let small_order = r#"{"kty":"OKP","crv":"Ed25519","x":"AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}"#;
     assert!(build_error(VerifyingKey::jwk(small_order)).contains("small order"));
     let short_ed = r#"{"kty":"OKP","crv":"Ed25519","x":"AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}"#;
@@ -152,15 +157,20 @@ fn weak_or_unfit_keys_fail_build_with_a_sentence() {
     assert!(build_error(VerifyingKey::jwk(x25519)).contains("Ed25519"));
     let mixed = r#"{"keys":[{"kty":"oct","k":"AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow"},
         {"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#;
-    assert!(JwtAuthConfig::builder().jwk_set(mixed).build().unwrap_err().to_string().contains("oct"));
+    let error = JwtAuthConfig::builder().jwk_set(mixed).build().unwrap_err();
+    assert_eq!(error.kind(), ConfigErrorKind::InvalidKey);
+    assert!(error.message().contains("oct"), "{error}");
 }
 
 #[test]
 fn weak_signing_keys_fail_issuer_build() {
     let error = TokenIssuer::builder().hmac_secret(vec![1u8; 16]).build().unwrap_err();
+    assert_eq!(error.kind(), ConfigErrorKind::InvalidKey);
     assert!(error.to_string().contains("at least 32"), "{error}");
     let error =
         TokenIssuer::builder().rsa_pem(include_str!("fixtures/rsa1024_private.pem")).build().unwrap_err();
+    assert_eq!(error.kind(), ConfigErrorKind::InvalidKey);
     assert!(error.to_string().contains("2048"), "{error}");
-    assert!(TokenIssuer::builder().build().is_err(), "no key");
+    let error = TokenIssuer::builder().build().unwrap_err();
+    assert_eq!(error.kind(), ConfigErrorKind::MissingKey, "no key");
 }

@@ -13,7 +13,8 @@ use serde_json::json;
 use serve::{me_and_logout, serve};
 use tower_jwt_auth::{
     ErrorKind, JwtAuthConfig, JwtAuthLayer, TokenIssuer,
-    issue::RefreshErrorKind,
+    error::ConfigErrorKind,
+    issue::{IssueErrorKind, RefreshErrorKind},
     revoke::{RevocationErrorKind, Revocations},
 };
 
@@ -239,11 +240,16 @@ async fn a_session_continues_only_for_its_own_subject() {
     let issuer = issuer();
     let pair = issuer.issue_pair(&json!({"sub": "alice"})).unwrap();
     let grant = issuer.redeem(&pair.refresh_token, &revocations).await.unwrap();
-    assert!(issuer.continue_session(&grant, &json!({"sub": "mallory"})).is_err());
+    let invalid = Err(IssueErrorKind::InvalidClaims);
+    assert_eq!(
+        issuer.continue_session(&grant, &json!({"sub": "mallory"})).map_err(|e| e.kind()).map(drop),
+        invalid
+    );
     assert!(issuer.continue_session(&grant, &json!({"sub": "alice"})).is_ok());
     // A pair needs a subject, and a new session cannot bring its own id.
-    assert!(issuer.issue_pair(&json!({"role": "admin"})).is_err());
-    assert!(issuer.issue_pair(&json!({"sub": "alice", "sid": "chosen"})).is_err());
+    assert_eq!(issuer.issue_pair(&json!({"role": "admin"})).map_err(|e| e.kind()).map(drop), invalid);
+    let chosen_sid = issuer.issue_pair(&json!({"sub": "alice", "sid": "chosen"}));
+    assert_eq!(chosen_sid.map_err(|e| e.kind()).map(drop), invalid);
 }
 
 #[tokio::test]
@@ -268,6 +274,7 @@ fn a_leeway_longer_than_the_entries_last_is_refused_with_revocations() {
         .revocations(Revocations::in_memory())
         .build()
         .unwrap_err();
+    assert_eq!(error.kind(), ConfigErrorKind::InvalidSetting);
     assert!(error.message().contains("leeway"), "{error}");
 }
 
@@ -316,6 +323,7 @@ async fn no_token_outlives_what_a_subject_revocation_covers() {
         .revocations(revocations.clone())
         .build()
         .unwrap_err();
+    assert_eq!(error.kind(), ConfigErrorKind::InvalidSetting);
     assert!(error.message().contains("max_token_lifetime"), "{error}");
     let shorter = JwtAuthConfig::builder()
         .hmac_secret(SECRET)
@@ -467,7 +475,8 @@ async fn the_issuer_fills_null_registered_claims_refuses_mistyped_ones_and_never
         json!({"sub": "alice", "aud": [AUDIENCE, 5]}),
         json!({"sub": "alice", "iss": ["a"]}),
     ] {
-        assert!(issuer().issue(&claims).is_err(), "{claims}");
+        let refused = issuer().issue(&claims).map_err(|error| error.kind()).map(drop);
+        assert_eq!(refused, Err(IssueErrorKind::InvalidClaims), "{claims}");
     }
     // Lifetimes past what the clock holds: sessions and logouts still work.
     let forever = TokenIssuer::builder()
@@ -497,12 +506,14 @@ async fn a_session_sets_its_own_dates_and_its_refresh_tokens_always_name_an_audi
         json!({"sub": "alice", "nbf": now()}),
         json!({"sub": "alice", "jti": "mine"}),
     ] {
-        assert!(issuer().issue_pair(&claims).is_err(), "{claims}");
+        let refused = issuer().issue_pair(&claims).map_err(|error| error.kind()).map(drop);
+        assert_eq!(refused, Err(IssueErrorKind::InvalidClaims), "{claims}");
     }
     let revocations = Revocations::in_memory();
     let pair = issuer().issue_pair(&json!({"sub": "alice", "exp": null})).unwrap();
     let grant = issuer().redeem(&pair.refresh_token, &revocations).await.unwrap();
-    assert!(issuer().continue_session(&grant, &json!({"exp": now() + 30 * 24 * 3600})).is_err());
+    let later = issuer().continue_session(&grant, &json!({"exp": now() + 30 * 24 * 3600}));
+    assert_eq!(later.map_err(|error| error.kind()).map(drop), Err(IssueErrorKind::InvalidClaims));
     assert!(issuer().continue_session(&grant, &json!({"role": "admin"})).is_ok());
 
     // An issuer without audiences still gives its refresh tokens one, so a verifier that

@@ -199,7 +199,7 @@ fn without_port<'v>(value: &'v [u8], port: Option<&[u8]>) -> &'v [u8] {
 /// `scheme://host[:port]` lowercased, without a default port, or a sentence saying why not.
 fn normalize_origin(origin: &str) -> Result<String, ConfigError> {
     let refuse = || {
-        ConfigError::new(format!(
+        ConfigError::value(format!(
             "{origin:?} is not a valid trusted origin; write it as scheme://host[:port] with http or \
              https and no path, like \"https://app.example.com\""
         ))

@@ -149,7 +149,7 @@ impl TokenCookie {
         let name = name.into();
         // `&` is a token character, but the layer's cookie source refuses it.
         if name.is_empty() || !name.bytes().all(|b| is_token_char(b) && b != b'&') {
-            return Err(ConfigError::new(format!(
+            return Err(ConfigError::value(format!(
                 "{name:?} is not a valid cookie name; use letters, digits and !#$%'*+-.^_`|~ only"
             )));
         }
@@ -169,7 +169,7 @@ impl TokenCookie {
     pub fn path(mut self, path: impl Into<String>) -> Result<Self, ConfigError> {
         let path = path.into();
         if !path.starts_with('/') || path.bytes().any(|b| !(0x20..0x7f).contains(&b) || b == b';') {
-            return Err(ConfigError::new(format!(
+            return Err(ConfigError::value(format!(
                 "{path:?} is not a valid cookie path; it must start with / and hold printable ASCII without ;"
             )));
         }
@@ -185,7 +185,7 @@ impl TokenCookie {
         if domain.trim_start_matches('.').is_empty()
             || !domain.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
         {
-            return Err(ConfigError::new(format!(
+            return Err(ConfigError::value(format!(
                 "{domain:?} is not a valid cookie domain; use a host name such as example.com"
             )));
         }
@@ -228,19 +228,19 @@ impl TokenCookie {
     /// browsers drop without a word. The error never contains the token.
     pub fn set(&self, token: &str, max_age: Duration) -> Result<HeaderValue, ConfigError> {
         if validate(token).is_err() {
-            return Err(ConfigError::new(
+            return Err(ConfigError::value(
                 "the token is not a bearer token (letters, digits, -._~+/ and a trailing =), so it \
                  cannot be a cookie value",
             ));
         }
         if self.name.len() + 1 + token.len() > MAX_COOKIE_SIZE {
-            return Err(ConfigError::new(format!(
+            return Err(ConfigError::value(format!(
                 "the cookie would be larger than {MAX_COOKIE_SIZE} bytes, which browsers drop; issue a \
                  smaller token or send it in the Authorization header"
             )));
         }
         HeaderValue::from_str(&self.header(token, max_age.as_secs()))
-            .map_err(|_| ConfigError::new("the cookie is not a valid header value"))
+            .map_err(|_| ConfigError::value("the cookie is not a valid header value"))
     }
 
     /// The `Set-Cookie` value that deletes the cookie (empty value, `Max-Age=0`, the same
@@ -268,27 +268,27 @@ impl TokenCookie {
     fn checked(mut self) -> Result<Self, ConfigError> {
         let name = &self.name;
         if self.same_site == SameSite::None && !self.secure {
-            return Err(ConfigError::new(
+            return Err(ConfigError::setting(
                 "SameSite=None requires Secure (browsers refuse the cookie otherwise); keep secure(true) \
                  or choose SameSite::Lax",
             ));
         }
         for prefix in ["__Secure-", "__Host-"] {
             if starts_with_ignore_case(name, prefix) && !self.secure {
-                return Err(ConfigError::new(format!(
+                return Err(ConfigError::setting(format!(
                     "the cookie {name:?} starts with {prefix}, which requires Secure; keep secure(true) or \
                      rename the cookie"
                 )));
             }
         }
         if starts_with_ignore_case(name, "__Host-") && (self.path != "/" || self.domain.is_some()) {
-            return Err(ConfigError::new(format!(
+            return Err(ConfigError::setting(format!(
                 "the cookie {name:?} starts with __Host-, which requires Path=/ and no Domain; drop the \
                  path or domain, or rename the cookie"
             )));
         }
         self.cleared = HeaderValue::from_str(&self.header("", 0))
-            .map_err(|_| ConfigError::new("the cookie is not a valid header value"))?;
+            .map_err(|_| ConfigError::value("the cookie is not a valid header value"))?;
         Ok(self)
     }
 }

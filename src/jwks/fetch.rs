@@ -17,9 +17,11 @@ pub(crate) struct FetchLimits {
     pub(crate) allow_http: bool,
 }
 
-/// Why a fetch failed. The text names no URL, header or body content.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum FetchFailure {
+/// Why fetching a remote key set (or its discovery document) failed. The text names no URL,
+/// header or body content.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum JwksErrorKind {
     /// No connection, TLS failure, or another transport error.
     Transport,
     /// The whole exchange took longer than the timeout.
@@ -39,7 +41,7 @@ pub(crate) enum FetchFailure {
     JwksUri,
 }
 
-impl fmt::Display for FetchFailure {
+impl fmt::Display for JwksErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Transport => f.write_str("the request failed (connection, TLS or protocol error)"),
@@ -66,12 +68,14 @@ pub(crate) fn scheme_allowed(url: &Url, allow_http: bool) -> bool {
 }
 
 /// GETs `url` and reads its body under the limits.
-pub(crate) async fn get(client: &Client, url: &Url, limits: &FetchLimits) -> Result<Fetched, FetchFailure> {
+pub(crate) async fn get(client: &Client, url: &Url, limits: &FetchLimits) -> Result<Fetched, JwksErrorKind> {
     if !scheme_allowed(url, limits.allow_http) {
-        return Err(FetchFailure::JwksUri);
+        return Err(JwksErrorKind::JwksUri);
     }
+    // The transport's error names the URL: it goes to the debug log, never into the error.
     let classify = |error: reqwest::Error| {
-        if error.is_timeout() { FetchFailure::Timeout } else { FetchFailure::Transport }
+        tracing::debug!(%error, "remote key set request failed");
+        if error.is_timeout() { JwksErrorKind::Timeout } else { JwksErrorKind::Transport }
     };
     let mut response = client
         .get(url.clone())
@@ -81,19 +85,19 @@ pub(crate) async fn get(client: &Client, url: &Url, limits: &FetchLimits) -> Res
         .await
         .map_err(classify)?;
     if response.url() != url || response.status().is_redirection() {
-        return Err(FetchFailure::Redirect);
+        return Err(JwksErrorKind::Redirect);
     }
     if response.status() != http::StatusCode::OK {
-        return Err(FetchFailure::Status(response.status().as_u16()));
+        return Err(JwksErrorKind::Status(response.status().as_u16()));
     }
     if response.content_length().is_some_and(|length| length > limits.max_body as u64) {
-        return Err(FetchFailure::TooLarge);
+        return Err(JwksErrorKind::TooLarge);
     }
     let max_age = cache_max_age(response.headers());
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(classify)? {
         if body.len() + chunk.len() > limits.max_body {
-            return Err(FetchFailure::TooLarge);
+            return Err(JwksErrorKind::TooLarge);
         }
         body.extend_from_slice(&chunk);
     }
@@ -138,24 +142,24 @@ pub(crate) fn jwks_uri_from_discovery(
     issuer: &str,
     allow_http: bool,
     allow_foreign_origin: bool,
-) -> Result<Url, FetchFailure> {
+) -> Result<Url, JwksErrorKind> {
     #[derive(Deserialize)]
     struct Document {
         issuer: String,
         jwks_uri: String,
     }
-    let document: Document = serde_json::from_slice(body).map_err(|_| FetchFailure::Malformed)?;
+    let document: Document = serde_json::from_slice(body).map_err(|_| JwksErrorKind::Malformed)?;
     if document.issuer != issuer {
-        return Err(FetchFailure::IssuerMismatch);
+        return Err(JwksErrorKind::IssuerMismatch);
     }
-    let jwks_uri = Url::parse(&document.jwks_uri).map_err(|_| FetchFailure::JwksUri)?;
+    let jwks_uri = Url::parse(&document.jwks_uri).map_err(|_| JwksErrorKind::JwksUri)?;
     if !scheme_allowed(&jwks_uri, allow_http) {
-        return Err(FetchFailure::JwksUri);
+        return Err(JwksErrorKind::JwksUri);
     }
     if !allow_foreign_origin {
-        let issuer_url = Url::parse(issuer).map_err(|_| FetchFailure::JwksUri)?;
+        let issuer_url = Url::parse(issuer).map_err(|_| JwksErrorKind::JwksUri)?;
         if issuer_url.origin() != jwks_uri.origin() {
-            return Err(FetchFailure::JwksUri);
+            return Err(JwksErrorKind::JwksUri);
         }
     }
     Ok(jwks_uri)
@@ -194,14 +198,14 @@ mod tests {
         );
         let other =
             br#"{"issuer":"https://idp.example.com/realms/b","jwks_uri":"https://idp.example.com/certs"}"#;
-        assert_eq!(jwks_uri_from_discovery(other, issuer, false, false), Err(FetchFailure::IssuerMismatch));
+        assert_eq!(jwks_uri_from_discovery(other, issuer, false, false), Err(JwksErrorKind::IssuerMismatch));
         let foreign =
             br#"{"issuer":"https://idp.example.com/realms/a","jwks_uri":"https://keys.example.net/certs"}"#;
-        assert_eq!(jwks_uri_from_discovery(foreign, issuer, false, false), Err(FetchFailure::JwksUri));
+        assert_eq!(jwks_uri_from_discovery(foreign, issuer, false, false), Err(JwksErrorKind::JwksUri));
         assert!(jwks_uri_from_discovery(foreign, issuer, false, true).is_ok());
         let plain =
             br#"{"issuer":"https://idp.example.com/realms/a","jwks_uri":"http://idp.example.com/certs"}"#;
-        assert_eq!(jwks_uri_from_discovery(plain, issuer, false, true), Err(FetchFailure::JwksUri));
+        assert_eq!(jwks_uri_from_discovery(plain, issuer, false, true), Err(JwksErrorKind::JwksUri));
         assert_eq!(
             discovery_url("https://idp.example.com/realms/a/").unwrap().as_str(),
             "https://idp.example.com/realms/a/.well-known/openid-configuration"

@@ -63,7 +63,7 @@ use crate::keys::{KeySet, PreparedKey, install_default_provider, parse_remote_jw
 use crate::observe;
 use crate::wait::{KeyWait, Stop};
 
-pub(crate) use fetch::FetchFailure;
+pub use fetch::JwksErrorKind;
 use fetch::{FetchLimits, discovery_url, jwks_uri_from_discovery, scheme_allowed};
 
 /// Default freshness lifetime of a fetched set without `Cache-Control: max-age`.
@@ -165,10 +165,13 @@ struct State {
     fetches: u64,
 }
 
-/// Why fetching a remote key set failed; `Display` names no URL or content.
+/// Why fetching a remote key set failed: a [`kind`](Self::kind) to match on, and a fixed
+/// sentence. Neither names a URL, a header or body content, so the error is safe to show on
+/// a health endpoint ([`JwksStatus::last_error`]); the transport's own error, which names the
+/// URL, goes to the `tracing` debug log instead of [`source`](std::error::Error::source).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JwksError {
-    failure: FetchFailure,
+    failure: JwksErrorKind,
     discovery: bool,
 }
 
@@ -182,10 +185,20 @@ impl fmt::Display for JwksError {
 impl std::error::Error for JwksError {}
 
 impl JwksError {
+    /// What went wrong.
+    pub fn kind(&self) -> JwksErrorKind {
+        self.failure
+    }
+
+    /// True when the OIDC discovery document failed, rather than the key set itself.
+    pub fn during_discovery(&self) -> bool {
+        self.discovery
+    }
+
     /// A fetch that failed without an answer to judge: no connection, or a fetch that
     /// ended without its result (a panic, a dropped task), or no runtime to run it.
     fn transport() -> Self {
-        Self { failure: FetchFailure::Transport, discovery: false }
+        Self { failure: JwksErrorKind::Transport, discovery: false }
     }
 }
 
@@ -512,7 +525,7 @@ impl Inner {
             let outcome = match fetch.await {
                 Ok(Ok(outcome)) => outcome,
                 Ok(Err(_panic)) => Err(JwksError::transport()),
-                Err(_elapsed) => Err(JwksError { failure: FetchFailure::Timeout, discovery: false }),
+                Err(_elapsed) => Err(JwksError { failure: JwksErrorKind::Timeout, discovery: false }),
             };
             let applied = inner.apply(outcome);
             guard.disarm();
@@ -565,7 +578,7 @@ impl Inner {
         let parsed = outcome.and_then(|fetched| {
             parse_remote_jwk_set(&fetched.body, &self.algorithms, self.rsa_default)
                 .map(|keys| (keys, fetched.max_age))
-                .map_err(|_| JwksError { failure: FetchFailure::Malformed, discovery: false })
+                .map_err(|_| JwksError { failure: JwksErrorKind::Malformed, discovery: false })
         });
         let mut state = self.lock();
         match parsed {
@@ -816,10 +829,10 @@ impl RemoteJwksBuilder {
     pub fn build(self) -> Result<RemoteJwks, ConfigError> {
         install_default_provider();
         let allow_http = self.limits.allow_http;
-        let location = match self.location.map_err(ConfigError::new)? {
+        let location = match self.location.map_err(ConfigError::url)? {
             LocationSpec::Jwks(url) => {
                 if !scheme_allowed(&url, allow_http) {
-                    return Err(ConfigError::new(
+                    return Err(ConfigError::url(
                         "the JWKS URL must use https; allow plain http explicitly with .allow_http(true) \
                          (loopback and tests only)",
                     ));
@@ -827,9 +840,9 @@ impl RemoteJwksBuilder {
                 Location::Jwks(url)
             }
             LocationSpec::Discovery(issuer) => {
-                let url = discovery_url(&issuer).map_err(ConfigError::new)?;
+                let url = discovery_url(&issuer).map_err(ConfigError::url)?;
                 if !scheme_allowed(&url, allow_http) {
-                    return Err(ConfigError::new(
+                    return Err(ConfigError::url(
                         "the issuer URL must use https; allow plain http explicitly with .allow_http(true) \
                          (loopback and tests only)",
                     ));
@@ -843,7 +856,7 @@ impl RemoteJwksBuilder {
                 .iter()
                 .any(|algorithm| matches!(algorithm, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512))
         {
-            return Err(ConfigError::new(
+            return Err(ConfigError::setting(
                 "a remote key set verifies public-key algorithms only: list at least one of RS*, PS*, ES256, \
                  ES384, EdDSA and no HS*",
             ));
@@ -857,15 +870,15 @@ impl RemoteJwksBuilder {
                 | Algorithm::PS384
                 | Algorithm::PS512
         ) {
-            return Err(ConfigError::new(
+            return Err(ConfigError::setting(
                 "the algorithm for RSA keys without `alg` must be an RS* or PS* one",
             ));
         }
         if self.limits.timeout.is_zero() || self.limits.max_body == 0 {
-            return Err(ConfigError::new("the fetch timeout and the body cap must be above zero"));
+            return Err(ConfigError::setting("the fetch timeout and the body cap must be above zero"));
         }
         if self.ttl_bounds.0 > self.ttl_bounds.1 || self.ttl_bounds.0.is_zero() {
-            return Err(ConfigError::new("the lifetime bounds must satisfy 0 < min <= max"));
+            return Err(ConfigError::setting("the lifetime bounds must satisfy 0 < min <= max"));
         }
         let client = match self.client {
             Some(client) => client,
@@ -873,7 +886,9 @@ impl RemoteJwksBuilder {
                 .redirect(reqwest::redirect::Policy::none())
                 .https_only(!allow_http)
                 .build()
-                .map_err(|_| ConfigError::new("the HTTP client for the JWKS could not be built"))?,
+                .map_err(|error| {
+                    ConfigError::setting("the HTTP client for the JWKS could not be built").caused_by(error)
+                })?,
         };
         let cap = |duration: Duration| duration.min(MAX_SETTING);
         let mut limits = self.limits;

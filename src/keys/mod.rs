@@ -7,13 +7,14 @@
 //! configuration with a sentence naming the problem.
 //!
 //! ```
-//! use tower_jwt_auth::{Algorithm, JwtAuthConfig, VerifyingKey};
+//! use tower_jwt_auth::{Algorithm, JwtAuthConfig, VerifyingKey, error::ConfigErrorKind};
 //!
-//! // A 1024-bit-style short secret is refused at build time, not at the first request.
+//! // A short secret is refused at build time, not at the first request.
 //! let error = JwtAuthConfig::builder()
 //!     .key(VerifyingKey::hmac(b"too short".to_vec()))
 //!     .build()
 //!     .unwrap_err();
+//! assert_eq!(error.kind(), ConfigErrorKind::InvalidKey);
 //! assert!(error.message().contains("at least 32"));
 //!
 //! let config = JwtAuthConfig::builder()
@@ -133,7 +134,7 @@ impl VerifyingKey {
 
     /// Parses and vets the key. `label` names it in error messages.
     pub(crate) fn prepare(&self, label: &str) -> Result<PreparedKey, ConfigError> {
-        let refuse = |why: String| ConfigError::new(format!("{label}: {why}"));
+        let refuse = |why: String| ConfigError::key(format!("{label}: {why}"));
         let (material, default_algorithm, jwk_kid) = match &self.source {
             Source::Hmac(secret) => (KeyMaterial::Hmac(secret.clone()), Algorithm::HS256, None),
             Source::RsaPem(pem) => {
@@ -331,7 +332,7 @@ impl KeySet {
     /// Checks the set as a whole: not empty, no `kid` twice.
     pub(crate) fn new(keys: Vec<PreparedKey>) -> Result<Self, ConfigError> {
         if keys.is_empty() {
-            return Err(ConfigError::new(
+            return Err(ConfigError::missing_key(
                 "no verification key is configured; add one with .hmac_secret(...), .key(...) or .jwk_set(...)",
             ));
         }
@@ -339,7 +340,7 @@ impl KeySet {
             if let Some(kid) = key.kid()
                 && keys[..i].iter().any(|other| other.kid() == Some(kid))
             {
-                return Err(ConfigError::new(format!(
+                return Err(ConfigError::key(format!(
                     "two keys share the kid {kid:?}; a kid must name one key"
                 )));
             }
