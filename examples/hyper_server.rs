@@ -16,7 +16,7 @@
 //! a JSON body, 403 naming the missing role. The server prints two tokens to try (alice is
 //! `admin`, bob is `user`) and the `curl` commands that use them.
 //!
-//! Environment, as for the quickstart example:
+//! Environment, as for the quickstart example (read by `examples/common`):
 //!
 //! - `PORT`: the port on 127.0.0.1 (default 3000).
 //! - `JWT_SECRET`: the HS256 secret, at least 32 bytes. Unset, a random one is made at
@@ -28,8 +28,9 @@
 //! Any HS256 token signed with that secret, carrying `sub`, `role`, `exp` and the configured
 //! `iss` and `aud`, is accepted, whoever minted it (the quickstart's `/token`, PyJWT, ...).
 
+mod common;
+
 use std::convert::Infallible;
-use std::env;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -45,15 +46,12 @@ use hyper_util::service::TowerToHyperService;
 use serde::Deserialize;
 use serde_json::json;
 use tower::{ServiceBuilder, ServiceExt, service_fn};
-use tower_jwt_auth::{Claims, JwtAuthConfig, JwtAuthLayer, Require, TokenIssuer, expiry::TokenExpiryLayer};
+use tower_jwt_auth::{Claims, JwtAuthConfig, JwtAuthLayer, Require, expiry::TokenExpiryLayer};
+
+use common::Settings;
 
 const DEFAULT_PORT: u16 = 3000;
-const DEFAULT_ISSUER: &str = "quickstart";
-const DEFAULT_AUDIENCE: &str = "quickstart-api";
-const MIN_SECRET_BYTES: usize = 32;
 const REALM: &str = "hyper-server";
-/// How long the printed demo tokens live.
-const DEMO_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
 
 /// The claims the handlers read from a verified token.
 #[derive(Debug, Deserialize)]
@@ -66,14 +64,6 @@ struct User {
 /// that the layer's rejections carry their JSON where the body can hold it.
 type Body = UnsyncBoxBody<Bytes, Infallible>;
 
-/// What the environment configures.
-struct Settings {
-    port: u16,
-    secret: Vec<u8>,
-    issuer: String,
-    audience: String,
-}
-
 #[tokio::main]
 async fn main() {
     if let Err(message) = run().await {
@@ -83,7 +73,7 @@ async fn main() {
 }
 
 async fn run() -> Result<(), String> {
-    let settings = settings()?;
+    let settings = Settings::from_env(DEFAULT_PORT)?;
     let config = JwtAuthConfig::builder()
         .hmac_secret(&settings.secret)
         .issuer(&settings.issuer)
@@ -180,64 +170,9 @@ fn not_found() -> Response<Body> {
 
 // ---- configuration ----
 
-fn settings() -> Result<Settings, String> {
-    Ok(Settings {
-        port: port()?,
-        secret: signing_secret()?,
-        issuer: env_or("JWT_ISSUER", DEFAULT_ISSUER)?,
-        audience: env_or("JWT_AUDIENCE", DEFAULT_AUDIENCE)?,
-    })
-}
-
-fn env_or(name: &str, default: &str) -> Result<String, String> {
-    match env::var(name) {
-        Ok(value) => Ok(value),
-        Err(env::VarError::NotPresent) => Ok(default.to_owned()),
-        Err(env::VarError::NotUnicode(_)) => Err(format!("{name} is not valid UTF-8")),
-    }
-}
-
-fn port() -> Result<u16, String> {
-    match env::var("PORT") {
-        Err(env::VarError::NotPresent) => Ok(DEFAULT_PORT),
-        Ok(text) => text.parse().map_err(|_| format!("PORT must be a number from 0 to 65535, not {text:?}")),
-        Err(env::VarError::NotUnicode(_)) => Err("PORT is not valid UTF-8".to_owned()),
-    }
-}
-
-fn signing_secret() -> Result<Vec<u8>, String> {
-    match env::var("JWT_SECRET") {
-        Ok(secret) if secret.len() >= MIN_SECRET_BYTES => Ok(secret.into_bytes()),
-        Ok(secret) => Err(format!(
-            "JWT_SECRET is {} bytes long; an HS256 secret must be at least {MIN_SECRET_BYTES} bytes \
-             (try: export JWT_SECRET=$(openssl rand -hex 32))",
-            secret.len()
-        )),
-        Err(env::VarError::NotPresent) => {
-            println!("JWT_SECRET is not set: using a random {MIN_SECRET_BYTES}-byte secret.");
-            let mut secret = vec![0u8; MIN_SECRET_BYTES];
-            getrandom::fill(&mut secret).map_err(|error| format!("no randomness for a secret: {error}"))?;
-            Ok(secret)
-        }
-        Err(env::VarError::NotUnicode(_)) => Err("JWT_SECRET is not valid UTF-8".to_owned()),
-    }
-}
-
 /// Prints demo tokens for alice (admin) and bob (user) and the commands that use them.
 fn print_usage(address: SocketAddr, settings: &Settings) -> Result<(), String> {
-    let issuer = TokenIssuer::builder()
-        .hmac_secret(settings.secret.clone())
-        .issuer(&settings.issuer)
-        .audience(&settings.audience)
-        .lifetime(DEMO_TOKEN_LIFETIME)
-        .build()
-        .map_err(|error| format!("cannot build the token issuer: {error}"))?;
-    let token = |sub: &str, role: &str| {
-        issuer
-            .issue(&json!({"sub": sub, "role": role}))
-            .map_err(|error| format!("cannot issue a demo token: {error}"))
-    };
-    let (alice, bob) = (token("alice", "admin")?, token("bob", "user")?);
+    let (alice, bob) = settings.demo_tokens()?;
     let base = format!("http://{address}");
     println!("Listening on {base}. Demo tokens, valid for one hour:");
     println!();

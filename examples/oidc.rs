@@ -22,6 +22,8 @@
 //! Keys are fetched at start in the background and cached; the server starts even when the
 //! provider is down (requests then get 503 until the keys arrive).
 
+mod common;
+
 use std::env;
 
 use axum::extract::State;
@@ -45,12 +47,7 @@ async fn main() {
 async fn run() -> Result<(), String> {
     let issuer = required("OIDC_ISSUER")?;
     let audience = required("OIDC_AUDIENCE")?;
-    let port = match env::var("PORT") {
-        Ok(text) => {
-            text.parse().map_err(|_| format!("PORT must be a number from 0 to 65535, not {text:?}"))?
-        }
-        Err(_) => DEFAULT_PORT,
-    };
+    let port = common::port(DEFAULT_PORT)?;
     let keys = RemoteJwks::discover(&issuer)
         .allow_http(is_loopback(&issuer))
         .prefetch(true)

@@ -27,7 +27,7 @@
 //!
 //! Demo users: `alice` / `wonderland` (role `admin`) and `bob` / `builder` (role `user`).
 //!
-//! Environment:
+//! Environment (read by `examples/common`, shared with the other examples):
 //!
 //! - `PORT`: the port on 127.0.0.1 (default 3000).
 //! - `JWT_SECRET`: the HS256 secret, at least 32 bytes. Unset, a random one is made at
@@ -39,8 +39,9 @@
 //! Any HS256 token signed with that secret, carrying `sub`, `role`, `exp` and the configured
 //! `iss` and `aud`, is accepted, whoever minted it.
 
+mod common;
+
 use std::collections::HashMap;
-use std::env;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -62,10 +63,9 @@ use tower_jwt_auth::{
     revoke::{RevocationErrorKind, Revocations},
 };
 
+use common::Settings;
+
 const DEFAULT_PORT: u16 = 3000;
-const DEFAULT_ISSUER: &str = "quickstart";
-const DEFAULT_AUDIENCE: &str = "quickstart-api";
-const MIN_SECRET_BYTES: usize = 32;
 const REALM: &str = "quickstart";
 
 /// The demo users: name, password, role.
@@ -119,14 +119,6 @@ struct AppState {
     cookie: TokenCookie,
 }
 
-/// What the environment configures.
-struct Settings {
-    port: u16,
-    secret: Vec<u8>,
-    issuer: String,
-    audience: String,
-}
-
 #[tokio::main]
 async fn main() {
     if let Err(message) = run().await {
@@ -136,8 +128,8 @@ async fn main() {
 }
 
 async fn run() -> Result<(), String> {
-    let settings = settings()?;
-    let issuer = token_issuer(&settings)?;
+    let settings = Settings::from_env(DEFAULT_PORT)?;
+    let issuer = settings.token_issuer(TokenIssuer::builder())?;
     // One instance: an in-memory list. Several behind a load balancer: the `redis` feature.
     let revocations = Revocations::in_memory();
     let cookie = TokenCookie::new("__Host-access_token")
@@ -172,61 +164,6 @@ fn router(state: AppState, config: JwtAuthConfig) -> Router {
 }
 
 // ---- configuration ----
-
-fn settings() -> Result<Settings, String> {
-    Ok(Settings {
-        port: port()?,
-        secret: signing_secret()?,
-        issuer: env_or("JWT_ISSUER", DEFAULT_ISSUER)?,
-        audience: env_or("JWT_AUDIENCE", DEFAULT_AUDIENCE)?,
-    })
-}
-
-fn env_or(name: &str, default: &str) -> Result<String, String> {
-    match env::var(name) {
-        Ok(value) => Ok(value),
-        Err(env::VarError::NotPresent) => Ok(default.to_owned()),
-        Err(env::VarError::NotUnicode(_)) => Err(format!("{name} is not valid UTF-8")),
-    }
-}
-
-fn port() -> Result<u16, String> {
-    match env::var("PORT") {
-        Err(env::VarError::NotPresent) => Ok(DEFAULT_PORT),
-        Ok(text) => text.parse().map_err(|_| format!("PORT must be a number from 0 to 65535, not {text:?}")),
-        Err(env::VarError::NotUnicode(_)) => Err("PORT is not valid UTF-8".to_owned()),
-    }
-}
-
-fn signing_secret() -> Result<Vec<u8>, String> {
-    match env::var("JWT_SECRET") {
-        Ok(secret) if secret.len() >= MIN_SECRET_BYTES => Ok(secret.into_bytes()),
-        Ok(secret) => Err(format!(
-            "JWT_SECRET is {} bytes long; an HS256 secret must be at least {MIN_SECRET_BYTES} bytes \
-             (try: export JWT_SECRET=$(openssl rand -hex 32))",
-            secret.len()
-        )),
-        Err(env::VarError::NotPresent) => random_secret(),
-        Err(env::VarError::NotUnicode(_)) => Err("JWT_SECRET is not valid UTF-8".to_owned()),
-    }
-}
-
-fn random_secret() -> Result<Vec<u8>, String> {
-    let mut secret = vec![0u8; MIN_SECRET_BYTES];
-    getrandom::fill(&mut secret).map_err(|error| format!("no randomness for a secret: {error}"))?;
-    println!("JWT_SECRET is not set: using a random {MIN_SECRET_BYTES}-byte secret.");
-    println!("Tokens will not survive a restart; set JWT_SECRET to keep them.");
-    Ok(secret)
-}
-
-fn token_issuer(settings: &Settings) -> Result<TokenIssuer, String> {
-    TokenIssuer::builder()
-        .hmac_secret(settings.secret.clone())
-        .issuer(&settings.issuer)
-        .audience(&settings.audience)
-        .build()
-        .map_err(|error| format!("cannot build the token issuer: {error}"))
-}
 
 /// Verifies with the secret itself, not the issuer, so tokens minted elsewhere work too.
 fn auth_config(

@@ -174,20 +174,7 @@ impl<S> JwtAuth<S, DefaultClaims> {
 }
 
 impl<S, C> JwtAuth<S, C> {
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    inner_service_accessors!();
 
     /// The verified-token cache's counts, or `None` when the cache is off.
     pub fn cache_stats(&self) -> Option<TokenCacheStats> {

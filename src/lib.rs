@@ -89,6 +89,9 @@
 #![deny(missing_docs, unreachable_pub, unsafe_code)]
 #![warn(clippy::all)]
 
+#[macro_use]
+mod macros;
+
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;

@@ -16,7 +16,7 @@
 //! The server prints two tokens to try (alice is `admin`, bob is `user`) and the `grpcurl`
 //! commands that use them.
 //!
-//! Environment, as for the quickstart example:
+//! Environment, as for the quickstart example (read by `examples/common`):
 //!
 //! - `PORT`: the port on 127.0.0.1 (default 50051).
 //! - `JWT_SECRET`: the HS256 secret, at least 32 bytes. Unset, a random one is made at
@@ -28,31 +28,21 @@
 //! Any HS256 token signed with that secret, carrying `sub`, `role`, `exp` and the configured
 //! `iss` and `aud`, is accepted, whoever minted it (the quickstart's `/token`, PyJWT, ...).
 
-use std::env;
+#[path = "../../examples/common/mod.rs"]
+mod common;
+
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use tonic::transport::Server;
 use tower::ServiceBuilder;
-use tower_jwt_auth::{JwtAuthConfig, JwtAuthLayer, TokenIssuer, expiry::TokenExpiryLayer};
+use tower_jwt_auth::{JwtAuthConfig, JwtAuthLayer, expiry::TokenExpiryLayer};
 use tower_jwt_auth_grpc::Greeter;
 use tower_jwt_auth_grpc::proto::greeter_server::GreeterServer;
 
-const DEFAULT_PORT: u16 = 50051;
-const DEFAULT_ISSUER: &str = "quickstart";
-const DEFAULT_AUDIENCE: &str = "quickstart-api";
-const MIN_SECRET_BYTES: usize = 32;
-const REALM: &str = "tonic-server";
-/// How long the printed demo tokens live.
-const DEMO_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
+use common::Settings;
 
-/// What the environment configures.
-struct Settings {
-    port: u16,
-    secret: Vec<u8>,
-    issuer: String,
-    audience: String,
-}
+const DEFAULT_PORT: u16 = 50051;
+const REALM: &str = "tonic-server";
 
 #[tokio::main]
 async fn main() {
@@ -63,7 +53,7 @@ async fn main() {
 }
 
 async fn run() -> Result<(), String> {
-    let settings = settings()?;
+    let settings = Settings::from_env(DEFAULT_PORT)?;
     let config = JwtAuthConfig::builder()
         .hmac_secret(&settings.secret)
         .issuer(&settings.issuer)
@@ -98,64 +88,9 @@ async fn run() -> Result<(), String> {
         .map_err(|error| format!("server error: {error}"))
 }
 
-fn settings() -> Result<Settings, String> {
-    Ok(Settings {
-        port: port()?,
-        secret: signing_secret()?,
-        issuer: env_or("JWT_ISSUER", DEFAULT_ISSUER)?,
-        audience: env_or("JWT_AUDIENCE", DEFAULT_AUDIENCE)?,
-    })
-}
-
-fn env_or(name: &str, default: &str) -> Result<String, String> {
-    match env::var(name) {
-        Ok(value) => Ok(value),
-        Err(env::VarError::NotPresent) => Ok(default.to_owned()),
-        Err(env::VarError::NotUnicode(_)) => Err(format!("{name} is not valid UTF-8")),
-    }
-}
-
-fn port() -> Result<u16, String> {
-    match env::var("PORT") {
-        Err(env::VarError::NotPresent) => Ok(DEFAULT_PORT),
-        Ok(text) => text.parse().map_err(|_| format!("PORT must be a number from 0 to 65535, not {text:?}")),
-        Err(env::VarError::NotUnicode(_)) => Err("PORT is not valid UTF-8".to_owned()),
-    }
-}
-
-fn signing_secret() -> Result<Vec<u8>, String> {
-    match env::var("JWT_SECRET") {
-        Ok(secret) if secret.len() >= MIN_SECRET_BYTES => Ok(secret.into_bytes()),
-        Ok(secret) => Err(format!(
-            "JWT_SECRET is {} bytes long; an HS256 secret must be at least {MIN_SECRET_BYTES} bytes \
-             (try: export JWT_SECRET=$(openssl rand -hex 32))",
-            secret.len()
-        )),
-        Err(env::VarError::NotPresent) => {
-            println!("JWT_SECRET is not set: using a random {MIN_SECRET_BYTES}-byte secret.");
-            let mut secret = vec![0u8; MIN_SECRET_BYTES];
-            getrandom::fill(&mut secret).map_err(|error| format!("no randomness for a secret: {error}"))?;
-            Ok(secret)
-        }
-        Err(env::VarError::NotUnicode(_)) => Err("JWT_SECRET is not valid UTF-8".to_owned()),
-    }
-}
-
 /// Prints demo tokens for alice (admin) and bob (user) and the commands that use them.
 fn print_usage(address: SocketAddr, settings: &Settings) -> Result<(), String> {
-    let issuer = TokenIssuer::builder()
-        .hmac_secret(settings.secret.clone())
-        .issuer(&settings.issuer)
-        .audience(&settings.audience)
-        .lifetime(DEMO_TOKEN_LIFETIME)
-        .build()
-        .map_err(|error| format!("cannot build the token issuer: {error}"))?;
-    let token = |sub: &str, role: &str| {
-        issuer
-            .issue(&serde_json::json!({"sub": sub, "role": role}))
-            .map_err(|error| format!("cannot issue a demo token: {error}"))
-    };
-    let (alice, bob) = (token("alice", "admin")?, token("bob", "user")?);
+    let (alice, bob) = settings.demo_tokens()?;
     let grpcurl = "grpcurl -plaintext -import-path grpc/proto -proto helloworld.proto";
     println!("Listening on {address} (gRPC, plaintext). Demo tokens, valid for one hour:");
     println!();
