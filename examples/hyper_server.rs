@@ -46,7 +46,7 @@ use hyper_util::service::TowerToHyperService;
 use serde::Deserialize;
 use serde_json::json;
 use tower::{ServiceBuilder, ServiceExt, service_fn};
-use tower_jwt_auth::{Claims, JwtAuthConfig, JwtAuthLayer, Require, expiry::TokenExpiryLayer};
+use tower_jwt_auth::{Claims, JwtAuthLayer, Require, expiry::TokenExpiryLayer};
 
 use common::Settings;
 
@@ -74,10 +74,8 @@ async fn main() {
 
 async fn run() -> Result<(), String> {
     let settings = Settings::from_env(DEFAULT_PORT)?;
-    let config = JwtAuthConfig::builder()
-        .hmac_secret(&settings.secret)
-        .issuer(&settings.issuer)
-        .audience(&settings.audience)
+    let config = settings
+        .auth_config()
         .realm(REALM)
         .build()
         .map_err(|error| format!("cannot build the JWT configuration: {error}"))?;

@@ -171,12 +171,10 @@ fn auth_config(
     revocations: &Revocations,
     cookie: &TokenCookie,
 ) -> Result<JwtAuthConfig, String> {
-    JwtAuthConfig::builder()
-        .hmac_secret(&settings.secret)
+    settings
+        .auth_config()
         // The header for API clients, the cookie for browsers (with the CSRF check on).
         .token_sources([TokenSource::bearer(), cookie.source()])
-        .issuer(&settings.issuer)
-        .audience(&settings.audience)
         .realm(REALM)
         .revocations(revocations.clone())
         .build()

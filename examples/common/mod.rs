@@ -12,8 +12,8 @@
 use std::env;
 use std::time::Duration;
 
-use tower_jwt_auth::TokenIssuer;
 use tower_jwt_auth::issue::TokenIssuerBuilder;
+use tower_jwt_auth::{JwtAuthConfig, JwtAuthConfigBuilder, TokenIssuer};
 
 const DEFAULT_ISSUER: &str = "quickstart";
 const DEFAULT_AUDIENCE: &str = "quickstart-api";
@@ -39,6 +39,12 @@ impl Settings {
             issuer: env_or("JWT_ISSUER", DEFAULT_ISSUER)?,
             audience: env_or("JWT_AUDIENCE", DEFAULT_AUDIENCE)?,
         })
+    }
+
+    /// A configuration requiring this secret's signature, this issuer and this audience: any
+    /// HS256 token so made is accepted, whoever minted it. Add the rest, then `build`.
+    pub fn auth_config(&self) -> JwtAuthConfigBuilder {
+        JwtAuthConfig::builder().hmac_secret(&self.secret).issuer(&self.issuer).audience(&self.audience)
     }
 
     /// An issuer of tokens with this secret, issuer and audience, and `builder`'s other

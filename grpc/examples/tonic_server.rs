@@ -35,7 +35,7 @@ use std::net::SocketAddr;
 
 use tonic::transport::Server;
 use tower::ServiceBuilder;
-use tower_jwt_auth::{JwtAuthConfig, JwtAuthLayer, expiry::TokenExpiryLayer};
+use tower_jwt_auth::{JwtAuthLayer, expiry::TokenExpiryLayer};
 use tower_jwt_auth_grpc::Greeter;
 use tower_jwt_auth_grpc::proto::greeter_server::GreeterServer;
 
@@ -54,10 +54,8 @@ async fn main() {
 
 async fn run() -> Result<(), String> {
     let settings = Settings::from_env(DEFAULT_PORT)?;
-    let config = JwtAuthConfig::builder()
-        .hmac_secret(&settings.secret)
-        .issuer(&settings.issuer)
-        .audience(&settings.audience)
+    let config = settings
+        .auth_config()
         .realm(REALM)
         .build()
         .map_err(|error| format!("cannot build the JWT configuration: {error}"))?;
