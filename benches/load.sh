@@ -22,8 +22,8 @@ if ! command -v wrk >/dev/null 2>&1; then
   fi
 fi
 
-cargo build --release --example load_server >&2
-server="${CARGO_TARGET_DIR:-target}/release/examples/load_server"
+cargo build --release -p tower-jwt-auth-benches --bin load_server >&2
+server="${CARGO_TARGET_DIR:-target}/release/load_server"
 work=$(mktemp -d)
 pid=""
 cleanup() {

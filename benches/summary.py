@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Print the README's benchmark table from criterion's results (python3 stdlib only).
 
-Run `cargo bench --bench layer` first, then:
+Run `cargo bench -p tower-jwt-auth-benches` first, then:
 
     python3 benches/summary.py [CRITERION_DIR]
 
@@ -58,7 +58,7 @@ def main() -> int:
     root = criterion_dir()
     means = load(root)
     if not means:
-        print(f"no criterion results under {root}; run `cargo bench --bench layer` first", file=sys.stderr)
+        print(f"no criterion results under {root}; run `cargo bench -p tower-jwt-auth-benches` first", file=sys.stderr)
         return 1
 
     def get(group, alg):
