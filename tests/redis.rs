@@ -659,3 +659,47 @@ async fn a_logout_on_a_shorter_lived_instance_is_kept_as_long_as_the_others_need
         assert_eq!(error.kind(), RefreshErrorKind::Revoked);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_token_redeemed_at_once_on_two_instances_is_redeemed_exactly_once() {
+    let redis = RedisServer::start();
+    let (a, b) = (Instance::start(&redis).await, Instance::start(&redis).await);
+    let issuer = issuer();
+    for round in 0..20 {
+        let pair = issuer.issue_pair(&json!({"sub": format!("racer-{round}")})).unwrap();
+        let (here, there) = tokio::join!(
+            issuer.redeem(&pair.refresh_token, &a.revocations),
+            issuer.redeem(&pair.refresh_token, &b.revocations),
+        );
+        let kinds = [&here, &there].map(|outcome| outcome.as_ref().map(drop).map_err(|error| error.kind()));
+        let redeemed = kinds.iter().filter(|kind| kind.is_ok()).count();
+        let reused = kinds.iter().filter(|kind| **kind == Err(RefreshErrorKind::Reused)).count();
+        assert_eq!((redeemed, reused), (1, 1), "round {round}: {kinds:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_ended_by_an_earlier_version_stays_ended() {
+    // Earlier versions marked a reused session with 2^53 as its next generation.
+    let redis = RedisServer::start();
+    let a = Instance::start(&redis).await;
+    let issuer = issuer();
+    let pair = issuer.issue_pair(&json!({"sub": "hank"})).unwrap();
+    let claims = a.config.verify(&pair.access_token).unwrap();
+    let sid = claims.get("sid").and_then(|sid| sid.as_str()).unwrap().to_owned();
+    let mut connection = redis.client().get_multiplexed_async_connection().await.unwrap();
+    let key = format!("tower-jwt-auth:rotation:{sid}");
+    let _: () = redis::cmd("SET")
+        .arg(&key)
+        .arg("9007199254740992")
+        .arg("EX")
+        .arg(600)
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    let refused = issuer.redeem(&pair.refresh_token, &a.revocations).await.unwrap_err();
+    assert_eq!(refused.kind(), RefreshErrorKind::Reused);
+    // The entry keeps its marks of an ended session, and never expires earlier than before.
+    let ttl: i64 = redis::cmd("TTL").arg(&key).query_async(&mut connection).await.unwrap();
+    assert!(ttl >= 590, "{ttl}");
+}

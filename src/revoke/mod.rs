@@ -21,9 +21,11 @@
 
 #[cfg(feature = "redis")]
 mod redis;
+mod rotation;
 
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
@@ -31,6 +33,7 @@ use std::time::{Duration, SystemTime};
 use crate::claims::VerifiedToken;
 use crate::clock::{epoch_seconds, now};
 use crate::payload::TokenIds;
+use rotation::{Rotation, RotationStore, redeem};
 
 #[cfg(feature = "redis")]
 pub use self::redis::RedisRevocations;
@@ -322,11 +325,12 @@ impl Revocations {
         until: i64,
     ) -> Result<bool, RevocationError> {
         let until = until.saturating_add(grace());
+        let step = move |current| redeem(current, generation, until);
         #[cfg(feature = "redis")]
         if let Some(shared) = &self.inner.shared {
-            return shared.advance(sid, generation, until).await;
+            return shared.update_rotation(sid, step).await;
         }
-        self.inner.list.advance(sid, generation, until, now())
+        self.inner.list.update_rotation(sid, step).await
     }
 
     #[cfg(feature = "redis")]
@@ -613,35 +617,42 @@ impl LocalList {
         Ok(())
     }
 
-    /// Redeems generation `generation` of session `sid`: `Ok(true)` when it is the
-    /// session's current one (or the session is not followed yet), and the session moves
-    /// on; `Ok(false)` when a later one was handed out already (reuse).
-    fn advance(&self, sid: &str, generation: u64, until: i64, now: i64) -> Result<bool, RevocationError> {
+    /// [`RotationStore::update_rotation`] at `now`, under the session's shard lock: an entry
+    /// expired but not swept yet counts as none; a new one takes a place in the rotations'
+    /// budget.
+    fn update_rotation_at<T>(
+        &self,
+        sid: &str,
+        step: impl Fn(Option<Rotation>) -> (Rotation, T),
+        now: i64,
+    ) -> Result<T, RevocationError> {
         self.sweep_if_due(&self.rotations, now);
         let mut shard = self.write(sid);
+        let current = shard.rotations.get(sid).filter(|(_, kept)| *kept > now);
+        let (rotation, answer) = step(current.map(|&(next, kept)| Rotation { next, kept }));
+        let entry = (rotation.next, rotation.kept);
         match shard.rotations.get_mut(sid) {
-            Some((next, kept)) if *kept > now => {
-                if generation < *next {
-                    // A reuse ends the session's rotation for good: every later generation
-                    // counts as reused too, so the family cannot go on even when its
-                    // revocation cannot be recorded (a full list).
-                    *next = u64::MAX;
-                    *kept = (*kept).max(until);
-                    return Ok(false);
-                }
-                *next = generation.saturating_add(1);
-                *kept = (*kept).max(until);
-            }
-            Some(entry) => {
-                // Expired but not swept yet: start again.
-                *entry = (generation.saturating_add(1), until);
-            }
+            Some(present) => *present = entry,
             None => {
                 self.reserve(&self.rotations, "a refresh-token rotation")?;
-                shard.rotations.insert(sid.into(), (generation.saturating_add(1), until));
+                shard.rotations.insert(sid.into(), entry);
             }
         }
-        Ok(true)
+        Ok(answer)
+    }
+}
+
+impl RotationStore for LocalList {
+    fn update_rotation<T, F>(
+        &self,
+        sid: &str,
+        step: F,
+    ) -> impl Future<Output = Result<T, RevocationError>> + Send
+    where
+        T: Send + 'static,
+        F: Fn(Option<Rotation>) -> (Rotation, T) + Send + Sync + 'static,
+    {
+        std::future::ready(self.update_rotation_at(sid, step, now()))
     }
 }
 
@@ -667,6 +678,13 @@ fn extend<V: Copy>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl LocalList {
+        /// Redeems a generation at `now`, by the one rule.
+        fn advance(&self, sid: &str, generation: u64, until: i64, now: i64) -> Result<bool, RevocationError> {
+            self.update_rotation_at(sid, |current| redeem(current, generation, until), now)
+        }
+    }
 
     fn ids(jti: Option<&str>, sub: Option<&str>, sid: Option<&str>, iat: Option<i64>) -> TokenIds {
         TokenIds { jti: jti.map(Into::into), sub: sub.map(Into::into), sid: sid.map(Into::into), iat }

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -12,6 +13,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig, PubSub};
 use redis::{Client, RedisError, RedisResult, Script};
 use tokio::sync::mpsc;
 
+use super::rotation::{Rotation, RotationStore};
 use super::{Inner, Record, RevocationError, RevocationErrorKind, Revocations, RevocationsBuilder};
 use crate::clock::now;
 
@@ -40,28 +42,6 @@ const MAX_INSTANT: i64 = 253_402_300_799;
 ///
 /// `KEYS[1]`: the entry. `ARGV[1]`: until; `ARGV[2]`: before (subjects) or `""`;
 /// `ARGV[3]`: the channel; `ARGV[4]`: the message.
-/// Redeems a refresh-token generation: KEYS[1] holds the session's next generation;
-/// ARGV: the generation presented, the instant the key expires (never earlier than it
-/// expired before: an earlier generation may still be alive and must still count as a
-/// reuse). 0: an older generation (reuse); 1: redeemed, and the session moved on.
-const ADVANCE_SCRIPT: &str = r"
-local next = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
-local generation = tonumber(ARGV[1])
-local expiry = tonumber(ARGV[2]) * 1000
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl > 0 then
-  local time = redis.call('TIME')
-  local kept = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000) + ttl
-  if kept > expiry then expiry = kept end
-end
-if generation < next then
-  redis.call('SET', KEYS[1], '9007199254740992', 'PXAT', string.format('%d', expiry))
-  return 0
-end
-redis.call('SET', KEYS[1], generation + 1, 'PXAT', string.format('%d', expiry))
-return 1
-";
-
 const WRITE_SCRIPT: &str = r"
 local expiry = tonumber(ARGV[1])
 local before = tonumber(ARGV[2])
@@ -83,6 +63,39 @@ redis.call('SET', KEYS[1], value, 'EXAT', string.format('%d', expiry))
 redis.call('PUBLISH', ARGV[3], ARGV[4])
 return 1
 ";
+
+/// Reads a refresh-token session's rotation: `KEYS[1]` holds its next generation. Returns
+/// nothing when there is none, else the value and when the key expires (milliseconds since
+/// the epoch, by Redis' own clock).
+const READ_ROTATION_SCRIPT: &str = r"
+local value = redis.call('GET', KEYS[1])
+if not value then return false end
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+return {value, now + math.max(redis.call('PTTL', KEYS[1]), 0)}
+";
+
+/// Compare-and-set of a refresh-token session's rotation (the rule itself runs in Rust,
+/// the same as for the local list): `KEYS[1]` is set to `ARGV[2]` only if it still holds
+/// `ARGV[1]` (`""`: no value), to expire at `ARGV[3]` (milliseconds since the epoch) or
+/// later if it expired later already: the entry never shortens. 1 when set, 0 when another
+/// writer changed it first.
+const SWAP_ROTATION_SCRIPT: &str = r"
+if (redis.call('GET', KEYS[1]) or '') ~= ARGV[1] then return 0 end
+local expiry = tonumber(ARGV[3])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > 0 then
+  local time = redis.call('TIME')
+  local kept = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000) + ttl
+  if kept > expiry then expiry = kept end
+end
+redis.call('SET', KEYS[1], ARGV[2], 'PXAT', string.format('%d', expiry))
+return 1
+";
+
+/// How often a rotation update is tried again after another writer changed the session
+/// first, before it counts as unavailable (each retry means another update succeeded).
+const ROTATION_ATTEMPTS: usize = 16;
 
 /// Shares a [`Revocations`] list between instances through Redis; made by
 /// [`RevocationsBuilder::redis`], started by [`start`](Self::start).
@@ -239,7 +252,8 @@ impl RedisRevocations {
             client: self.client,
             connection,
             script: Script::new(WRITE_SCRIPT),
-            advance_script: Script::new(ADVANCE_SCRIPT),
+            read_rotation: Script::new(READ_ROTATION_SCRIPT),
+            swap_rotation: Script::new(SWAP_ROTATION_SCRIPT),
             timeout: self.timeout,
             resync_interval: self.resync_interval,
             health: Health::default(),
@@ -283,36 +297,45 @@ impl Shared {
             }
         }
     }
+}
 
-    /// Redeems generation `generation` of refresh-token session `sid` in Redis, remembered
-    /// until `until`: `Ok(false)` when a later generation was handed out already, by any
-    /// instance (one key per session; a script makes the compare-and-set atomic).
+impl RotationStore for Shared {
+    /// An optimistic compare-and-set: read the session's rotation, apply `step`, and write
+    /// the result only if no other instance changed it meanwhile (else read again). Every
+    /// instance's redemptions of one session are so ordered, one key per session.
     /// `Unavailable` when Redis is unreachable.
-    pub(crate) async fn advance(
+    fn update_rotation<T, F>(
         &self,
         sid: &str,
-        generation: u64,
-        until: i64,
-    ) -> Result<bool, RevocationError> {
-        let unavailable = RevocationError::new(RevocationErrorKind::Unavailable);
-        if !self.link.health.is_online() {
-            return Err(unavailable);
-        }
+        step: F,
+    ) -> impl Future<Output = Result<T, RevocationError>> + Send
+    where
+        T: Send + 'static,
+        F: Fn(Option<Rotation>) -> (Rotation, T) + Send + Sync + 'static,
+    {
         let link = Arc::clone(&self.link);
+        let wake = self.wake.clone();
         let key = self.link.names.rotation(sid);
-        let advanced = on_background(async move {
-            let mut invocation = link.advance_script.key(key);
-            invocation.arg(generation).arg(instant(until).max(1));
-            let mut connection = link.connection.clone();
-            within(link.timeout, invocation.invoke_async::<i64>(&mut connection)).await
-        });
-        match advanced.await {
-            Ok(0) => Ok(false),
-            Ok(_) => Ok(true),
-            Err(error) => {
-                self.link.health.lost(&error);
-                let _ = self.wake.try_send(());
-                Err(unavailable)
+        async move {
+            let unavailable = RevocationError::new(RevocationErrorKind::Unavailable);
+            if !link.health.is_online() {
+                return Err(unavailable);
+            }
+            let updated = on_background({
+                let link = Arc::clone(&link);
+                async move { link.update_rotation(&key, step).await }
+            });
+            match updated.await {
+                Ok(Some(answer)) => Ok(answer),
+                Ok(None) => {
+                    tracing::warn!("a refresh-token session changed under every attempt to redeem it");
+                    Err(unavailable)
+                }
+                Err(error) => {
+                    link.health.lost(&error);
+                    let _ = wake.try_send(());
+                    Err(unavailable)
+                }
             }
         }
     }
@@ -324,7 +347,8 @@ struct Link {
     client: Client,
     connection: ConnectionManager,
     script: Script,
-    advance_script: Script,
+    read_rotation: Script,
+    swap_rotation: Script,
     timeout: Duration,
     resync_interval: Duration,
     health: Health,
@@ -427,6 +451,34 @@ async fn run(link: Arc<Link>, revocations: Weak<Inner>, mut wake: mpsc::Receiver
 }
 
 impl Link {
+    /// Applies `step` to the rotation at `key` by compare-and-set, at most
+    /// [`ROTATION_ATTEMPTS`] times; `None` when another writer won every race.
+    async fn update_rotation<T>(
+        &self,
+        key: &str,
+        step: impl Fn(Option<Rotation>) -> (Rotation, T),
+    ) -> RedisResult<Option<T>> {
+        let mut connection = self.connection.clone();
+        for _ in 0..ROTATION_ATTEMPTS {
+            let read = self.read_rotation.key(key);
+            let held =
+                within(self.timeout, read.invoke_async::<Option<(String, i64)>>(&mut connection)).await?;
+            // A value this module did not write counts as an ended session: never a new start.
+            let current = held.as_ref().map(|(value, expiry)| Rotation {
+                next: value.parse().unwrap_or(u64::MAX),
+                kept: expiry.div_euclid(1000) + i64::from(expiry.rem_euclid(1000) > 0),
+            });
+            let (rotation, answer) = step(current);
+            let mut swap = self.swap_rotation.key(key);
+            swap.arg(held.as_ref().map_or("", |(value, _)| value.as_str()));
+            swap.arg(rotation.next.to_string()).arg(instant(rotation.kept).max(1).saturating_mul(1000));
+            if within(self.timeout, swap.invoke_async::<i64>(&mut connection)).await? == 1 {
+                return Ok(Some(answer));
+            }
+        }
+        Ok(None)
+    }
+
     /// Applies announcements, and resyncs on schedule or when woken, until Redis fails (true: reconnect) or the revocations are gone (false).
     async fn listen(&self, pubsub: PubSub, revocations: &Weak<Inner>, wake: &mut mpsc::Receiver<()>) -> bool {
         let mut messages = pubsub.into_on_message();
