@@ -313,6 +313,7 @@ impl ConfigError {
         Self::new(ConfigErrorKind::InvalidKey, message)
     }
 
+    #[cfg_attr(not(feature = "jwks"), allow(dead_code))]
     pub(crate) fn url(message: impl Into<String>) -> Self {
         Self::new(ConfigErrorKind::InvalidUrl, message)
     }
