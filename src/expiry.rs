@@ -40,7 +40,7 @@ use tower_service::Service;
 
 use crate::claims::VerifiedToken;
 use crate::error::{AuthError, ErrorKind};
-use crate::response::{RequestHead, bearer_challenge, insert_grpc_status};
+use crate::response::{RejectionBody, RequestHead, bearer_challenge, insert_grpc_status};
 
 /// Ends a response's body when the request's token expires (UNAUTHENTICATED for gRPC).
 ///
@@ -251,6 +251,14 @@ impl<B: Body> TokenExpiryBody<B> {
 impl<B: Default> Default for TokenExpiryBody<B> {
     fn default() -> Self {
         Self { inner: Some(B::default()), timer: None, grpc: None }
+    }
+}
+
+/// A rejection in the body the response would have had: an auth layer or a guard outside
+/// this layer writes its rejections into it.
+impl<B: RejectionBody> RejectionBody for TokenExpiryBody<B> {
+    fn from_text(text: bytes::Bytes) -> Option<Self> {
+        B::from_text(text).map(|inner| Self { inner: Some(inner), timer: None, grpc: None })
     }
 }
 

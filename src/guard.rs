@@ -45,7 +45,7 @@ use crate::claims::{Claims, VerifiedToken};
 use crate::error::{AuthError, ErrorKind};
 use crate::grants::ClaimPath;
 use crate::payload::claim_equals;
-use crate::response::{RequestHead, into_service_response, missing_credential};
+use crate::response::{RejectionBody, RequestHead, into_service_response, missing_credential};
 
 /// A boxed future: the one allocation an asynchronous check costs.
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -282,7 +282,7 @@ impl<S: fmt::Debug> fmt::Debug for RequireService<S> {
     }
 }
 
-fn forbidden<B, ResBody: Default + 'static>(
+fn forbidden<B, ResBody: RejectionBody>(
     require: &Require,
     token: &VerifiedToken,
     request: &Request<B>,
@@ -297,12 +297,14 @@ fn forbidden<B, ResBody: Default + 'static>(
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RequireService<S>
 where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
-    ResBody: Default + 'static,
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send,
+    ReqBody: Send + 'static,
+    ResBody: RejectionBody + Send + 'static,
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future = RequireFuture<S, ReqBody, ResBody>;
+    type Future = RequireFuture<S::Future, ResBody>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -329,76 +331,60 @@ where
             Evaluation::Done(false) => RequireFuture::rejected(forbidden(&self.require, token, &request)),
             Evaluation::Later(check) => {
                 let token = token.clone();
+                let require = self.require.clone();
                 let clone = self.inner.clone();
-                let service = std::mem::replace(&mut self.inner, clone);
-                RequireFuture {
-                    state: GuardState::Checking {
-                        check,
-                        pending: Some(Box::new(Pending {
-                            request,
-                            service,
-                            token,
-                            require: self.require.clone(),
-                        })),
-                    },
-                }
+                let mut service = std::mem::replace(&mut self.inner, clone);
+                let decide = async move {
+                    if check.await {
+                        GuardState::Calling { future: service.call(request) }
+                    } else {
+                        GuardState::Rejected { response: Some(forbidden(&require, &token, &request)) }
+                    }
+                };
+                RequireFuture { state: GuardState::Checking { decide: Box::pin(decide) } }
             }
         }
     }
 }
 
-struct Pending<S, B> {
-    request: Request<B>,
-    service: S,
-    token: VerifiedToken,
-    require: Require,
-}
-
 pin_project! {
-    /// The response future of [`RequireService`].
-    pub struct RequireFuture<S: Service<Request<B>>, B, ResBody> {
+    /// The response future of [`RequireService`]: the inner service's future `F`, a ready
+    /// rejection in the body type `B`, or an asynchronous check to finish first.
+    pub struct RequireFuture<F, B> {
         #[pin]
-        state: GuardState<S, B, S::Future, ResBody>,
+        state: GuardState<F, B>,
     }
 }
 
 pin_project! {
     #[project = GuardStateProjection]
-    enum GuardState<S, B, F, ResBody> {
+    enum GuardState<F, B> {
         // Boxed: only asynchronous checks use it; every other future stays small.
-        Checking { check: BoxFuture<bool>, pending: Option<Box<Pending<S, B>>> },
+        Checking { decide: Pin<Box<dyn Future<Output = GuardState<F, B>> + Send>> },
         Calling { #[pin] future: F },
-        Rejected { response: Option<Response<ResBody>> },
+        Rejected { response: Option<Response<B>> },
     }
 }
 
-impl<S: Service<Request<B>>, B, ResBody> RequireFuture<S, B, ResBody> {
-    fn rejected(response: Response<ResBody>) -> Self {
+impl<F, B> RequireFuture<F, B> {
+    fn rejected(response: Response<B>) -> Self {
         Self { state: GuardState::Rejected { response: Some(response) } }
     }
 }
 
-impl<S, B, ResBody> Future for RequireFuture<S, B, ResBody>
+impl<F, B, E> Future for RequireFuture<F, B>
 where
-    S: Service<Request<B>, Response = Response<ResBody>>,
-    ResBody: Default + 'static,
+    F: Future<Output = Result<Response<B>, E>>,
 {
-    type Output = Result<Response<ResBody>, S::Error>;
+    type Output = Result<Response<B>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut state = self.project().state;
         loop {
             match state.as_mut().project() {
-                GuardStateProjection::Checking { check, pending } => {
-                    let satisfied = std::task::ready!(check.as_mut().poll(cx));
-                    let Pending { request, mut service, token, require } =
-                        *pending.take().expect("RequireFuture polled after completion");
-                    if satisfied {
-                        let future = service.call(request);
-                        state.set(GuardState::Calling { future });
-                    } else {
-                        return Poll::Ready(Ok(forbidden(&require, &token, &request)));
-                    }
+                GuardStateProjection::Checking { decide } => {
+                    let next = std::task::ready!(decide.as_mut().poll(cx));
+                    state.set(next);
                 }
                 GuardStateProjection::Calling { future } => return future.poll(cx),
                 GuardStateProjection::Rejected { response } => {
@@ -409,7 +395,7 @@ where
     }
 }
 
-impl<S: Service<Request<B>>, B, ResBody> fmt::Debug for RequireFuture<S, B, ResBody> {
+impl<F, B> fmt::Debug for RequireFuture<F, B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RequireFuture").finish_non_exhaustive()
     }

@@ -1,8 +1,8 @@
 //! The Tower plumbing: [`JwtAuthLayer`], the [`JwtAuth`] service and its [`ResponseFuture`].
 //!
 //! The layer works on any `Service<http::Request<B>, Response = http::Response<ResBody>>`
-//! with `ResBody: Default`: axum routers, `ServiceBuilder` stacks, hyper services and tonic
-//! servers. A rejected request never reaches the inner service, and its future allocates
+//! whose body type can carry a rejection ([`RejectionBody`]):
+//! axum routers, `ServiceBuilder` stacks, hyper services and tonic servers. A rejected request never reaches the inner service, and its future allocates
 //! no box.
 //!
 //! ```
@@ -54,10 +54,10 @@ use crate::claims::{Claims, DefaultClaims, VerifiedToken};
 use crate::config::JwtAuthConfig;
 use crate::error::{AuthError, ErrorKind};
 use crate::observe;
-use crate::response::{Anonymous, RequestHead, into_service_response};
+use crate::response::{Anonymous, RejectionBody, RequestHead, into_service_response};
 pub use crate::verifier::TokenCacheStats;
 use crate::verifier::{self, TokenCache};
-use crate::wait::{KeyWait, Stop};
+use crate::wait::Stop;
 
 /// Authenticates every request with a JWT and inserts [`Claims<C>`] into its extensions.
 ///
@@ -196,21 +196,22 @@ impl<S: fmt::Debug, C> fmt::Debug for JwtAuth<S, C> {
 
 impl<S, C, ReqBody, ResBody> Service<Request<ReqBody>> for JwtAuth<S, C>
 where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
-    ResBody: Default + 'static,
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send,
+    ReqBody: Send + 'static,
+    ResBody: RejectionBody + Send + 'static,
     C: DeserializeOwned + Send + Sync + 'static,
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future = ResponseFuture<S, ReqBody, C>;
+    type Future = ResponseFuture<S::Future, ResBody>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let state = admit::<S, C, ReqBody, ResBody>(&mut self.inner, request, &self.auth, true);
-        ResponseFuture { state }
+        ResponseFuture { state: admit(&mut self.inner, request, &self.auth, true) }
     }
 }
 
@@ -222,10 +223,12 @@ fn admit<S, C, ReqBody, ResBody>(
     mut request: Request<ReqBody>,
     auth: &Settings<C>,
     may_wait: bool,
-) -> State<S, ReqBody, C>
+) -> State<S::Future, ResBody>
 where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
-    ResBody: Default + 'static,
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send,
+    ReqBody: Send + 'static,
+    ResBody: RejectionBody + Send + 'static,
     C: DeserializeOwned + Send + Sync + 'static,
 {
     let settings = auth.config.settings();
@@ -250,9 +253,14 @@ where
         Err(Stop::Reject(kind)) => kind.into(),
         Err(Stop::Wait(wait)) => {
             let clone = inner.clone();
-            let inner = std::mem::replace(inner, clone);
-            let parked = Box::new(Parked { inner, request, auth: auth.clone() });
-            return State::Waiting { wait, parked: Some(parked) };
+            let mut inner = std::mem::replace(inner, clone);
+            let auth = auth.clone();
+            // The fetch is done: decide with what is cached now, without waiting again.
+            let resume = async move {
+                wait.await;
+                admit(&mut inner, request, &auth, false)
+            };
+            return State::Waiting { resume: Box::pin(resume) };
         }
     };
     tracing::debug!(kind = error.kind().name(), "request rejected");
@@ -261,46 +269,32 @@ where
     State::Rejected { response: Some(into_service_response(response)) }
 }
 
-/// A request waiting for a key fetch, with the service that will answer it.
-struct Parked<S, ReqBody, C> {
-    inner: S,
-    request: Request<ReqBody>,
-    auth: Settings<C>,
-}
-
 pin_project! {
-    /// The response future of [`JwtAuth`]: the inner service's, a ready rejection, or (with
-    /// a remote key set whose key is not cached yet) a wait for the one shared fetch first.
-    pub struct ResponseFuture<S, ReqBody, C = DefaultClaims>
-    where
-        S: Service<Request<ReqBody>>,
-    {
+    /// The response future of [`JwtAuth`]: the inner service's future `F`, a ready
+    /// rejection in the body type `B`, or (with a remote key set whose key is not cached
+    /// yet) a wait for the one shared fetch first.
+    pub struct ResponseFuture<F, B> {
         #[pin]
-        state: State<S, ReqBody, C>,
+        state: State<F, B>,
     }
 }
 
 pin_project! {
     #[project = StateProjection]
-    enum State<S, ReqBody, C>
-    where
-        S: Service<Request<ReqBody>>,
-    {
-        Inner { #[pin] future: S::Future },
-        Rejected { response: Option<S::Response> },
+    enum State<F, B> {
+        Inner { #[pin] future: F },
+        Rejected { response: Option<Response<B>> },
         // Boxed: the rare waiting request must not make every request's future larger
         // (futures are moved, and axum boxes them).
-        Waiting { wait: KeyWait, parked: Option<Box<Parked<S, ReqBody, C>>> },
+        Waiting { resume: Pin<Box<dyn Future<Output = State<F, B>> + Send>> },
     }
 }
 
-impl<S, ReqBody, ResBody, C> Future for ResponseFuture<S, ReqBody, C>
+impl<F, B, E> Future for ResponseFuture<F, B>
 where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
-    ResBody: Default + 'static,
-    C: DeserializeOwned + Send + Sync + 'static,
+    F: Future<Output = Result<Response<B>, E>>,
 {
-    type Output = Result<Response<ResBody>, S::Error>;
+    type Output = Result<Response<B>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut state = self.project().state;
@@ -310,14 +304,8 @@ where
                 StateProjection::Rejected { response } => {
                     return Poll::Ready(Ok(response.take().expect("ResponseFuture polled after completion")));
                 }
-                StateProjection::Waiting { wait, parked } => {
-                    if Pin::new(wait).poll(cx).is_pending() {
-                        return Poll::Pending;
-                    }
-                    let Parked { mut inner, request, auth } =
-                        *parked.take().expect("ResponseFuture polled after completion");
-                    // The fetch is done: decide with what is cached now, without waiting again.
-                    let next = admit::<S, C, ReqBody, ResBody>(&mut inner, request, &auth, false);
+                StateProjection::Waiting { resume } => {
+                    let next = std::task::ready!(resume.as_mut().poll(cx));
                     state.set(next);
                 }
             }
@@ -325,10 +313,7 @@ where
     }
 }
 
-impl<S, ReqBody, C> fmt::Debug for ResponseFuture<S, ReqBody, C>
-where
-    S: Service<Request<ReqBody>>,
-{
+impl<F, B> fmt::Debug for ResponseFuture<F, B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ResponseFuture").finish_non_exhaustive()
     }

@@ -43,9 +43,9 @@
 //! |---|---|---|
 //! | `aws-lc-rs` | yes | signature checks with aws-lc-rs, keys parsed once at build |
 //! | `rust-crypto` | no | the pure-Rust RustCrypto backend instead (used only without `aws-lc-rs`) |
-//! | `axum` | yes | `Claims<C>` and `Option<Claims<C>>` as axum extractors, JSON rejection bodies in axum |
+//! | `axum` | yes | `Claims<C>` and `Option<Claims<C>>` as axum extractors, rejections in axum's body type |
 //! | `jwks` | yes | [`RemoteJwks`]: remote key sets over https, OIDC discovery, [`JwtAuthConfigBuilder::oidc_issuer`] |
-//! | `tonic` | no | tonic's `NamedService` for [`JwtAuth`], [`guard::RequireService`] and [`expiry::TokenExpiry`], to wrap one gRPC service with `add_service` |
+//! | `tonic` | no | rejections in tonic's body type (needed on a tonic server), and tonic's `NamedService` for [`JwtAuth`], [`guard::RequireService`] and [`expiry::TokenExpiry`], to wrap one gRPC service with `add_service` |
 //! | `redis` | no | [`revoke::RedisRevocations`]: a revocation list shared between instances through Redis, each keeping a local copy current by pub/sub (`Revocations::builder().redis(client)`) |
 //! | `metrics` | no | counters through the `metrics` facade: verifications by outcome, token-cache hits, JWKS fetches |
 //!
@@ -55,9 +55,11 @@
 //! # Hyper and tonic
 //!
 //! The layer is a plain Tower layer over `http::Request<B>`: a hyper 1 server takes it
-//! through hyper-util's `TowerToHyperService`, and a tonic server through
-//! `Server::builder().layer(...)` (every service) or, with the `tonic` feature,
+//! through hyper-util's `TowerToHyperService`, and a tonic server (with the `tonic` feature)
+//! through `Server::builder().layer(...)` (every service) or
 //! `add_service(JwtAuthLayer::new(config).layer(GreeterServer::new(greeter)))` (one service).
+//! Rejections are written in the wrapped service's body type (see
+//! [`response::RejectionBody`]).
 //! Handlers read [`Claims<C>`] from `request.extensions()`. gRPC requests get gRPC answers
 //! (see [`response::default_response`]), and [`expiry::TokenExpiryLayer`] ends long streams
 //! when the token expires. The repository's `examples/hyper_server.rs` and `grpc/` crate run

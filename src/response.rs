@@ -32,7 +32,6 @@
 //! # let _ = config;
 //! ```
 
-use std::any::Any;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -207,39 +206,115 @@ pub(crate) fn missing_credential(
     }
 }
 
-/// Moves a rejection into the service's own body type.
+/// A response body type that rejections can be written into: every layer of this crate
+/// answers in the body type of the service it wraps.
 ///
-/// Bodies that can hold bytes (axum's `Body` with the `axum` feature, `Full<Bytes>`,
-/// `String`, `Vec<u8>`, `Bytes`) get the JSON text; any other body type (tonic's, say) gets
-/// its `Default`, and the `content-type` of a JSON body is then left out. Status and headers
-/// are kept either way.
-pub(crate) fn into_service_response<B: Default + 'static>(response: Response<Bytes>) -> Response<B> {
-    let (mut parts, bytes) = response.into_parts();
-    let mut slot: Option<B> = None;
-    if !bytes.is_empty() {
-        fill_body(&mut slot, bytes);
-        if slot.is_some() && !parts.headers.contains_key(CONTENT_TYPE) {
-            parts.headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        }
+/// A rejection's body is a short JSON text (`{"error": ..., "error_description": ...}`),
+/// or nothing for gRPC, whose answers live in the headers. [`from_text`](Self::from_text)
+/// puts the text into a body; a body type that cannot hold it keeps the default, which
+/// returns `None`, and such rejections go out empty (without the JSON content type).
+///
+/// Implemented for axum's `Body` (feature `axum`), tonic's `Body` (feature `tonic`, empty:
+/// a tonic server answers gRPC), `http_body_util`'s `Full<Bytes>`, `Empty<Bytes>`,
+/// `BoxBody<Bytes, E>` and `UnsyncBoxBody<Bytes, E>`, `String`, `Vec<u8>`, `Bytes`, and
+/// [`TokenExpiryBody`](crate::expiry::TokenExpiryBody) around any of these. A body type of
+/// your own implements it in one line:
+///
+/// ```
+/// use bytes::Bytes;
+/// use tower_jwt_auth::response::RejectionBody;
+///
+/// #[derive(Default)]
+/// struct MyBody(Vec<u8>);
+///
+/// impl RejectionBody for MyBody {
+///     fn from_text(text: Bytes) -> Option<Self> {
+///         Some(MyBody(text.to_vec()))
+///     }
+/// }
+/// ```
+///
+/// A body type of another crate that lacks it (a middleware's own wrapper body, say) can
+/// sit outside the auth layer instead, or be mapped to one that has it.
+#[diagnostic::on_unimplemented(
+    message = "the response body `{Self}` cannot carry a rejection",
+    label = "the service behind this layer answers with `{Self}`",
+    note = "for axum's `Body` enable tower-jwt-auth's `axum` feature, for tonic's `Body` its `tonic` feature; implement `tower_jwt_auth::response::RejectionBody` for a body type of your own"
+)]
+pub trait RejectionBody: Default {
+    /// A body holding `text`, or `None` when this body type cannot hold it (then the
+    /// rejection's body is [`Default::default`]). The default: `None`.
+    fn from_text(text: Bytes) -> Option<Self> {
+        let _ = text;
+        None
     }
-    Response::from_parts(parts, slot.unwrap_or_default())
 }
 
-fn fill_body(slot: &mut dyn Any, bytes: Bytes) {
-    if let Some(slot) = slot.downcast_mut::<Option<http_body_util::Full<Bytes>>>() {
-        *slot = Some(http_body_util::Full::new(bytes));
-    } else if let Some(slot) = slot.downcast_mut::<Option<Bytes>>() {
-        *slot = Some(bytes);
-    } else if let Some(slot) = slot.downcast_mut::<Option<Vec<u8>>>() {
-        *slot = Some(bytes.to_vec());
-    } else if let Some(slot) = slot.downcast_mut::<Option<String>>() {
-        *slot = String::from_utf8(bytes.to_vec()).ok();
-    } else {
-        #[cfg(feature = "axum")]
-        if let Some(slot) = slot.downcast_mut::<Option<axum_core::body::Body>>() {
-            *slot = Some(axum_core::body::Body::from(bytes));
-        }
+impl RejectionBody for Bytes {
+    fn from_text(text: Bytes) -> Option<Self> {
+        Some(text)
     }
+}
+
+impl RejectionBody for Vec<u8> {
+    fn from_text(text: Bytes) -> Option<Self> {
+        Some(text.to_vec())
+    }
+}
+
+impl RejectionBody for String {
+    fn from_text(text: Bytes) -> Option<Self> {
+        String::from_utf8(text.to_vec()).ok()
+    }
+}
+
+impl RejectionBody for http_body_util::Full<Bytes> {
+    fn from_text(text: Bytes) -> Option<Self> {
+        Some(http_body_util::Full::new(text))
+    }
+}
+
+impl RejectionBody for http_body_util::Empty<Bytes> {}
+
+impl<E: 'static> RejectionBody for http_body_util::combinators::BoxBody<Bytes, E> {
+    fn from_text(text: Bytes) -> Option<Self> {
+        use http_body_util::BodyExt as _;
+        Some(http_body_util::Full::new(text).map_err(|never| match never {}).boxed())
+    }
+}
+
+impl<E: 'static> RejectionBody for http_body_util::combinators::UnsyncBoxBody<Bytes, E> {
+    fn from_text(text: Bytes) -> Option<Self> {
+        use http_body_util::BodyExt as _;
+        Some(http_body_util::Full::new(text).map_err(|never| match never {}).boxed_unsync())
+    }
+}
+
+#[cfg(feature = "axum")]
+impl RejectionBody for axum_core::body::Body {
+    fn from_text(text: Bytes) -> Option<Self> {
+        Some(axum_core::body::Body::from(text))
+    }
+}
+
+/// Empty: a tonic server answers gRPC, whose rejections live in the headers.
+#[cfg(feature = "tonic")]
+impl RejectionBody for tonic::body::Body {}
+
+/// Moves a rejection into the service's own body type: the JSON text where the body can
+/// hold it (with its content type), else an empty body. Status and headers are kept.
+pub(crate) fn into_service_response<B: RejectionBody>(response: Response<Bytes>) -> Response<B> {
+    let (mut parts, text) = response.into_parts();
+    let body = match (!text.is_empty()).then(|| B::from_text(text)).flatten() {
+        Some(body) => {
+            if !parts.headers.contains_key(CONTENT_TYPE) {
+                parts.headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            }
+            body
+        }
+        None => B::default(),
+    };
+    Response::from_parts(parts, body)
 }
 
 #[cfg(test)]
@@ -308,6 +383,7 @@ mod tests {
     fn bodies_that_cannot_hold_bytes_stay_empty_without_a_json_content_type() {
         #[derive(Default)]
         struct Opaque;
+        impl RejectionBody for Opaque {}
         let response = Response::new(Bytes::from_static(b"{}"));
         let converted: Response<Opaque> = into_service_response(response);
         assert!(!converted.headers().contains_key(CONTENT_TYPE));
@@ -315,5 +391,57 @@ mod tests {
         assert_eq!(converted.body(), "{}");
         assert_eq!(converted.headers()[CONTENT_TYPE], "application/json");
         assert_eq!(grpc_percent_encode("100% ok\n"), "100%25 ok%0A");
+    }
+
+    /// The JSON text of a rejection, read back from a body of type `B`.
+    fn text_of<B>(body: B) -> String
+    where
+        B: http_body::Body<Data = Bytes>,
+        B::Error: std::fmt::Debug,
+    {
+        use http_body_util::BodyExt as _;
+        let collected = block_on(body.collect());
+        String::from_utf8(collected.unwrap().to_bytes().to_vec()).unwrap()
+    }
+
+    /// Polls a future that never waits (a body already in memory) to its end.
+    fn block_on<F: std::future::Future>(future: F) -> F::Output {
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        runtime.block_on(future)
+    }
+
+    #[test]
+    fn body_types_that_hold_text_get_the_json_and_its_content_type() {
+        let json = r#"{"error":"invalid_token"}"#;
+        let rejection = || Response::new(Bytes::from_static(json.as_bytes()));
+        let full: Response<http_body_util::Full<Bytes>> = into_service_response(rejection());
+        assert_eq!(full.headers()[CONTENT_TYPE], "application/json");
+        assert_eq!(text_of(full.into_body()), json);
+        let boxed: Response<http_body_util::combinators::BoxBody<Bytes, std::io::Error>> =
+            into_service_response(rejection());
+        assert_eq!(text_of(boxed.into_body()), json);
+        let unsync: Response<http_body_util::combinators::UnsyncBoxBody<Bytes, std::convert::Infallible>> =
+            into_service_response(rejection());
+        assert_eq!(text_of(unsync.into_body()), json);
+        let bytes: Response<Bytes> = into_service_response(rejection());
+        assert_eq!(bytes.body(), json);
+        let vec: Response<Vec<u8>> = into_service_response(rejection());
+        assert_eq!(vec.body(), json.as_bytes());
+        // Around a body that holds text, a stream's expiry body holds it too.
+        let expiring: Response<crate::expiry::TokenExpiryBody<http_body_util::Full<Bytes>>> =
+            into_service_response(rejection());
+        assert_eq!(expiring.headers()[CONTENT_TYPE], "application/json");
+        assert_eq!(text_of(expiring.into_body()), json);
+        // An empty body type stays empty, without the JSON content type; a gRPC answer has
+        // no text at all.
+        let empty: Response<http_body_util::Empty<Bytes>> = into_service_response(rejection());
+        assert!(!empty.headers().contains_key(CONTENT_TYPE));
+        let grpc: Response<http_body_util::Full<Bytes>> = into_service_response(Response::new(Bytes::new()));
+        assert!(!grpc.headers().contains_key(CONTENT_TYPE));
+        #[cfg(feature = "axum")]
+        {
+            let axum: Response<axum_core::body::Body> = into_service_response(rejection());
+            assert_eq!(axum.headers()[CONTENT_TYPE], "application/json");
+        }
     }
 }
