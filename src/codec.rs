@@ -8,7 +8,7 @@ use crate::error::ErrorKind;
 
 /// Decodes one base64url segment of a compact token. The engine refuses padding and non-zero
 /// trailing bits: only canonical base64url.
-pub(crate) fn decode_segment(segment: &str) -> Result<Vec<u8>, ErrorKind> {
+pub(crate) fn decode_segment(segment: &[u8]) -> Result<Vec<u8>, ErrorKind> {
     URL_SAFE_NO_PAD.decode(segment).map_err(|_| ErrorKind::Malformed)
 }
 
@@ -19,7 +19,7 @@ const STACK_SEGMENT: usize = 512;
 /// Decodes a segment into a stack buffer when it fits, else onto the heap; `f` reads the
 /// bytes.
 pub(crate) fn with_decoded<T>(
-    segment: &str,
+    segment: &[u8],
     f: impl FnOnce(&[u8]) -> Result<T, ErrorKind>,
 ) -> Result<T, ErrorKind> {
     if segment.len() / 4 * 3 + 3 <= STACK_SEGMENT {
@@ -46,9 +46,9 @@ mod tests {
     #[test]
     fn non_canonical_base64url_is_refused() {
         // "eQ" decodes to 'y'; "eR" has non-zero trailing bits.
-        assert!(decode_segment("eQ").is_ok());
-        assert_eq!(decode_segment("eR").err(), Some(ErrorKind::Malformed));
-        assert_eq!(decode_segment("eQ==").err(), Some(ErrorKind::Malformed));
+        assert!(decode_segment(b"eQ").is_ok());
+        assert_eq!(decode_segment(b"eR").err(), Some(ErrorKind::Malformed));
+        assert_eq!(decode_segment(b"eQ==").err(), Some(ErrorKind::Malformed));
     }
 
     #[test]
@@ -56,8 +56,12 @@ mod tests {
         for length in [0, 10, 380, 384, 385, 2000] {
             let bytes: Vec<u8> = (0..length).map(|i| (i % 251) as u8).collect();
             let segment = URL_SAFE_NO_PAD.encode(&bytes);
-            assert_eq!(with_decoded(&segment, |decoded| Ok(decoded.to_vec())), Ok(bytes), "{length}");
+            assert_eq!(
+                with_decoded(segment.as_bytes(), |decoded| Ok(decoded.to_vec())),
+                Ok(bytes),
+                "{length}"
+            );
         }
-        assert_eq!(with_decoded("a+", |_| Ok(())), Err(ErrorKind::Malformed));
+        assert_eq!(with_decoded(b"a+", |_| Ok(())), Err(ErrorKind::Malformed));
     }
 }

@@ -99,10 +99,11 @@ pub(crate) enum PreparedSource {
 }
 
 /// RFC 6750 `b64token`: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
-fn is_b64token(token: &str) -> bool {
-    let body = token.trim_end_matches('=');
+fn is_b64token(token: &[u8]) -> bool {
+    let padding = token.iter().rev().take_while(|&&b| b == b'=').count();
+    let body = &token[..token.len() - padding];
     // Ranges, not a table, and no early exit: the loop over a whole token vectorizes.
-    let invalid = body.bytes().fold(0u8, |invalid, b| {
+    let invalid = body.iter().fold(0u8, |invalid, &b| {
         let ok = b.is_ascii_alphanumeric() | matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
         invalid | u8::from(!ok)
     });
@@ -112,8 +113,14 @@ fn is_b64token(token: &str) -> bool {
 /// Checks a credential found by [`extract`] against the b64token syntax. The layer runs it
 /// only after a verification failed (a token that verifies is three base64url segments,
 /// which is a b64token), to answer a malformed credential with 400 rather than 401.
-pub(crate) fn validate(token: &str) -> Result<&str, ErrorKind> {
+pub(crate) fn validate(token: &[u8]) -> Result<&[u8], ErrorKind> {
     if is_b64token(token) { Ok(token) } else { Err(ErrorKind::MalformedRequest) }
+}
+
+/// A credential's bytes as text: a header's bytes need not be UTF-8, and a credential
+/// that is not is a malformed request (which decides which error [`extract`] reports).
+pub(crate) fn text(token: &[u8]) -> Result<&str, ErrorKind> {
+    std::str::from_utf8(token).map_err(|_| ErrorKind::MalformedRequest)
 }
 
 /// The one value of a header that must not repeat, if present.
@@ -126,7 +133,7 @@ fn single<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Result<Option<&'a [u
     }
 }
 
-fn bearer(headers: &HeaderMap) -> Result<Option<&str>, ErrorKind> {
+fn bearer(headers: &HeaderMap) -> Result<Option<&[u8]>, ErrorKind> {
     let Some(value) = single(headers, &AUTHORIZATION)? else {
         return Ok(None);
     };
@@ -138,15 +145,15 @@ fn bearer(headers: &HeaderMap) -> Result<Option<&str>, ErrorKind> {
     if value.get(scheme_end) == Some(&b'\t') {
         return Err(ErrorKind::MalformedRequest);
     }
-    let token = std::str::from_utf8(&value[scheme_end..]).map_err(|_| ErrorKind::MalformedRequest)?;
-    Ok(Some(token.trim_start_matches(' ')))
+    let token = &value[scheme_end..];
+    Ok(Some(&token[token.iter().take_while(|&&b| b == b' ').count()..]))
 }
 
 fn header<'a>(
     headers: &'a HeaderMap,
     name: &HeaderName,
     prefix: Option<&str>,
-) -> Result<Option<&'a str>, ErrorKind> {
+) -> Result<Option<&'a [u8]>, ErrorKind> {
     let Some(value) = single(headers, name)? else {
         return Ok(None);
     };
@@ -161,7 +168,7 @@ fn header<'a>(
             _ => return Ok(None),
         },
     };
-    std::str::from_utf8(token).map(Some).map_err(|_| ErrorKind::MalformedRequest)
+    Ok(Some(token))
 }
 
 /// The named cookie, from every `Cookie` field. Read as bytes: another cookie's non-ASCII
@@ -212,31 +219,56 @@ fn query<'a>(uri: &'a Uri, name: &str) -> Result<Option<&'a str>, ErrorKind> {
 /// The credential of a request and where it came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Credential<'a> {
-    pub(crate) token: &'a str,
+    /// The token's bytes. A header's token is not checked to be UTF-8: verification reads
+    /// bytes, and its precheck refuses any byte outside base64url and dots.
+    pub(crate) token: &'a [u8],
     /// True when only cookies carried it: a browser sends cookies on its own, so such a
     /// request may have been started by another site (see [`crate::csrf`]).
     pub(crate) from_cookie: bool,
 }
 
 /// Finds the one credential of a request, or says why there is none or too many. The
-/// token's syntax is not checked here: see [`validate`].
+/// token's syntax is not checked here: see [`validate`]; nor, for a header, that it is
+/// UTF-8 (see [`text`]), except where the answer depends on it: a credential that is not
+/// is a malformed request before any later source is read, as when each was checked on
+/// arrival.
 pub(crate) fn extract<'a>(
     sources: &[PreparedSource],
     headers: &'a HeaderMap,
     uri: &'a Uri,
 ) -> Result<Option<Credential<'a>>, ErrorKind> {
     let mut found: Option<Credential<'a>> = None;
+    // The error a later source gives, unless a credential found before is not UTF-8.
+    let after = |found: &Option<Credential<'a>>, kind: ErrorKind| match found {
+        Some(first) if text(first.token).is_err() => ErrorKind::MalformedRequest,
+        _ => kind,
+    };
     for source in sources {
-        let (token, from_cookie) = match source {
-            PreparedSource::Bearer => (bearer(headers)?, false),
-            PreparedSource::Header { name, prefix } => (header(headers, name, prefix.as_deref())?, false),
-            PreparedSource::Cookie(name) => (cookie(headers, name)?, true),
-            PreparedSource::Query(name) => (query(uri, name)?, false),
+        let token = match source {
+            PreparedSource::Bearer => bearer(headers).map(|token| (token, false)),
+            PreparedSource::Header { name, prefix } => {
+                header(headers, name, prefix.as_deref()).map(|token| (token, false))
+            }
+            PreparedSource::Cookie(name) => {
+                cookie(headers, name).map(|token| (token.map(str::as_bytes), true))
+            }
+            PreparedSource::Query(name) => query(uri, name).map(|token| (token.map(str::as_bytes), false)),
         };
-        let Some(token) = token else { continue };
+        let (token, from_cookie) = match token {
+            Ok((Some(token), from_cookie)) => (token, from_cookie),
+            Ok((None, _)) => continue,
+            Err(kind) => return Err(after(&found, kind)),
+        };
         match &mut found {
             None => found = Some(Credential { token, from_cookie }),
-            Some(first) if first.token != token => return Err(ErrorKind::ConflictingCredentials),
+            Some(first) if first.token != token => {
+                let conflict = if text(token).is_err() {
+                    ErrorKind::MalformedRequest
+                } else {
+                    ErrorKind::ConflictingCredentials
+                };
+                return Err(after(&found, conflict));
+            }
             // The same token in a header too: whoever sent it knew the token.
             Some(first) => first.from_cookie &= from_cookie,
         }
@@ -264,7 +296,7 @@ mod tests {
         let map = headers(pairs);
         let uri: Uri = uri.parse().unwrap();
         extract(sources, &map, &uri)
-            .and_then(|found| found.map(|found| validate(found.token)).transpose())
+            .and_then(|found| found.map(|found| validate(found.token).and_then(text)).transpose())
             .map(|token| token.map(str::to_owned))
     }
 
@@ -342,5 +374,40 @@ mod tests {
         assert_eq!(run(&q, &[], "/x?a=1&access_token=a.b.c"), Ok(Some("a.b.c".into())));
         assert_eq!(run(&q, &[], "/x?access_token=a&access_token=b"), Err(ErrorKind::RepeatedCredential));
         assert_eq!(run(&q, &[], "/x?access_token=a%20b"), Err(ErrorKind::MalformedRequest));
+    }
+
+    /// A header credential that is not UTF-8 is a malformed request wherever it stands, as
+    /// when each source was checked on arrival: before another source's conflict or
+    /// repetition is noticed.
+    #[test]
+    fn a_credential_that_is_not_utf8_is_malformed_before_any_later_conflict() {
+        let raw = |name: &str, value: &[u8]| {
+            let mut map = HeaderMap::new();
+            map.append(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                http::HeaderValue::from_bytes(value).unwrap(),
+            );
+            map
+        };
+        let uri = Uri::from_static("/");
+        let mut bad_bearer = raw("authorization", b"Bearer a.b\xff");
+        let sources = [PreparedSource::Bearer, PreparedSource::Cookie("at".into())];
+        // Alone: found, and malformed once read as text.
+        let found = extract(&sources[..1], &bad_bearer, &uri).unwrap().unwrap();
+        assert_eq!(text(found.token), Err(ErrorKind::MalformedRequest));
+        // Then a different cookie, or a repeated one: still malformed, not a conflict.
+        bad_bearer.append(COOKIE, "at=x.y.z".parse().unwrap());
+        assert_eq!(extract(&sources, &bad_bearer, &uri), Err(ErrorKind::MalformedRequest));
+        bad_bearer.append(COOKIE, "at=x.y.z".parse().unwrap());
+        assert_eq!(extract(&sources, &bad_bearer, &uri), Err(ErrorKind::MalformedRequest));
+        // A cookie first, then a bearer that is not UTF-8: malformed too.
+        let mut cookie_first = raw("authorization", b"Bearer q\xfe");
+        cookie_first.append(COOKIE, "at=x.y.z".parse().unwrap());
+        let sources = [PreparedSource::Cookie("at".into()), PreparedSource::Bearer];
+        assert_eq!(extract(&sources, &cookie_first, &uri), Err(ErrorKind::MalformedRequest));
+        // Valid credentials that differ still conflict.
+        let mut two = raw("authorization", b"Bearer a.b.c");
+        two.append(COOKIE, "at=x.y.z".parse().unwrap());
+        assert_eq!(extract(&sources, &two, &uri), Err(ErrorKind::ConflictingCredentials));
     }
 }

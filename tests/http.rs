@@ -268,6 +268,17 @@ async fn named_header_with_prefix_is_a_token_source() {
 }
 
 #[tokio::test]
+async fn a_bearer_token_that_is_not_utf8_is_a_bad_request() {
+    let layer = || JwtAuthLayer::new(config());
+    for value in [&b"Bearer \xff\xfe"[..], b"Bearer a.b.\xc3"] {
+        let response = oneshot(layer(), request_with(&[("authorization", value)])).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{value:?}");
+        let challenge = response.headers()["www-authenticate"].to_str().unwrap().to_owned();
+        assert!(challenge.contains(r#"error="invalid_request""#), "{challenge}");
+    }
+}
+
+#[tokio::test]
 async fn query_parameter_is_read_only_when_configured() {
     let path = format!("/me?access_token={}", token());
     let base = serve(app(JwtAuthLayer::new(config()))).await;

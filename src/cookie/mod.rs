@@ -227,7 +227,7 @@ impl TokenCookie {
     /// `-._~+/`, trailing `=`; every JWT is one), and a cookie above 4096 bytes, which
     /// browsers drop without a word. The error never contains the token.
     pub fn set(&self, token: &str, max_age: Duration) -> Result<HeaderValue, ConfigError> {
-        if validate(token).is_err() {
+        if validate(token.as_bytes()).is_err() {
             return Err(ConfigError::value(
                 "the token is not a bearer token (letters, digits, -._~+/ and a trailing =), so it \
                  cannot be a cookie value",

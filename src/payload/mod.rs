@@ -30,7 +30,7 @@ use crate::codec::{decode_segment, from_json};
 
 /// The `iss` of an encoded payload, read before the signature is checked: only to pick an
 /// issuer's keys or to refuse a foreign token before any network access, never to trust it.
-pub(crate) fn unverified_issuer(payload_segment: &str) -> Option<String> {
+pub(crate) fn unverified_issuer(payload_segment: &[u8]) -> Option<String> {
     #[derive(Deserialize)]
     struct Issuer {
         iss: Option<String>,

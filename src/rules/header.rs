@@ -57,7 +57,7 @@ const MEMO_HEADER_LENGTH: usize = 512;
 /// parse. A pure function of the segment and the configuration (no key is involved), so
 /// an entry never goes stale; only verified tokens add one, so unsigned junk cannot crowd
 /// out the real headers. Bounded, and evicts like the token cache.
-pub(crate) struct HeaderMemo(quick_cache::sync::Cache<Box<str>, HeaderFacts>);
+pub(crate) struct HeaderMemo(quick_cache::sync::Cache<Box<[u8]>, HeaderFacts>);
 
 impl HeaderMemo {
     pub(crate) fn new() -> Self {
@@ -65,7 +65,7 @@ impl HeaderMemo {
     }
 
     /// The checked header of a token that verified before, if this segment is remembered.
-    pub(crate) fn get(&self, segment: &str) -> Option<HeaderFacts> {
+    pub(crate) fn get(&self, segment: &[u8]) -> Option<HeaderFacts> {
         self.0.get(segment)
     }
 
@@ -75,7 +75,7 @@ impl HeaderMemo {
     }
 
     /// Remembers the header of a token whose signature just verified.
-    pub(crate) fn remember(&self, segment: &str, facts: HeaderFacts) {
+    pub(crate) fn remember(&self, segment: &[u8], facts: HeaderFacts) {
         if segment.len() <= MEMO_HEADER_LENGTH {
             self.0.insert(segment.into(), facts);
         }

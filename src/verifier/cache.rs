@@ -61,7 +61,7 @@ pub(crate) struct TokenCache<C> {
     max_age: i64,
 }
 
-type Entries<C> = Cache<Box<str>, Entry<C>, UnitWeighter, TailHash, DefaultLifecycle<Box<str>, Entry<C>>>;
+type Entries<C> = Cache<Box<[u8]>, Entry<C>, UnitWeighter, TailHash, DefaultLifecycle<Box<[u8]>, Entry<C>>>;
 
 /// How many bytes at the end of a token are hashed: they hold its signature.
 const HASHED_TAIL: usize = 32;
@@ -119,7 +119,7 @@ impl<C> TokenCache<C> {
     /// The cheap coarse clock decides when both bounds are more than a second away from it
     /// (it is never ahead of the precise clock and less than a second behind), the precise
     /// clock otherwise: an entry expires at exactly the second an uncached token would.
-    pub(crate) fn get(&self, token: &str) -> Option<Claims<C>> {
+    pub(crate) fn get(&self, token: &[u8]) -> Option<Claims<C>> {
         if token.len() > MAX_CACHED_TOKEN {
             return None;
         }
@@ -146,7 +146,7 @@ impl<C> TokenCache<C> {
 
     /// Remembers a verification that just passed every check. The maximum age counts from
     /// the coarse clock, which is never ahead: an entry lives at most that long.
-    pub(crate) fn insert(&self, token: &str, claims: &Claims<C>) {
+    pub(crate) fn insert(&self, token: &[u8], claims: &Claims<C>) {
         if token.len() > MAX_CACHED_TOKEN {
             return;
         }

@@ -93,7 +93,7 @@ fn revoked(settings: &Settings, token: &VerifiedToken) -> bool {
 /// revocation. `may_wait` false: a key that only a fetch could bring is a final answer.
 pub(crate) fn verify<C: DeserializeOwned>(
     settings: &Settings,
-    token: &str,
+    token: &[u8],
     may_wait: bool,
 ) -> Result<Claims<C>, Stop> {
     let prechecked = precheck(token, &settings.rules)?;
@@ -175,14 +175,14 @@ impl JwtAuthConfig {
     /// token's kid), this fails with [`ErrorKind::KeysUnavailable`] or
     /// [`ErrorKind::UnknownKey`]. [`verify_async`](Self::verify_async) fetches first.
     pub fn verify_as<C: DeserializeOwned>(&self, token: &str) -> Result<Claims<C>, AuthError> {
-        verify(self.settings(), token, false).map_err(into_error)
+        verify(self.settings(), token.as_bytes(), false).map_err(into_error)
     }
 
     /// Verifies a token into claims of type `C`, fetching a remote key set first when the
     /// token's key is not cached (at most one fetch, shared with concurrent callers and
     /// subject to the remote set's cooldown).
     pub async fn verify_async<C: DeserializeOwned>(&self, token: &str) -> Result<Claims<C>, AuthError> {
-        match verify(self.settings(), token, true) {
+        match verify(self.settings(), token.as_bytes(), true) {
             Err(Stop::Wait(wait)) => {
                 wait.await;
                 self.verify_as(token)
@@ -197,6 +197,6 @@ impl JwtAuthConfig {
     /// request.
     pub fn verify_jws_payload(&self, jws: &str) -> Result<Vec<u8>, AuthError> {
         let settings = self.settings();
-        Ok(verify_signature(jws, &settings.keys.keys, &settings.rules)?.payload)
+        Ok(verify_signature(jws.as_bytes(), &settings.keys.keys, &settings.rules)?.payload)
     }
 }

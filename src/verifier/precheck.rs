@@ -29,15 +29,19 @@ fn outside_compact_charset(b: u8) -> u8 {
     u8::from(!(letter | digit | (b == b'-') | (b == b'_') | (b == b'.')))
 }
 
-/// Splits a compact JWS into its three segments after the size and charset checks.
-fn split_compact(token: &str, max_size: usize) -> Result<(&str, &str, &str), ErrorKind> {
+/// A compact JWS's header, payload and signature segments, still encoded.
+type Segments<'t> = (&'t [u8], &'t [u8], &'t [u8]);
+
+/// Splits a compact JWS into its three segments after the size and charset checks. The
+/// token is read as bytes: one that passes is base64url and dots, and so ASCII.
+fn split_compact(token: &[u8], max_size: usize) -> Result<Segments<'_>, ErrorKind> {
     if token.len() > max_size {
         return Err(ErrorKind::TokenTooLarge);
     }
     // Branch-free over blocks of 32 bytes with byte-wide accumulators (32 dots fit a u8).
     let mut dots = 0usize;
     let mut invalid = 0u8;
-    let mut blocks = token.as_bytes().chunks_exact(32);
+    let mut blocks = token.chunks_exact(32);
     for block in &mut blocks {
         let (mut block_dots, mut block_invalid) = (0u8, 0u8);
         for &byte in block {
@@ -59,22 +63,26 @@ fn split_compact(token: &str, max_size: usize) -> Result<(&str, &str, &str), Err
         4 => return Err(ErrorKind::EncryptedToken),
         _ => return Err(ErrorKind::Malformed),
     }
-    let mut parts = token.splitn(3, '.');
-    match (parts.next(), parts.next(), parts.next()) {
-        (Some(header), Some(payload), Some(signature)) if !header.is_empty() => {
-            Ok((header, payload, signature))
-        }
-        _ => Err(ErrorKind::Malformed),
+    // Two dots: the first from the front and the last from the back are they, and the
+    // scans cross only the short header and signature, not the payload.
+    let (Some(first), Some(last)) =
+        (token.iter().position(|&byte| byte == b'.'), token.iter().rposition(|&byte| byte == b'.'))
+    else {
+        return Err(ErrorKind::Malformed);
+    };
+    match first {
+        0 => Err(ErrorKind::Malformed),
+        _ => Ok((&token[..first], &token[first + 1..last], &token[last + 1..])),
     }
 }
 
 /// A token that passed the precheck and the header rules, waiting for its key.
 pub(crate) struct Prechecked<'t> {
-    token: &'t str,
+    token: &'t [u8],
     signed_len: usize,
-    header_segment: &'t str,
-    payload_segment: &'t str,
-    signature_segment: &'t str,
+    header_segment: &'t [u8],
+    payload_segment: &'t [u8],
+    signature_segment: &'t [u8],
     pub(crate) algorithm: Algorithm,
     pub(crate) kid: Option<Arc<str>>,
     typ: Option<Cow<'static, str>>,
@@ -84,7 +92,7 @@ pub(crate) struct Prechecked<'t> {
 }
 
 /// Size cap, charset, segments, and the header: everything before the key is chosen.
-pub(crate) fn precheck<'t>(token: &'t str, rules: &'t Rules) -> Result<Prechecked<'t>, ErrorKind> {
+pub(crate) fn precheck<'t>(token: &'t [u8], rules: &'t Rules) -> Result<Prechecked<'t>, ErrorKind> {
     let segments = split_compact(token, rules.max_token_size)?;
     let (facts, memo) = match rules.header_memo.get(segments.0) {
         Some(facts) => (facts, None),
@@ -111,7 +119,7 @@ impl<'t> Prechecked<'t> {
     /// Checks the signature with `key` (chosen for this token's kid and algorithm) and
     /// decodes the payload.
     pub(crate) fn verify_with(self, key: &PreparedKey) -> Result<VerifiedJws, ErrorKind> {
-        let message = &self.token.as_bytes()[..self.signed_len];
+        let message = &self.token[..self.signed_len];
         let verified = with_decoded(self.signature_segment, |signature| Ok(key.verify(message, signature)))?;
         if !verified {
             return Err(ErrorKind::InvalidSignature);
@@ -129,13 +137,13 @@ impl<'t> Prechecked<'t> {
     }
 
     /// The payload segment, still encoded.
-    pub(crate) fn payload_segment(&self) -> &'t str {
+    pub(crate) fn payload_segment(&self) -> &'t [u8] {
         self.payload_segment
     }
 }
 
 /// Precheck, header checks, key selection and signature: everything below the claims.
-pub(crate) fn verify_signature(token: &str, keys: &KeySet, rules: &Rules) -> Result<VerifiedJws, ErrorKind> {
+pub(crate) fn verify_signature(token: &[u8], keys: &KeySet, rules: &Rules) -> Result<VerifiedJws, ErrorKind> {
     let prechecked = precheck(token, rules)?;
     let key = keys.select(prechecked.kid.as_deref(), prechecked.algorithm)?;
     prechecked.verify_with(key)
@@ -150,13 +158,13 @@ mod tests {
 
     #[test]
     fn segment_count_and_charset_are_checked_before_decoding() {
-        assert_eq!(split_compact("a.b.c", 100).unwrap(), ("a", "b", "c"));
-        assert_eq!(split_compact("a.b.c.d.e", 100).err(), Some(ErrorKind::EncryptedToken));
-        assert_eq!(split_compact("a.b", 100).err(), Some(ErrorKind::Malformed));
-        assert_eq!(split_compact("a.b.c=", 100).err(), Some(ErrorKind::Malformed));
-        assert_eq!(split_compact("a+.b.c", 100).err(), Some(ErrorKind::Malformed));
-        assert_eq!(split_compact("a.b.c", 4).err(), Some(ErrorKind::TokenTooLarge));
-        assert_eq!(split_compact(".b.c", 100).err(), Some(ErrorKind::Malformed));
+        assert_eq!(split_compact(b"a.b.c", 100).unwrap(), (&b"a"[..], &b"b"[..], &b"c"[..]));
+        assert_eq!(split_compact(b"a.b.c.d.e", 100).err(), Some(ErrorKind::EncryptedToken));
+        assert_eq!(split_compact(b"a.b", 100).err(), Some(ErrorKind::Malformed));
+        assert_eq!(split_compact(b"a.b.c=", 100).err(), Some(ErrorKind::Malformed));
+        assert_eq!(split_compact(b"a+.b.c", 100).err(), Some(ErrorKind::Malformed));
+        assert_eq!(split_compact(b"a.b.c", 4).err(), Some(ErrorKind::TokenTooLarge));
+        assert_eq!(split_compact(b".b.c", 100).err(), Some(ErrorKind::Malformed));
     }
 
     #[test]
@@ -169,12 +177,12 @@ mod tests {
         let segment = "A".repeat(40);
         for at in [0, 31, 32, 63, 64, 100] {
             let mut token = format!("{segment}.{segment}.{segment}").into_bytes();
-            assert!(split_compact(std::str::from_utf8(&token).unwrap(), 8192).is_ok());
+            assert!(split_compact(&token, 8192).is_ok());
             token[at] = b'+';
-            assert_eq!(split_compact(std::str::from_utf8(&token).unwrap(), 8192), Err(ErrorKind::Malformed));
+            assert_eq!(split_compact(&token, 8192), Err(ErrorKind::Malformed));
         }
         let five = [segment.as_str(); 5].join(".");
-        assert_eq!(split_compact(&five, 8192), Err(ErrorKind::EncryptedToken));
+        assert_eq!(split_compact(five.as_bytes(), 8192), Err(ErrorKind::EncryptedToken));
     }
 
     #[test]

@@ -23,7 +23,7 @@ pub(crate) struct Route<'s> {
 /// Chooses the route by the exact `iss` of the (not yet verified) payload when trusted
 /// issuers are configured. A token from no trusted issuer goes to the configuration's own
 /// keys when it has any, else it is refused: no key, no network access.
-pub(crate) fn choose<'s>(settings: &'s Settings, payload_segment: &str) -> Result<Route<'s>, ErrorKind> {
+pub(crate) fn choose<'s>(settings: &'s Settings, payload_segment: &[u8]) -> Result<Route<'s>, ErrorKind> {
     let rules = &settings.rules;
     let own = Route { keys: &settings.keys, issuers: &rules.issuers, audiences: &rules.audiences };
     if settings.routes.is_empty() {
