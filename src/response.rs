@@ -35,7 +35,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{Method, Response, Uri};
 
 use crate::error::{AuthError, ErrorKind, RejectionClass};
@@ -108,12 +108,20 @@ impl Responder {
         &self.realm
     }
 
-    /// The answer to `error`: the application's own, else the default.
+    /// The answer to `error`: the application's own, else the default. Either way it is
+    /// never stored by a cache (`Cache-Control: no-store`, unless the application's answer
+    /// says otherwise itself).
     pub(crate) fn respond(&self, error: &AuthError, request: &RequestHead<'_>) -> Response<Bytes> {
-        self.custom
+        let mut response = self
+            .custom
             .as_ref()
             .and_then(|custom| custom(error, request))
-            .unwrap_or_else(|| default_response(error, request, &self.realm))
+            .unwrap_or_else(|| default_response(error, request, &self.realm));
+        let headers = response.headers_mut();
+        if !headers.contains_key(CACHE_CONTROL) {
+            headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        }
+        response
     }
 }
 
@@ -144,11 +152,15 @@ pub fn bearer_challenge(error: &AuthError, realm: &str) -> Option<HeaderValue> {
     HeaderValue::from_str(&challenge).ok()
 }
 
-/// The default answer to a rejection: RFC 6750 for HTTP, trailers-only for gRPC.
+/// The default answer to a rejection: RFC 6750 for HTTP, trailers-only for gRPC, with
+/// `Cache-Control: no-store` on both.
 pub fn default_response(error: &AuthError, request: &RequestHead<'_>, realm: &str) -> Response<Bytes> {
     let class = error.class();
     let mut response = Response::new(Bytes::new());
     let headers = response.headers_mut();
+    // A rejection is about this request's credential: no cache may keep it (a gRPC one is an
+    // HTTP 200 that a shared cache could otherwise store).
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if let Some(challenge) = bearer_challenge(error, realm) {
         headers.insert(WWW_AUTHENTICATE, challenge);
     }

@@ -1029,3 +1029,62 @@ async fn bearer_followed_by_a_tab_is_a_bad_request_even_for_an_optional_layer() 
             .await;
     assert_eq!(response.status(), StatusCode::OK);
 }
+
+/// `Cache-Control` of a request to `path` with these headers, through a real server.
+async fn cache_control(base: &str, path: &str, headers: &[(&str, &str)]) -> (StatusCode, Option<String>) {
+    let mut request = reqwest::Client::new().get(format!("{base}{path}"));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.unwrap();
+    let value = response.headers().get("cache-control").map(|value| value.to_str().unwrap().to_owned());
+    (response.status(), value)
+}
+
+#[tokio::test]
+async fn every_rejection_says_no_store_so_no_cache_keeps_it() {
+    let guarded = Router::new()
+        .route("/admin", get(me))
+        .route_layer(Require::role("root"))
+        .route("/me", get(me))
+        .layer(JwtAuthLayer::new(config()));
+    let base = serve(guarded).await;
+    let expired = forge_claims(&claims_with(json!({"exp": now() - 3600, "iat": now() - 4000})));
+    let bearer = |token: &str| format!("Bearer {token}");
+    let rejections: [(&str, Vec<(&str, String)>); 5] = [
+        ("/me", vec![]),
+        ("/me", vec![("authorization", "Bearer a b".to_owned())]),
+        ("/me", vec![("authorization", bearer(&expired))]),
+        ("/admin", vec![("authorization", bearer(&token()))]),
+        // A gRPC rejection is an HTTP 200: the one a shared cache would most likely keep.
+        ("/me", vec![("content-type", "application/grpc".to_owned())]),
+    ];
+    for (path, headers) in &rejections {
+        let headers: Vec<(&str, &str)> =
+            headers.iter().map(|(name, value)| (*name, value.as_str())).collect();
+        let (status, value) = cache_control(&base, path, &headers).await;
+        assert_eq!(value.as_deref(), Some("no-store"), "{path} {headers:?}: {status}");
+    }
+    let (status, value) = cache_control(&base, "/me", &[("authorization", &bearer(&token()))]).await;
+    assert_eq!((status, value), (StatusCode::OK, None), "a granted request is the handler's to mark");
+
+    // An application's own answer gets it too, unless it set a Cache-Control of its own.
+    let config = builder()
+        .responder(|error, _| {
+            let mut response = http::Response::builder().status(302).header("location", "/login");
+            if error.kind() == ErrorKind::Expired {
+                response = response.header("cache-control", "private, max-age=0");
+            }
+            Some(response.body(Bytes::new()).unwrap())
+        })
+        .build()
+        .unwrap();
+    let base = serve(app(JwtAuthLayer::new(config))).await;
+    let redirect = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let response = redirect.get(format!("{base}/me")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::FOUND);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let response =
+        redirect.get(format!("{base}/me")).header("authorization", bearer(&expired)).send().await.unwrap();
+    assert_eq!(response.headers()["cache-control"], "private, max-age=0");
+}
