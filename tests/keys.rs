@@ -174,3 +174,31 @@ fn weak_signing_keys_fail_issuer_build() {
     let error = TokenIssuer::builder().build().unwrap_err();
     assert_eq!(error.kind(), ConfigErrorKind::MissingKey, "no key");
 }
+
+#[test]
+fn key_texts_are_refused_as_hmac_secrets_naming_the_setter_meant() {
+    // The classic root of RS256-to-HS256 confusion: the public key, used as a shared secret.
+    let error = JwtAuthConfig::builder().hmac_secret(RSA_PUBLIC).build().unwrap_err();
+    assert_eq!(error.kind(), ConfigErrorKind::InvalidKey);
+    assert!(error.message().contains("VerifyingKey::rsa_pem"), "{error}");
+    let indented = format!("\n  {RSA_PUBLIC}");
+    assert_eq!(
+        JwtAuthConfig::builder().hmac_secret(indented).build().unwrap_err().kind(),
+        ConfigErrorKind::InvalidKey
+    );
+    let jwk = r#"{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","padding":"to 32 bytes"}"#;
+    let error =
+        JwtAuthConfig::builder().key(VerifyingKey::hmac(jwk.as_bytes().to_vec())).build().unwrap_err();
+    assert!(error.message().contains("VerifyingKey::jwk"), "{error}");
+    // The signing side: a private key's PEM given as a secret.
+    let error = TokenIssuer::builder().hmac_secret(RSA_PRIVATE.as_bytes().to_vec()).build().unwrap_err();
+    assert_eq!(error.kind(), ConfigErrorKind::InvalidKey);
+    assert!(error.message().contains("rsa_pem"), "{error}");
+    // A long random secret that merely starts with `{` is still a secret.
+    assert!(
+        JwtAuthConfig::builder()
+            .hmac_secret(b"{not a jwk, just a secret of 32 bytes or more}")
+            .build()
+            .is_ok()
+    );
+}

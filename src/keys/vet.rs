@@ -83,8 +83,24 @@ pub(crate) fn ec_coordinate_len(algorithm: Algorithm) -> Option<usize> {
     }
 }
 
-/// RFC 7518 section 3.2: an HMAC secret at least as long as the hash output.
+/// RFC 7518 section 3.2: an HMAC secret at least as long as the hash output, and not the
+/// text of a key, which is public (a PEM public key or JWK used as a secret is the root of
+/// the RS256-to-HS256 confusion: anyone holding the public key could sign).
 pub(crate) fn hmac(secret: &[u8], algorithm: Algorithm) -> Result<(), String> {
+    let text = secret.trim_ascii_start();
+    if text.starts_with(b"-----BEGIN") {
+        return Err("this HMAC secret is a PEM key, not a shared secret: verify with a public key through \
+                    VerifyingKey::rsa_pem, ec_pem or ed25519_pem (in .key(...)), and sign with a private key \
+                    through TokenIssuer::builder().rsa_pem, ec_pem or ed25519_pem"
+            .to_owned());
+    }
+    if text.starts_with(b"{") && text.windows(5).any(|window| window == b"\"kty\"") {
+        return Err(
+            "this HMAC secret is a JWK, not a shared secret: give a JWK to VerifyingKey::jwk(...) or \
+                    .jwk_set(...), which read its kty (a `kty: oct` JWK is an HMAC secret)"
+                .to_owned(),
+        );
+    }
     let min = match algorithm {
         Algorithm::HS384 => 48,
         Algorithm::HS512 => 64,
