@@ -231,6 +231,17 @@ async fn origin_equal_to_the_host_passes_without_fetch_metadata() {
 }
 
 #[tokio::test]
+async fn an_origin_on_the_sites_host_over_plain_http_is_another_origin() {
+    // The site is https://api.example (behind a TLS proxy: the request names no scheme). A
+    // page served over plain http on the same host is not the site's own.
+    let base = serve(CsrfPolicy::default()).await;
+    let host = [("host", "api.example")];
+    let plain = with_cookie(&base, Method::POST, &[host[0], ("origin", "http://api.example")]).await;
+    assert_refused_as_cross_site(&plain);
+    assert_passed(&with_cookie(&base, Method::POST, &[host[0], ("origin", "https://api.example")]).await);
+}
+
+#[tokio::test]
 async fn trusted_origin_passes_a_cross_site_request() {
     let base = serve(CsrfPolicy::default().trusted_origin(TRUSTED)).await;
     assert_passed(

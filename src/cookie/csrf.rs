@@ -26,9 +26,12 @@ const SEC_FETCH_SITE: HeaderName = HeaderName::from_static("sec-fetch-site");
 ///   user started the request) pass; `same-site` and `cross-site` pass only when the
 ///   `Origin` is one of the [trusted origins](CsrfPolicy::trusted_origin). A sibling
 ///   subdomain is `same-site`, so it needs trusting too.
-/// - Without `Sec-Fetch-Site`: an `Origin` passes when it is trusted, or when its host and
-///   port equal the request's (the `Host` header, or the URI's authority on HTTP/2);
-///   `Origin: null` never passes. No `Origin` either passes: the request comes from
+/// - Without `Sec-Fetch-Site`: an `Origin` passes when it is trusted, or when it is the
+///   request's own origin: the same host and port (the `Host` header, or the URI's authority
+///   on HTTP/2) and the same scheme (the URI's on HTTP/2; else `https`, or `http` for a
+///   loopback host in development). A page served over plain http on the site's host is
+///   another origin. A site served over plain http on another host trusts its own origin
+///   with [`trusted_origin`](CsrfPolicy::trusted_origin). `Origin: null` never passes. No `Origin` either passes: the request comes from
 ///   something that is not a browser (which has no ambient cookies to abuse), or from a
 ///   browser too old to send either header, which this check cannot protect (`SameSite`
 ///   cookies still do).
@@ -148,7 +151,7 @@ impl OriginCheck {
             Some(_) => origin.is_some_and(|origin| self.trusts(origin)),
             None => match origin {
                 None => true,
-                Some(origin) => self.trusts(origin) || same_authority(origin, request),
+                Some(origin) => self.trusts(origin) || same_origin(origin, request),
             },
         }
     }
@@ -169,10 +172,13 @@ fn default_port(scheme: &[u8]) -> Option<&'static [u8]> {
     }
 }
 
-/// True when the origin's host and port are the request's authority (`Host`, or the URI's
-/// authority on HTTP/2), compared without regard to case; a default port on either side
-/// is ignored. `null` and anything that is not `scheme://authority` never match.
-fn same_authority(origin: &[u8], request: &RequestHead<'_>) -> bool {
+/// True when the origin is the request's own: the same scheme, host and port, compared
+/// without regard to case, a default port on either side ignored. The host and port come
+/// from `Host` (or the URI's authority on HTTP/2); the scheme from the URI when it has one
+/// (HTTP/2), else it is `https`, or `http` for a loopback host (127.0.0.0/8, `::1`,
+/// `localhost`: development). `null` and anything that is not `scheme://authority` never
+/// match.
+fn same_origin(origin: &[u8], request: &RequestHead<'_>) -> bool {
     let Some(at) = origin.windows(3).position(|window| window == b"://") else {
         return false;
     };
@@ -187,8 +193,30 @@ fn same_authority(origin: &[u8], request: &RequestHead<'_>) -> bool {
             None => return false,
         },
     };
+    let own_scheme = match request.uri.scheme_str() {
+        Some(scheme) => scheme.as_bytes(),
+        None if is_loopback(authority) => b"http",
+        None => b"https",
+    };
+    if !scheme.eq_ignore_ascii_case(own_scheme) {
+        return false;
+    }
     let port = default_port(scheme);
     without_port(host, port).eq_ignore_ascii_case(without_port(authority, port))
+}
+
+/// True for an authority naming a loopback host: `localhost`, 127.0.0.0/8 or `[::1]`, with
+/// or without a port.
+fn is_loopback(authority: &[u8]) -> bool {
+    let host = match authority.strip_prefix(b"[") {
+        Some(rest) => return rest.split(|&b| b == b']').next() == Some(b"::1"),
+        None => authority.split(|&b| b == b':').next().unwrap_or(authority),
+    };
+    host.eq_ignore_ascii_case(b"localhost")
+        || std::str::from_utf8(host)
+            .ok()
+            .and_then(|host| host.parse::<std::net::Ipv4Addr>().ok())
+            .is_some_and(|address| address.is_loopback())
 }
 
 /// `value` without a trailing default `port`.
@@ -301,8 +329,8 @@ mod tests {
         assert!(post("/", &[("origin", "http://localhost:5173")]));
         assert!(post("/", &[("origin", "https://API.test"), ("host", "api.test")]));
         assert!(post("/", &[("origin", "https://api.test"), ("host", "api.test:443")]));
-        assert!(post("/", &[("origin", "http://api.test:8080"), ("host", "api.test:8080")]));
-        assert!(!post("/", &[("origin", "http://api.test:8081"), ("host", "api.test:8080")]));
+        assert!(!post("/", &[("origin", "https://api.test:8081"), ("host", "api.test:8080")]));
+        assert!(post("/", &[("origin", "https://api.test:8080"), ("host", "api.test:8080")]));
         assert!(!post("/", &[("origin", "https://evil.test"), ("host", "api.test")]));
         assert!(!post("/", &[("origin", "https://api.test.evil.test"), ("host", "api.test")]));
         assert!(!post("/", &[("origin", "null"), ("host", "null")]));
@@ -311,6 +339,28 @@ mod tests {
         // HTTP/2: the authority is in the URI.
         assert!(post("https://api.test/orders", &[("origin", "https://api.test")]));
         assert!(!post("https://api.test/orders", &[("origin", "https://evil.test")]));
+    }
+
+    /// The scheme counts: a page served over plain http on the same host is another origin.
+    #[test]
+    fn without_fetch_metadata_the_origin_scheme_must_be_the_sites() {
+        let check = check(&[]);
+        let post = |uri: &str, pairs: &[(&str, &str)]| allows(&check, Method::POST, uri, pairs);
+        // No scheme in the request (HTTP/1.1): the site is https, unless it is on loopback.
+        assert!(!post("/", &[("origin", "http://api.example"), ("host", "api.example")]));
+        assert!(!post("/", &[("origin", "http://api.example:8080"), ("host", "api.example:8080")]));
+        assert!(post("/", &[("origin", "https://api.example"), ("host", "api.example")]));
+        assert!(post("/", &[("origin", "http://localhost:3000"), ("host", "localhost:3000")]));
+        assert!(post("/", &[("origin", "http://127.0.0.1:3000"), ("host", "127.0.0.1:3000")]));
+        assert!(post("/", &[("origin", "http://[::1]:3000"), ("host", "[::1]:3000")]));
+        assert!(!post(
+            "/",
+            &[("origin", "http://localhost.evil.example"), ("host", "localhost.evil.example")]
+        ));
+        // The request's own scheme, where it has one (HTTP/2).
+        assert!(post("http://api.example/orders", &[("origin", "http://api.example")]));
+        assert!(!post("https://api.example/orders", &[("origin", "http://api.example")]));
+        assert!(!post("http://api.example/orders", &[("origin", "https://api.example")]));
     }
 
     #[test]
