@@ -5,8 +5,17 @@
 //! `realm_access.roles`, Auth0 in `permissions` and `scope`, Entra ID in `roles` and `scp`,
 //! Okta in `groups` and `scp`, Cognito in `cognito:groups` and `scope`. A [`ClaimPath`]
 //! names such a place (dotted; `\.` for a dot inside a name, as in Auth0's namespaced
-//! URL claims) and a [`ClaimPreset`] bundles a provider's paths. Each value may be a string
-//! array, a single string, or a space-separated string.
+//! URL claims) and a [`ClaimPreset`] bundles a provider's paths.
+//!
+//! How a value grants, whatever the provider:
+//!
+//! - an array of strings grants each string, spaces and all (`["user", "admin"]`);
+//! - a string grants one role, the whole string (`"role": "user admin"` is one role named
+//!   `user admin`, never `admin`);
+//! - a string grants the scopes it lists, separated by spaces (U+0020) alone, as RFC 6749
+//!   section 3.3 writes scope (`"scope": "read write"`); a tab, a newline or any other
+//!   character is part of a scope's name, so `"read\tadmin"` grants no `admin`;
+//! - anything else (numbers, objects, `null`) grants nothing.
 //!
 //! Without configuration, roles come from `roles` and `role`, scopes from `scope` and `scp`.
 //! They are resolved once per request, while the payload is read for the claim checks, and
@@ -212,6 +221,23 @@ impl Grants {
         self.names.push_str(name);
         let end = self.names.len();
         self.entries.extend(targets.iter().map(|&target| Entry { target, start, end }));
+    }
+
+    /// Adds the names a string claim holds: for roles the whole string, one role name; for
+    /// scopes its scope-tokens, which RFC 6749 section 3.3 separates by spaces (U+0020)
+    /// alone. An empty string, and empty tokens between spaces, name nothing.
+    pub(crate) fn add_string(&mut self, targets: &[Target], value: &str) {
+        for &target in targets {
+            match target {
+                Target::Roles if !value.is_empty() => self.add(&[Target::Roles], value),
+                Target::Roles => {}
+                Target::Scopes => {
+                    for token in value.split(' ').filter(|token| !token.is_empty()) {
+                        self.add(&[Target::Scopes], token);
+                    }
+                }
+            }
+        }
     }
 
     /// Sorts the names and drops repeats, once every name is in.

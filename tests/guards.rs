@@ -178,6 +178,35 @@ async fn the_tutorials_single_role_claim_is_read_by_default() {
 }
 
 #[tokio::test]
+async fn a_scope_string_splits_at_spaces_only_and_a_role_string_is_one_role() {
+    // RFC 6749 section 3.3 separates scope-tokens by spaces alone: a tab, a newline or a
+    // form feed inside a scope string never reveals another scope.
+    assert_grants(
+        builder().build().unwrap(),
+        Require::scope("admin"),
+        &[
+            (json!({"scope": "read admin"}), true),
+            (json!({"scope": "read\tadmin"}), false),
+            (json!({"scope": "read\nadmin"}), false),
+            (json!({"scope": "read\u{000c}admin"}), false),
+            (json!({"scp": ["read admin"]}), false),
+        ],
+    )
+    .await;
+    // The tutorial's single `role` is one role name, spaces and all.
+    assert_grants(
+        builder().build().unwrap(),
+        Require::role("admin"),
+        &[
+            (json!({"role": "user admin"}), false),
+            (json!({"role": "admin"}), true),
+            (json!({"roles": ["user", "admin"]}), true),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn nested_any_and_all_compose() {
     // admin OR (editor AND scope articles:write)
     let require = Require::role("admin").or(Require::role("editor").and(Require::scope("articles:write")));

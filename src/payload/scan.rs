@@ -46,10 +46,9 @@ struct NodeSeed<'t, 'g> {
 }
 
 impl NodeSeed<'_, '_> {
+    /// A string at this node: a role, or space-separated scopes (see [`Grants::add_string`]).
     fn push(&mut self, value: &str) {
-        for word in value.split_ascii_whitespace() {
-            self.grants.add(&self.tree.collect, word);
-        }
+        self.grants.add_string(&self.tree.collect, value);
     }
 }
 
@@ -1288,7 +1287,7 @@ mod tests {
     fn grants_are_sorted_without_repeats_and_roles_stay_apart_from_scopes() {
         // `both` feeds roles and scopes; names repeat across paths and within one.
         let grants = scan(
-            r#"{"both":["b","a b","b"],"roles":"z b a","scope":"s a s","scp":["", "a"]}"#,
+            r#"{"both":["b","a b","b"],"roles":["z","b","a"],"scope":"s a s","scp":["", "a"]}"#,
             &["both", "roles"],
             &["both", "scope", "scp"],
         )
@@ -1314,6 +1313,29 @@ mod tests {
         );
         let none = Grants::default();
         assert!(none.roles().next().is_none() && !none.has_role("") && !none.has_scope(""));
+    }
+
+    /// RFC 6749 section 3.3: scope-tokens are separated by spaces (U+0020) alone; a role
+    /// string is one role name.
+    #[test]
+    fn strings_split_into_scopes_at_spaces_only_and_a_role_string_is_one_role() {
+        // JSON escapes: a tab, a newline, a form feed, a carriage return, a no-break space.
+        for scope in [r"read\tadmin", r"read\nadmin", r"read\u000cadmin", r"read\radmin", r"read\u00a0admin"]
+        {
+            let grants = scan(&format!(r#"{{"scope":"{scope}"}}"#), &[], &["scope"]).unwrap();
+            assert!(!grants.has_scope("admin") && !grants.has_scope("read"), "{scope}");
+            assert_eq!(grants.scopes().count(), 1, "{scope}");
+        }
+        let grants = scan(r#"{"scope":" read  write "}"#, &[], &["scope"]).unwrap();
+        assert_eq!(grants.scopes().collect::<Vec<_>>(), ["read", "write"]);
+        let grants = scan(r#"{"role":"user admin","roles":" admin"}"#, &["role", "roles"], &[]).unwrap();
+        assert_eq!(grants.roles().collect::<Vec<_>>(), [" admin", "user admin"]);
+        assert!(!grants.has_role("admin") && !grants.has_role("user"));
+        assert_eq!(scan(r#"{"role":""}"#, &["role"], &["role"]).unwrap().roles().count(), 0);
+        // A path that feeds both: one role, the scopes it lists.
+        let grants = scan(r#"{"both":"a b"}"#, &["both"], &["both"]).unwrap();
+        assert_eq!(grants.roles().collect::<Vec<_>>(), ["a b"]);
+        assert_eq!(grants.scopes().collect::<Vec<_>>(), ["a", "b"]);
     }
 
     #[test]
