@@ -22,7 +22,9 @@ use serve::serve;
 use tower::ServiceExt;
 use tower_jwt_auth::{
     Algorithm, Claims, ErrorKind, JwtAuthConfig, JwtAuthLayer, RemoteJwks, TokenIssuer,
-    config::TrustedIssuer, error::ConfigErrorKind, jwks::RemoteJwksBuilder,
+    config::TrustedIssuer,
+    error::ConfigErrorKind,
+    jwks::{JwksErrorKind, RemoteJwksBuilder},
 };
 
 #[path = "support/idp.rs"]
@@ -403,6 +405,74 @@ async fn cached_keys_keep_serving_through_every_fault_and_recover_without_restar
     let status = handle.status();
     assert_eq!((status.ready, status.consecutive_failures, status.last_error), (true, 0, None));
     assert_eq!(get_me(&base, &good).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_refresh_with_no_usable_key_keeps_the_last_good_set() {
+    let rsa = signer(Algorithm::RS256, "rsa-1");
+    let good_keys = jwks_of(&[&rsa]);
+    let provider = Provider::start(good_keys.clone()).await;
+    let jwks = remote(&provider.url()).build().unwrap();
+    let handle = jwks.clone();
+    let base = serve(app(config(jwks))).await;
+    let good = token(&rsa);
+    assert_eq!(get_me(&base, &good).await.status, StatusCode::OK);
+    let enc_only = {
+        let mut key = good_keys["keys"][0].clone();
+        key["use"] = json!("enc");
+        json!({ "keys": [key] })
+    };
+    // 4,000 small entries fit in the default 64 KiB body cap, far past the 100 a set may hold.
+    let too_many = json!({ "keys": vec![json!({"kty": "EC"}); 4000] });
+    for (label, document, kind) in [
+        ("only an encryption key", enc_only, JwksErrorKind::NoUsableKey),
+        ("junk entries", json!({"keys": [1, "two", null]}), JwksErrorKind::NoUsableKey),
+        ("no key at all", json!({"keys": []}), JwksErrorKind::NoUsableKey),
+        ("4,000 entries", too_many, JwksErrorKind::TooManyKeys),
+    ] {
+        provider.set_jwks(document);
+        let error = handle.refresh().await.expect_err("a set with no usable key is a failed fetch");
+        assert_eq!(error.kind(), kind, "{label}");
+        assert_eq!(get_me(&base, &good).await.status, StatusCode::OK, "the last good set stays: {label}");
+        let status = handle.status();
+        assert!(status.ready && status.keys == 1 && status.consecutive_failures >= 1, "{label}: {status:?}");
+    }
+    provider.set_jwks(good_keys);
+    handle.refresh().await.expect("a good set again");
+    assert_eq!(handle.status().consecutive_failures, 0);
+}
+
+#[tokio::test]
+async fn an_empty_set_withdraws_every_key_only_when_allowed() {
+    let rsa = signer(Algorithm::RS256, "rsa-1");
+    let provider = Provider::start(jwks_of(&[&rsa])).await;
+    let jwks = remote(&provider.url()).allow_empty_set(true).build().unwrap();
+    let handle = jwks.clone();
+    let base = serve(app(config(jwks))).await;
+    let good = token(&rsa);
+    assert_eq!(get_me(&base, &good).await.status, StatusCode::OK);
+    provider.set_jwks(json!({"keys": []}));
+    handle.refresh().await.expect("an empty set is a set withdrawn whole, when allowed");
+    assert_invalid_token(&get_me(&base, &good).await, ErrorKind::UnknownKey);
+    // A set whose keys are all unfit is still a failed fetch: nothing was withdrawn.
+    provider.set_jwks(json!({"keys": [{"kty": "RSA", "use": "enc", "n": "AQAB", "e": "AQAB"}]}));
+    assert_eq!(handle.refresh().await.unwrap_err().kind(), JwksErrorKind::NoUsableKey);
+}
+
+#[tokio::test]
+async fn a_first_fetch_with_no_usable_key_answers_503() {
+    let rsa = signer(Algorithm::RS256, "rsa-1");
+    let mut key = jwks_of(&[&rsa])["keys"][0].clone();
+    key["use"] = json!("enc");
+    let provider = Provider::start(json!({ "keys": [key] })).await;
+    let base = serve(app(config(remote(&provider.url()).build().unwrap()))).await;
+    assert_unavailable(&get_me(&base, &token(&rsa)).await);
+}
+
+#[test]
+fn a_key_set_of_no_keys_at_all_is_refused_at_build() {
+    let error = remote("http://127.0.0.1:1/jwks.json").max_keys(0).build().unwrap_err();
+    assert_eq!(error.kind(), ConfigErrorKind::InvalidSetting);
 }
 
 #[tokio::test]

@@ -39,6 +39,13 @@ pub enum JwksErrorKind {
     /// The discovery document's `jwks_uri` is unusable (bad URL, plain http, or another
     /// origin than the issuer's).
     JwksUri,
+    /// The key set holds more entries than its cap
+    /// ([`max_keys`](super::RemoteJwksBuilder::max_keys)).
+    TooManyKeys,
+    /// The key set holds no key fit to verify: every entry was unfit (an encryption key, an
+    /// algorithm outside the allowlist, a kid named twice...), or it was empty (unless
+    /// [`allow_empty_set`](super::RemoteJwksBuilder::allow_empty_set)).
+    NoUsableKey,
 }
 
 impl fmt::Display for JwksErrorKind {
@@ -52,6 +59,8 @@ impl fmt::Display for JwksErrorKind {
             Self::Malformed => f.write_str("the body is not the expected JSON document"),
             Self::IssuerMismatch => f.write_str("the discovery document names another issuer"),
             Self::JwksUri => f.write_str("the discovery document's jwks_uri is not allowed"),
+            Self::TooManyKeys => f.write_str("the key set holds more keys than its cap"),
+            Self::NoUsableKey => f.write_str("the key set holds no key fit to verify"),
         }
     }
 }

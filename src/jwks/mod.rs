@@ -11,7 +11,12 @@
 //!   after that point. One fetch at a time (single-flight).
 //! - **Failures**: the last good set is kept and served for up to 24 h after it was fetched
 //!   (the maximum staleness); retries back off exponentially (1 s doubling to 5 min, with
-//!   jitter). One warning per outage and one line on recovery.
+//!   jitter). One warning per outage and one line on recovery. A document that yields no
+//!   key fit to verify (every key unfit, junk entries, an empty set) is a failure too, so a
+//!   bad publication never throws the good keys away; an empty set counts as withdrawn only
+//!   with [`RemoteJwksBuilder::allow_empty_set`]. A set of more than 100 entries
+//!   ([`RemoteJwksBuilder::max_keys`]) is refused whole before any key is read, and reading
+//!   a set counts against the fetch's timeout.
 //! - **Unknown kid**: one refetch, shared by every request that waits for it, at most once
 //!   per 30 s (the cooldown). Inside the cooldown an unknown kid fails at once with 401, and
 //!   a kid looked up and not found is remembered for one cooldown (the negative cache,
@@ -59,7 +64,9 @@ use jsonwebtoken::Algorithm;
 use reqwest::{Client, Url};
 
 use crate::error::{ConfigError, ErrorKind};
-use crate::keys::{KeySet, PreparedKey, install_default_provider, parse_remote_jwk_set};
+use crate::keys::{
+    KeySet, PreparedKey, RemoteKeys, RemoteSetError, install_default_provider, parse_remote_jwk_set,
+};
 use crate::observe;
 use crate::wait::{KeyWait, Stop};
 
@@ -78,6 +85,8 @@ const DEFAULT_UNKNOWN_KID_COOLDOWN: Duration = Duration::from_secs(30);
 const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default cap on a fetched document's body.
 const DEFAULT_MAX_BODY_SIZE: usize = 64 * 1024;
+/// Default cap on the entries of a fetched key set.
+const DEFAULT_MAX_KEYS: usize = 100;
 
 /// At most this many kids are remembered as not found (for one cooldown); beyond, all are
 /// forgotten at once.
@@ -119,6 +128,8 @@ struct Inner {
     cooldown: Duration,
     algorithms: Vec<Algorithm>,
     rsa_default: Algorithm,
+    max_keys: usize,
+    allow_empty_set: bool,
     current: ArcSwapOption<Snapshot>,
     state: Mutex<State>,
     /// Keys the negative cache's hashes (random per set: kids cannot be chosen to collide).
@@ -238,6 +249,8 @@ pub struct RemoteJwksBuilder {
     cooldown: Duration,
     algorithms: Vec<Algorithm>,
     rsa_default: Algorithm,
+    max_keys: usize,
+    allow_empty_set: bool,
     prefetch: bool,
 }
 
@@ -520,8 +533,9 @@ impl Inner {
         let future = async move {
             let inner = Arc::clone(&guard.inner);
             let timeout = inner.limits.timeout;
-            // One timeout over the whole fetch, discovery and JWKS together.
-            let fetch = tokio::time::timeout(timeout, AssertUnwindSafe(inner.fetch()).catch_unwind());
+            // One timeout over the whole fetch, discovery and JWKS together, and reading it.
+            let deadline = Instant::now().checked_add(timeout).unwrap_or_else(Instant::now);
+            let fetch = tokio::time::timeout(timeout, AssertUnwindSafe(inner.fetch(deadline)).catch_unwind());
             let outcome = match fetch.await {
                 Ok(Ok(outcome)) => outcome,
                 Ok(Err(_panic)) => Err(JwksError::transport()),
@@ -544,7 +558,9 @@ impl Inner {
         shared
     }
 
-    async fn fetch(&self) -> Result<fetch::Fetched, JwksError> {
+    /// Fetches the set (discovering its URL first when needed) and reads it, all within
+    /// the fetch's time budget: a document read after its deadline is a timeout.
+    async fn fetch(&self, deadline: Instant) -> Result<(RemoteKeys, Option<Duration>), JwksError> {
         let jwks_error = |failure| JwksError { failure, discovery: false };
         let url = match &self.location {
             Location::Jwks(url) => url.clone(),
@@ -569,19 +585,29 @@ impl Inner {
                 }
             }
         };
-        fetch::get(&self.client, &url, &self.limits).await.map_err(jwks_error)
+        let fetched = fetch::get(&self.client, &url, &self.limits).await.map_err(jwks_error)?;
+        let remote = parse_remote_jwk_set(&fetched.body, &self.algorithms, self.rsa_default, self.max_keys)
+            .map_err(|error| match error {
+            RemoteSetError::Malformed => jwks_error(JwksErrorKind::Malformed),
+            RemoteSetError::TooManyKeys => jwks_error(JwksErrorKind::TooManyKeys),
+        })?;
+        if Instant::now() > deadline {
+            return Err(jwks_error(JwksErrorKind::Timeout));
+        }
+        // A document with no key to verify with would throw away the last good set: a failed
+        // fetch, unless it is empty on purpose (a set withdrawn whole, when allowed).
+        let withdrawn = remote.skipped == 0 && self.allow_empty_set;
+        if remote.keys.is_empty() && !withdrawn {
+            return Err(jwks_error(JwksErrorKind::NoUsableKey));
+        }
+        Ok((remote, fetched.max_age))
     }
 
     /// Stores a fetched set, or records the failure; ends the fetch in flight.
-    fn apply(&self, outcome: Result<fetch::Fetched, JwksError>) -> Result<(), JwksError> {
+    fn apply(&self, outcome: Result<(RemoteKeys, Option<Duration>), JwksError>) -> Result<(), JwksError> {
         let now = Instant::now();
-        let parsed = outcome.and_then(|fetched| {
-            parse_remote_jwk_set(&fetched.body, &self.algorithms, self.rsa_default)
-                .map(|keys| (keys, fetched.max_age))
-                .map_err(|_| JwksError { failure: JwksErrorKind::Malformed, discovery: false })
-        });
         let mut state = self.lock();
-        match parsed {
+        match outcome {
             Ok((remote, max_age)) => {
                 let ttl = max_age.unwrap_or(self.default_ttl).clamp(self.ttl_bounds.0, self.ttl_bounds.1);
                 let refresh_after = ttl.mul_f64(0.80 + 0.15 * unit_random());
@@ -735,6 +761,8 @@ impl RemoteJwksBuilder {
             cooldown: DEFAULT_UNKNOWN_KID_COOLDOWN,
             algorithms: DEFAULT_REMOTE_ALGORITHMS.to_vec(),
             rsa_default: Algorithm::RS256,
+            max_keys: DEFAULT_MAX_KEYS,
+            allow_empty_set: false,
             prefetch: false,
         }
     }
@@ -817,6 +845,23 @@ impl RemoteJwksBuilder {
         self
     }
 
+    /// The most entries a fetched key set may hold (default 100; providers publish a few).
+    /// A document with more is a failed fetch (`JwksErrorKind::TooManyKeys`): the last good
+    /// set stays in use, as for any failure, and no key of that document is read.
+    pub fn max_keys(mut self, entries: usize) -> Self {
+        self.max_keys = entries;
+        self
+    }
+
+    /// Accepts an empty key set (`{"keys": []}`) as a set withdrawn whole: its tokens then
+    /// fail with 401 until keys are published again. Off by default: an empty document is a
+    /// failed fetch (`JwksErrorKind::NoUsableKey`), like one whose every key is unfit, and
+    /// the last good set stays in use.
+    pub fn allow_empty_set(mut self, allow: bool) -> Self {
+        self.allow_empty_set = allow;
+        self
+    }
+
     /// Starts the first fetch at build when a Tokio runtime is running, instead of at the
     /// first request. The build never waits for it and never fails because of it.
     pub fn prefetch(mut self, prefetch: bool) -> Self {
@@ -874,8 +919,10 @@ impl RemoteJwksBuilder {
                 "the algorithm for RSA keys without `alg` must be an RS* or PS* one",
             ));
         }
-        if self.limits.timeout.is_zero() || self.limits.max_body == 0 {
-            return Err(ConfigError::setting("the fetch timeout and the body cap must be above zero"));
+        if self.limits.timeout.is_zero() || self.limits.max_body == 0 || self.max_keys == 0 {
+            return Err(ConfigError::setting(
+                "the fetch timeout, the body cap and max_keys must be above zero",
+            ));
         }
         if self.ttl_bounds.0 > self.ttl_bounds.1 || self.ttl_bounds.0.is_zero() {
             return Err(ConfigError::setting("the lifetime bounds must satisfy 0 < min <= max"));
@@ -905,6 +952,8 @@ impl RemoteJwksBuilder {
                 cooldown: cap(self.cooldown),
                 algorithms: self.algorithms,
                 rsa_default: self.rsa_default,
+                max_keys: self.max_keys,
+                allow_empty_set: self.allow_empty_set,
                 current: ArcSwapOption::empty(),
                 state: Mutex::new(State::default()),
                 negative_hasher: RandomState::new(),

@@ -165,33 +165,49 @@ pub(crate) fn parse_jwk_set(json: &str) -> Result<Vec<PreparedKey>, String> {
         .collect()
 }
 
-/// What a remote JWK set yielded: the fit keys, and how many were skipped.
+/// What a remote JWK set yielded: the fit keys, and how many entries were skipped.
 #[cfg(feature = "jwks")]
 pub(crate) struct RemoteKeys {
     pub(crate) keys: Vec<PreparedKey>,
     pub(crate) skipped: usize,
 }
 
+/// Why a fetched document yields no key set.
+#[cfg(feature = "jwks")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RemoteSetError {
+    /// Not a JWK set at all.
+    Malformed,
+    /// More entries than the set may hold.
+    TooManyKeys,
+}
+
 /// Parses a JWK set fetched from a remote source, leniently per key: a key that is unfit
 /// (an encryption key, an unknown type or curve, a weak or private key, an `alg` outside
 /// `allowed`) is skipped with a debug log and never spoils the rest of the set. A `kid`
 /// that appears twice is ambiguous: neither copy is kept. Secrets are never admitted.
-/// RSA keys without `alg` verify `rsa_default`. Fails only when the document is not a
-/// JWK set at all.
+/// RSA keys without `alg` verify `rsa_default`. Fails when the document is not a JWK set
+/// at all, or holds more than `max_keys` entries (counted before any key is parsed). Linear
+/// in the document's size.
 #[cfg(feature = "jwks")]
 pub(crate) fn parse_remote_jwk_set(
     json: &[u8],
     allowed: &[Algorithm],
     rsa_default: Algorithm,
-) -> Result<RemoteKeys, String> {
+    max_keys: usize,
+) -> Result<RemoteKeys, RemoteSetError> {
+    use std::collections::HashMap;
+
     #[derive(Deserialize)]
     struct RawSet<'a> {
         #[serde(borrow)]
         keys: Vec<&'a serde_json::value::RawValue>,
     }
-    let set: RawSet<'_> = serde_json::from_slice(json)
-        .map_err(|_| "the document is not a JWK set: a JSON object with a `keys` array".to_string())?;
-    // A kid published twice is ambiguous whether or not both copies are fit: collect the
+    let set: RawSet<'_> = serde_json::from_slice(json).map_err(|_| RemoteSetError::Malformed)?;
+    if set.keys.len() > max_keys {
+        return Err(RemoteSetError::TooManyKeys);
+    }
+    // A kid published twice is ambiguous whether or not both copies are fit: count the
     // kids of every entry first, fit or not.
     #[derive(Deserialize)]
     struct KidOnly {
@@ -202,11 +218,14 @@ pub(crate) fn parse_remote_jwk_set(
         .iter()
         .map(|raw| serde_json::from_str::<KidOnly>(raw.get()).ok().and_then(|entry| entry.kid))
         .collect();
-    let ambiguous = |kid: &str| kids.iter().filter(|other| other.as_deref() == Some(kid)).count() > 1;
+    let mut uses: HashMap<&str, usize> = HashMap::with_capacity(kids.len());
+    for kid in kids.iter().flatten() {
+        *uses.entry(kid).or_default() += 1;
+    }
     let mut keys: Vec<PreparedKey> = Vec::with_capacity(set.keys.len());
     let mut skipped = 0usize;
     for (index, raw) in set.keys.iter().enumerate() {
-        if kids[index].as_deref().is_some_and(ambiguous) {
+        if kids[index].as_deref().is_some_and(|kid| uses[kid] > 1) {
             skipped += 1;
             tracing::debug!(index, "JWK skipped: its kid names more than one key");
             continue;
@@ -279,13 +298,32 @@ mod tests {
             {"kty":"EC","crv":"secp256k1","kid":"k1","x":"AAAA","y":"AAAA"},
             "not an object", 42]}"#;
         let parsed =
-            parse_remote_jwk_set(set, &[Algorithm::EdDSA, Algorithm::RS256], Algorithm::RS256).unwrap();
+            parse_remote_jwk_set(set, &[Algorithm::EdDSA, Algorithm::RS256], Algorithm::RS256, 100).unwrap();
         let kids: Vec<_> = parsed.keys.iter().map(|key| key.kid()).collect();
         assert_eq!(kids, [Some("good")]);
         assert_eq!(parsed.skipped, 10, "a kid shared with an unfit key is ambiguous too");
-        let only_rsa = parse_remote_jwk_set(set, &[Algorithm::RS256], Algorithm::RS256).unwrap();
+        let only_rsa = parse_remote_jwk_set(set, &[Algorithm::RS256], Algorithm::RS256, 100).unwrap();
         assert!(only_rsa.keys.is_empty());
-        assert!(parse_remote_jwk_set(b"[]", &[Algorithm::RS256], Algorithm::RS256).is_err());
+        let not_a_set = parse_remote_jwk_set(b"[]", &[Algorithm::RS256], Algorithm::RS256, 100);
+        assert_eq!(not_a_set.err(), Some(RemoteSetError::Malformed));
+        // More entries than the cap: refused before any key is parsed.
+        let capped = parse_remote_jwk_set(set, &[Algorithm::EdDSA], Algorithm::RS256, 10);
+        assert_eq!(capped.err(), Some(RemoteSetError::TooManyKeys));
+    }
+
+    /// 20,000 entries sharing kids two by two: every one is ambiguous, found by one count
+    /// per kid (the former pairwise check compared every kid with every other: 4 x 10^8
+    /// comparisons here).
+    #[cfg(feature = "jwks")]
+    #[test]
+    fn duplicate_kids_are_found_in_linear_time() {
+        let entries: Vec<String> = (0..20_000)
+            .map(|index| format!(r#"{{"kty":"RSA","kid":"k{}","n":"AQAB","e":"AQAB"}}"#, index / 2))
+            .collect();
+        let set = format!(r#"{{"keys":[{}]}}"#, entries.join(","));
+        let parsed =
+            parse_remote_jwk_set(set.as_bytes(), &[Algorithm::RS256], Algorithm::RS256, 20_000).unwrap();
+        assert_eq!((parsed.keys.len(), parsed.skipped), (0, 20_000));
     }
 
     #[test]

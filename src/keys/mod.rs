@@ -37,7 +37,7 @@ pub use backend::crypto_backend;
 pub(crate) use backend::install_default_provider;
 pub(crate) use jwk::parse_jwk_set;
 #[cfg(feature = "jwks")]
-pub(crate) use jwk::parse_remote_jwk_set;
+pub(crate) use jwk::{RemoteKeys, RemoteSetError, parse_remote_jwk_set};
 
 use crate::error::{ConfigError, ErrorKind};
 
