@@ -174,8 +174,13 @@ macro_rules! key_setters {
         }
 
         /// Verifies tokens whose key is not among the static keys with a remote key set (a
-        /// JWKS URL, or OIDC discovery). Static and remote keys combine: the static ones are
-        /// tried first. See [`RemoteJwks`] for the cache's behaviour.
+        /// JWKS URL, or OIDC discovery). Static and remote keys combine, chosen in this
+        /// order: a static key the token's `kid` names; for a `kid` no static key names, the
+        /// remote set; a static key without a `kid` (for a token without one, or whose `kid`
+        /// the set does not know either); the remote set for any other token. A static key
+        /// without a `kid` never hides the set's keys, and while the set is unreachable a
+        /// token it might sign answers 503, not 401. See [`RemoteJwks`] for the cache's
+        /// behaviour.
         #[cfg(feature = "jwks")]
         pub fn remote_jwks(mut self, remote: RemoteJwks) -> Self {
             self.keys.remote = Some(Ok(remote));

@@ -39,6 +39,9 @@ const AUDIENCE: &str = "api.test";
 const RSA_PRIVATE: &str = include_str!("fixtures/rsa_private.pem");
 const EC_PRIVATE: &str = include_str!("fixtures/ec256_private.pem");
 const ED_PRIVATE: &str = include_str!("fixtures/ed25519_private.pem");
+/// A second RSA key, to stand beside the first as a static key of the same algorithm.
+const RSA2_PRIVATE: &str = include_str!("fixtures/rsa2_private.pem");
+const RSA2_PUBLIC: &str = include_str!("fixtures/rsa2_public.pem");
 
 // ---- the JWKS server ----
 
@@ -473,6 +476,60 @@ async fn a_first_fetch_with_no_usable_key_answers_503() {
 fn a_key_set_of_no_keys_at_all_is_refused_at_build() {
     let error = remote("http://127.0.0.1:1/jwks.json").max_keys(0).build().unwrap_err();
     assert_eq!(error.kind(), ConfigErrorKind::InvalidSetting);
+}
+
+#[tokio::test]
+async fn a_static_key_without_kid_never_hides_the_remote_sets_keys() {
+    // A static RS256 key without a kid beside a remote set of RS256 keys with kids.
+    let remote_signer = signer(Algorithm::RS256, "remote-1");
+    let provider = Provider::start(jwks_of(&[&remote_signer])).await;
+    let config = JwtAuthConfig::builder()
+        .key(tower_jwt_auth::VerifyingKey::rsa_pem(RSA2_PUBLIC))
+        .remote_jwks(remote(&provider.url()).build().unwrap())
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .build()
+        .unwrap();
+    let static_signer = |kid: Option<&str>| {
+        let builder = TokenIssuer::builder().rsa_pem(RSA2_PRIVATE).issuer(ISSUER).audience(AUDIENCE);
+        match kid {
+            Some(kid) => builder.kid(kid),
+            None => builder,
+        }
+        .build()
+        .unwrap()
+    };
+    let base = serve(app(config)).await;
+    // A kid the remote set names goes to the remote set (before: the static key, and 401).
+    assert_eq!(get_me(&base, &token(&remote_signer)).await.status, StatusCode::OK);
+    // The static key still verifies tokens without a kid...
+    assert_eq!(get_me(&base, &token(&static_signer(None))).await.status, StatusCode::OK);
+    // ...and tokens whose kid neither source names (the set is asked first, once).
+    let fetches = provider.fetches();
+    assert_eq!(get_me(&base, &token(&static_signer(Some("local")))).await.status, StatusCode::OK);
+    assert!(provider.fetches() <= fetches + 1, "one refetch at most for an unknown kid");
+    // A token the remote set should know, signed by another key: refused.
+    let impostor = static_signer(Some("remote-1"));
+    assert_invalid_token(&get_me(&base, &token(&impostor)).await, ErrorKind::InvalidSignature);
+}
+
+#[tokio::test]
+async fn with_the_remote_set_down_a_kid_only_it_could_know_is_unavailable_not_invalid() {
+    let remote_signer = signer(Algorithm::RS256, "remote-1");
+    let provider = Provider::start(jwks_of(&[&remote_signer])).await;
+    provider.set_mode(Mode::Status(500));
+    let config = JwtAuthConfig::builder()
+        .key(tower_jwt_auth::VerifyingKey::rsa_pem(RSA2_PUBLIC))
+        .remote_jwks(remote(&provider.url()).build().unwrap())
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .build()
+        .unwrap();
+    let base = serve(app(config)).await;
+    assert_unavailable(&get_me(&base, &token(&remote_signer)).await);
+    // The static key's own tokens, kid or not, verify without the set.
+    let local = TokenIssuer::builder().rsa_pem(RSA2_PRIVATE).issuer(ISSUER).audience(AUDIENCE).kid("local");
+    assert_eq!(get_me(&base, &token(&local.build().unwrap())).await.status, StatusCode::OK);
 }
 
 #[tokio::test]

@@ -118,7 +118,7 @@ pub(crate) fn precheck<'t>(token: &'t [u8], rules: &'t Rules) -> Result<Precheck
 impl<'t> Prechecked<'t> {
     /// Checks the signature with `key` (chosen for this token's kid and algorithm) and
     /// decodes the payload.
-    pub(crate) fn verify_with(self, key: &PreparedKey) -> Result<VerifiedJws, ErrorKind> {
+    pub(crate) fn verify_with(&self, key: &PreparedKey) -> Result<VerifiedJws, ErrorKind> {
         let message = &self.token[..self.signed_len];
         let verified = with_decoded(self.signature_segment, |signature| Ok(key.verify(message, signature)))?;
         if !verified {
@@ -131,7 +131,11 @@ impl<'t> Prechecked<'t> {
         }
         let payload = decode_segment(self.payload_segment)?;
         Ok(VerifiedJws {
-            header: VerifiedHeader { algorithm: key.algorithm(), kid: self.kid, typ: self.typ },
+            header: VerifiedHeader {
+                algorithm: key.algorithm(),
+                kid: self.kid.clone(),
+                typ: self.typ.clone(),
+            },
             payload,
         })
     }

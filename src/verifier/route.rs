@@ -40,40 +40,77 @@ pub(crate) fn choose<'s>(settings: &'s Settings, payload_segment: &[u8]) -> Resu
     }
 }
 
-/// Selects the key and checks the signature: a static key when one fits the token's `kid`
-/// and algorithm, else the remote set (when the static keys know no such key and the set
-/// allows the algorithm). `may_wait`: a key the remote set lacks may be fetched first.
+/// Selects the key and checks the signature. The order:
+///
+/// 1. a static key named by the token's `kid`;
+/// 2. for a `kid` no static key names, the remote set (which may ask to wait for a fetch
+///    when it does not know the kid either);
+/// 3. the one static key without a `kid` for the token's algorithm, for a token without a
+///    `kid`, or one whose `kid` the remote set does not know (or cannot tell, being down:
+///    then a signature that does not verify counts as keys unavailable);
+/// 4. the remote set, for a token no static key fits.
+///
+/// `may_wait`: a key the remote set lacks may be fetched first.
 pub(crate) fn verify_signature(
     route: &Route<'_>,
     prechecked: Prechecked<'_>,
     may_wait: bool,
 ) -> Result<(VerifiedJws, KeyRef), Stop> {
     let source = route.keys;
-    let local_error = match source.keys.select(prechecked.kid.as_deref(), prechecked.algorithm) {
-        Ok(key) => return Ok((prechecked.verify_with(key)?, KeyRef::Static)),
-        Err(kind) => kind,
-    };
+    let (kid, algorithm) = (prechecked.kid.as_deref(), prechecked.algorithm);
+    let local = source.keys.select(kid, algorithm);
     #[cfg(feature = "jwks")]
     if let Some(remote) = &source.remote
-        && matches!(local_error, ErrorKind::UnknownKey | ErrorKind::UnsupportedAlgorithm)
-        && remote.allows(prechecked.algorithm)
+        && remote.allows(algorithm)
     {
-        // A copy of the kid (shared, not copied) so the closure can own the rest.
-        let kid = prechecked.kid.clone();
-        let algorithm = prechecked.algorithm;
-        let payload = prechecked.payload_segment();
-        let issuers = route.issuers;
-        // Refuse a foreign token before any network access.
-        let admit = || match issuers.is_empty()
-            || unverified_issuer(payload).is_some_and(|iss| issuers.contains(&iss))
-        {
+        let named_elsewhere = kid.is_some_and(|kid| !source.keys.has_kid(kid));
+        let verify_static = |key| prechecked.verify_with(key).map(|jws| (jws, KeyRef::Static));
+        match local {
+            Ok(key) if !named_elsewhere => return Ok(verify_static(key)?),
+            // A kid the static keys do not name goes to the remote set first: a static key
+            // without a kid must not hide the set's keys.
+            Ok(key) => {
+                return match verify_remote(route, remote, &prechecked, may_wait) {
+                    Err(Stop::Reject(ErrorKind::UnknownKey)) => Ok(verify_static(key)?),
+                    Err(Stop::Reject(ErrorKind::KeysUnavailable)) => {
+                        verify_static(key).map_err(|error| match error {
+                            ErrorKind::InvalidSignature => ErrorKind::KeysUnavailable.into(),
+                            other => other.into(),
+                        })
+                    }
+                    other => other,
+                };
+            }
+            Err(ErrorKind::UnknownKey | ErrorKind::UnsupportedAlgorithm) => {
+                return verify_remote(route, remote, &prechecked, may_wait);
+            }
+            Err(other) => return Err(other.into()),
+        }
+    }
+    let _ = may_wait;
+    let key = local?;
+    Ok((prechecked.verify_with(key)?, KeyRef::Static))
+}
+
+/// The signature checked with the remote set's key for the token's kid and algorithm,
+/// once the token's (unverified) issuer is one this route accepts: a foreign token is
+/// refused before any network access.
+#[cfg(feature = "jwks")]
+fn verify_remote(
+    route: &Route<'_>,
+    remote: &crate::jwks::RemoteJwks,
+    prechecked: &Prechecked<'_>,
+    may_wait: bool,
+) -> Result<(VerifiedJws, KeyRef), Stop> {
+    let payload = prechecked.payload_segment();
+    let issuers = route.issuers;
+    let admit =
+        || match issuers.is_empty() || unverified_issuer(payload).is_some_and(|iss| issuers.contains(&iss)) {
             true => Ok(()),
             false => Err(ErrorKind::InvalidIssuer),
         };
-        let verify = |key: &PreparedKey| prechecked.verify_with(key).map(|jws| (jws, key.fingerprint()));
-        let (jws, fingerprint) = remote.with_key(kid.as_deref(), algorithm, may_wait, admit, verify)??;
-        return Ok((jws, KeyRef::Remote { set: remote.clone(), fingerprint }));
-    }
-    let _ = may_wait;
-    Err(local_error.into())
+    let verify = |key: &PreparedKey| prechecked.verify_with(key).map(|jws| (jws, key.fingerprint()));
+    let (kid, algorithm) = (prechecked.kid.as_deref(), prechecked.algorithm);
+    let (jws, fingerprint) = remote.with_key(kid, algorithm, may_wait, admit, verify)??;
+    Ok((jws, KeyRef::Remote { set: remote.clone(), fingerprint }))
 }
