@@ -3,7 +3,9 @@
 //! `Claims<C>` answers 401 when the layer did not run or found no credential (optional
 //! mode), as the layer would ([`MissingClaims`]); `Option<Claims<C>>` never rejects. The
 //! type `C` must be the one the layer was built with
-//! ([`JwtAuthLayer::with_claims`](crate::JwtAuthLayer::with_claims)).
+//! ([`JwtAuthLayer::with_claims`](crate::JwtAuthLayer::with_claims)): when the layer
+//! verified the token for another type, `Claims<C>` answers 500 and both extractors log
+//! an error naming `C` (a programming error, not the caller's).
 //!
 //! ```
 //! use axum::{Router, routing::get};
@@ -29,28 +31,53 @@
 //! ```
 
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum_core::response::{IntoResponse, Response};
 use http::request::Parts;
 
-use crate::claims::Claims;
+use crate::claims::{Claims, VerifiedToken};
 use crate::response::{RequestHead, missing_credential};
 
 /// The rejection of the [`Claims`] extractor: the 401 the layer answers to a request
 /// without a credential. Behind an optional layer it is that layer's (its realm, its
 /// responder); without any layer, the default (`realm="api"`). gRPC requests get
-/// `grpc-status` 16.
+/// `grpc-status` 16. A 500 with an empty body when the layer verified the token for
+/// another claims type (see the [module](self) docs).
 #[derive(Debug)]
 pub struct MissingClaims {
     response: http::Response<bytes::Bytes>,
 }
 
 impl MissingClaims {
-    fn for_request(parts: &Parts) -> Self {
+    fn for_request<C: 'static>(parts: &Parts) -> Self {
+        if another_claims_type::<C>(parts) {
+            let mut response = http::Response::new(bytes::Bytes::new());
+            *response.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+            response
+                .headers_mut()
+                .insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("no-store"));
+            return Self { response };
+        }
         let head = RequestHead { method: &parts.method, uri: &parts.uri, headers: &parts.headers };
         Self { response: missing_credential(&parts.extensions, &head) }
     }
+}
+
+/// Whether the layer verified this request's token for a claims type other than `C`
+/// (logged as an error, once per process: every request of that route would repeat it).
+fn another_claims_type<C: 'static>(parts: &Parts) -> bool {
+    static REPORTED: AtomicBool = AtomicBool::new(false);
+    let mismatch = parts.extensions.get::<VerifiedToken>().is_some();
+    if mismatch && !REPORTED.swap(true, Ordering::Relaxed) {
+        tracing::error!(
+            claims = std::any::type_name::<C>(),
+            "the layer verified this request's token, but for another claims type: build it with \
+             JwtAuthLayer::with_claims::<C>() for the C the handler asks for"
+        );
+    }
+    mismatch
 }
 
 impl IntoResponse for MissingClaims {
@@ -67,7 +94,7 @@ where
     type Rejection = MissingClaims;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts.extensions.get::<Claims<C>>().cloned().ok_or_else(|| MissingClaims::for_request(parts))
+        parts.extensions.get::<Claims<C>>().cloned().ok_or_else(|| MissingClaims::for_request::<C>(parts))
     }
 }
 
@@ -79,6 +106,10 @@ where
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Option<Self>, Self::Rejection> {
-        Ok(parts.extensions.get::<Claims<C>>().cloned())
+        let claims = parts.extensions.get::<Claims<C>>().cloned();
+        if claims.is_none() {
+            another_claims_type::<C>(parts);
+        }
+        Ok(claims)
     }
 }

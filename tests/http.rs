@@ -718,6 +718,33 @@ async fn claims_extractor_answers_401_without_the_layer_and_option_never_rejects
     assert_eq!(send(&base, "/lenient", &[]).await.body, "nobody");
 }
 
+#[cfg(feature = "axum")]
+#[tokio::test]
+async fn a_claims_type_other_than_the_layers_is_a_server_error_not_a_401() {
+    #[derive(serde::Deserialize, Clone)]
+    struct Mine {
+        #[allow(dead_code)]
+        sub: String,
+    }
+    async fn strict(_: Claims<Mine>) -> &'static str {
+        "reached"
+    }
+    async fn lenient(claims: Option<Claims<Mine>>) -> &'static str {
+        if claims.is_some() { "someone" } else { "nobody" }
+    }
+    // The layer decodes DefaultClaims; the handlers ask for Mine.
+    let routes = Router::new().route("/strict", get(strict)).route("/lenient", get(lenient));
+    let base = serve(routes.layer(JwtAuthLayer::new(config()))).await;
+    let bearer = format!("Bearer {}", token());
+    let answer = send(&base, "/strict", &[("authorization", &bearer)]).await;
+    assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR, "a valid token is not the caller's fault");
+    assert_eq!(answer.challenge, None, "no challenge: another token would not help");
+    assert_eq!(answer.body, "", "nothing about the server's types reaches the client");
+    assert_eq!(send(&base, "/lenient", &[("authorization", &bearer)]).await.body, "nobody");
+    // Without a credential it is the usual 401.
+    assert_eq!(send(&base, "/strict", &[]).await.status, StatusCode::UNAUTHORIZED);
+}
+
 /// A 401 for a missing credential: the bare challenge with this realm, and the fixed body.
 #[cfg(feature = "axum")]
 fn assert_invalid_missing(answer: &Answer, realm: &str) {
