@@ -780,7 +780,10 @@ impl RemoteJwksBuilder {
         self
     }
 
-    /// Allows plain `http` URLs (loopback development and tests). Off by default: https only.
+    /// Allows plain `http` URLs, for any host: meant for development and tests (a local
+    /// provider, a container on a private network). Keys fetched over plain http can be
+    /// replaced by anyone on the path, so keep it off in production. Off by default: https
+    /// only.
     pub fn allow_http(mut self, allow: bool) -> Self {
         self.limits.allow_http = allow;
         self
@@ -878,8 +881,8 @@ impl RemoteJwksBuilder {
             LocationSpec::Jwks(url) => {
                 if !scheme_allowed(&url, allow_http) {
                     return Err(ConfigError::url(
-                        "the JWKS URL must use https; allow plain http explicitly with .allow_http(true) \
-                         (loopback and tests only)",
+                        "the JWKS URL must use https; allow plain http explicitly with \
+                         RemoteJwks::from_url(url).allow_http(true) (for development and tests)",
                     ));
                 }
                 Location::Jwks(url)
@@ -888,8 +891,8 @@ impl RemoteJwksBuilder {
                 let url = discovery_url(&issuer).map_err(ConfigError::url)?;
                 if !scheme_allowed(&url, allow_http) {
                     return Err(ConfigError::url(
-                        "the issuer URL must use https; allow plain http explicitly with .allow_http(true) \
-                         (loopback and tests only)",
+                        "the issuer URL must use https; allow plain http explicitly with \
+                         RemoteJwks::discover(issuer).allow_http(true) (for development and tests)",
                     ));
                 }
                 Location::Discovery { issuer, url }
