@@ -62,6 +62,15 @@ done
 curl -s -o /dev/null "$base/" || fail "the server did not answer on $base within 30 s"
 pass "the server answers on $base"
 
+# The commands the quickstart prints work as printed: pasted into a shell, in order.
+sed -n 's/^  \([A-Z]*=\|curl \)/\1/p' "$log" >"$work/printed.sh"
+[[ $(grep -c . "$work/printed.sh") -ge 8 ]] || fail "the quickstart printed no commands to try: $(cat "$work/printed.sh")"
+bash -eu "$work/printed.sh" >"$work/printed.out" 2>&1 || fail "the printed commands failed: $(cat "$work/printed.out")"
+for needle in '"username":"alice"' 'Welcome to the admin area, alice' '"refresh_token":"' '204' '"error":"invalid_token"'; do
+  grep -qF -- "$needle" "$work/printed.out" || fail "the printed commands' output lacks $needle: $(cat "$work/printed.out")"
+done
+pass "the printed commands log in, read, refresh and log out"
+
 # request ARGS...: runs curl, leaves the body in $work/body and headers in $work/headers,
 # prints the status code.
 request() {
@@ -128,7 +137,7 @@ pass "a bad token: 401"
 status=$(login alice wrong-password)
 expect_status 401 "$status" "POST /token with a wrong password"
 expect_body '"detail":"Incorrect username or password"' "POST /token with a wrong password"
-expect_header '^www-authenticate: Bearer' "POST /token with a wrong password"
+expect_header '^www-authenticate: Bearer realm="quickstart"' "POST /token with a wrong password"
 pass "a wrong password: 401"
 
 status=$(login mallory wonderland)

@@ -183,16 +183,22 @@ fn auth_config(
 
 fn print_usage(port: u16) {
     let base = format!("http://127.0.0.1:{port}");
-    println!("Listening on {base}. Try:");
+    let field = |name: &str| format!("sed 's/.*\"{name}\":\"\\([^\"]*\\)\".*/\\1/'");
+    println!("Listening on {base}. Try (bob / builder logs in too, but /admin answers him 403):");
     println!();
-    println!("  TOKEN=$(curl -s -d username=alice -d password=wonderland {base}/token \\");
-    println!("    | sed 's/.*\"access_token\":\"\\([^\"]*\\)\".*/\\1/')");
-    println!("  curl -s -H \"Authorization: Bearer $TOKEN\" {base}/users/me");
-    println!("  curl -s -H \"Authorization: Bearer $TOKEN\" {base}/admin");
+    println!("  LOGIN=$(curl -s -d username=alice -d password=wonderland {base}/token)");
+    println!("  TOKEN=$(echo \"$LOGIN\" | {})", field("access_token"));
+    println!("  REFRESH=$(echo \"$LOGIN\" | {})", field("refresh_token"));
+    println!("  curl -s -H \"Authorization: Bearer $TOKEN\" {base}/users/me; echo");
+    println!("  curl -s -H \"Authorization: Bearer $TOKEN\" {base}/admin; echo");
+    println!("  # a new pair; $REFRESH is spent (using it again revokes the session)");
+    println!("  curl -s --data-urlencode \"refresh_token=$REFRESH\" {base}/token/refresh; echo");
+    println!("  # log out: 204, and the token is revoked (401 from now on)");
+    println!(
+        "  curl -s -o /dev/null -w '%{{http_code}}\\n' -X POST -H \"Authorization: Bearer $TOKEN\" {base}/logout"
+    );
+    println!("  curl -s -H \"Authorization: Bearer $TOKEN\" {base}/users/me; echo");
     println!();
-    println!("bob / builder gets a token too, but /admin answers him 403.");
-    println!("POST {base}/token/refresh with refresh_token=... rotates the pair;");
-    println!("POST {base}/logout with the access token revokes the session.");
 }
 
 // ---- passwords ----
@@ -322,7 +328,10 @@ async fn admin(user: Claims<User>) -> Json<serde_json::Value> {
 
 fn bad_credentials() -> Response {
     let body = Json(json!({"detail": "Incorrect username or password"}));
-    (StatusCode::UNAUTHORIZED, [(WWW_AUTHENTICATE, "Bearer")], body).into_response()
+    // The realm the layer's own 401s carry.
+    let challenge = HeaderValue::try_from(format!("Bearer realm=\"{REALM}\""))
+        .unwrap_or(HeaderValue::from_static("Bearer"));
+    (StatusCode::UNAUTHORIZED, [(WWW_AUTHENTICATE, challenge)], body).into_response()
 }
 
 /// RFC 6749 section 5.2; the same answer whatever was wrong with the refresh token.

@@ -45,7 +45,7 @@
 //! | `rust-crypto` | no | the pure-Rust RustCrypto backend instead (used only without `aws-lc-rs`) |
 //! | `axum` | yes | `Claims<C>` and `Option<Claims<C>>` as axum extractors, rejections in axum's body type |
 //! | `jwks` | yes | [`RemoteJwks`]: remote key sets over https, OIDC discovery, [`JwtAuthConfigBuilder::oidc_issuer`] |
-//! | `tonic` | no | rejections in tonic's body type (needed on a tonic server), and tonic's `NamedService` for [`JwtAuth`], [`guard::RequireService`] and [`expiry::TokenExpiry`], to wrap one gRPC service with `add_service` |
+//! | `tonic` | no | (tonic 0.14) rejections in tonic's body type (needed on a tonic server), and tonic's `NamedService` for [`JwtAuth`], [`guard::RequireService`] and [`expiry::TokenExpiry`], to wrap one gRPC service with `add_service` |
 //! | `redis` | no | [`revoke::RedisRevocations`]: a revocation list shared between instances through Redis, each keeping a local copy current by pub/sub (`Revocations::builder().redis(client)`) |
 //! | `metrics` | no | counters through the `metrics` facade: verifications by outcome, token-cache hits, JWKS fetches |
 //!
