@@ -478,18 +478,23 @@ fn a_key_set_of_no_keys_at_all_is_refused_at_build() {
     assert_eq!(error.kind(), ConfigErrorKind::InvalidSetting);
 }
 
-#[tokio::test]
-async fn a_static_key_without_kid_never_hides_the_remote_sets_keys() {
-    // A static RS256 key without a kid beside a remote set of RS256 keys with kids.
-    let remote_signer = signer(Algorithm::RS256, "remote-1");
-    let provider = Provider::start(jwks_of(&[&remote_signer])).await;
-    let config = JwtAuthConfig::builder()
+/// A static RS256 key without a kid (rsa2) beside the provider's remote set.
+fn static_and_remote(provider: &Provider) -> JwtAuthConfig {
+    JwtAuthConfig::builder()
         .key(tower_jwt_auth::VerifyingKey::rsa_pem(RSA2_PUBLIC))
         .remote_jwks(remote(&provider.url()).build().unwrap())
         .issuer(ISSUER)
         .audience(AUDIENCE)
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_static_key_without_kid_never_hides_the_remote_sets_keys() {
+    // A static RS256 key without a kid beside a remote set of RS256 keys with kids.
+    let remote_signer = signer(Algorithm::RS256, "remote-1");
+    let provider = Provider::start(jwks_of(&[&remote_signer])).await;
+    let config = static_and_remote(&provider);
     let static_signer = |kid: Option<&str>| {
         let builder = TokenIssuer::builder().rsa_pem(RSA2_PRIVATE).issuer(ISSUER).audience(AUDIENCE);
         match kid {
@@ -518,13 +523,7 @@ async fn with_the_remote_set_down_a_kid_only_it_could_know_is_unavailable_not_in
     let remote_signer = signer(Algorithm::RS256, "remote-1");
     let provider = Provider::start(jwks_of(&[&remote_signer])).await;
     provider.set_mode(Mode::Status(500));
-    let config = JwtAuthConfig::builder()
-        .key(tower_jwt_auth::VerifyingKey::rsa_pem(RSA2_PUBLIC))
-        .remote_jwks(remote(&provider.url()).build().unwrap())
-        .issuer(ISSUER)
-        .audience(AUDIENCE)
-        .build()
-        .unwrap();
+    let config = static_and_remote(&provider);
     let base = serve(app(config)).await;
     assert_unavailable(&get_me(&base, &token(&remote_signer)).await);
     // The static key's own tokens, kid or not, verify without the set.
