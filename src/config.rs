@@ -295,18 +295,7 @@ impl JwtAuthConfigBuilder {
     #[cfg(feature = "jwks")]
     pub fn oidc_issuer(mut self, issuer: impl Into<String>) -> Self {
         let issuer = issuer.into();
-        let remote = RemoteJwks::discover(&issuer).build();
-        let plain_http = issuer.get(..7).is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"));
-        self.keys.remote = Some(match remote {
-            Err(error) if plain_http && matches!(error.kind(), crate::error::ConfigErrorKind::InvalidUrl) => {
-                Err(ConfigError::url(
-                    "the issuer URL must use https; for a provider on plain http (development and \
-                 tests) use .issuer(url).remote_jwks(RemoteJwks::discover(url).allow_http(true).build()?) \
-                 instead of .oidc_issuer(url)",
-                ))
-            }
-            other => other,
-        });
+        self.keys.remote = Some(RemoteJwks::discover(&issuer).build());
         self.issuers.push(issuer);
         self
     }

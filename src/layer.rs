@@ -1,9 +1,9 @@
 //! The Tower plumbing: [`JwtAuthLayer`], the [`JwtAuth`] service and its [`ResponseFuture`].
 //!
 //! The layer works on any `Service<http::Request<B>, Response = http::Response<ResBody>>`
-//! whose body type can carry a rejection ([`RejectionBody`]):
-//! axum routers, `ServiceBuilder` stacks, hyper services and tonic servers. A rejected request never reaches the inner service, and its future allocates
-//! no box.
+//! whose body type can carry a rejection ([`RejectionBody`]): axum routers, `ServiceBuilder`
+//! stacks, hyper services and tonic servers. A rejected request never reaches the inner
+//! service, and its future allocates no box.
 //!
 //! ```
 //! use http::{Request, Response, StatusCode};

@@ -112,16 +112,17 @@ impl Responder {
     /// never stored by a cache (`Cache-Control: no-store`, unless the application's answer
     /// says otherwise itself).
     pub(crate) fn respond(&self, error: &AuthError, request: &RequestHead<'_>) -> Response<Bytes> {
-        let mut response = self
-            .custom
-            .as_ref()
-            .and_then(|custom| custom(error, request))
-            .unwrap_or_else(|| default_response(error, request, &self.realm));
-        let headers = response.headers_mut();
-        if !headers.contains_key(CACHE_CONTROL) {
-            headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        match self.custom.as_ref().and_then(|custom| custom(error, request)) {
+            Some(mut response) => {
+                let headers = response.headers_mut();
+                if !headers.contains_key(CACHE_CONTROL) {
+                    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                }
+                response
+            }
+            // Says no-store itself.
+            None => default_response(error, request, &self.realm),
         }
-        response
     }
 }
 

@@ -205,18 +205,16 @@ fn same_origin(origin: &[u8], request: &RequestHead<'_>) -> bool {
     without_port(host, port).eq_ignore_ascii_case(without_port(authority, port))
 }
 
-/// True for an authority naming a loopback host: `localhost`, 127.0.0.0/8 or `[::1]`, with
-/// or without a port.
+/// True for an authority naming a loopback host: `localhost`, 127.0.0.0/8 or the IPv6
+/// loopback (in any spelling), with or without a port.
 fn is_loopback(authority: &[u8]) -> bool {
-    let host = match authority.strip_prefix(b"[") {
-        Some(rest) => return rest.split(|&b| b == b']').next() == Some(b"::1"),
-        None => authority.split(|&b| b == b':').next().unwrap_or(authority),
+    let Ok(authority) = std::str::from_utf8(authority) else { return false };
+    let host = match authority.strip_prefix('[') {
+        Some(bracketed) => bracketed.split(']').next().unwrap_or(bracketed),
+        None => authority.split(':').next().unwrap_or(authority),
     };
-    host.eq_ignore_ascii_case(b"localhost")
-        || std::str::from_utf8(host)
-            .ok()
-            .and_then(|host| host.parse::<std::net::Ipv4Addr>().ok())
-            .is_some_and(|address| address.is_loopback())
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// `value` without a trailing default `port`.
@@ -353,6 +351,11 @@ mod tests {
         assert!(post("/", &[("origin", "http://localhost:3000"), ("host", "localhost:3000")]));
         assert!(post("/", &[("origin", "http://127.0.0.1:3000"), ("host", "127.0.0.1:3000")]));
         assert!(post("/", &[("origin", "http://[::1]:3000"), ("host", "[::1]:3000")]));
+        assert!(post(
+            "/",
+            &[("origin", "http://[0:0:0:0:0:0:0:1]:3000"), ("host", "[0:0:0:0:0:0:0:1]:3000")]
+        ));
+        assert!(!post("/", &[("origin", "http://[::2]:3000"), ("host", "[::2]:3000")]));
         assert!(!post(
             "/",
             &[("origin", "http://localhost.evil.example"), ("host", "localhost.evil.example")]
