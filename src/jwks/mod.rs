@@ -973,6 +973,34 @@ impl RemoteJwksBuilder {
     }
 }
 
+/// Not part of the API, and outside semver: what a remote set makes of a fetched document,
+/// for the repository's fuzz targets and the test that replays their corpora. With
+/// `discovery`, the document is read as the OpenID discovery document of the issuer
+/// `https://issuer.example` and yields its `jwks_uri`; else it is read as a JWK set, with the
+/// default algorithms and key cap, and every key it yields is looked up by its kid.
+#[doc(hidden)]
+pub fn __fuzz_document(document: &[u8], discovery: bool) -> Result<usize, JwksErrorKind> {
+    if discovery {
+        return jwks_uri_from_discovery(document, "https://issuer.example", false, false).map(|_| 1);
+    }
+    let remote =
+        parse_remote_jwk_set(document, &DEFAULT_REMOTE_ALGORITHMS, Algorithm::RS256, DEFAULT_MAX_KEYS)
+            .map_err(|error| match error {
+                RemoteSetError::Malformed => JwksErrorKind::Malformed,
+                RemoteSetError::TooManyKeys => JwksErrorKind::TooManyKeys,
+            })?;
+    let kids: Vec<(Option<String>, Algorithm)> =
+        remote.keys.iter().map(|key| (key.kid().map(str::to_owned), key.algorithm())).collect();
+    let keys = KeySet::from_vetted(remote.keys);
+    for (kid, algorithm) in &kids {
+        // A kept kid is unique in its set, so it finds its own key.
+        if kid.is_some() {
+            assert!(keys.select(kid.as_deref(), *algorithm).is_ok(), "a kept kid must find its key");
+        }
+    }
+    Ok(keys.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
