@@ -15,6 +15,7 @@
 //! - a string grants the scopes it lists, separated by spaces (U+0020) alone, as RFC 6749
 //!   section 3.3 writes scope (`"scope": "read write"`); a tab, a newline or any other
 //!   character is part of a scope's name, so `"read\tadmin"` grants no `admin`;
+//! - an empty string grants nothing, alone or in an array;
 //! - anything else (numbers, objects, `null`) grants nothing.
 //!
 //! Without configuration, roles come from `roles` and `role`, scopes from `scope` and `scp`.
@@ -207,9 +208,10 @@ impl Grants {
         }
     }
 
-    /// Adds `name` to each of `targets` (nothing when there is none).
+    /// Adds `name` to each of `targets` (nothing when there is none). An empty string names
+    /// nothing, in an array as alone.
     pub(crate) fn add(&mut self, targets: &[Target], name: &str) {
-        if targets.is_empty() {
+        if targets.is_empty() || name.is_empty() {
             return;
         }
         if self.entries.capacity() == 0 {
@@ -229,8 +231,7 @@ impl Grants {
     pub(crate) fn add_string(&mut self, targets: &[Target], value: &str) {
         for &target in targets {
             match target {
-                Target::Roles if !value.is_empty() => self.add(&[Target::Roles], value),
-                Target::Roles => {}
+                Target::Roles => self.add(&[Target::Roles], value),
                 Target::Scopes => {
                     for token in value.split(' ').filter(|token| !token.is_empty()) {
                         self.add(&[Target::Scopes], token);
@@ -242,10 +243,15 @@ impl Grants {
 
     /// Sorts the names and drops repeats, once every name is in.
     pub(crate) fn finish(mut self) -> Self {
-        let names = &self.names;
+        // Bytes compare as their strings do (UTF-8 keeps the order of code points), without
+        // a char-boundary check per comparison. Tokens often list their names in order and
+        // once each already: one pass finds out, and the sort and the dedup are skipped.
+        let names = self.names.as_bytes();
         let key = |entry: &Entry| (entry.target, &names[entry.start..entry.end]);
-        self.entries.sort_unstable_by(|a, b| key(a).cmp(&key(b)));
-        self.entries.dedup_by(|a, b| key(a) == key(b));
+        if !self.entries.is_sorted_by(|a, b| key(a) < key(b)) {
+            self.entries.sort_unstable_by(|a, b| key(a).cmp(&key(b)));
+            self.entries.dedup_by(|a, b| key(a) == key(b));
+        }
         self.roles = self.entries.partition_point(|entry| entry.target == Target::Roles);
         self
     }

@@ -1332,6 +1332,11 @@ mod tests {
         assert_eq!(grants.roles().collect::<Vec<_>>(), [" admin", "user admin"]);
         assert!(!grants.has_role("admin") && !grants.has_role("user"));
         assert_eq!(scan(r#"{"role":""}"#, &["role"], &["role"]).unwrap().roles().count(), 0);
+        // An empty string in an array names nothing either (found by the structured fuzz
+        // target: `"role": [null, ""]` granted a role named "").
+        let grants = scan(r#"{"roles":["","a",""],"scope":["",""]}"#, &["roles"], &["scope"]).unwrap();
+        assert_eq!(grants.roles().collect::<Vec<_>>(), ["a"]);
+        assert_eq!(grants.scopes().count(), 0);
         // A path that feeds both: one role, the scopes it lists.
         let grants = scan(r#"{"both":"a b"}"#, &["both"], &["both"]).unwrap();
         assert_eq!(grants.roles().collect::<Vec<_>>(), ["a b"]);
