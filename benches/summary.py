@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Print the README's benchmark table from criterion's results (python3 stdlib only).
+"""Print the benchmark tables of benches/README.md from criterion's results (python3 stdlib only).
 
 Run `cargo bench -p tower-jwt-auth-benches` first, then:
 
