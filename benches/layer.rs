@@ -194,6 +194,11 @@ struct Case {
     jwks: serde_json::Value,
 }
 
+/// The crate's name for one of jsonwebtoken's algorithms.
+fn ours(algorithm: Algorithm) -> tower_jwt_auth::Algorithm {
+    format!("{algorithm:?}").parse().expect("every jsonwebtoken algorithm is one of ours")
+}
+
 fn issuer(algorithm: Algorithm) -> TokenIssuer {
     let builder = TokenIssuer::builder();
     let builder = match algorithm {
@@ -204,7 +209,7 @@ fn issuer(algorithm: Algorithm) -> TokenIssuer {
         other => unreachable!("{other:?} is not benchmarked"),
     };
     builder
-        .algorithm(algorithm)
+        .algorithm(ours(algorithm))
         .issuer(ISSUER)
         .audience(AUDIENCE)
         .lifetime(Duration::from_secs(24 * 60 * 60))
@@ -722,9 +727,9 @@ fn remote_configs(cases: &[Case], rt: &Runtime) -> Vec<Option<JwtAuthConfig>> {
                 .default_ttl(Duration::from_secs(24 * 60 * 60))
                 .ttl_bounds(Duration::from_secs(60), Duration::from_secs(24 * 60 * 60))
                 .rsa_algorithm_without_alg(if case.algorithm == Algorithm::PS256 {
-                    Algorithm::PS256
+                    tower_jwt_auth::Algorithm::PS256
                 } else {
-                    Algorithm::RS256
+                    tower_jwt_auth::Algorithm::RS256
                 })
                 .build()
                 .expect("remote jwks");

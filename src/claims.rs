@@ -24,7 +24,7 @@ use std::ops::Deref;
 use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
-use jsonwebtoken::Algorithm;
+use crate::keys::Algorithm;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

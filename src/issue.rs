@@ -36,9 +36,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::{Jwk, PublicKeyUse};
 
+use jsonwebtoken::EncodingKey;
 /// The JWK set type [`TokenIssuer::jwk_set`] returns (jsonwebtoken's).
 pub use jsonwebtoken::jwk::JwkSet;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -48,7 +48,7 @@ use crate::claims::VerifiedToken;
 use crate::clock::{epoch_seconds, now, system_time};
 use crate::config::JwtAuthConfig;
 use crate::error::ConfigError;
-use crate::keys::{VerifyingKey, install_default_provider, vet};
+use crate::keys::{Algorithm, Signer, VerifyingKey, install_default_provider, vet};
 use crate::revoke::{RevocationError, RevocationErrorKind, Revocations};
 use crate::rules::REFRESH_TOKEN_TYPE;
 
@@ -64,8 +64,11 @@ pub struct TokenIssuer {
 }
 
 struct IssuerInner {
-    key: EncodingKey,
-    header: Header,
+    signer: Signer,
+    algorithm: Algorithm,
+    kid: Option<String>,
+    /// The access tokens' header, encoded: `alg`, `typ: JWT` and the `kid`.
+    header: String,
     issuer: Option<String>,
     audiences: Vec<String>,
     lifetime: Duration,
@@ -74,7 +77,8 @@ struct IssuerInner {
     refresh_lifetime: Duration,
     /// `<audience>#refresh` for each audience; without audiences, `#refresh`.
     refresh_audiences: Vec<String>,
-    refresh_header: Header,
+    /// The refresh tokens' header, encoded: `typ: refresh+jwt`.
+    refresh_header: String,
     /// Verifies this issuer's refresh tokens (and nothing else: their `typ` is required).
     refresh_config: JwtAuthConfig,
 }
@@ -82,8 +86,8 @@ struct IssuerInner {
 impl fmt::Debug for TokenIssuer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenIssuer")
-            .field("algorithm", &self.inner.header.alg)
-            .field("kid", &self.inner.header.kid)
+            .field("algorithm", &self.inner.algorithm)
+            .field("kid", &self.inner.kid)
             .field("issuer", &self.inner.issuer)
             .field("audiences", &self.inner.audiences)
             .field("lifetime", &self.inner.lifetime)
@@ -241,10 +245,18 @@ impl TokenIssuer {
         Ok(map)
     }
 
-    fn sign(&self, header: &Header, claims: &Map<String, Value>) -> Result<String, IssueError> {
-        jsonwebtoken::encode(header, claims, &self.inner.key).map_err(|error| {
+    fn sign(&self, header: &str, claims: &Map<String, Value>) -> Result<String, IssueError> {
+        let payload = serde_json::to_vec(claims).map_err(|error| {
+            IssueError::new(IssueErrorKind::Signing, "the claims could not be written as JSON")
+                .caused_by(error)
+        })?;
+        let mut token = format!("{header}.{}", URL_SAFE_NO_PAD.encode(payload));
+        let signature = self.inner.signer.sign(token.as_bytes()).map_err(|error| {
             IssueError::new(IssueErrorKind::Signing, "the token could not be signed").caused_by(error)
-        })
+        })?;
+        token.push('.');
+        token.push_str(&signature);
+        Ok(token)
     }
 
     /// Signs an access token from `claims` as [`issue`](Self::issue) does, plus a refresh
@@ -641,7 +653,8 @@ impl TokenIssuerBuilder {
         self
     }
 
-    /// Signs with an EC private key in PEM (PKCS#8): ES256 on P-256, ES384 on P-384.
+    /// Signs with an EC private key in PEM (PKCS#8): ES256 on P-256, ES384 on P-384, ES512 on
+    /// P-521.
     pub fn ec_pem(mut self, pem: impl AsRef<[u8]>) -> Self {
         self.source = Some(SigningSource::EcPem(pem.as_ref().to_vec()));
         self
@@ -700,48 +713,66 @@ impl TokenIssuerBuilder {
         let source = self.source.ok_or_else(|| {
             ConfigError::missing_key("no signing key is configured; use .hmac_secret(...) or a PEM key")
         })?;
-        let (key, algorithm) = match &source {
+        // The key, its algorithm, and (for ES512, which jsonwebtoken lacks) its public point.
+        let (signer, algorithm, public_jwk) = match &source {
             SigningSource::Hmac(secret) => {
                 let algorithm = self.algorithm.unwrap_or(Algorithm::HS256);
                 vet::hmac(secret, algorithm).map_err(ConfigError::key)?;
-                (EncodingKey::from_secret(secret).map_err(|_| unreadable("a non-empty secret"))?, algorithm)
+                let key = EncodingKey::from_secret(secret).map_err(|_| unreadable("a non-empty secret"))?;
+                (jwt_signer(key, algorithm)?, algorithm, None)
             }
-            SigningSource::RsaPem(pem) => (
-                EncodingKey::from_rsa_pem(pem).map_err(|_| unreadable("an RSA private key in PEM"))?,
-                self.algorithm.unwrap_or(Algorithm::RS256),
-            ),
+            SigningSource::RsaPem(pem) => {
+                let key =
+                    EncodingKey::from_rsa_pem(pem).map_err(|_| unreadable("an RSA private key in PEM"))?;
+                let algorithm = self.algorithm.unwrap_or(Algorithm::RS256);
+                let jwk = public_jwk(&key, algorithm)?;
+                (jwt_signer(key, algorithm)?, algorithm, Some(jwk))
+            }
             SigningSource::EcPem(pem) => {
                 let key =
                     EncodingKey::from_ec_pem(pem).map_err(|_| unreadable("an EC private key in PEM"))?;
-                let algorithm = match self.algorithm {
-                    Some(algorithm) => algorithm,
-                    None if Jwk::from_encoding_key(&key, Algorithm::ES256).is_ok() => Algorithm::ES256,
-                    None => Algorithm::ES384,
-                };
-                (key, algorithm)
+                match Signer::p521(key.as_bytes()) {
+                    Some((signer, point)) => {
+                        let algorithm = self.algorithm.unwrap_or(Algorithm::ES512);
+                        if algorithm != Algorithm::ES512 {
+                            return Err(ConfigError::key(format!(
+                                "{algorithm} does not fit the signing key"
+                            )));
+                        }
+                        (signer, algorithm, Some(p521_jwk(&point)?))
+                    }
+                    None => {
+                        let algorithm = match self.algorithm {
+                            Some(algorithm) => algorithm,
+                            None if Jwk::from_encoding_key(&key, jsonwebtoken::Algorithm::ES256).is_ok() => {
+                                Algorithm::ES256
+                            }
+                            None => Algorithm::ES384,
+                        };
+                        let jwk = public_jwk(&key, algorithm)?;
+                        (jwt_signer(key, algorithm)?, algorithm, Some(jwk))
+                    }
+                }
             }
-            SigningSource::Ed25519Pem(pem) => (
-                EncodingKey::from_ed_pem(pem).map_err(|_| unreadable("an Ed25519 private key in PEM"))?,
-                self.algorithm.unwrap_or(Algorithm::EdDSA),
-            ),
+            SigningSource::Ed25519Pem(pem) => {
+                let key =
+                    EncodingKey::from_ed_pem(pem).map_err(|_| unreadable("an Ed25519 private key in PEM"))?;
+                let algorithm = self.algorithm.unwrap_or(Algorithm::EdDSA);
+                let jwk = public_jwk(&key, algorithm)?;
+                (jwt_signer(key, algorithm)?, algorithm, Some(jwk))
+            }
         };
-        if !key.family().algorithms().contains(&algorithm) {
-            return Err(ConfigError::key(format!("{algorithm:?} does not fit the signing key")));
-        }
-        let (public_jwk, verifying_key) = match &source {
-            SigningSource::Hmac(secret) => {
+        let (public_jwk, verifying_key) = match (&source, public_jwk) {
+            (SigningSource::Hmac(secret), _) => {
                 (None, VerifyingKey::hmac(secret.clone()).with_algorithm(algorithm))
             }
-            _ => {
-                let mut jwk = Jwk::from_encoding_key(&key, algorithm)
-                    .map_err(|_| ConfigError::key(format!(
-                        "the signing key does not fit {algorithm:?} or is too weak (RSA keys need at least 2048 bits)"
-                    )))?;
+            (_, jwk) => {
+                let mut jwk = jwk.ok_or_else(|| ConfigError::key("the signing key has no public half"))?;
                 jwk.common.key_id = self.kid.clone();
                 jwk.common.public_key_use = Some(PublicKeyUse::Signature);
                 let json = serde_json::to_string(&jwk)
                     .map_err(|_| ConfigError::key("the public key could not be written as a JWK"))?;
-                (Some(jwk), VerifyingKey::jwk(json))
+                (Some(jwk), VerifyingKey::jwk(json).with_algorithm(algorithm))
             }
         };
         let verifying_key = match &self.kid {
@@ -750,10 +781,8 @@ impl TokenIssuerBuilder {
         };
         // Vet the public half with the verifier's own rules (RSA size, curve, Ed25519 order).
         verifying_key.prepare("the signing key")?;
-        let mut header = Header::new(algorithm);
-        header.kid = self.kid;
-        let mut refresh_header = header.clone();
-        refresh_header.typ = Some(REFRESH_TOKEN_TYPE.to_owned());
+        let header = encoded_header(algorithm, "JWT", self.kid.as_deref());
+        let refresh_header = encoded_header(algorithm, REFRESH_TOKEN_TYPE, self.kid.as_deref());
         let mut refresh_config = JwtAuthConfig::builder()
             .key(verifying_key.clone())
             .required_type(REFRESH_TOKEN_TYPE)
@@ -773,7 +802,9 @@ impl TokenIssuerBuilder {
         let refresh_config = refresh_config.build()?;
         Ok(TokenIssuer {
             inner: Arc::new(IssuerInner {
-                key,
+                signer,
+                algorithm,
+                kid: self.kid,
                 header,
                 issuer: self.issuer,
                 audiences: self.audiences,
@@ -787,4 +818,48 @@ impl TokenIssuerBuilder {
             }),
         })
     }
+}
+
+/// A header segment: `{"typ":..,"alg":..,"kid":..}` (no `kid` without one), base64url.
+fn encoded_header(algorithm: Algorithm, typ: &str, kid: Option<&str>) -> String {
+    let mut header = serde_json::json!({"typ": typ, "alg": algorithm.name()});
+    if let Some(kid) = kid {
+        header["kid"] = kid.into();
+    }
+    URL_SAFE_NO_PAD.encode(header.to_string())
+}
+
+/// jsonwebtoken's signer, for every algorithm but ES512; refuses an algorithm that does not
+/// fit the key.
+fn jwt_signer(key: EncodingKey, algorithm: Algorithm) -> Result<Signer, ConfigError> {
+    let fits = algorithm.to_jsonwebtoken().is_some_and(|theirs| key.family().algorithms().contains(&theirs));
+    if !fits {
+        return Err(ConfigError::key(format!("{algorithm} does not fit the signing key")));
+    }
+    Signer::jwt(key, algorithm)
+        .ok_or_else(|| ConfigError::key(format!("{algorithm} does not fit the signing key")))
+}
+
+/// The public JWK of a jsonwebtoken key.
+fn public_jwk(key: &EncodingKey, algorithm: Algorithm) -> Result<Jwk, ConfigError> {
+    algorithm.to_jsonwebtoken().and_then(|theirs| Jwk::from_encoding_key(key, theirs).ok()).ok_or_else(|| {
+        ConfigError::key(format!(
+            "the signing key does not fit {algorithm} or is too weak (RSA keys need at least 2048 bits)"
+        ))
+    })
+}
+
+/// The public JWK of a P-521 key, from its uncompressed point. Without `alg`: jsonwebtoken's
+/// JWK type has no ES512, and the curve names the algorithm (RFC 7518 section 3.4).
+fn p521_jwk(point: &[u8]) -> Result<Jwk, ConfigError> {
+    let unreadable = || ConfigError::key("the P-521 public key could not be written as a JWK");
+    let coordinates = point.strip_prefix(&[0x04]).filter(|xy| xy.len() == 132).ok_or_else(unreadable)?;
+    let (x, y) = coordinates.split_at(66);
+    serde_json::from_value(serde_json::json!({
+        "kty": "EC",
+        "crv": "P-521",
+        "x": URL_SAFE_NO_PAD.encode(x),
+        "y": URL_SAFE_NO_PAD.encode(y),
+    }))
+    .map_err(|_| unreadable())
 }

@@ -131,10 +131,10 @@ pub use config::{JwtAuthConfig, JwtAuthConfigBuilder, TokenSource};
 pub use error::{AuthError, ConfigError, ErrorKind};
 pub use guard::Require;
 pub use issue::TokenIssuer;
-pub use jsonwebtoken::Algorithm;
 #[cfg(feature = "jwks")]
 #[cfg_attr(docsrs, doc(cfg(feature = "jwks")))]
 pub use jwks::RemoteJwks;
+pub use keys::Algorithm;
 pub use keys::VerifyingKey;
 pub use layer::{JwtAuth, JwtAuthLayer};
 

@@ -51,7 +51,7 @@ fn token_seeds_verify() {
         (
             "token_asymmetric",
             targets::asymmetric_config(),
-            &["rs256", "ps256", "es256", "es384", "eddsa"][..],
+            &["rs256", "ps256", "es256", "es384", "es512", "eddsa"][..],
         ),
     ] {
         for seed in seeds {

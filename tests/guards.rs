@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use serve::serve;
 use tower_jwt_auth::{
-    Algorithm, JwtAuthConfig, JwtAuthConfigBuilder, JwtAuthLayer, Require, TokenIssuer,
+    JwtAuthConfig, JwtAuthConfigBuilder, JwtAuthLayer, Require, TokenIssuer,
     error::ConfigErrorKind,
     grants::{ClaimPath, ClaimPreset},
 };
@@ -406,7 +406,8 @@ async fn a_role_claim_repeated_in_the_payload_grants_nothing() {
     let message = format!("{header}.{payload}");
     let _ = builder().build().unwrap(); // installs the provider jsonwebtoken's `sign` uses
     let key = jsonwebtoken::EncodingKey::from_secret(SECRET).unwrap();
-    let signature = jsonwebtoken::crypto::sign(message.as_bytes(), &key, Algorithm::HS256).unwrap();
+    let signature =
+        jsonwebtoken::crypto::sign(message.as_bytes(), &key, jsonwebtoken::Algorithm::HS256).unwrap();
     let base = guarded(builder().build().unwrap(), Require::role("admin")).await;
     assert_eq!(status(&base, &format!("{message}.{signature}")).await, StatusCode::UNAUTHORIZED);
 }

@@ -21,8 +21,8 @@ use serde_json::{Value, json};
 use serve::serve;
 use tower::ServiceBuilder;
 use tower_jwt_auth::{
-    Algorithm, Claims, ErrorKind, JwtAuthConfig, JwtAuthConfigBuilder, JwtAuthLayer, Require, TokenIssuer,
-    TokenSource, VerifyingKey, expiry::TokenExpiryLayer,
+    Claims, ErrorKind, JwtAuthConfig, JwtAuthConfigBuilder, JwtAuthLayer, Require, TokenIssuer, TokenSource,
+    VerifyingKey, expiry::TokenExpiryLayer,
 };
 
 const SECRET: &[u8] = b"a test secret that is long enough for HS256!";
@@ -75,7 +75,8 @@ fn forge_with(header: &str, payload: &str, secret: &[u8]) -> String {
     let _ = config(); // installs the crypto provider that jsonwebtoken's `sign` uses
     let message = format!("{}.{}", b64(header.as_bytes()), b64(payload.as_bytes()));
     let key = jsonwebtoken::EncodingKey::from_secret(secret).unwrap();
-    let signature = jsonwebtoken::crypto::sign(message.as_bytes(), &key, Algorithm::HS256).unwrap();
+    let signature =
+        jsonwebtoken::crypto::sign(message.as_bytes(), &key, jsonwebtoken::Algorithm::HS256).unwrap();
     format!("{message}.{signature}")
 }
 

@@ -122,6 +122,7 @@ impl Case {
             "RS256" => Algorithm::RS256,
             "ES256" => Algorithm::ES256,
             "ES384" => Algorithm::ES384,
+            "ES512" => Algorithm::ES512,
             "EdDSA" => Algorithm::EdDSA,
             other => panic!("no case for {other}"),
         }
@@ -134,6 +135,7 @@ impl Case {
             "RS256" => VerifyingKey::rsa_pem(read_fixture("rsa_public.pem")),
             "ES256" => VerifyingKey::ec_pem(read_fixture("ec256_public.pem")),
             "ES384" => VerifyingKey::ec_pem(read_fixture("ec384_public.pem")),
+            "ES512" => VerifyingKey::ec_pem(read_fixture("ec521_public.pem")),
             "EdDSA" => VerifyingKey::ed25519_pem(read_fixture("ed25519_public.pem")),
             other => panic!("no case for {other}"),
         }
@@ -147,6 +149,7 @@ impl Case {
             "RS256" => builder.rsa_pem(read_fixture("rsa_private.pem")),
             "ES256" => builder.ec_pem(read_fixture("ec256_private.pem")),
             "ES384" => builder.ec_pem(read_fixture("ec384_private.pem")),
+            "ES512" => builder.ec_pem(read_fixture("ec521_private.pem")),
             "EdDSA" => builder.ed25519_pem(read_fixture("ed25519_private.pem")),
             other => panic!("no case for {other}"),
         };
@@ -165,6 +168,9 @@ fn es256() -> Case {
 }
 fn es384() -> Case {
     Case::pem("ES384", "ec384")
+}
+fn es512() -> Case {
+    Case::pem("ES512", "ec521")
 }
 fn eddsa() -> Case {
     Case::pem("EdDSA", "ed25519")
@@ -257,28 +263,30 @@ fn our_tokens_verify_in(library: &str, cases: &[Case]) {
 
 #[test]
 fn pyjwt_tokens_verify_here() {
-    python_tokens_verify_here("pyjwt", &[hs256(), rs256(), es256(), es384(), eddsa()]);
+    python_tokens_verify_here("pyjwt", &[hs256(), rs256(), es256(), es384(), es512(), eddsa()]);
 }
 
 #[test]
 fn python_jose_tokens_verify_here() {
-    python_tokens_verify_here("python-jose", &[hs256(), rs256(), es256(), es384()]);
+    python_tokens_verify_here("python-jose", &[hs256(), rs256(), es256(), es384(), es512()]);
 }
 
 #[test]
 fn our_tokens_verify_in_pyjwt() {
-    our_tokens_verify_in("pyjwt", &[hs256(), rs256(), es256(), es384(), eddsa()]);
+    our_tokens_verify_in("pyjwt", &[hs256(), rs256(), es256(), es384(), es512(), eddsa()]);
 }
 
 #[test]
 fn our_tokens_verify_in_python_jose() {
-    our_tokens_verify_in("python-jose", &[hs256(), rs256(), es256(), es384()]);
+    our_tokens_verify_in("python-jose", &[hs256(), rs256(), es256(), es384(), es512()]);
 }
 
 #[test]
 fn our_published_jwk_set_verifies_our_tokens_in_pyjwt() {
     let python = python();
-    for (case, stem) in [(rs256(), "rsa"), (es256(), "ec256"), (es384(), "ec384"), (eddsa(), "ed25519")] {
+    for (case, stem) in
+        [(rs256(), "rsa"), (es256(), "ec256"), (es384(), "ec384"), (es512(), "ec521"), (eddsa(), "ed25519")]
+    {
         let pem = read_fixture(&format!("{stem}_private.pem"));
         let builder = match case.alg {
             "RS256" => TokenIssuer::builder().rsa_pem(pem),

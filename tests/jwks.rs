@@ -38,6 +38,7 @@ const ISSUER: &str = "https://issuer.test";
 const AUDIENCE: &str = "api.test";
 const RSA_PRIVATE: &str = include_str!("fixtures/rsa_private.pem");
 const EC_PRIVATE: &str = include_str!("fixtures/ec256_private.pem");
+const EC521_PRIVATE: &str = include_str!("fixtures/ec521_private.pem");
 const ED_PRIVATE: &str = include_str!("fixtures/ed25519_private.pem");
 /// A second RSA key, to stand beside the first as a static key of the same algorithm.
 const RSA2_PRIVATE: &str = include_str!("fixtures/rsa2_private.pem");
@@ -184,6 +185,7 @@ fn signer(algorithm: Algorithm, kid: &str) -> TokenIssuer {
     match algorithm {
         Algorithm::RS256 | Algorithm::PS256 => builder.rsa_pem(RSA_PRIVATE).algorithm(algorithm),
         Algorithm::ES256 => builder.ec_pem(EC_PRIVATE),
+        Algorithm::ES512 => builder.ec_pem(EC521_PRIVATE),
         Algorithm::EdDSA => builder.ed25519_pem(ED_PRIVATE),
         other => panic!("no fixture for {other:?}"),
     }
@@ -309,6 +311,25 @@ async fn a_thousand_concurrent_cold_requests_cause_exactly_one_fetch() {
     let base = serve(router).await;
     assert_eq!(get_me(&base, &token).await.body, "alice");
     assert_eq!(provider.fetches(), 1);
+}
+
+/// ES512 (P-521) from a remote set, over a real socket: the set the issuer publishes (a
+/// P-521 JWK, which carries no `alg`) is fetched, and its tokens verify, beside an RSA key.
+/// A set that allows only RS256 skips the P-521 key, so its tokens are refused.
+#[tokio::test]
+async fn an_es512_key_from_a_remote_set_verifies_its_tokens() {
+    let p521 = signer(Algorithm::ES512, "p521-1");
+    let rsa = signer(Algorithm::RS256, "rsa-1");
+    let provider = Provider::start(jwks_of(&[&rsa, &p521])).await;
+    let base = serve(app(config(remote(&provider.url()).build().unwrap()))).await;
+    assert_eq!(get_me(&base, &token(&p521)).await.body, "alice");
+    assert_eq!(get_me(&base, &token(&rsa)).await.body, "alice");
+    assert_eq!(provider.fetches(), 1);
+
+    let rsa_only = remote(&provider.url()).algorithms([Algorithm::RS256]).build().unwrap();
+    let base = serve(app(config(rsa_only))).await;
+    assert_eq!(get_me(&base, &token(&rsa)).await.status, StatusCode::OK);
+    assert_eq!(get_me(&base, &token(&p521)).await.status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

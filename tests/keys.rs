@@ -13,6 +13,8 @@ const RSA_PUBLIC_DER: &[u8] = include_bytes!("fixtures/rsa_public.der");
 const RSA1024_PUBLIC: &str = include_str!("fixtures/rsa1024_public.pem");
 const EC256_PRIVATE: &str = include_str!("fixtures/ec256_private.pem");
 const EC256_PUBLIC: &str = include_str!("fixtures/ec256_public.pem");
+const EC521_PRIVATE: &str = include_str!("fixtures/ec521_private.pem");
+const EC521_PUBLIC: &str = include_str!("fixtures/ec521_public.pem");
 const EC384_PRIVATE: &str = include_str!("fixtures/ec384_private.pem");
 const EC384_PUBLIC: &str = include_str!("fixtures/ec384_public.pem");
 const ED25519_PRIVATE: &str = include_str!("fixtures/ed25519_private.pem");
@@ -54,6 +56,11 @@ fn every_supported_key_format_verifies_its_own_tokens() {
     )
     .unwrap();
     round_trip(
+        TokenIssuer::builder().ec_pem(EC521_PRIVATE).build().unwrap(),
+        VerifyingKey::ec_pem(EC521_PUBLIC),
+    )
+    .unwrap();
+    round_trip(
         TokenIssuer::builder().ed25519_pem(ED25519_PRIVATE).build().unwrap(),
         VerifyingKey::ed25519_pem(ED25519_PUBLIC),
     )
@@ -81,6 +88,7 @@ fn published_jwk_set_verifies_the_issuers_tokens() {
         TokenIssuer::builder().rsa_pem(RSA_PRIVATE).kid("rsa-1").build().unwrap(),
         TokenIssuer::builder().ec_pem(EC256_PRIVATE).kid("ec-1").build().unwrap(),
         TokenIssuer::builder().ec_pem(EC384_PRIVATE).kid("ec-2").build().unwrap(),
+        TokenIssuer::builder().ec_pem(EC521_PRIVATE).kid("ec-3").build().unwrap(),
         TokenIssuer::builder().ed25519_pem(ED25519_PRIVATE).kid("ed-1").build().unwrap(),
     ] {
         let jwks = serde_json::to_string(&issuer.jwk_set()).unwrap();
@@ -201,4 +209,43 @@ fn key_texts_are_refused_as_hmac_secrets_naming_the_setter_meant() {
             .build()
             .is_ok()
     );
+}
+
+/// ES512 on P-521, on whichever backend is compiled: a PEM key and a JWK verify ES512 alone,
+/// the issuer signs it (and refuses another algorithm for the key), the published JWK names
+/// the curve, and a P-521 key can never verify ES256 or ES384.
+#[test]
+fn es512_on_p521_works_from_pem_jwk_and_the_issuer() {
+    let issuer = TokenIssuer::builder().ec_pem(EC521_PRIVATE).kid("p521").build().unwrap();
+    let token = issuer.issue(&claims()).unwrap();
+    let config = JwtAuthConfig::builder().key(VerifyingKey::ec_pem(EC521_PUBLIC)).build().unwrap();
+    let verified = config.verify(&token).unwrap();
+    assert_eq!(verified.header().algorithm(), Algorithm::ES512);
+    assert_eq!(verified.header().kid(), Some("p521"));
+
+    let jwk = serde_json::to_value(issuer.jwk_set()).unwrap()["keys"][0].clone();
+    assert_eq!(jwk["crv"], "P-521");
+    assert_eq!(jwk["kty"], "EC");
+    assert!(jwk.get("d").is_none());
+    let from_jwk = JwtAuthConfig::builder().key(VerifyingKey::jwk(jwk.to_string())).build().unwrap();
+    assert_eq!(from_jwk.verify(&token).unwrap().sub.as_deref(), Some("alice"));
+
+    // A tampered signature, and a token naming another algorithm, are refused.
+    let mut tampered = token.clone();
+    let last = tampered.pop().unwrap();
+    tampered.push(if last == 'A' { 'B' } else { 'A' });
+    assert_eq!(config.verify(&tampered).unwrap_err().kind(), ErrorKind::InvalidSignature);
+    for algorithm in [Algorithm::ES256, Algorithm::ES384] {
+        let message = build_error(VerifyingKey::ec_pem(EC521_PUBLIC).with_algorithm(algorithm));
+        assert!(message.contains(algorithm.name()), "{message}");
+        let error = TokenIssuer::builder().ec_pem(EC521_PRIVATE).algorithm(algorithm).build().unwrap_err();
+        assert!(error.message().contains(algorithm.name()), "{}", error.message());
+    }
+    // A P-256 key cannot be made to verify ES512 either.
+    assert!(
+        build_error(VerifyingKey::ec_pem(EC256_PUBLIC).with_algorithm(Algorithm::ES512)).contains("ES512")
+    );
+    let mut short = jwk.clone();
+    short["x"] = "AQAB".into();
+    assert!(build_error(VerifyingKey::jwk(short.to_string())).contains("66 bytes"));
 }

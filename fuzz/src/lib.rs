@@ -11,10 +11,10 @@ use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use arbitrary::{Arbitrary, Unstructured};
-use jsonwebtoken::{Algorithm, EncodingKey};
+use jsonwebtoken::EncodingKey;
 use serde_json::{Map, Value};
 use tower_jwt_auth::grants::ClaimPath;
-use tower_jwt_auth::{ErrorKind, JwtAuthConfig, TokenSource, VerifyingKey};
+use tower_jwt_auth::{Algorithm, ErrorKind, JwtAuthConfig, TokenSource, VerifyingKey};
 
 /// The HMAC secret every HMAC target signs and verifies with.
 pub const SECRET: &[u8] = b"the fuzz targets' secret, 32 bytes or more";
@@ -28,6 +28,7 @@ const MAX_LIFETIME: i64 = 3600;
 const RSA_PUBLIC: &str = include_str!("../../tests/fixtures/rsa_public.pem");
 const EC256_PUBLIC: &str = include_str!("../../tests/fixtures/ec256_public.pem");
 const EC384_PUBLIC: &str = include_str!("../../tests/fixtures/ec384_public.pem");
+const EC521_PUBLIC: &str = include_str!("../../tests/fixtures/ec521_public.pem");
 const ED25519_PUBLIC: &str = include_str!("../../tests/fixtures/ed25519_public.pem");
 
 /// Builds a configuration once per process.
@@ -62,6 +63,7 @@ pub fn asymmetric_config() -> JwtAuthConfig {
         .key(VerifyingKey::rsa_pem(RSA_PUBLIC).with_algorithm(Algorithm::PS256).with_kid("pss"))
         .key(VerifyingKey::ec_pem(EC256_PUBLIC).with_kid("ec"))
         .key(VerifyingKey::ec_pem(EC384_PUBLIC))
+        .key(VerifyingKey::ec_pem(EC521_PUBLIC).with_kid("p521"))
         .key(VerifyingKey::ed25519_pem(ED25519_PUBLIC).with_kid("ed"))
         .build()
         .expect("the asymmetric configuration builds")
@@ -84,7 +86,7 @@ pub fn token_hmac(data: &[u8]) {
     verify_text(once(&CONFIG, hmac_config), data);
 }
 
-/// A token against static RS256, PS256, ES256, ES384 and EdDSA keys.
+/// A token against static RS256, PS256, ES256, ES384, ES512 and EdDSA keys.
 pub fn token_asymmetric(data: &[u8]) {
     static CONFIG: OnceLock<JwtAuthConfig> = OnceLock::new();
     verify_text(once(&CONFIG, asymmetric_config), data);
@@ -232,7 +234,7 @@ fn sign(header: &[u8], payload: &[u8]) -> String {
     let signature = jsonwebtoken::crypto::sign(
         message.as_bytes(),
         &EncodingKey::from_secret(SECRET).expect("an HMAC key"),
-        Algorithm::HS256,
+        jsonwebtoken::Algorithm::HS256,
     )
     .expect("HMAC signing never fails");
     format!("{message}.{signature}")
@@ -535,7 +537,7 @@ const PROBE: &str = "eyJhbGciOiJSUzI1NiJ9.eyJleHAiOjF9.c2lnbmF0dXJl";
 
 fn probe(config: Result<JwtAuthConfig, tower_jwt_auth::ConfigError>) {
     if let Ok(config) = config {
-        for alg in ["HS256", "RS256", "PS256", "ES256", "ES384", "EdDSA"] {
+        for alg in ["HS256", "RS256", "PS256", "ES256", "ES384", "ES512", "EdDSA"] {
             use base64::Engine as _;
             let header =
                 base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"{alg}"}}"#));

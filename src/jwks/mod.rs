@@ -57,10 +57,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use crate::keys::Algorithm;
 use arc_swap::ArcSwapOption;
 use futures_util::FutureExt as _;
 use futures_util::future::{BoxFuture, Shared};
-use jsonwebtoken::Algorithm;
 use reqwest::{Client, Url};
 
 use crate::error::{ConfigError, ErrorKind};
@@ -98,7 +98,7 @@ const BACKOFF_START: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(300);
 
 /// The signature algorithms accepted from a remote set unless configured otherwise.
-const DEFAULT_REMOTE_ALGORITHMS: [Algorithm; 9] = [
+const DEFAULT_REMOTE_ALGORITHMS: [Algorithm; 10] = [
     Algorithm::RS256,
     Algorithm::RS384,
     Algorithm::RS512,
@@ -107,6 +107,7 @@ const DEFAULT_REMOTE_ALGORITHMS: [Algorithm; 9] = [
     Algorithm::PS512,
     Algorithm::ES256,
     Algorithm::ES384,
+    Algorithm::ES512,
     Algorithm::EdDSA,
 ];
 
@@ -834,7 +835,7 @@ impl RemoteJwksBuilder {
     }
 
     /// The algorithms a key from this set may verify (default: RS256/384/512,
-    /// PS256/384/512, ES256, ES384, EdDSA). Keys whose `alg` is outside are skipped; a token
+    /// PS256/384/512, ES256, ES384, ES512, EdDSA). Keys whose `alg` is outside are skipped; a token
     /// naming another algorithm is rejected before any fetch.
     pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
         self.algorithms = algorithms.into_iter().collect();
@@ -906,8 +907,8 @@ impl RemoteJwksBuilder {
                 .any(|algorithm| matches!(algorithm, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512))
         {
             return Err(ConfigError::setting(
-                "a remote key set verifies public-key algorithms only: list at least one of RS*, PS*, ES256, \
-                 ES384, EdDSA and no HS*",
+                "a remote key set verifies public-key algorithms only: list at least one of RS*, PS*, ES*, \
+                 EdDSA and no HS*",
             ));
         }
         if !matches!(

@@ -1,7 +1,7 @@
 //! The crypto backend: aws-lc-rs keys parsed once (default), or jsonwebtoken's RustCrypto
 //! provider. Exactly one is used; with both features on, aws-lc-rs wins.
 
-use jsonwebtoken::Algorithm;
+use crate::keys::Algorithm;
 use jsonwebtoken::crypto::CryptoProvider;
 
 use super::KeyMaterial;
@@ -43,6 +43,9 @@ pub(crate) enum SignatureCheck {
     Public(aws_lc_rs::signature::ParsedPublicKey),
     #[cfg(not(feature = "aws-lc-rs"))]
     Portable(jsonwebtoken::DecodingKey),
+    /// ES512, which jsonwebtoken lacks: the RustCrypto `p521` crate directly.
+    #[cfg(not(feature = "aws-lc-rs"))]
+    P521(Box<p521::ecdsa::VerifyingKey>),
 }
 
 #[cfg(feature = "aws-lc-rs")]
@@ -67,8 +70,8 @@ impl SignatureCheck {
             Algorithm::PS512 => &signature::RSA_PSS_2048_8192_SHA512,
             Algorithm::ES256 => &signature::ECDSA_P256_SHA256_FIXED,
             Algorithm::ES384 => &signature::ECDSA_P384_SHA384_FIXED,
+            Algorithm::ES512 => &signature::ECDSA_P521_SHA512_FIXED,
             Algorithm::EdDSA => &signature::ED25519,
-            _ => return Err(format!("{algorithm:?} is not supported")),
         };
         let bytes = match material {
             KeyMaterial::Rsa { n, e } => super::der::rsa_public_key_der(n, e),
@@ -93,6 +96,13 @@ impl SignatureCheck {
 impl SignatureCheck {
     pub(crate) fn new(algorithm: Algorithm, material: &KeyMaterial) -> Result<Self, String> {
         use jsonwebtoken::DecodingKey;
+        let invalid = || format!("this key is not a valid {algorithm:?} public key");
+        let Some(theirs) = algorithm.to_jsonwebtoken() else {
+            // ES512: a P-521 point, checked to be on the curve here.
+            let KeyMaterial::Ec(point) = material else { return Err(invalid()) };
+            let key = p521::ecdsa::VerifyingKey::from_sec1_bytes(point).map_err(|_| invalid())?;
+            return Ok(Self::P521(Box::new(key)));
+        };
         let key = match material {
             KeyMaterial::Hmac(secret) => {
                 DecodingKey::from_secret(secret).map_err(|_| "an HMAC secret cannot be empty".to_string())?
@@ -102,16 +112,25 @@ impl SignatureCheck {
             KeyMaterial::Ed25519(key) => DecodingKey::from_ed_der(key),
         };
         // Building a verifier parses the key, so a bad point fails here and not per request.
-        (provider().verifier_factory)(&algorithm, &key)
-            .map_err(|_| format!("this key is not a valid {algorithm:?} public key"))?;
+        (provider().verifier_factory)(&theirs, &key).map_err(|_| invalid())?;
         Ok(Self::Portable(key))
     }
 
     pub(crate) fn verify(&self, algorithm: Algorithm, message: &[u8], signature: &[u8]) -> bool {
-        let Self::Portable(key) = self;
-        match (provider().verifier_factory)(&algorithm, key) {
-            Ok(verifier) => verifier.verify(message, &signature.to_vec()).is_ok(),
-            Err(_) => false,
+        match self {
+            Self::Portable(key) => {
+                let Some(theirs) = algorithm.to_jsonwebtoken() else { return false };
+                match (provider().verifier_factory)(&theirs, key) {
+                    Ok(verifier) => verifier.verify(message, &signature.to_vec()).is_ok(),
+                    Err(_) => false,
+                }
+            }
+            Self::P521(key) => {
+                use p521::ecdsa::signature::Verifier as _;
+                // The JWS form: r || s, 66 bytes each (RFC 7518 section 3.4).
+                p521::ecdsa::Signature::from_slice(signature)
+                    .is_ok_and(|signature| key.verify(message, &signature).is_ok())
+            }
         }
     }
 }

@@ -4,13 +4,13 @@
 //! appears twice, private key material, or parameters that do not fit `kty`/`crv`/`alg`
 //! make the key unfit, and the message says why.
 
+use crate::keys::Algorithm;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
-use super::{KeyMaterial, PreparedKey, algorithm_from_name, vet};
+use super::{KeyMaterial, PreparedKey, vet};
 
 #[derive(Deserialize)]
 struct RawJwk {
@@ -87,7 +87,7 @@ fn vet_jwk(raw: RawJwk, allow_secret: bool) -> Result<ParsedJwk, String> {
     let named = match raw.alg.as_deref() {
         None => None,
         Some(name) => Some(
-            algorithm_from_name(name)
+            Algorithm::from_name(name)
                 .ok_or_else(|| format!("the JWK's `alg` {name:?} is not a supported signature algorithm"))?,
         ),
     };
@@ -102,8 +102,11 @@ fn vet_jwk(raw: RawJwk, allow_secret: bool) -> Result<ParsedJwk, String> {
             let algorithm = match raw.crv.as_deref() {
                 Some("P-256") => Algorithm::ES256,
                 Some("P-384") => Algorithm::ES384,
+                Some("P-521") => Algorithm::ES512,
                 other => {
-                    return Err(format!("the EC curve {other:?} is not supported; use P-256 or P-384"));
+                    return Err(format!(
+                        "the EC curve {other:?} is not supported; use P-256, P-384 or P-521"
+                    ));
                 }
             };
             let len = vet::ec_coordinate_len(algorithm).unwrap_or(0);

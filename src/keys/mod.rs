@@ -24,20 +24,25 @@
 //! # let _ = config;
 //! ```
 
+mod algorithm;
 mod backend;
 mod der;
 mod jwk;
+mod signer;
 pub(crate) mod vet;
 
 use std::fmt;
 
-use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey};
+use jsonwebtoken::DecodingKey;
 
+pub(crate) use algorithm::Family;
+pub use algorithm::{Algorithm, UnknownAlgorithm};
 pub use backend::crypto_backend;
 pub(crate) use backend::install_default_provider;
 pub(crate) use jwk::parse_jwk_set;
 #[cfg(feature = "jwks")]
 pub(crate) use jwk::{RemoteKeys, RemoteSetError, parse_remote_jwk_set};
+pub(crate) use signer::Signer;
 
 use crate::error::{ConfigError, ErrorKind};
 
@@ -99,7 +104,7 @@ impl VerifyingKey {
         Self::from_source(Source::RsaDer(der.as_ref().to_vec()))
     }
 
-    /// An EC public key in PEM (SPKI): P-256 verifies ES256, P-384 verifies ES384.
+    /// An EC public key in PEM (SPKI): P-256 verifies ES256, P-384 ES384, P-521 ES512.
     pub fn ec_pem(pem: impl AsRef<[u8]>) -> Self {
         Self::from_source(Source::EcPem(pem.as_ref().to_vec()))
     }
@@ -155,7 +160,7 @@ impl VerifyingKey {
             Source::EcPem(pem) => {
                 let key = DecodingKey::from_ec_pem(pem).map_err(|_| {
                     refuse(
-                        "this is not an EC public key in PEM (expected `PUBLIC KEY` on P-256 or P-384)"
+                        "this is not an EC public key in PEM (expected `PUBLIC KEY` on P-256, P-384 or P-521)"
                             .into(),
                     )
                 })?;
@@ -163,7 +168,8 @@ impl VerifyingKey {
                 let algorithm = match point.len() {
                     65 => Algorithm::ES256,
                     97 => Algorithm::ES384,
-                    _ => return Err(refuse("only P-256 and P-384 EC keys are supported".into())),
+                    133 => Algorithm::ES512,
+                    _ => return Err(refuse("only P-256, P-384 and P-521 EC keys are supported".into())),
                 };
                 (KeyMaterial::Ec(point), algorithm, None)
             }
@@ -204,12 +210,12 @@ pub(crate) enum KeyMaterial {
 }
 
 impl KeyMaterial {
-    fn family(&self) -> AlgorithmFamily {
+    fn family(&self) -> Family {
         match self {
-            Self::Hmac(_) => AlgorithmFamily::Hmac,
-            Self::Rsa { .. } => AlgorithmFamily::Rsa,
-            Self::Ec(_) => AlgorithmFamily::Ec,
-            Self::Ed25519(_) => AlgorithmFamily::Ed,
+            Self::Hmac(_) => Family::Hmac,
+            Self::Rsa { .. } => Family::Rsa,
+            Self::Ec(_) => Family::Ec,
+            Self::Ed25519(_) => Family::Ed,
         }
     }
 }
@@ -251,7 +257,7 @@ impl PreparedKey {
         if !material.family().algorithms().contains(&algorithm) {
             return Err(format!(
                 "{algorithm:?} does not fit a {} key; pick one of {:?}",
-                family_name(material.family()),
+                material.family().name(),
                 material.family().algorithms()
             ));
         }
@@ -293,34 +299,6 @@ impl PreparedKey {
     pub(crate) fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
         self.check.verify(self.algorithm, message, signature)
     }
-}
-
-fn family_name(family: AlgorithmFamily) -> &'static str {
-    match family {
-        AlgorithmFamily::Hmac => "HMAC",
-        AlgorithmFamily::Rsa => "RSA",
-        AlgorithmFamily::Ec => "EC",
-        AlgorithmFamily::Ed => "Ed25519",
-    }
-}
-
-/// Parses a JWS `alg` value; `none` (in any case) and unknown names give `None`.
-pub(crate) fn algorithm_from_name(name: &str) -> Option<Algorithm> {
-    Some(match name {
-        "HS256" => Algorithm::HS256,
-        "HS384" => Algorithm::HS384,
-        "HS512" => Algorithm::HS512,
-        "RS256" => Algorithm::RS256,
-        "RS384" => Algorithm::RS384,
-        "RS512" => Algorithm::RS512,
-        "PS256" => Algorithm::PS256,
-        "PS384" => Algorithm::PS384,
-        "PS512" => Algorithm::PS512,
-        "ES256" => Algorithm::ES256,
-        "ES384" => Algorithm::ES384,
-        "EdDSA" => Algorithm::EdDSA,
-        _ => return None,
-    })
 }
 
 /// The configured keys, and the rule by which a token finds its one key.

@@ -3,7 +3,7 @@
 //! The same rules run on every crypto backend, so a key refused with aws-lc-rs is refused
 //! with RustCrypto too (RustCrypto alone would accept 1024-bit RSA).
 
-use jsonwebtoken::Algorithm;
+use crate::keys::Algorithm;
 
 /// RFC 7518 section 3.3: RSA keys of 2048 bits or more.
 pub(crate) const MIN_RSA_BITS: usize = 2048;
@@ -79,6 +79,7 @@ pub(crate) fn ec_coordinate_len(algorithm: Algorithm) -> Option<usize> {
     match algorithm {
         Algorithm::ES256 => Some(32),
         Algorithm::ES384 => Some(48),
+        Algorithm::ES512 => Some(66),
         _ => None,
     }
 }

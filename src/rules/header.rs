@@ -3,14 +3,13 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use jsonwebtoken::Algorithm;
+use crate::keys::Algorithm;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
 use super::Rules;
 use crate::codec::from_json;
 use crate::error::ErrorKind;
-use crate::keys::algorithm_from_name;
 
 /// The JOSE header members we read. Unknown members are ignored; `jku`, `x5u`, `jwk` and
 /// `x5c` are never read at all. A member named twice is refused. `crit`, `b64`, `enc` and
@@ -117,7 +116,7 @@ fn check_header(header_bytes: &[u8], required_type: Option<&str>) -> Result<Head
         // with `crit`; `enc` and `zip` belong to JWE.
         return Err(ErrorKind::UnsupportedHeader);
     }
-    let algorithm = algorithm_from_name(&header.alg).ok_or(ErrorKind::UnsupportedAlgorithm)?;
+    let algorithm = Algorithm::from_name(&header.alg).ok_or(ErrorKind::UnsupportedAlgorithm)?;
     match (required_type, header.typ.as_deref()) {
         (Some(required), typ) if !typ.is_some_and(|typ| type_matches(typ, required)) => {
             return Err(ErrorKind::InvalidType);

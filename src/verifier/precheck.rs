@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use jsonwebtoken::Algorithm;
+use crate::keys::Algorithm;
 
 use crate::claims::VerifiedHeader;
 use crate::codec::{decode_segment, with_decoded};
