@@ -724,9 +724,7 @@ impl TokenIssuerBuilder {
             SigningSource::RsaPem(pem) => {
                 let key =
                     EncodingKey::from_rsa_pem(pem).map_err(|_| unreadable("an RSA private key in PEM"))?;
-                let algorithm = self.algorithm.unwrap_or(Algorithm::RS256);
-                let jwk = public_jwk(&key, algorithm)?;
-                (jwt_signer(key, algorithm)?, algorithm, Some(jwk))
+                public_pair(key, self.algorithm.unwrap_or(Algorithm::RS256))?
             }
             SigningSource::EcPem(pem) => {
                 let key =
@@ -749,17 +747,14 @@ impl TokenIssuerBuilder {
                             }
                             None => Algorithm::ES384,
                         };
-                        let jwk = public_jwk(&key, algorithm)?;
-                        (jwt_signer(key, algorithm)?, algorithm, Some(jwk))
+                        public_pair(key, algorithm)?
                     }
                 }
             }
             SigningSource::Ed25519Pem(pem) => {
                 let key =
                     EncodingKey::from_ed_pem(pem).map_err(|_| unreadable("an Ed25519 private key in PEM"))?;
-                let algorithm = self.algorithm.unwrap_or(Algorithm::EdDSA);
-                let jwk = public_jwk(&key, algorithm)?;
-                (jwt_signer(key, algorithm)?, algorithm, Some(jwk))
+                public_pair(key, self.algorithm.unwrap_or(Algorithm::EdDSA))?
             }
         };
         let (public_jwk, verifying_key) = match (&source, public_jwk) {
@@ -838,6 +833,15 @@ fn jwt_signer(key: EncodingKey, algorithm: Algorithm) -> Result<Signer, ConfigEr
     }
     Signer::jwt(key, algorithm)
         .ok_or_else(|| ConfigError::key(format!("{algorithm} does not fit the signing key")))
+}
+
+/// jsonwebtoken's signer for a private key with a public half, and that half as a JWK.
+fn public_pair(
+    key: EncodingKey,
+    algorithm: Algorithm,
+) -> Result<(Signer, Algorithm, Option<Jwk>), ConfigError> {
+    let jwk = public_jwk(&key, algorithm)?;
+    Ok((jwt_signer(key, algorithm)?, algorithm, Some(jwk)))
 }
 
 /// The public JWK of a jsonwebtoken key.

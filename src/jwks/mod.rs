@@ -66,6 +66,7 @@ use reqwest::{Client, Url};
 use crate::error::{ConfigError, ErrorKind};
 use crate::keys::{
     KeySet, PreparedKey, RemoteKeys, RemoteSetError, install_default_provider, parse_remote_jwk_set,
+    public_key_algorithms,
 };
 use crate::observe;
 use crate::wait::{KeyWait, Stop};
@@ -96,20 +97,6 @@ const MAX_SETTING: Duration = Duration::from_secs(100 * 365 * 86_400);
 /// Retry backoff after failed fetches: first delay and ceiling.
 const BACKOFF_START: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(300);
-
-/// The signature algorithms accepted from a remote set unless configured otherwise.
-const DEFAULT_REMOTE_ALGORITHMS: [Algorithm; 10] = [
-    Algorithm::RS256,
-    Algorithm::RS384,
-    Algorithm::RS512,
-    Algorithm::PS256,
-    Algorithm::PS384,
-    Algorithm::PS512,
-    Algorithm::ES256,
-    Algorithm::ES384,
-    Algorithm::ES512,
-    Algorithm::EdDSA,
-];
 
 /// A remote JWKS: where it is, how it is fetched, and its cache. Cheap to clone (an `Arc`
 /// inside); clones share one cache.
@@ -760,7 +747,7 @@ impl RemoteJwksBuilder {
             ttl_bounds: DEFAULT_JWKS_TTL_BOUNDS,
             max_staleness: DEFAULT_MAX_STALENESS,
             cooldown: DEFAULT_UNKNOWN_KID_COOLDOWN,
-            algorithms: DEFAULT_REMOTE_ALGORITHMS.to_vec(),
+            algorithms: public_key_algorithms(),
             rsa_default: Algorithm::RS256,
             max_keys: DEFAULT_MAX_KEYS,
             allow_empty_set: false,
@@ -984,12 +971,11 @@ pub fn __fuzz_document(document: &[u8], discovery: bool) -> Result<usize, JwksEr
     if discovery {
         return jwks_uri_from_discovery(document, "https://issuer.example", false, false).map(|_| 1);
     }
-    let remote =
-        parse_remote_jwk_set(document, &DEFAULT_REMOTE_ALGORITHMS, Algorithm::RS256, DEFAULT_MAX_KEYS)
-            .map_err(|error| match error {
-                RemoteSetError::Malformed => JwksErrorKind::Malformed,
-                RemoteSetError::TooManyKeys => JwksErrorKind::TooManyKeys,
-            })?;
+    let remote = parse_remote_jwk_set(document, &public_key_algorithms(), Algorithm::RS256, DEFAULT_MAX_KEYS)
+        .map_err(|error| match error {
+            RemoteSetError::Malformed => JwksErrorKind::Malformed,
+            RemoteSetError::TooManyKeys => JwksErrorKind::TooManyKeys,
+        })?;
     let kids: Vec<(Option<String>, Algorithm)> =
         remote.keys.iter().map(|key| (key.kid().map(str::to_owned), key.algorithm())).collect();
     let keys = KeySet::from_vetted(remote.keys);

@@ -162,6 +162,13 @@ impl FromStr for Algorithm {
     }
 }
 
+/// Every algorithm of a public key: what a remote key set accepts unless configured
+/// otherwise (never an HMAC algorithm: a published key is public).
+#[cfg(feature = "jwks")]
+pub(crate) fn public_key_algorithms() -> Vec<Algorithm> {
+    ALL.into_iter().filter(|algorithm| algorithm.family() != Family::Hmac).collect()
+}
+
 /// The kinds of key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Family {

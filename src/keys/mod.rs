@@ -36,6 +36,8 @@ use std::fmt;
 use jsonwebtoken::DecodingKey;
 
 pub(crate) use algorithm::Family;
+#[cfg(feature = "jwks")]
+pub(crate) use algorithm::public_key_algorithms;
 pub use algorithm::{Algorithm, UnknownAlgorithm};
 pub use backend::crypto_backend;
 pub(crate) use backend::install_default_provider;
