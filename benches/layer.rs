@@ -15,6 +15,9 @@
 //! - `keycloak/{floor,jsonwebtoken_decode,config_verify}`: the same three for an HS256 token
 //!   shaped like a Keycloak access token (over 20 claims, roles two and three levels deep), read
 //!   into a struct with its roles, `config_verify` with `ClaimPreset::keycloak`;
+//! - `many_names/{roles_700,scopes_700,array_700,one_string}`: HS256 tokens of 9 to 11 KB
+//!   whose bulk is 700 names (as roles, as scopes, as an array no path reads, as one
+//!   string), read into a struct of `sub` alone: the cost of roles and scopes per name;
 //! - `router_no_auth`: an axum `Router` with one GET handler, no auth, called in-process as
 //!   `axum::serve` runs it (its routes built once with `with_state(())`, not per request);
 //! - `router_with_layer`: the same router (the same handler) behind `JwtAuthLayer`, with the
@@ -351,6 +354,13 @@ mod floor {
 
 // ---------------------------------------------------------------------------------------
 // A Keycloak access token: roles two and three levels deep, read with Keycloak's preset.
+
+/// A claims type that reads `sub` alone.
+#[derive(Debug, Deserialize)]
+#[allow(dead_code)] // parsed (that is the cost measured), never read
+struct Subject {
+    sub: String,
+}
 
 /// The claims of a Keycloak access token an API reads.
 #[derive(Debug, Deserialize)]
@@ -888,6 +898,35 @@ fn main() {
         group.bench_function("config_verify", |b| {
             b.iter(|| config.verify_as::<KeycloakClaims>(black_box(&token)))
         });
+        group.finish();
+    }
+
+    {
+        // Tokens of about 9 to 11 KB whose bulk is 700 names: as roles, as scopes, as a
+        // plain array no path reads, and as one long string, read into a struct of `sub`
+        // alone: what the names cost beyond their bytes.
+        let issuer = issuer(Algorithm::HS256);
+        let config = JwtAuthConfig::builder()
+            .key(issuer.verifying_key())
+            .issuer(ISSUER)
+            .audience(AUDIENCE)
+            .max_token_size(64 * 1024)
+            .token_cache(false)
+            .build()
+            .expect("config");
+        let names: Vec<String> = (0..700).map(|i| format!("role-{i:04}")).collect();
+        let mut group = criterion.benchmark_group("many_names");
+        for (name, claims) in [
+            ("roles_700", serde_json::json!({"sub": "alice", "roles": names})),
+            ("scopes_700", serde_json::json!({"sub": "alice", "scope": names.join(" ")})),
+            ("array_700", serde_json::json!({"sub": "alice", "other": names})),
+            ("one_string", serde_json::json!({"sub": "alice", "other": names.join(",")})),
+        ] {
+            let token = issuer.issue(&claims).expect("token");
+            config.verify_as::<Subject>(&token).expect("the token verifies");
+            println!("many_names/{name}: {} bytes", token.len());
+            group.bench_function(name, |b| b.iter(|| config.verify_as::<Subject>(black_box(&token))));
+        }
         group.finish();
     }
 
