@@ -37,7 +37,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::{Jwk, PublicKeyUse};
 
 use jsonwebtoken::EncodingKey;
-/// The JWK set type [`TokenIssuer::jwk_set`] returns (jsonwebtoken's).
+#[doc(no_inline)]
 pub use jsonwebtoken::jwk::JwkSet;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -458,8 +458,14 @@ impl TokenIssuer {
         })
     }
 
-    /// The public half of the signing key as a JWK set, to serve at
-    /// `/.well-known/jwks.json`. Empty for HMAC issuers: a shared secret is never published.
+    /// The public half of the signing key as a JWK set (jsonwebtoken's [`JwkSet`], which
+    /// serializes to the JSON to serve at `/.well-known/jwks.json`). Empty for HMAC issuers: a
+    /// shared secret is never published. The JWK carries `use: sig`, the `kid` when set, and
+    /// `alg`, except for a P-521 key (ES512), whose curve names its algorithm (jsonwebtoken's
+    /// JWK type has no ES512). To verify with it in-process, pass
+    /// `serde_json::to_string(&issuer.jwk_set())` to
+    /// [`jwk_set`](crate::JwtAuthConfigBuilder::jwk_set), or use
+    /// [`verifying_key`](Self::verifying_key).
     pub fn jwk_set(&self) -> JwkSet {
         JwkSet { keys: self.inner.public_jwk.iter().cloned().collect() }
     }
@@ -727,14 +733,18 @@ impl TokenIssuerBuilder {
                 public_pair(key, self.algorithm.unwrap_or(Algorithm::RS256))?
             }
             SigningSource::EcPem(pem) => {
-                let key =
-                    EncodingKey::from_ec_pem(pem).map_err(|_| unreadable("an EC private key in PEM"))?;
+                let key = EncodingKey::from_ec_pem(pem).map_err(|_| {
+                    unreadable(
+                        "an EC private key in PKCS#8 PEM (`BEGIN PRIVATE KEY`); convert a `BEGIN EC PRIVATE \
+                         KEY` file with `openssl pkcs8 -topk8 -nocrypt`",
+                    )
+                })?;
                 match Signer::p521(key.as_bytes()) {
                     Some((signer, point)) => {
                         let algorithm = self.algorithm.unwrap_or(Algorithm::ES512);
                         if algorithm != Algorithm::ES512 {
                             return Err(ConfigError::key(format!(
-                                "{algorithm} does not fit the signing key"
+                                "{algorithm} does not fit the signing key: a P-521 key signs ES512"
                             )));
                         }
                         (signer, algorithm, Some(p521_jwk(&point)?))
@@ -827,9 +837,14 @@ fn encoded_header(algorithm: Algorithm, typ: &str, kid: Option<&str>) -> String 
 /// jsonwebtoken's signer, for every algorithm but ES512; refuses an algorithm that does not
 /// fit the key.
 fn jwt_signer(key: EncodingKey, algorithm: Algorithm) -> Result<Signer, ConfigError> {
-    let fits = algorithm.to_jsonwebtoken().is_some_and(|theirs| key.family().algorithms().contains(&theirs));
-    if !fits {
-        return Err(ConfigError::key(format!("{algorithm} does not fit the signing key")));
+    let family = key.family();
+    let algorithms = family.algorithms();
+    if !algorithm.to_jsonwebtoken().is_some_and(|theirs| algorithms.contains(&theirs)) {
+        let names: Vec<String> = algorithms.iter().map(|theirs| format!("{theirs:?}")).collect();
+        return Err(ConfigError::key(format!(
+            "{algorithm} does not fit the signing key; it signs one of {}",
+            names.join(", ")
+        )));
     }
     Signer::jwt(key, algorithm)
         .ok_or_else(|| ConfigError::key(format!("{algorithm} does not fit the signing key")))

@@ -235,12 +235,29 @@ fn es512_on_p521_works_from_pem_jwk_and_the_issuer() {
     let last = tampered.pop().unwrap();
     tampered.push(if last == 'A' { 'B' } else { 'A' });
     assert_eq!(config.verify(&tampered).unwrap_err().kind(), ErrorKind::InvalidSignature);
+    // Each refusal names the curve and the algorithm that fits it.
     for algorithm in [Algorithm::ES256, Algorithm::ES384] {
         let message = build_error(VerifyingKey::ec_pem(EC521_PUBLIC).with_algorithm(algorithm));
-        assert!(message.contains(algorithm.name()), "{message}");
+        assert!(
+            message.contains(&format!("{algorithm} does not fit this P-521 key, which verifies ES512")),
+            "{message}"
+        );
         let error = TokenIssuer::builder().ec_pem(EC521_PRIVATE).algorithm(algorithm).build().unwrap_err();
-        assert!(error.message().contains(algorithm.name()), "{}", error.message());
+        assert!(error.message().contains("a P-521 key signs ES512"), "{}", error.message());
+        let mut named = jwk.clone();
+        named["alg"] = algorithm.name().into();
+        let message = build_error(VerifyingKey::jwk(named.to_string()));
+        assert!(message.contains("does not fit its curve P-521, which verifies ES512"), "{message}");
     }
+    // A SEC1 private key (`BEGIN EC PRIVATE KEY`, what `openssl ecparam -genkey` writes) is
+    // refused with the command that converts it.
+    let sec1 = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIA==\n-----END EC PRIVATE KEY-----\n";
+    let error = TokenIssuer::builder().ec_pem(sec1).build().unwrap_err();
+    assert!(error.message().contains("openssl pkcs8 -topk8"), "{}", error.message());
+    // Algorithm names are JOSE's, case-sensitive, and a wrong one is echoed.
+    assert_eq!("ES512".parse::<Algorithm>(), Ok(Algorithm::ES512));
+    let unknown = "es512".parse::<Algorithm>().unwrap_err().to_string();
+    assert!(unknown.contains("\"es512\"") && unknown.contains("case-sensitive"), "{unknown}");
     // A P-256 key cannot be made to verify ES512 either.
     assert!(
         build_error(VerifyingKey::ec_pem(EC256_PUBLIC).with_algorithm(Algorithm::ES512)).contains("ES512")

@@ -142,23 +142,32 @@ impl fmt::Display for Algorithm {
     }
 }
 
-/// The error of parsing an [`Algorithm`] from a name that is none.
+/// The error of parsing an [`Algorithm`]: the name given is not one of the algorithms'
+/// JOSE names (which are case-sensitive: `ES512`, not `es512`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnknownAlgorithm(());
+pub struct UnknownAlgorithm {
+    name: String,
+}
 
 impl fmt::Display for UnknownAlgorithm {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("not a supported JWS signature algorithm")
+        write!(
+            f,
+            "{:?} is not a supported JWS signature algorithm (JOSE names, case-sensitive: HS256, RS256, PS256, \
+             ES256, ES384, ES512, EdDSA and the like)",
+            self.name
+        )
     }
 }
 
 impl std::error::Error for UnknownAlgorithm {}
 
+/// Parses the JOSE name, exactly as a header's `alg` gives it (case-sensitive).
 impl FromStr for Algorithm {
     type Err = UnknownAlgorithm;
 
     fn from_str(name: &str) -> Result<Self, UnknownAlgorithm> {
-        Self::from_name(name).ok_or(UnknownAlgorithm(()))
+        Self::from_name(name).ok_or_else(|| UnknownAlgorithm { name: name.to_owned() })
     }
 }
 

@@ -144,7 +144,10 @@ fn vet_jwk(raw: RawJwk, allow_secret: bool) -> Result<ParsedJwk, String> {
     if let (Some(named), KeyMaterial::Ec(_)) = (named, &material)
         && named != default_algorithm
     {
-        return Err(format!("the JWK's `alg` {named:?} does not fit its curve {:?}", raw.crv));
+        let curve = raw.crv.as_deref().unwrap_or_default();
+        return Err(format!(
+            "the JWK's `alg` {named} does not fit its curve {curve}, which verifies {default_algorithm}"
+        ));
     }
     Ok(ParsedJwk { kid: raw.kid, algorithm, material })
 }
@@ -160,10 +163,9 @@ pub(crate) fn parse_jwk_set(json: &str) -> Result<Vec<PreparedKey>, String> {
         .into_iter()
         .enumerate()
         .map(|(index, raw)| {
-            let parsed =
-                vet_jwk(raw, all_secret).map_err(|why| format!("key {index} of the JWK set: {why}"))?;
+            let parsed = vet_jwk(raw, all_secret).map_err(|why| format!("key {index}: {why}"))?;
             PreparedKey::new(parsed.kid, parsed.algorithm, parsed.material)
-                .map_err(|why| format!("key {index} of the JWK set: {why}"))
+                .map_err(|why| format!("key {index}: {why}"))
         })
         .collect()
 }

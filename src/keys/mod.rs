@@ -269,7 +269,18 @@ impl PreparedKey {
             KeyMaterial::Ec(point) => {
                 let len = vet::ec_coordinate_len(algorithm).unwrap_or(0);
                 if point.len() != 1 + 2 * len || point[0] != 0x04 {
-                    return Err(format!("this EC key is not a point on the curve of {algorithm:?}"));
+                    let curve = match point.len() {
+                        65 => Some(("P-256", Algorithm::ES256)),
+                        97 => Some(("P-384", Algorithm::ES384)),
+                        133 => Some(("P-521", Algorithm::ES512)),
+                        _ => None,
+                    };
+                    return Err(match curve {
+                        Some((curve, fits)) => {
+                            format!("{algorithm} does not fit this {curve} key, which verifies {fits}")
+                        }
+                        None => format!("this EC key is not a point on the curve of {algorithm}"),
+                    });
                 }
             }
             KeyMaterial::Ed25519(_) => {}
