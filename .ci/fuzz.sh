@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Fuzzes every target in fuzz/ for SECONDS each (default 45), with the machine's own stable
 # toolchain (RUSTC_BOOTSTRAP=1 lets it build the sanitizer and coverage flags cargo-fuzz
-# passes). Installs cargo-fuzz from the crate registry when missing. The committed corpus
-# is read, never written: new inputs go to fuzz/target/corpus-work/<target>. A crash fails
+# passes). Installs cargo-fuzz from the crate registry when missing. The committed seeds and
+# corpus are read, never written: new inputs go to fuzz/target/corpus-work/<target>. A crash fails
 # the run; its input is in fuzz/artifacts/<target>/.
 #
 #   bash .ci/fuzz.sh [SECONDS] [TARGET...]
@@ -26,7 +26,7 @@ for target in "${targets[@]}"; do
   work="target/corpus-work/${target}"
   mkdir -p "$work"
   echo "fuzzing ${target} for ${seconds} s"
-  cargo fuzz run -O -a "$target" "$work" "corpus/${target}" -- \
+  cargo fuzz run -O -a "$target" "$work" "seeds/${target}" "corpus/${target}" -- \
     -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 2>&1 \
     | grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss_mb)|ERROR|panicked|SUMMARY|Test unit written' || true
   # grep hides the fuzzer's own exit status: a crash leaves an artifact behind.

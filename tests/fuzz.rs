@@ -1,6 +1,7 @@
 //! Every committed fuzz input, replayed through the fuzz targets' own bodies on a stable
-//! toolchain: the seed corpora and minimised corpora in `fuzz/corpus/<target>/`, and each
-//! input that once found a defect in `fuzz/regressions/<target>/`. `.ci/run` also fuzzes
+//! toolchain: the named seeds in `fuzz/seeds/<target>/`, the minimised corpora in
+//! `fuzz/corpus/<target>/`, and each input that once found a defect in
+//! `fuzz/regressions/<target>/`. `.ci/run` also fuzzes
 //! each target for a short while; see `fuzz/README.md`.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -14,7 +15,7 @@ mod targets;
 fn replay(name: &str, target: fn(&[u8])) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
     let mut inputs = Vec::new();
-    for kind in ["corpus", "regressions"] {
+    for kind in ["seeds", "corpus", "regressions"] {
         let Ok(entries) = std::fs::read_dir(root.join(kind).join(name)) else { continue };
         for entry in entries {
             inputs.push(entry.expect("a readable directory entry").path());
@@ -45,7 +46,7 @@ replay!(token_hmac, token_asymmetric, structured, jwk, pem_der, layer, claim_pat
 /// signature check.
 #[test]
 fn token_seeds_verify() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds");
     for (target, config, seeds) in [
         ("token_hmac", targets::hmac_config(), &["hs256", "hs512-kid", "hs256-nested"][..]),
         (
