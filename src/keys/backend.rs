@@ -1,7 +1,7 @@
 //! The crypto backend: aws-lc-rs keys parsed once (default), or jsonwebtoken's RustCrypto
 //! provider. Exactly one is used; with both features on, aws-lc-rs wins.
 
-use crate::keys::Algorithm;
+use super::algorithm::Algorithm;
 use jsonwebtoken::crypto::CryptoProvider;
 
 use super::KeyMaterial;

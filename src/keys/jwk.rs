@@ -4,7 +4,7 @@
 //! appears twice, private key material, or parameters that do not fit `kty`/`crv`/`alg`
 //! make the key unfit, and the message says why.
 
-use crate::keys::Algorithm;
+use super::algorithm::Algorithm;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;

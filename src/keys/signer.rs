@@ -5,7 +5,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::EncodingKey;
 
-use super::Algorithm;
+use super::algorithm::Algorithm;
 
 /// A private key bound to its algorithm.
 pub(crate) enum Signer {

@@ -3,7 +3,7 @@
 //! The same rules run on every crypto backend, so a key refused with aws-lc-rs is refused
 //! with RustCrypto too (RustCrypto alone would accept 1024-bit RSA).
 
-use crate::keys::Algorithm;
+use super::algorithm::Algorithm;
 
 /// RFC 7518 section 3.3: RSA keys of 2048 bits or more.
 pub(crate) const MIN_RSA_BITS: usize = 2048;
