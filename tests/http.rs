@@ -1116,3 +1116,27 @@ async fn every_rejection_says_no_store_so_no_cache_keeps_it() {
         redirect.get(format!("{base}/me")).header("authorization", bearer(&expired)).send().await.unwrap();
     assert_eq!(response.headers()["cache-control"], "private, max-age=0");
 }
+
+/// What the README says of `layer` and `route_layer`: `.layer(..)` wraps the router's
+/// fallback too, so merged into a public router it answers a path without a route with 401;
+/// `.route_layer(..)` leaves the fallback alone, and the 404 stays, in either order. The
+/// protected route is protected and the public one public in every case.
+#[tokio::test]
+async fn layer_covers_unknown_paths_and_route_layer_keeps_their_404() {
+    let public = || Router::new().route("/", get(|| async { "hello" }));
+    let protected = || Router::new().route("/me", get(me));
+    let auth = || JwtAuthLayer::new(config());
+    let cases = [
+        (public().merge(protected().layer(auth())), StatusCode::UNAUTHORIZED),
+        (public().merge(protected().route_layer(auth())), StatusCode::NOT_FOUND),
+        (protected().route_layer(auth()).merge(public()), StatusCode::NOT_FOUND),
+    ];
+    for (router, unknown) in cases {
+        let base = serve(router).await;
+        assert_eq!(send(&base, "/nowhere", &[]).await.status, unknown);
+        assert_eq!(send(&base, "/", &[]).await.body, "hello");
+        assert_eq!(send(&base, "/me", &[]).await.status, StatusCode::UNAUTHORIZED);
+        let bearer = format!("Bearer {}", token());
+        assert_eq!(send(&base, "/me", &[("authorization", &bearer)]).await.status, StatusCode::OK);
+    }
+}
