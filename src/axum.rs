@@ -31,7 +31,7 @@
 //! ```
 
 use std::convert::Infallible;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum_core::response::{IntoResponse, Response};
@@ -66,18 +66,29 @@ impl MissingClaims {
 }
 
 /// Whether the layer verified this request's token for a claims type other than `C`
-/// (logged as an error, once per process: every request of that route would repeat it).
+/// (logged as an error naming both types, once per pair of types in the process: every
+/// request of that route would repeat it).
 fn another_claims_type<C: 'static>(parts: &Parts) -> bool {
-    static REPORTED: AtomicBool = AtomicBool::new(false);
-    let mismatch = parts.extensions.get::<VerifiedToken>().is_some();
-    if mismatch && !REPORTED.swap(true, Ordering::Relaxed) {
+    static REPORTED: Mutex<Vec<(&str, &str)>> = Mutex::new(Vec::new());
+    let Some(token) = parts.extensions.get::<VerifiedToken>() else { return false };
+    let pair = (token.claims_type(), std::any::type_name::<C>());
+    let first = {
+        let mut reported = REPORTED.lock().unwrap_or_else(PoisonError::into_inner);
+        // As many pairs as the program has claims types: a short list.
+        !reported.contains(&pair) && {
+            reported.push(pair);
+            true
+        }
+    };
+    if first {
         tracing::error!(
-            claims = std::any::type_name::<C>(),
-            "the layer verified this request's token, but for another claims type: build it with \
-             JwtAuthLayer::with_claims::<C>() for the C the handler asks for"
+            layer_claims = pair.0,
+            handler_claims = pair.1,
+            "the layer verified this request's token into another claims type than the handler asks \
+             for: build the layer with JwtAuthLayer::with_claims::<C>() for the handler's C"
         );
     }
-    mismatch
+    true
 }
 
 impl IntoResponse for MissingClaims {

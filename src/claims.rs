@@ -118,6 +118,8 @@ struct TokenInner {
     responder: Arc<Responder>,
     /// The ids a revocation check reads, when the configuration has revocations.
     ids: Option<TokenIds>,
+    /// The name of the claims type the payload was read into.
+    claims_type: &'static str,
 }
 
 /// Which key verified a token, so that a cached verification stops once that key leaves
@@ -145,7 +147,8 @@ pub(crate) struct TokenFacts {
 }
 
 impl VerifiedToken {
-    pub(crate) fn new(
+    /// A verified token whose payload was read into the claims type `C`.
+    pub(crate) fn new<C>(
         header: VerifiedHeader,
         grants: Grants,
         payload: Vec<u8>,
@@ -154,8 +157,19 @@ impl VerifiedToken {
         responder: Arc<Responder>,
         ids: Option<TokenIds>,
     ) -> Self {
+        let claims_type = std::any::type_name::<C>();
         let members = members.map_or_else(OnceLock::new, OnceLock::from);
-        Self { inner: Arc::new(TokenInner { header, grants, payload, members, facts, responder, ids }) }
+        let inner = TokenInner { header, grants, payload, members, facts, responder, ids, claims_type };
+        Self { inner: Arc::new(inner) }
+    }
+
+    /// The name of the claims type the layer read the payload into (its
+    /// `std::any::type_name`, such as `tower_jwt_auth::claims::DefaultClaims`): the `C` of
+    /// the [`Claims<C>`] beside this token in the request's extensions. When a handler finds
+    /// no `Claims<Mine>` but this token is there, the layer was built for this type instead
+    /// (`JwtAuthLayer::with_claims::<Mine>()` fixes it).
+    pub fn claims_type(&self) -> &'static str {
+        self.inner.claims_type
     }
 
     /// The ids revocations are checked against: read at verification when the

@@ -1,6 +1,8 @@
 //! The layer inside real servers on 127.0.0.1 (axum, and plain hyper), driven by reqwest:
 //! one test per rule of the request path, named after the rule it guards.
 
+#[path = "support/logs.rs"]
+mod logs;
 #[path = "support/serve.rs"]
 mod serve;
 
@@ -744,6 +746,79 @@ async fn a_claims_type_other_than_the_layers_is_a_server_error_not_a_401() {
     assert_eq!(send(&base, "/lenient", &[("authorization", &bearer)]).await.body, "nobody");
     // Without a credential it is the usual 401.
     assert_eq!(send(&base, "/strict", &[]).await.status, StatusCode::UNAUTHORIZED);
+}
+
+/// The claims-type mismatch is logged at error level naming both types, once for a pair of
+/// types however many requests repeat it; the answer stays 500 with an empty body.
+#[cfg(feature = "axum")]
+#[test]
+fn a_claims_type_mismatch_is_logged_once_naming_both_types() {
+    use tower::ServiceExt;
+
+    #[derive(serde::Deserialize)]
+    struct Theirs {
+        #[allow(dead_code)]
+        sub: String,
+    }
+    async fn handler(_: Claims<Theirs>) -> &'static str {
+        "reached"
+    }
+    let router = Router::new().route("/theirs", get(handler)).layer(JwtAuthLayer::new(config()));
+    let logs = logs::Logs::default();
+    let statuses = tracing::subscriber::with_default(logs.clone(), || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let mut statuses = Vec::new();
+            for _ in 0..3 {
+                let request = http::Request::get("/theirs")
+                    .header("authorization", format!("Bearer {}", token()))
+                    .body(axum::body::Body::empty())
+                    .unwrap();
+                statuses.push(router.clone().oneshot(request).await.unwrap().status());
+            }
+            statuses
+        })
+    });
+    assert!(statuses.iter().all(|status| *status == StatusCode::INTERNAL_SERVER_ERROR), "{statuses:?}");
+    let errors: Vec<_> =
+        logs.events().into_iter().filter(|event| event.level == tracing::Level::ERROR).collect();
+    assert_eq!(errors.len(), 1, "one error line for three requests: {errors:?}");
+    assert!(
+        errors[0].field("layer_claims").is_some_and(|name| name.ends_with("DefaultClaims")),
+        "{errors:?}"
+    );
+    assert!(errors[0].field("handler_claims").is_some_and(|name| name.ends_with("Theirs")), "{errors:?}");
+    assert!(errors[0].text().contains("with_claims"), "the line says what to do: {errors:?}");
+}
+
+/// A payload that does not fit the claims type is `invalid_claims`, and the debug log names
+/// the member it failed on (its path), never the member's value.
+#[test]
+fn invalid_claims_are_logged_with_the_members_path_and_no_value() {
+    #[derive(serde::Deserialize, Debug)]
+    struct Order {
+        #[allow(dead_code)]
+        sub: String,
+        #[allow(dead_code)]
+        address: Address,
+    }
+    #[derive(serde::Deserialize, Debug)]
+    struct Address {
+        #[allow(dead_code)]
+        zip: u32,
+    }
+    let token = issuer().issue(&json!({"sub": "alice", "address": {"zip": "a-secret-value"}})).unwrap();
+    let logs = logs::Logs::default();
+    let error =
+        tracing::subscriber::with_default(logs.clone(), || config().verify_as::<Order>(&token).unwrap_err());
+    assert_eq!(error.kind(), ErrorKind::InvalidClaims);
+    let events = logs.events();
+    let path = events.iter().find_map(|event| event.field("claim").map(str::to_owned));
+    assert_eq!(path.as_deref(), Some("address.zip"), "{events:?}");
+    assert!(
+        events.iter().all(|event| !event.text().contains("a-secret-value")),
+        "no value is logged: {events:?}"
+    );
 }
 
 /// A 401 for a missing credential: the bare challenge with this realm, and the fixed body.

@@ -147,11 +147,31 @@ fn read_claims<C: DeserializeOwned>(
     };
     let claims: C = match claims {
         Some(claims) => claims,
-        None => from_json(&jws.payload).map_err(|_| ErrorKind::InvalidClaims)?,
+        None => from_json(&jws.payload).map_err(|_| {
+            log_claims_path::<C>(&jws.payload);
+            ErrorKind::InvalidClaims
+        })?,
     };
     let responder = settings.responder.clone();
-    let token = VerifiedToken::new(jws.header, grants, jws.payload, members, facts, responder, ids);
+    let token = VerifiedToken::new::<C>(jws.header, grants, jws.payload, members, facts, responder, ids);
     Ok(Claims::new(claims, token))
+}
+
+/// Logs at debug level where a verified payload does not fit the claims type `C`: the path
+/// of the member (`address.zip`, `roles[2]`), names and indices only, never a value. Reads
+/// the payload again, on this failure path alone and only when debug events are on.
+fn log_claims_path<C: DeserializeOwned>(payload: &[u8]) {
+    if !tracing::enabled!(tracing::Level::DEBUG) {
+        return;
+    }
+    let mut json = serde_json::Deserializer::from_slice(payload);
+    if let Err(error) = serde_path_to_error::deserialize::<_, C>(&mut json) {
+        tracing::debug!(
+            claim = %error.path(),
+            claims_type = std::any::type_name::<C>(),
+            "the token's claims do not fit the claims type"
+        );
+    }
 }
 
 /// A stop as an error, for callers that never wait: a fetch to wait for means the keys are
