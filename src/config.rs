@@ -289,13 +289,20 @@ impl JwtAuthConfigBuilder {
 
     /// Trusts one OpenID provider: requires `iss` to equal `issuer` and verifies with the key
     /// set its discovery document names, with every default of [`RemoteJwks`]. The issuer
-    /// must use https; for a provider on plain http in development use
-    /// `.issuer(issuer).remote_jwks(RemoteJwks::discover(issuer).allow_http(true).build()?)`
-    /// instead.
+    /// must use https, except on a loopback host (`localhost`, 127.0.0.0/8, `::1`), where
+    /// plain http is accepted for development. For a provider on plain http elsewhere use
+    /// `.issuer(issuer).remote_jwks(RemoteJwks::discover(issuer).allow_http(true).build()?)`.
     #[cfg(feature = "jwks")]
     pub fn oidc_issuer(mut self, issuer: impl Into<String>) -> Self {
         let issuer = issuer.into();
-        self.keys.remote = Some(RemoteJwks::discover(&issuer).build());
+        let loopback_http = reqwest::Url::parse(&issuer).is_ok_and(|url| {
+            let host = url.host_str().unwrap_or_default();
+            let host = host.strip_prefix('[').and_then(|host| host.strip_suffix(']')).unwrap_or(host);
+            url.scheme() == "http"
+                && (host.eq_ignore_ascii_case("localhost")
+                    || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()))
+        });
+        self.keys.remote = Some(RemoteJwks::discover(&issuer).allow_http(loopback_http).build());
         self.issuers.push(issuer);
         self
     }

@@ -773,6 +773,39 @@ async fn oidc_discovery_finds_the_keys_and_checks_issuer_and_origin() {
     let base = serve(app(config)).await;
     assert_eq!(get_me(&base, &token).await.status, StatusCode::OK);
     assert_eq!(other.fetches(), 1);
+
+    // `oidc_issuer` takes a loopback provider on plain http as it is, for development.
+    *provider.state.jwks_uri.lock().unwrap() = None;
+    let config = JwtAuthConfig::builder().oidc_issuer(&issuer).audience(AUDIENCE).build().unwrap();
+    let base = serve(app(config)).await;
+    assert_eq!(get_me(&base, &token).await.body, "alice");
+}
+
+/// Plain http in `oidc_issuer` on loopback hosts alone: `localhost`, 127.0.0.0/8 and `::1`
+/// build; any other host, and look-alikes, are refused naming the calls that allow it.
+#[test]
+fn oidc_issuer_accepts_plain_http_on_loopback_hosts_only() {
+    for issuer in [
+        "http://localhost:8085",
+        "http://LOCALHOST",
+        "http://127.0.0.1:8085",
+        "http://127.9.9.9",
+        "http://[::1]:8085",
+    ] {
+        let built = JwtAuthConfig::builder().oidc_issuer(issuer).build();
+        assert!(built.is_ok(), "{issuer}: {:?}", built.err());
+    }
+    for issuer in [
+        "http://idp.test",
+        "http://localhost.evil.test",
+        "http://128.0.0.1",
+        "http://[::2]",
+        "http://10.0.0.1",
+    ] {
+        let error = JwtAuthConfig::builder().oidc_issuer(issuer).build().unwrap_err();
+        assert_eq!(error.kind(), ConfigErrorKind::InvalidUrl, "{issuer}");
+        assert!(error.message().contains("allow_http(true)"), "{issuer}: {error}");
+    }
 }
 
 #[test]

@@ -266,3 +266,17 @@ fn es512_on_p521_works_from_pem_jwk_and_the_issuer() {
     short["x"] = "AQAB".into();
     assert!(build_error(VerifyingKey::jwk(short.to_string())).contains("66 bytes"));
 }
+
+/// A configuration without any key is told every key source the builder has.
+#[test]
+fn no_key_at_all_names_every_key_source() {
+    let error = JwtAuthConfig::builder().build().unwrap_err();
+    assert_eq!(error.kind(), ConfigErrorKind::MissingKey);
+    let mut sources = vec![".hmac_secret(", ".key(", ".jwk_set(", ".trusted_issuer("];
+    if cfg!(feature = "jwks") {
+        sources.extend([".remote_jwks(", ".oidc_issuer("]);
+    }
+    for source in sources {
+        assert!(error.message().contains(source), "{source} in {error}");
+    }
+}

@@ -314,6 +314,14 @@ impl PreparedKey {
     }
 }
 
+/// What a configuration without any key is told: every key source the builder has.
+#[cfg(feature = "jwks")]
+const NO_KEY: &str = "no verification key is configured; add one with .hmac_secret(...), .key(...), \
+                      .jwk_set(...), .remote_jwks(...), .oidc_issuer(...) or .trusted_issuer(...)";
+#[cfg(not(feature = "jwks"))]
+const NO_KEY: &str = "no verification key is configured; add one with .hmac_secret(...), .key(...), \
+                      .jwk_set(...) or .trusted_issuer(...)";
+
 /// The configured keys, and the rule by which a token finds its one key.
 pub(crate) struct KeySet {
     keys: Vec<PreparedKey>,
@@ -323,9 +331,7 @@ impl KeySet {
     /// Checks the set as a whole: not empty, no `kid` twice.
     pub(crate) fn new(keys: Vec<PreparedKey>) -> Result<Self, ConfigError> {
         if keys.is_empty() {
-            return Err(ConfigError::missing_key(
-                "no verification key is configured; add one with .hmac_secret(...), .key(...) or .jwk_set(...)",
-            ));
+            return Err(ConfigError::missing_key(NO_KEY));
         }
         for (i, key) in keys.iter().enumerate() {
             if let Some(kid) = key.kid()
