@@ -386,4 +386,123 @@ mod tests {
         assert_eq!(ErrorKind::CrossSiteRequest.class().error_code(), None);
         assert_eq!(ErrorKind::CrossSiteRequest.class().grpc_status(), 7);
     }
+
+    /// Every message the crate writes (its string literals outside tests, `ConfigError`
+    /// messages among them) names only methods that exist: each `.name(`, `::name(` or
+    /// `::name::<` in a literal with a space in it must be a `pub fn` of the crate. Read from
+    /// the source, so a renamed or removed method fails here until its messages follow.
+    #[test]
+    fn messages_name_only_methods_that_exist() {
+        let mut files = Vec::new();
+        let mut dirs = vec![std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/src"))];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|ext| ext == "rs") {
+                    files.push(std::fs::read_to_string(&path).unwrap());
+                }
+            }
+        }
+        assert!(files.len() > 30, "the crate's sources are found");
+        let mut public = std::collections::BTreeSet::new();
+        for file in &files {
+            for line in file.lines() {
+                let line = line.trim_start();
+                for prefix in ["pub fn ", "pub async fn "] {
+                    if let Some(rest) = line.strip_prefix(prefix) {
+                        public.insert(rest.split(['(', '<']).next().unwrap().to_owned());
+                    }
+                }
+            }
+        }
+        let mut problems = Vec::new();
+        let mut mentioned = 0;
+        for file in &files {
+            let code = file.split("#[cfg(test)]\nmod tests").next().unwrap();
+            // The Redis link's Lua scripts are another language.
+            for literal in string_literals(code).into_iter().filter(|text| text.contains(' ')) {
+                if literal.contains("redis.call(") {
+                    continue;
+                }
+                for name in method_mentions(&literal) {
+                    mentioned += 1;
+                    if !public.contains(&name) {
+                        problems.push(format!("{name:?} in {literal:?}"));
+                    }
+                }
+            }
+        }
+        assert!(mentioned >= 10, "the messages' method mentions are found ({mentioned})");
+        assert!(problems.is_empty(), "messages name methods that do not exist: {problems:#?}");
+    }
+
+    /// The contents of the string literals in Rust source: plain (escapes kept as written)
+    /// and raw; comments and char literals skipped.
+    fn string_literals(code: &str) -> Vec<String> {
+        let bytes = code.as_bytes();
+        let mut literals = Vec::new();
+        let mut i = 0;
+        while i < bytes.len() {
+            let rest = &code[i..];
+            if rest.starts_with("//") {
+                i += rest.find('\n').unwrap_or(rest.len());
+            } else if (rest.starts_with("r\"") || rest.starts_with("r#"))
+                && (i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_'))
+            {
+                let hashes = rest[1..].bytes().take_while(|b| *b == b'#').count();
+                if rest.as_bytes().get(1 + hashes) != Some(&b'"') {
+                    i += 1;
+                    continue;
+                }
+                let start = 2 + hashes;
+                let end = format!("\"{}", "#".repeat(hashes));
+                let length = rest[start..].find(&end).unwrap();
+                literals.push(rest[start..start + length].to_owned());
+                i += start + length + end.len();
+            } else if let Some(after) = rest.strip_prefix('\'') {
+                // A char literal ('"', '\'', '\u{..}') is skipped whole; a lifetime ('a) is not.
+                let close = match after.strip_prefix('\\') {
+                    Some(escaped) => escaped.get(1..).and_then(|tail| tail.find('\'')).map(|at| at + 2),
+                    None => {
+                        after.chars().next().map(char::len_utf8).filter(|at| after[*at..].starts_with('\''))
+                    }
+                };
+                i += close.map_or(1, |at| at + 2);
+            } else if rest.starts_with('"') {
+                let mut j = 1;
+                while rest.as_bytes()[j] != b'"' {
+                    j += if rest.as_bytes()[j] == b'\\' { 2 } else { 1 };
+                }
+                literals.push(rest[1..j].to_owned());
+                i += j + 1;
+            } else {
+                i += rest.chars().next().unwrap().len_utf8();
+            }
+        }
+        literals
+    }
+
+    /// The names a text calls as methods: `.name(`, `::name(` and `::name::<`.
+    fn method_mentions(text: &str) -> Vec<String> {
+        let mut names = Vec::new();
+        for (at, _) in text.match_indices(['.', ':']) {
+            let rest = text[at + 1..].trim_start_matches(':');
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
+                .collect();
+            let after = &rest[name.len()..];
+            if !name.is_empty()
+                && name.starts_with(|c: char| c.is_ascii_lowercase())
+                && (after.starts_with('(') || after.starts_with("::<"))
+            {
+                names.push(name);
+            }
+        }
+        names.sort();
+        names.dedup();
+        names
+    }
 }
