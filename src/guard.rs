@@ -44,7 +44,7 @@ use tower_service::Service;
 use crate::claims::{Claims, VerifiedToken};
 use crate::error::{AuthError, ErrorKind};
 use crate::grants::ClaimPath;
-use crate::payload::claim_equals;
+use crate::payload::{claim_contains, claim_equals};
 use crate::response::{RejectionBody, RequestHead, into_service_response, missing_credential};
 
 /// A boxed future: the one allocation an asynchronous check costs.
@@ -56,6 +56,7 @@ enum Node {
     Role(Box<str>),
     Scope(Box<str>),
     ClaimEquals(ClaimPath, Value),
+    ClaimContains(ClaimPath, Box<str>),
     Check(SyncCheck),
     AsyncCheck(AsyncCheck),
     All(Vec<Arc<Node>>),
@@ -135,6 +136,29 @@ impl Require {
         Self::from_node(Node::ClaimEquals(path.into(), value.into()))
     }
 
+    /// The claim at `path` is an array holding the string `name`, or is that string:
+    /// `Require::claim_contains("groups", "ops")`. Unlike [`role`](Self::role), it reads that
+    /// one claim, whatever the configured role paths. A path that repeats a member name is
+    /// never satisfied.
+    pub fn claim_contains(path: impl Into<ClaimPath>, name: impl Into<String>) -> Self {
+        Self::from_node(Node::ClaimContains(path.into(), name.into().into_boxed_str()))
+    }
+
+    /// A Keycloak realm role: `name` in `realm_access.roles`. With
+    /// [`ClaimPreset::keycloak`](crate::grants::ClaimPreset::keycloak), [`role`](Self::role)
+    /// accepts a realm role and a client role alike; this accepts the realm's only.
+    pub fn realm_role(name: impl Into<String>) -> Self {
+        Self::claim_contains(ClaimPath::from_segments(["realm_access", "roles"]), name)
+    }
+
+    /// A Keycloak client role: `name` in `resource_access.<client>.roles`, the roles of that
+    /// client (the `azp` or audience Keycloak issued them for) alone.
+    pub fn client_role(client: impl Into<String>, name: impl Into<String>) -> Self {
+        let path =
+            ClaimPath::from_segments(["resource_access".to_owned(), client.into(), "roles".to_owned()]);
+        Self::claim_contains(path, name)
+    }
+
     /// A check over your claims type: `Require::predicate(|user: &User| user.age >= 18)`.
     /// `C` must be the type the auth layer was built with; if it is not, the check fails.
     pub fn predicate<C, F>(check: F) -> Self
@@ -201,7 +225,7 @@ impl Require {
 
 fn collect_names(node: &Node, names: &mut Vec<String>) {
     match node {
-        Node::Role(name) | Node::Scope(name) => {
+        Node::Role(name) | Node::Scope(name) | Node::ClaimContains(_, name) => {
             if !names.iter().any(|n| n == name.as_ref()) {
                 names.push(name.to_string());
             }
@@ -222,6 +246,9 @@ fn evaluate(node: &Node, token: &VerifiedToken, extensions: &Extensions) -> Eval
         Node::Scope(scope) => Evaluation::Done(token.grants().has_scope(scope)),
         Node::ClaimEquals(path, value) => {
             Evaluation::Done(claim_equals(token.payload(), token.members(), path, value))
+        }
+        Node::ClaimContains(path, name) => {
+            Evaluation::Done(claim_contains(token.payload(), token.members(), path, name))
         }
         Node::Check(check) => Evaluation::Done(check(extensions)),
         Node::AsyncCheck(check) => match check(extensions) {

@@ -75,6 +75,54 @@ async fn keycloak_realm_and_client_roles_are_read() {
     .await;
 }
 
+/// The preset merges realm and client roles; `realm_role` and `client_role` tell them apart,
+/// on tokens shaped as Keycloak sends them (`typ: JWT`, `"typ": "Bearer"` in the payload,
+/// `azp`, the `account` client's roles beside the API's).
+#[tokio::test]
+async fn keycloak_realm_roles_and_client_roles_can_be_required_apart() {
+    let config = builder().claim_preset(ClaimPreset::keycloak("orders")).build().unwrap();
+    let shape = |realm: &[&str], orders: &[&str]| {
+        json!({"sub": "u1", "typ": "Bearer", "azp": "orders-web",
+               "realm_access": {"roles": realm},
+               "resource_access": {"orders": {"roles": orders}, "account": {"roles": ["manage-account", "admin"]}},
+               "scope": "openid profile"})
+    };
+    assert_grants(
+        config.clone(),
+        Require::realm_role("admin"),
+        &[
+            (shape(&["offline_access", "admin"], &[]), true),
+            (shape(&["offline_access"], &["admin"]), false), // a client role of the same name
+            (json!({"sub": "u1", "realm_access": {"roles": "admin"}}), true),
+            (json!({"sub": "u1", "realm_access": {"roles": [1, {"admin": true}, ["admin"]]}}), false),
+            (json!({"sub": "u1"}), false),
+        ],
+    )
+    .await;
+    assert_grants(
+        config.clone(),
+        Require::client_role("orders", "admin"),
+        &[
+            (shape(&[], &["admin"]), true),
+            (shape(&["admin"], &[]), false),  // a realm role of the same name
+            (shape(&[], &["viewer"]), false), // the account client's admin is not the API's
+        ],
+    )
+    .await;
+    // Merged, as before: either kind satisfies `role`.
+    assert_grants(
+        config,
+        Require::role("admin")
+            .and(Require::client_role("orders", "writer").or(Require::realm_role("writer"))),
+        &[
+            (shape(&["admin"], &["writer"]), true),
+            (shape(&["writer"], &["admin"]), true),
+            (shape(&["admin"], &[]), false),
+        ],
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn auth0_permissions_scope_and_namespaced_claims_are_read() {
     let config = builder()

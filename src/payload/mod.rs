@@ -23,7 +23,7 @@ use serde::Deserialize;
 pub(crate) use ids::TokenIds;
 pub(crate) use members::MemberIndex;
 pub(crate) use scan::{PayloadScan, path_at_registered_claim};
-pub(crate) use seek::claim_equals;
+pub(crate) use seek::{claim_contains, claim_equals};
 pub(crate) use wire::{Audience, NumericDate, StrictValue};
 
 use crate::codec::{decode_segment, from_json};

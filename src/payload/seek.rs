@@ -20,6 +20,16 @@ pub(crate) fn claim_equals(
     path: &ClaimPath,
     expected: &Value,
 ) -> bool {
+    claim_matches(payload, members, path, Expected::Equals(expected))
+}
+
+/// True when the claim at `path` is an array holding the string `name`, or is that string,
+/// read as [`claim_equals`] reads.
+pub(crate) fn claim_contains(payload: &[u8], members: &MemberIndex, path: &ClaimPath, name: &str) -> bool {
+    claim_matches(payload, members, path, Expected::Contains(name))
+}
+
+fn claim_matches(payload: &[u8], members: &MemberIndex, path: &ClaimPath, expected: Expected<'_>) -> bool {
     let Some((first, rest)) = path.segments().split_first() else { return false };
     match members.get(payload, first) {
         Member::Absent | Member::Repeated => false,
@@ -28,8 +38,17 @@ pub(crate) fn claim_equals(
     }
 }
 
+/// What the value at the end of the path must be.
+#[derive(Clone, Copy)]
+enum Expected<'v> {
+    /// Equal to this value.
+    Equals(&'v Value),
+    /// This string, or an array holding it.
+    Contains(&'v str),
+}
+
 /// Follows `path` into the JSON value `json` and compares what is there with `expected`.
-fn seek(json: &[u8], path: &[String], expected: &Value) -> bool {
+fn seek(json: &[u8], path: &[String], expected: Expected<'_>) -> bool {
     // Checked once as a whole: serde_json then skips checking each string on its own.
     let Ok(text) = std::str::from_utf8(json) else { return false };
     let mut deserializer = serde_json::Deserializer::from_str(text);
@@ -38,7 +57,7 @@ fn seek(json: &[u8], path: &[String], expected: &Value) -> bool {
 
 struct Seek<'p> {
     path: &'p [String],
-    expected: &'p Value,
+    expected: Expected<'p>,
 }
 
 impl<'de> DeserializeSeed<'de> for Seek<'_> {
@@ -46,10 +65,11 @@ impl<'de> DeserializeSeed<'de> for Seek<'_> {
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         match (self.path.split_first(), self.expected) {
-            (None, Value::Array(_) | Value::Object(_)) => {
-                Ok(&StrictValue::deserialize_value(deserializer)? == self.expected)
+            (None, Expected::Equals(expected @ (Value::Array(_) | Value::Object(_)))) => {
+                Ok(&StrictValue::deserialize_value(deserializer)? == expected)
             }
-            (None, _) => deserializer.deserialize_any(ScalarMatch { expected: self.expected }),
+            (None, Expected::Equals(expected)) => deserializer.deserialize_any(ScalarMatch { expected }),
+            (None, Expected::Contains(name)) => deserializer.deserialize_any(Holds { name }),
             (Some(_), _) => deserializer.deserialize_any(self),
         }
     }
@@ -104,6 +124,93 @@ impl<'de> Visitor<'de> for Seek<'_> {
     }
 }
 
+/// True for the string `name`, or an array with `name` among its elements (read through,
+/// refusing repeated names inside).
+struct Holds<'v> {
+    name: &'v str,
+}
+
+impl<'de> Visitor<'de> for Holds<'_> {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string or an array")
+    }
+
+    fn visit_str<E>(self, value: &str) -> Result<bool, E> {
+        Ok(value == self.name)
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
+        let mut found = false;
+        while let Some(matched) = seq.next_element_seed(ElementIs(self.name))? {
+            found |= matched;
+        }
+        Ok(found)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<bool, A::Error> {
+        StrictValue::deserialize_value(de::value::MapAccessDeserializer::new(map)).map(|_| false)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_unit<E>(self) -> Result<bool, E> {
+        Ok(false)
+    }
+}
+
+/// One array element: true when it is the string, read through (strictly) when it is not.
+struct ElementIs<'v>(&'v str);
+
+impl<'de> DeserializeSeed<'de> for ElementIs<'_> {
+    type Value = bool;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ElementIs<'_> {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_str<E>(self, value: &str) -> Result<bool, E> {
+        Ok(value == self.0)
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<bool, A::Error> {
+        StrictValue::deserialize_value(de::value::SeqAccessDeserializer::new(seq)).map(|_| false)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<bool, A::Error> {
+        StrictValue::deserialize_value(de::value::MapAccessDeserializer::new(map)).map(|_| false)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_unit<E>(self) -> Result<bool, E> {
+        Ok(false)
+    }
+}
+
 /// Compares the value being read with a scalar `expected` (string, number, bool, null).
 struct ScalarMatch<'v> {
     expected: &'v Value,
@@ -151,7 +258,7 @@ mod tests {
 
     /// The whole payload parsed, no index.
     fn equals(payload: &str, path: &str, expected: Value) -> bool {
-        seek(payload.as_bytes(), ClaimPath::from(path).segments(), &expected)
+        seek(payload.as_bytes(), ClaimPath::from(path).segments(), Expected::Equals(&expected))
     }
 
     /// Through the member index.
@@ -209,7 +316,7 @@ mod tests {
                 let path = ClaimPath::from(*path);
                 assert_eq!(
                     indexed(payload, &path, expected),
-                    seek(payload.as_bytes(), path.segments(), expected),
+                    seek(payload.as_bytes(), path.segments(), Expected::Equals(expected)),
                     "{payload} {path:?} {expected}"
                 );
             }
@@ -229,5 +336,24 @@ mod tests {
             equals(r#"{"x":{"a":1,"a":1},"tenant":"acme"}"#, "tenant", json!("acme")),
             "other claims may repeat inside"
         );
+    }
+
+    #[test]
+    fn contains_finds_a_string_in_an_array_or_the_string_itself_and_nothing_else() {
+        let contains = |payload: &str, path: &str, name: &str| {
+            let bytes = payload.as_bytes();
+            claim_contains(bytes, &MemberIndex::of(bytes), &ClaimPath::parse(path), name)
+        };
+        assert!(contains(r#"{"r":{"roles":["a","admin"]}}"#, "r.roles", "admin"));
+        assert!(contains(r#"{"r":{"roles":"admin"}}"#, "r.roles", "admin"));
+        assert!(!contains(r#"{"r":{"roles":"admin user"}}"#, "r.roles", "user"));
+        assert!(!contains(r#"{"r":{"roles":[1,true,null,{"admin":1},["admin"]]}}"#, "r.roles", "admin"));
+        assert!(!contains(r#"{"r":{"roles":{"admin":true}}}"#, "r.roles", "admin"));
+        assert!(!contains(r#"{"r":{"roles":["a"]}}"#, "r.roles", "admin"));
+        assert!(!contains(r#"{"x":1}"#, "r.roles", "admin"));
+        // A name repeated along the path, or inside the array's objects, is never satisfied.
+        assert!(!contains(r#"{"r":{"roles":["admin"],"roles":["x"]}}"#, "r.roles", "admin"));
+        assert!(!contains(r#"{"r":{"roles":["admin"]},"r":{}}"#, "r.roles", "admin"));
+        assert!(!contains(r#"{"r":{"roles":["admin",{"k":1,"k":2}]}}"#, "r.roles", "admin"));
     }
 }
