@@ -69,7 +69,7 @@ impl<'de> DeserializeSeed<'de> for Seek<'_> {
                 Ok(&StrictValue::deserialize_value(deserializer)? == expected)
             }
             (None, Expected::Equals(expected)) => deserializer.deserialize_any(ScalarMatch { expected }),
-            (None, Expected::Contains(name)) => deserializer.deserialize_any(Holds { name }),
+            (None, Expected::Contains(name)) => deserializer.deserialize_any(Holds { name, in_array: false }),
             (Some(_), _) => deserializer.deserialize_any(self),
         }
     }
@@ -124,10 +124,20 @@ impl<'de> Visitor<'de> for Seek<'_> {
     }
 }
 
-/// True for the string `name`, or an array with `name` among its elements (read through,
-/// refusing repeated names inside).
+/// True for the string `name`, or (at the top, `in_array` false) an array with `name` among
+/// its elements; anything else is read through, refusing repeated names inside.
+#[derive(Clone, Copy)]
 struct Holds<'v> {
     name: &'v str,
+    in_array: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for Holds<'_> {
+    type Value = bool;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
+        deserializer.deserialize_any(self)
+    }
 }
 
 impl<'de> Visitor<'de> for Holds<'_> {
@@ -141,55 +151,14 @@ impl<'de> Visitor<'de> for Holds<'_> {
         Ok(value == self.name)
     }
     fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
+        if self.in_array {
+            return StrictValue::deserialize_value(de::value::SeqAccessDeserializer::new(seq)).map(|_| false);
+        }
         let mut found = false;
-        while let Some(matched) = seq.next_element_seed(ElementIs(self.name))? {
+        while let Some(matched) = seq.next_element_seed(Holds { in_array: true, ..self })? {
             found |= matched;
         }
         Ok(found)
-    }
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<bool, A::Error> {
-        StrictValue::deserialize_value(de::value::MapAccessDeserializer::new(map)).map(|_| false)
-    }
-    fn visit_bool<E>(self, _: bool) -> Result<bool, E> {
-        Ok(false)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<bool, E> {
-        Ok(false)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<bool, E> {
-        Ok(false)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<bool, E> {
-        Ok(false)
-    }
-    fn visit_unit<E>(self) -> Result<bool, E> {
-        Ok(false)
-    }
-}
-
-/// One array element: true when it is the string, read through (strictly) when it is not.
-struct ElementIs<'v>(&'v str);
-
-impl<'de> DeserializeSeed<'de> for ElementIs<'_> {
-    type Value = bool;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ElementIs<'_> {
-    type Value = bool;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_str<E>(self, value: &str) -> Result<bool, E> {
-        Ok(value == self.0)
-    }
-    fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<bool, A::Error> {
-        StrictValue::deserialize_value(de::value::SeqAccessDeserializer::new(seq)).map(|_| false)
     }
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<bool, A::Error> {
         StrictValue::deserialize_value(de::value::MapAccessDeserializer::new(map)).map(|_| false)
