@@ -30,6 +30,8 @@ use http::Response;
 use crate::clock::seconds;
 use crate::cookie::CsrfPolicy;
 use crate::cookie::csrf::OriginCheck;
+#[cfg(feature = "jwks")]
+use crate::cookie::csrf::is_loopback;
 use crate::error::{AuthError, ConfigError};
 use crate::extract::PreparedSource;
 pub use crate::extract::TokenSource;
@@ -296,11 +298,7 @@ impl JwtAuthConfigBuilder {
     pub fn oidc_issuer(mut self, issuer: impl Into<String>) -> Self {
         let issuer = issuer.into();
         let loopback_http = reqwest::Url::parse(&issuer).is_ok_and(|url| {
-            let host = url.host_str().unwrap_or_default();
-            let host = host.strip_prefix('[').and_then(|host| host.strip_suffix(']')).unwrap_or(host);
-            url.scheme() == "http"
-                && (host.eq_ignore_ascii_case("localhost")
-                    || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()))
+            url.scheme() == "http" && url.host_str().is_some_and(|host| is_loopback(host.as_bytes()))
         });
         self.keys.remote = Some(RemoteJwks::discover(&issuer).allow_http(loopback_http).build());
         self.issuers.push(issuer);

@@ -233,7 +233,8 @@ impl Grants {
             match target {
                 Target::Roles => self.add(&[Target::Roles], value),
                 Target::Scopes => {
-                    for token in value.split(' ').filter(|token| !token.is_empty()) {
+                    // Empty tokens (between two spaces) name nothing: `add` skips them.
+                    for token in value.split(' ') {
                         self.add(&[Target::Scopes], token);
                     }
                 }

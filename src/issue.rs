@@ -839,15 +839,16 @@ fn encoded_header(algorithm: Algorithm, typ: &str, kid: Option<&str>) -> String 
 fn jwt_signer(key: EncodingKey, algorithm: Algorithm) -> Result<Signer, ConfigError> {
     let family = key.family();
     let algorithms = family.algorithms();
-    if !algorithm.to_jsonwebtoken().is_some_and(|theirs| algorithms.contains(&theirs)) {
-        let names: Vec<String> = algorithms.iter().map(|theirs| format!("{theirs:?}")).collect();
-        return Err(ConfigError::key(format!(
-            "{algorithm} does not fit the signing key; it signs one of {}",
-            names.join(", ")
-        )));
+    match algorithm.to_jsonwebtoken() {
+        Some(theirs) if algorithms.contains(&theirs) => Ok(Signer::Jwt { key, algorithm: theirs }),
+        _ => {
+            let names: Vec<String> = algorithms.iter().map(|theirs| format!("{theirs:?}")).collect();
+            Err(ConfigError::key(format!(
+                "{algorithm} does not fit the signing key; it signs one of {}",
+                names.join(", ")
+            )))
+        }
     }
-    Signer::jwt(key, algorithm)
-        .ok_or_else(|| ConfigError::key(format!("{algorithm} does not fit the signing key")))
 }
 
 /// jsonwebtoken's signer for a private key with a public half, and that half as a JWK.

@@ -207,7 +207,7 @@ fn same_origin(origin: &[u8], request: &RequestHead<'_>) -> bool {
 
 /// True for an authority naming a loopback host: `localhost`, 127.0.0.0/8 or the IPv6
 /// loopback (in any spelling), with or without a port.
-fn is_loopback(authority: &[u8]) -> bool {
+pub(crate) fn is_loopback(authority: &[u8]) -> bool {
     let Ok(authority) = std::str::from_utf8(authority) else { return false };
     let host = match authority.strip_prefix('[') {
         Some(bracketed) => bracketed.split(']').next().unwrap_or(bracketed),

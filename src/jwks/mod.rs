@@ -575,10 +575,7 @@ impl Inner {
         };
         let fetched = fetch::get(&self.client, &url, &self.limits).await.map_err(jwks_error)?;
         let remote = parse_remote_jwk_set(&fetched.body, &self.algorithms, self.rsa_default, self.max_keys)
-            .map_err(|error| match error {
-            RemoteSetError::Malformed => jwks_error(JwksErrorKind::Malformed),
-            RemoteSetError::TooManyKeys => jwks_error(JwksErrorKind::TooManyKeys),
-        })?;
+            .map_err(|error| jwks_error(error.into()))?;
         if Instant::now() > deadline {
             return Err(jwks_error(JwksErrorKind::Timeout));
         }
@@ -961,6 +958,15 @@ impl RemoteJwksBuilder {
     }
 }
 
+impl From<RemoteSetError> for JwksErrorKind {
+    fn from(error: RemoteSetError) -> Self {
+        match error {
+            RemoteSetError::Malformed => Self::Malformed,
+            RemoteSetError::TooManyKeys => Self::TooManyKeys,
+        }
+    }
+}
+
 /// Not part of the API, and outside semver: what a remote set makes of a fetched document,
 /// for the repository's fuzz targets and the test that replays their corpora. With
 /// `discovery`, the document is read as the OpenID discovery document of the issuer
@@ -971,11 +977,8 @@ pub fn __fuzz_document(document: &[u8], discovery: bool) -> Result<usize, JwksEr
     if discovery {
         return jwks_uri_from_discovery(document, "https://issuer.example", false, false).map(|_| 1);
     }
-    let remote = parse_remote_jwk_set(document, &public_key_algorithms(), Algorithm::RS256, DEFAULT_MAX_KEYS)
-        .map_err(|error| match error {
-            RemoteSetError::Malformed => JwksErrorKind::Malformed,
-            RemoteSetError::TooManyKeys => JwksErrorKind::TooManyKeys,
-        })?;
+    let remote =
+        parse_remote_jwk_set(document, &public_key_algorithms(), Algorithm::RS256, DEFAULT_MAX_KEYS)?;
     let kids: Vec<(Option<String>, Algorithm)> =
         remote.keys.iter().map(|key| (key.kid().map(str::to_owned), key.algorithm())).collect();
     let keys = KeySet::from_vetted(remote.keys);

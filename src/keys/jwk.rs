@@ -99,15 +99,11 @@ fn vet_jwk(raw: RawJwk, allow_secret: bool) -> Result<ParsedJwk, String> {
             (KeyMaterial::Rsa { n, e }, Algorithm::RS256)
         }
         "EC" => {
-            let algorithm = match raw.crv.as_deref() {
-                Some("P-256") => Algorithm::ES256,
-                Some("P-384") => Algorithm::ES384,
-                Some("P-521") => Algorithm::ES512,
-                other => {
-                    return Err(format!(
-                        "the EC curve {other:?} is not supported; use P-256, P-384 or P-521"
-                    ));
-                }
+            let Some(algorithm) = raw.crv.as_deref().and_then(vet::ec_curve_named) else {
+                return Err(format!(
+                    "the EC curve {:?} is not supported; use P-256, P-384 or P-521",
+                    raw.crv
+                ));
             };
             let len = vet::ec_coordinate_len(algorithm).unwrap_or(0);
             let x = decode_member(&raw.x, "x")?;

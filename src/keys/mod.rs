@@ -167,11 +167,8 @@ impl VerifyingKey {
                     )
                 })?;
                 let point = key.try_get_as_bytes().map_err(|_| refuse("unreadable EC key".into()))?.to_vec();
-                let algorithm = match point.len() {
-                    65 => Algorithm::ES256,
-                    97 => Algorithm::ES384,
-                    133 => Algorithm::ES512,
-                    _ => return Err(refuse("only P-256, P-384 and P-521 EC keys are supported".into())),
+                let Some((_, algorithm)) = vet::ec_curve(point.len()) else {
+                    return Err(refuse("only P-256, P-384 and P-521 EC keys are supported".into()));
                 };
                 (KeyMaterial::Ec(point), algorithm, None)
             }
@@ -269,13 +266,7 @@ impl PreparedKey {
             KeyMaterial::Ec(point) => {
                 let len = vet::ec_coordinate_len(algorithm).unwrap_or(0);
                 if point.len() != 1 + 2 * len || point[0] != 0x04 {
-                    let curve = match point.len() {
-                        65 => Some(("P-256", Algorithm::ES256)),
-                        97 => Some(("P-384", Algorithm::ES384)),
-                        133 => Some(("P-521", Algorithm::ES512)),
-                        _ => None,
-                    };
-                    return Err(match curve {
+                    return Err(match vet::ec_curve(point.len()) {
                         Some((curve, fits)) => {
                             format!("{algorithm} does not fit this {curve} key, which verifies {fits}")
                         }

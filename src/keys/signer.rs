@@ -5,8 +5,6 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::EncodingKey;
 
-use super::algorithm::Algorithm;
-
 /// A private key bound to its algorithm.
 pub(crate) enum Signer {
     /// Every algorithm jsonwebtoken signs with.
@@ -20,11 +18,6 @@ pub(crate) enum Signer {
 }
 
 impl Signer {
-    /// jsonwebtoken's signer for `algorithm`; `None` for ES512.
-    pub(crate) fn jwt(key: EncodingKey, algorithm: Algorithm) -> Option<Self> {
-        Some(Self::Jwt { key, algorithm: algorithm.to_jsonwebtoken()? })
-    }
-
     /// An ES512 signer from a PKCS#8 private key in DER, with its public point (uncompressed
     /// SEC1: `0x04 || x || y`); `None` when the key is not on P-521.
     #[cfg(feature = "aws-lc-rs")]

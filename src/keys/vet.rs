@@ -76,12 +76,21 @@ fn has_roca_fingerprint(n: &[u8]) -> bool {
 
 /// The byte length of an uncompressed point's coordinate for an ECDSA algorithm.
 pub(crate) fn ec_coordinate_len(algorithm: Algorithm) -> Option<usize> {
-    match algorithm {
-        Algorithm::ES256 => Some(32),
-        Algorithm::ES384 => Some(48),
-        Algorithm::ES512 => Some(66),
-        _ => None,
-    }
+    CURVES.iter().find(|(_, fits, _)| *fits == algorithm).map(|(_, _, len)| *len)
+}
+
+/// The supported curves: name, the one algorithm a key on it verifies, coordinate bytes.
+const CURVES: [(&str, Algorithm, usize); 3] =
+    [("P-256", Algorithm::ES256, 32), ("P-384", Algorithm::ES384, 48), ("P-521", Algorithm::ES512, 66)];
+
+/// The algorithm of the curve a JWK's `crv` names (`P-521`).
+pub(crate) fn ec_curve_named(crv: &str) -> Option<Algorithm> {
+    CURVES.iter().find(|(name, _, _)| *name == crv).map(|(_, fits, _)| *fits)
+}
+
+/// The curve of an uncompressed EC point (`0x04 || x || y`) by its length, and its algorithm.
+pub(crate) fn ec_curve(point_len: usize) -> Option<(&'static str, Algorithm)> {
+    CURVES.iter().find(|(_, _, len)| 1 + 2 * len == point_len).map(|(name, fits, _)| (*name, *fits))
 }
 
 /// RFC 7518 section 3.2: an HMAC secret at least as long as the hash output, and not the
