@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up the Python virtualenv the interop tests (tests/interop.rs) run PyJWT and
-# python-jose in, and the gRPC tests (grpc/tests/grpc.rs) run grpcio in:
+# python-jose in, the gRPC tests (grpc/tests/grpc.rs) run grpcio in, and the browser test
+# (tests/browser.rs) runs Selenium in:
 # target/interop-venv, beside the build output, so `cargo clean` drops it.
 #
 # Idempotent and quick when already done: a stamp file in the venv records the exact
@@ -11,9 +12,10 @@
 # Needs only python3 with its venv module, and pip's default package registry.
 set -euo pipefail
 
-# The libraries the FastAPI JWT tutorial uses, and grpcio as a standard non-Rust gRPC
-# client (its wheels need no compiler), pinned exactly.
-REQUIREMENTS="PyJWT[crypto]==2.15.1 python-jose[cryptography]==3.5.0 grpcio==1.85.3"
+# The libraries the FastAPI JWT tutorial uses, grpcio as a standard non-Rust gRPC client
+# (its wheels need no compiler), and Selenium for the browser test (tests/browser.rs),
+# pinned exactly.
+REQUIREMENTS="PyJWT[crypto]==2.15.1 python-jose[cryptography]==3.5.0 grpcio==1.85.3 selenium==4.50.0"
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$root/target/interop-venv"

@@ -105,6 +105,12 @@ status=$(request "$base/")
 expect_status 200 "$status" "GET /"
 pass "GET / is public"
 
+status=$(request -H "Accept: text/html,application/xhtml+xml,*/*;q=0.8" "$base/")
+expect_status 200 "$status" "GET / from a browser"
+expect_header '^content-type: text/html' "GET / from a browser"
+expect_body '<form id="login"' "GET / from a browser"
+pass "GET / gives a browser the login page (tests/browser.rs drives it in Chromium)"
+
 alice=$(token_for alice wonderland)
 [[ "$alice" =~ ^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$ ]] || fail "alice's token is not a JWT: $alice"
 pass "alice gets a token"

@@ -18,7 +18,7 @@
 //!
 //! | route | access | answer |
 //! |---|---|---|
-//! | `GET /` | public | how to use the API |
+//! | `GET /` | public | a login page for a browser (`Accept: text/html`), else how to use the API |
 //! | `POST /token` | public | form `username`, `password` → `{"access_token", "token_type": "bearer", "expires_in", "refresh_token", "refresh_expires_in"}` |
 //! | `POST /token/refresh` | public | form `refresh_token` → a new pair; the old refresh token is used up (400 `invalid_grant` if reused, revoked or bad) |
 //! | `GET /users/me` | any valid token | `{"username", "role"}` |
@@ -39,7 +39,7 @@
 //! Any HS256 token signed with that secret, carrying `sub`, `role`, `exp` and the configured
 //! `iss` and `aud`, is accepted, whoever minted it.
 
-mod common;
+pub mod common;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -48,10 +48,10 @@ use std::time::Duration;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
 use axum::extract::{Form, State};
-use axum::http::HeaderValue;
 use axum::http::StatusCode;
-use axum::http::header::{CACHE_CONTROL, SET_COOKIE, WWW_AUTHENTICATE};
-use axum::response::{IntoResponse, Response};
+use axum::http::header::{ACCEPT, CACHE_CONTROL, SET_COOKIE, WWW_AUTHENTICATE};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -129,14 +129,7 @@ async fn main() {
 
 async fn run() -> Result<(), String> {
     let settings = Settings::from_env(DEFAULT_PORT)?;
-    let issuer = settings.token_issuer(TokenIssuer::builder())?;
-    // One instance: an in-memory list. Several behind a load balancer: the `redis` feature.
-    let revocations = Revocations::in_memory();
-    let cookie = TokenCookie::new("__Host-access_token")
-        .map_err(|error| format!("cannot make the cookie: {error}"))?;
-    let config = auth_config(&settings, &revocations, &cookie)?;
-    let users = Arc::new(demo_users()?);
-    let app = router(AppState { users, issuer, revocations, cookie }, config);
+    let app = app(&settings)?;
     let address = format!("127.0.0.1:{}", settings.port);
     let listener = tokio::net::TcpListener::bind(&address)
         .await
@@ -144,6 +137,18 @@ async fn run() -> Result<(), String> {
     let port = listener.local_addr().map_or(settings.port, |bound| bound.port());
     print_usage(port);
     axum::serve(listener, app).await.map_err(|error| format!("server error: {error}"))
+}
+
+/// The whole application for these settings (the browser test serves it too).
+pub fn app(settings: &Settings) -> Result<Router, String> {
+    let issuer = settings.token_issuer(TokenIssuer::builder())?;
+    // One instance: an in-memory list. Several behind a load balancer: the `redis` feature.
+    let revocations = Revocations::in_memory();
+    let cookie = TokenCookie::new("__Host-access_token")
+        .map_err(|error| format!("cannot make the cookie: {error}"))?;
+    let config = auth_config(settings, &revocations, &cookie)?;
+    let users = Arc::new(demo_users()?);
+    Ok(router(AppState { users, issuer, revocations, cookie }, config))
 }
 
 fn router(state: AppState, config: JwtAuthConfig) -> Router {
@@ -184,7 +189,8 @@ fn auth_config(
 fn print_usage(port: u16) {
     let base = format!("http://127.0.0.1:{port}");
     let field = |name: &str| format!("sed 's/.*\"{name}\":\"\\([^\"]*\\)\".*/\\1/'");
-    println!("Listening on {base}. Try (bob / builder logs in too, but /admin answers him 403):");
+    println!("Listening on {base}. Open it in a browser to log in there, or try with curl");
+    println!("(bob / builder logs in too, but /admin answers him 403):");
     println!();
     println!("  LOGIN=$(curl -s -d username=alice -d password=wonderland {base}/token)");
     println!("  TOKEN=$(echo \"$LOGIN\" | {})", field("access_token"));
@@ -245,8 +251,16 @@ impl Users {
 
 // ---- handlers ----
 
-async fn index() -> &'static str {
-    "tower-jwt-auth quickstart\n\
+/// `GET /`: the page below for a browser (one that accepts `text/html`), else the routes as
+/// plain text for curl.
+async fn index(headers: HeaderMap) -> Response {
+    let wants_html = headers.get_all(ACCEPT).iter().filter_map(|value| value.to_str().ok()).any(|accept| {
+        accept.split(',').any(|item| item.split(';').next().unwrap_or("").trim() == "text/html")
+    });
+    if wants_html { Html(PAGE).into_response() } else { USAGE.into_response() }
+}
+
+const USAGE: &str = "tower-jwt-auth quickstart\n\
      \n\
      POST /token     form fields username, password -> {\"access_token\": ..., \"refresh_token\": ..., ...}\n\
      POST /token/refresh  form field refresh_token -> a new pair (each refresh token works once)\n\
@@ -254,8 +268,71 @@ async fn index() -> &'static str {
      GET  /users/me  with Authorization: Bearer <token> -> {\"username\": ..., \"role\": ...}\n\
      GET  /admin     the same, for role admin only\n\
      \n\
-     Demo users: alice / wonderland (admin), bob / builder (user).\n"
+     Demo users: alice / wonderland (admin), bob / builder (user). A browser gets a login page here.\n";
+
+/// The browser's page: a login form posting to `/token` (the answer sets the `HttpOnly`
+/// cookie, which this script cannot read), who is logged in (from `/users/me`, sent with
+/// the cookie), and a logout button (`POST /logout`, a same-origin request the cross-site
+/// check lets through). Plain HTML and a few lines of script: no framework, nothing fetched
+/// from elsewhere.
+const PAGE: &str = r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>tower-jwt-auth quickstart</title>
+<style>
+  body { font-family: system-ui, sans-serif; max-width: 30rem; margin: 3rem auto; padding: 0 1rem; line-height: 1.5; }
+  label { display: block; margin: 0.5rem 0; }
+  input { display: block; width: 100%; padding: 0.3rem; box-sizing: border-box; }
+  button { margin-top: 0.5rem; padding: 0.3rem 1rem; }
+  #problem { color: #b00020; }
+</style>
+</head>
+<body>
+<h1>tower-jwt-auth quickstart</h1>
+<p id="who" role="status">Checking who you are&hellip;</p>
+<form id="login" method="post" action="/token" hidden>
+  <label>Username <input name="username" autocomplete="username" required></label>
+  <label>Password <input name="password" type="password" autocomplete="current-password" required></label>
+  <button type="submit">Log in</button>
+  <p><small>Demo users: alice / wonderland (admin), bob / builder (user).</small></p>
+</form>
+<button id="logout" type="button" hidden>Log out</button>
+<p id="problem" role="alert"></p>
+<script>
+const who = document.getElementById("who");
+const login = document.getElementById("login");
+const logout = document.getElementById("logout");
+const problem = document.getElementById("problem");
+
+async function show() {
+  const answer = await fetch("/users/me");
+  const user = answer.ok ? await answer.json() : null;
+  who.textContent = user ? `Logged in as ${user.username} (role ${user.role}).` : "Not logged in.";
+  login.hidden = user !== null;
+  logout.hidden = user === null;
 }
+
+login.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const answer = await fetch("/token", { method: "POST", body: new URLSearchParams(new FormData(login)) });
+  problem.textContent = answer.ok ? "" : "Incorrect username or password.";
+  login.reset();
+  await show();
+});
+
+logout.addEventListener("click", async () => {
+  const answer = await fetch("/logout", { method: "POST" });
+  problem.textContent = answer.ok ? "" : `Logging out failed (HTTP ${answer.status}).`;
+  await show();
+});
+
+show();
+</script>
+</body>
+</html>
+"#;
 
 async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Response {
     let users = Arc::clone(&state.users);
