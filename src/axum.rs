@@ -31,13 +31,12 @@
 //! ```
 
 use std::convert::Infallible;
-use std::sync::{Mutex, PoisonError};
 
 use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum_core::response::{IntoResponse, Response};
 use http::request::Parts;
 
-use crate::claims::{Claims, VerifiedToken};
+use crate::claims::{Claims, another_claims_type};
 use crate::response::{RequestHead, missing_credential};
 
 /// The rejection of the [`Claims`] extractor: the 401 the layer answers to a request
@@ -52,7 +51,7 @@ pub struct MissingClaims {
 
 impl MissingClaims {
     fn for_request<C: 'static>(parts: &Parts) -> Self {
-        if another_claims_type::<C>(parts) {
+        if another_claims_type::<C>(&parts.extensions) {
             let mut response = http::Response::new(bytes::Bytes::new());
             *response.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
             response
@@ -63,32 +62,6 @@ impl MissingClaims {
         let head = RequestHead { method: &parts.method, uri: &parts.uri, headers: &parts.headers };
         Self { response: missing_credential(&parts.extensions, &head) }
     }
-}
-
-/// Whether the layer verified this request's token for a claims type other than `C`
-/// (logged as an error naming both types, once per pair of types in the process: every
-/// request of that route would repeat it).
-fn another_claims_type<C: 'static>(parts: &Parts) -> bool {
-    static REPORTED: Mutex<Vec<(&str, &str)>> = Mutex::new(Vec::new());
-    let Some(token) = parts.extensions.get::<VerifiedToken>() else { return false };
-    let pair = (token.claims_type(), std::any::type_name::<C>());
-    let first = {
-        let mut reported = REPORTED.lock().unwrap_or_else(PoisonError::into_inner);
-        // As many pairs as the program has claims types: a short list.
-        !reported.contains(&pair) && {
-            reported.push(pair);
-            true
-        }
-    };
-    if first {
-        tracing::error!(
-            layer_claims = pair.0,
-            handler_claims = pair.1,
-            "the layer verified this request's token into another claims type than the handler asks \
-             for: build the layer with JwtAuthLayer::with_claims::<C>() for the handler's C"
-        );
-    }
-    true
 }
 
 impl IntoResponse for MissingClaims {
@@ -119,7 +92,7 @@ where
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Option<Self>, Self::Rejection> {
         let claims = parts.extensions.get::<Claims<C>>().cloned();
         if claims.is_none() {
-            another_claims_type::<C>(parts);
+            another_claims_type::<C>(&parts.extensions);
         }
         Ok(claims)
     }

@@ -342,6 +342,36 @@ impl<'de> Deserialize<'de> for DefaultClaims {
     }
 }
 
+/// Whether the layer verified this request's token for a claims type other than `C`
+/// (logged as an error naming both types, once per pair of types in the process: every
+/// request of that route would repeat it). The axum extractors and [`Claims::from_grpc`]
+/// ask this when they find no `Claims<C>`.
+#[cfg(any(feature = "axum", feature = "tonic"))]
+pub(crate) fn another_claims_type<C: 'static>(extensions: &http::Extensions) -> bool {
+    use std::sync::{Mutex, PoisonError};
+
+    static REPORTED: Mutex<Vec<(&str, &str)>> = Mutex::new(Vec::new());
+    let Some(token) = extensions.get::<VerifiedToken>() else { return false };
+    let pair = (token.claims_type(), std::any::type_name::<C>());
+    let first = {
+        let mut reported = REPORTED.lock().unwrap_or_else(PoisonError::into_inner);
+        // As many pairs as the program has claims types: a short list.
+        !reported.contains(&pair) && {
+            reported.push(pair);
+            true
+        }
+    };
+    if first {
+        tracing::error!(
+            layer_claims = pair.0,
+            handler_claims = pair.1,
+            "the layer verified this request's token into another claims type than the handler asks \
+             for: build the layer with JwtAuthLayer::with_claims::<C>() for the handler's C"
+        );
+    }
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

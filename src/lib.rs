@@ -119,7 +119,7 @@ mod clock;
 mod codec;
 mod extract;
 #[cfg(feature = "tonic")]
-mod named_service;
+mod grpc;
 mod observe;
 mod payload;
 mod rules;

@@ -3,6 +3,8 @@
 //! One test calls the same server with Python's grpcio (`tests/grpcio_client.py`, in the
 //! venv `.ci/python-env.sh` sets up), a standard gRPC client that is not tonic.
 
+#[path = "../../tests/support/logs.rs"]
+mod logs;
 #[path = "../../tests/support/setup.rs"]
 mod setup;
 
@@ -270,6 +272,37 @@ async fn require_guard_answers_permission_denied_naming_the_role() {
     );
     let status = drain(&mut client, stream_of(3, Some(&bob()))).await.unwrap_err();
     assert_status(&status, Code::PermissionDenied, ErrorKind::InsufficientScope);
+}
+
+// ---- a handler asking for another claims type ----
+
+/// The layer built without `with_claims` (so for `DefaultClaims`), the greeter asking for
+/// `Claims<User>`: a server misconfiguration. The call gets INTERNAL with a fixed message
+/// (never UNAUTHENTICATED: the caller's token is fine), and the server logs both types once.
+#[tokio::test]
+async fn a_handler_asking_for_another_claims_type_gets_internal_and_the_log_names_both_types() {
+    let logs = logs::Logs::default();
+    tracing::subscriber::set_global_default(logs.clone()).expect("the only global subscriber of this binary");
+    let channel = start(|incoming| {
+        Server::builder()
+            .layer(JwtAuthLayer::new(config()))
+            .add_service(GreeterServer::new(Greeter::with_interval(INTERVAL)))
+            .serve_with_incoming(incoming)
+    })
+    .await;
+    let mut greeter = GreeterClient::new(channel);
+    for _ in 0..2 {
+        let status = greeter.say_hello(hello(Some(&bob()))).await.unwrap_err();
+        assert_eq!(status.code(), Code::Internal, "{status:?}");
+        assert_eq!(status.message(), "The server could not read the caller's claims");
+    }
+    let reported: Vec<_> =
+        logs.events().into_iter().filter(|event| event.field("handler_claims").is_some()).collect();
+    assert_eq!(reported.len(), 1, "logged once for the pair of types: {reported:?}");
+    assert_eq!(reported[0].level, tracing::Level::ERROR);
+    assert_eq!(reported[0].field("layer_claims"), Some("tower_jwt_auth::claims::DefaultClaims"));
+    assert_eq!(reported[0].field("handler_claims"), Some("tower_jwt_auth_grpc::User"));
+    assert!(reported[0].text().contains("JwtAuthLayer::with_claims"), "{}", reported[0].text());
 }
 
 // ---- the layer around one service ----
