@@ -104,7 +104,24 @@ pub struct ClaimPreset {
 impl ClaimPreset {
     /// Keycloak: realm roles (`realm_access.roles`), the client's roles
     /// (`resource_access.<client>.roles`), and `scope`.
+    ///
+    /// What a default Keycloak realm sends in an access token: the JOSE header `typ: JWT`
+    /// (not `at+jwt`, so do not set `required_type("at+jwt")`) and `"typ": "Bearer"` in the
+    /// payload; `iss` is `https://<host>/realms/<realm>`; `aud` names the clients the user
+    /// holds a client role of (often only `account`), so an API's own audience needs an
+    /// audience mapper. The preset merges realm and client roles into one set:
+    /// [`Require::realm_role`](crate::Require::realm_role) and
+    /// [`Require::client_role`](crate::Require::client_role) tell them apart.
     pub fn keycloak(client: &str) -> Self {
+        // Realm roles in `realm_access`, client roles in `resource_access` ("Realm roles are
+        // added to the access token into the realm_access claim", "Client roles are added by
+        // default to the resource_access claim"):
+        // https://www.keycloak.org/docs/latest/server_admin/index.html#_oidc_token_role_mappings
+        // Audience: https://www.keycloak.org/docs/latest/server_admin/index.html#audience-support
+        // Client scopes named in `scope`:
+        // https://www.keycloak.org/docs/latest/server_admin/index.html#_client_scopes
+        // The header's `typ: JWT` and the payload's `typ: Bearer` are set by Keycloak's token
+        // manager (keycloak/keycloak, DefaultTokenManager and TokenUtil.TOKEN_TYPE_BEARER).
         Self {
             roles: vec![
                 ClaimPath::from_segments(["realm_access", "roles"]),
@@ -115,22 +132,74 @@ impl ClaimPreset {
     }
 
     /// Auth0: RBAC `permissions` (as roles) and `scope`.
+    ///
+    /// What a default Auth0 tenant sends in an access token for an API: the header
+    /// `typ: JWT` (`at+jwt` only with the RFC 9068 token profile); `iss` is
+    /// `https://<tenant domain>/`, with the trailing slash; `aud` is the API's identifier,
+    /// or an array adding the userinfo URL when `openid` was requested; `scope` is a
+    /// space-separated string. `permissions` is there only with "Enable RBAC" and "Add
+    /// Permissions in the Access Token" on. Roles themselves are not in the token unless an
+    /// Action adds a namespaced claim: read it with
+    /// `.roles_claim(ClaimPath::parse(r"https://example\.com/roles"))`.
     pub fn auth0() -> Self {
+        // Token profiles, `typ`, `permissions` and `scope`:
+        // https://auth0.com/docs/secure/tokens/access-tokens/access-token-profiles
+        // `aud` as an array with `openid`, `iss` with its trailing slash:
+        // https://auth0.com/docs/secure/tokens/access-tokens/get-access-tokens
+        // Namespaced custom claims:
+        // https://auth0.com/docs/secure/tokens/json-web-tokens/create-custom-claims
         Self { roles: vec![ClaimPath::parse("permissions")], scopes: vec![ClaimPath::parse("scope")] }
     }
 
     /// Microsoft Entra ID: app `roles` and delegated `scp`.
+    ///
+    /// What Entra ID sends in an access token for your API: the header `typ: JWT`; `roles`,
+    /// an array of app roles (the permissions of an app calling as itself); `scp`, a
+    /// space-separated string, in tokens for a user only. The API's manifest
+    /// (`accessTokenAcceptedVersion`) picks the token version, and with it `iss`:
+    /// `https://sts.windows.net/<tenant>/` for v1.0 (the default),
+    /// `https://login.microsoftonline.com/<tenant>/v2.0` for v2.0; `aud` is the API's client
+    /// id (v2.0) or its client id or app ID URI (v1.0). Tokens meant for Microsoft Graph are
+    /// not for your API to verify.
     pub fn entra_id() -> Self {
+        // `typ`, `roles`, `scp`, `aud`, `ver`:
+        // https://learn.microsoft.com/en-us/entra/identity-platform/access-token-claims-reference
+        // Versions, issuers, and Graph tokens:
+        // https://learn.microsoft.com/en-us/entra/identity-platform/access-tokens
         Self { roles: vec![ClaimPath::parse("roles")], scopes: vec![ClaimPath::parse("scp")] }
     }
 
     /// Okta: `groups` (as roles) and `scp`.
+    ///
+    /// What a custom Okta authorization server (such as `default`) sends in an access
+    /// token: `iss` is `https://<your Okta domain>/oauth2/default` and `aud` is
+    /// `api://default` unless changed; `scp` is an **array** of scopes (each element grants
+    /// one); `groups` is there only once a groups claim is added to the authorization
+    /// server for access tokens. Okta documents no header `typ`, so do not require one.
+    /// Tokens of the org authorization server are for Okta's own APIs.
     pub fn okta() -> Self {
+        // `scp` as an array, `cid`, `uid`:
+        // https://developer.okta.com/docs/concepts/oauth-claims/
+        // A groups claim for a custom authorization server:
+        // https://developer.okta.com/docs/guides/customize-tokens-groups-claim/main/
+        // `iss` and `aud` of the default server:
+        // https://developer.okta.com/docs/guides/customize-tokens-returned-from-okta/main/
         Self { roles: vec![ClaimPath::parse("groups")], scopes: vec![ClaimPath::parse("scp")] }
     }
 
     /// AWS Cognito: `cognito:groups` (as roles) and `scope`.
+    ///
+    /// What a Cognito user pool sends in an access token: a header with `kid` and `alg`
+    /// only (no `typ`); `iss` is `https://cognito-idp.<region>.amazonaws.com/<user pool id>`;
+    /// `token_use` is `access`; `cognito:groups` is an array; `scope` a string. An access
+    /// token has **no `aud`**: it names the app client in `client_id`, so leave
+    /// `.audience(...)` unset and check the client with
+    /// `Require::claim_equals("client_id", "<app client id>")`.
     pub fn cognito() -> Self {
+        // Header, `cognito:groups`, `token_use`, `scope`, `iss`:
+        // https://docs.aws.amazon.com/cognito/latest/developerguide/amazon-cognito-user-pools-using-the-access-token.html
+        // `client_id` rather than `aud` in access tokens:
+        // https://docs.aws.amazon.com/verifiedpermissions/latest/userguide/cognito-validation.html
         Self { roles: vec![ClaimPath::parse("cognito:groups")], scopes: vec![ClaimPath::parse("scope")] }
     }
 

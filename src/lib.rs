@@ -3,12 +3,19 @@
 //! [`JwtAuthLayer`] finds the token (the `Authorization` header, another header, a cookie),
 //! verifies it against the configured keys with each key's own algorithm, checks the
 //! claims, and inserts the typed [`Claims<C>`] into the request's extensions, or answers
-//! with an RFC 6750 rejection (or its gRPC equivalent) without calling your service.
+//! with an RFC 6750 rejection (or its gRPC equivalent) without calling your service. The
+//! same crate issues tokens, rotates refresh tokens, revokes them, and publishes a JWK set,
+//! so a login endpoint needs nothing else.
 //!
 //! # Quickstart
 //!
+//! ```toml
+//! [dependencies]
+//! tower-jwt-auth = "0.1"   # default features: aws-lc-rs, axum, jwks
 //! ```
-//! use axum::{Extension, Router, routing::get};
+//!
+//! ```
+//! use axum::{Router, routing::get};
 //! use tower_jwt_auth::{Claims, JwtAuthConfig, JwtAuthLayer};
 //!
 //! #[derive(serde::Deserialize)]
@@ -17,8 +24,7 @@
 //!     role: String,
 //! }
 //!
-//! // With the `axum` feature (on by default), `user: Claims<User>` is an extractor too.
-//! async fn me(Extension(user): Extension<Claims<User>>) -> String {
+//! async fn me(user: Claims<User>) -> String {
 //!     format!("{} ({})", user.sub, user.role)
 //! }
 //!
@@ -31,11 +37,29 @@
 //!
 //! let app: Router = Router::new()
 //!     .route("/users/me", get(me))
-//!     .layer(JwtAuthLayer::new(config).with_claims::<User>());
+//!     .route_layer(JwtAuthLayer::new(config).with_claims::<User>());
 //! # let _ = app;
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! A request without a valid token gets `401` with `WWW-Authenticate: Bearer realm="api"`
+//! (and `error="invalid_token"` for a bad one); `me` runs only for a token signed with that
+//! secret, unexpired, issued by `https://auth.example.com` for `orders-api`. With an identity
+//! provider instead of a secret, `.oidc_issuer("https://idp.example.com/realms/main")`
+//! discovers and caches its keys.
+//!
+//! # The guide
+//!
+//! The [`guide`] holds one page per topic, each with examples that run as tests:
+//!
+//! - your server: [axum](guide::axum), [hyper](guide::hyper), [tonic and gRPC](guide::tonic);
+//! - your keys: [OpenID Connect discovery and remote key sets](guide::remote_keys);
+//! - authorization: [roles, scopes, claim values and the identity providers' presets](guide::guards);
+//! - the login side: [issuing tokens, refresh tokens and revocation](guide::issuing),
+//!   [Redis for several instances](guide::redis), [cookies and CSRF for browsers](guide::cookies);
+//! - reference: [the token cache](guide::token_cache), [every setting](guide::configuration),
+//!   [every rejection](guide::rejections), [the security choices](guide::security).
 //!
 //! # Features
 //!
@@ -44,31 +68,19 @@
 //! | `aws-lc-rs` | yes | signature checks with aws-lc-rs, keys parsed once at build |
 //! | `rust-crypto` | no | the pure-Rust RustCrypto backend instead (used only without `aws-lc-rs`) |
 //! | `axum` | yes | `Claims<C>` and `Option<Claims<C>>` as axum extractors, rejections in axum's body type |
-//! | `jwks` | yes | [`RemoteJwks`]: remote key sets over https, OIDC discovery, [`JwtAuthConfigBuilder::oidc_issuer`] |
-//! | `tonic` | no | (tonic 0.14) rejections in tonic's body type (needed on a tonic server), and tonic's `NamedService` for [`JwtAuth`], [`guard::RequireService`] and [`expiry::TokenExpiry`], to wrap one gRPC service with `add_service` |
+//! | `jwks` | yes | [`RemoteJwks`]: remote key sets over https (reqwest with rustls), OIDC discovery, [`JwtAuthConfigBuilder::oidc_issuer`] |
+//! | `tonic` | no | (tonic 0.14) rejections in tonic's body type (needed on a tonic server), tonic's `NamedService` for [`JwtAuth`], [`guard::RequireService`] and [`expiry::TokenExpiry`] (to wrap one gRPC service with `add_service`), and `Claims::from_grpc` for handlers |
 //! | `redis` | no | [`revoke::RedisRevocations`]: a revocation list shared between instances through Redis, each keeping a local copy current by pub/sub (`Revocations::builder().redis(client)`) |
 //! | `metrics` | no | counters through the `metrics` facade: verifications by outcome, token-cache hits, JWKS fetches |
 //!
 //! One crypto backend is required; building with neither is a compile error, and with both
-//! aws-lc-rs is used.
-//!
-//! # Hyper and tonic
-//!
-//! The layer is a plain Tower layer over `http::Request<B>`: a hyper 1 server takes it
-//! through hyper-util's `TowerToHyperService`, and a tonic server (with the `tonic` feature)
-//! through `Server::builder().layer(...)` (every service) or
-//! `add_service(JwtAuthLayer::new(config).layer(GreeterServer::new(greeter)))` (one service).
-//! Rejections are written in the wrapped service's body type (see
-//! [`response::RejectionBody`]).
-//! Handlers read [`Claims<C>`] from `request.extensions()`. gRPC requests get gRPC answers
-//! (see [`response::default_response`]), and [`expiry::TokenExpiryLayer`] ends long streams
-//! when the token expires. The repository's `examples/hyper_server.rs` and `grpc/` crate run
-//! both for real.
+//! aws-lc-rs is used. Hyper and tonic servers can leave out `axum`:
+//! `default-features = false, features = ["aws-lc-rs", "jwks"]` (plus `tonic`; leave out
+//! `jwks` too when every key is static, and no HTTP client is built in).
 //!
 //! # Modules
 //!
-//! The everyday names are at the root; the rest lives in one module per concern, each
-//! opening with an example:
+//! The everyday names are at the root; the rest lives in one module per concern:
 //!
 //! | module | what it holds |
 //! |---|---|
@@ -77,7 +89,7 @@
 //! | [`claims`] | [`Claims<C>`], [`DefaultClaims`], the verified token and header |
 //! | [`guard`] | [`Require`]: roles, scopes, claim values and predicates, as layers |
 //! | [`grants`] | where roles and scopes live in a token (Keycloak, Auth0, Entra ID, Okta, Cognito) |
-//! | [`keys`] | [`VerifyingKey`]: HMAC secrets, PEM, DER and JWK public keys |
+//! | [`keys`] | [`VerifyingKey`] and [`Algorithm`]: HMAC secrets, PEM, DER and JWK public keys |
 //! | `jwks` | [`RemoteJwks`]: a cached remote key set, OIDC discovery (feature `jwks`) |
 //! | [`issue`] | [`TokenIssuer`]: tokens and refresh-token rotation for a login endpoint, JWKS publishing |
 //! | [`revoke`] | revocation lists, in memory or shared through Redis |
@@ -86,6 +98,7 @@
 //! | [`response`] | RFC 6750 and gRPC rejections, and the parts of a request a responder sees |
 //! | [`error`] | [`AuthError`] and [`ErrorKind`] for rejections, [`ConfigError`] for `build()` |
 //! | `axum` | the axum extractors' rejection (feature `axum`) |
+//! | [`guide`] | the manual: one page per topic |
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs, unreachable_pub, unsafe_code)]
@@ -104,6 +117,7 @@ pub mod error;
 pub mod expiry;
 pub mod grants;
 pub mod guard;
+pub mod guide;
 pub mod issue;
 #[cfg(feature = "jwks")]
 #[cfg_attr(docsrs, doc(cfg(feature = "jwks")))]
