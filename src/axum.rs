@@ -44,6 +44,37 @@ use crate::response::{RequestHead, missing_credential};
 /// responder); without any layer, the default (`realm="api"`). gRPC requests get
 /// `grpc-status` 16. A 500 with an empty body when the layer verified the token for
 /// another claims type (see the [module](self) docs).
+///
+/// ```
+/// use axum::{Router, body::Body, routing::get};
+/// use http::{Request, StatusCode};
+/// use tower::ServiceExt;
+/// use tower_jwt_auth::{Claims, JwtAuthConfig, JwtAuthLayer};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+/// async fn me(claims: Claims) -> String {
+///     claims.sub.clone().unwrap_or_default()
+/// }
+///
+/// // No layer in front of the route: the extractor answers the layer's default 401.
+/// let bare: Router = Router::new().route("/users/me", get(me));
+/// let response = bare.oneshot(Request::get("/users/me").body(Body::empty())?).await?;
+/// assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+/// assert_eq!(response.headers()["www-authenticate"], "Bearer realm=\"api\"");
+///
+/// // Behind an optional layer, a request without a token gets that layer's 401 (its realm).
+/// let config = JwtAuthConfig::builder()
+///     .hmac_secret(b"an example secret of at least 32 bytes!")
+///     .realm("orders")
+///     .build()?;
+/// let app: Router = Router::new().route("/users/me", get(me)).layer(JwtAuthLayer::new(config).optional());
+/// let response = app.oneshot(Request::get("/users/me").body(Body::empty())?).await?;
+/// assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+/// assert_eq!(response.headers()["www-authenticate"], "Bearer realm=\"orders\"");
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct MissingClaims {
     response: http::Response<bytes::Bytes>,

@@ -41,6 +41,34 @@ use crate::response::Responder;
 ///
 /// Inserted into the request extensions by the layer only after every check passed.
 /// Dereferences to `C`.
+///
+/// ```
+/// use serde::Deserialize;
+/// use tower_jwt_auth::{Claims, JwtAuthConfig, TokenIssuer};
+///
+/// #[derive(Debug, Deserialize)]
+/// struct User {
+///     sub: String,
+///     tenant: String,
+/// }
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+/// let secret = b"an example secret of at least 32 bytes!".to_vec();
+/// let issuer = TokenIssuer::builder().hmac_secret(secret.clone()).build()?;
+/// let token = issuer.issue(&serde_json::json!({"sub": "alice", "tenant": "acme", "roles": ["admin"]}))?;
+///
+/// let config = JwtAuthConfig::builder().hmac_secret(secret).build()?;
+/// let user: Claims<User> = config.verify_as(&token)?;
+/// assert_eq!(user.sub, "alice"); // `Claims<User>` dereferences to `User`
+/// assert_eq!(user.tenant, "acme");
+/// // Whatever `C` is, the roles and scopes the token grants are read too.
+/// assert!(user.grants().has_role("admin"));
+/// // A clone shares the same claims: handlers and guards clone it out of the extensions.
+/// let copy = user.clone();
+/// assert!(std::ptr::eq(copy.claims(), user.claims()));
+/// # Ok(())
+/// # }
+/// ```
 pub struct Claims<C = DefaultClaims> {
     inner: Arc<ClaimsInner<C>>,
 }
@@ -101,6 +129,29 @@ impl<C: fmt::Debug> fmt::Debug for Claims<C> {
 /// What the layer verified about a request's token, whatever the claims type: the header,
 /// the roles and scopes, and the payload. Inserted into the request extensions beside
 /// [`Claims<C>`]; guards read it.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use tower_jwt_auth::{JwtAuthConfig, TokenIssuer};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+/// let secret = b"an example secret of at least 32 bytes!".to_vec();
+/// let issuer = TokenIssuer::builder().hmac_secret(secret.clone()).build()?;
+/// let token = issuer.issue(&serde_json::json!({"sub": "alice", "scope": "orders:read"}))?;
+/// let config = JwtAuthConfig::builder().hmac_secret(secret).build()?;
+///
+/// let claims = config.verify(&token)?;
+/// let verified = claims.token(); // in a middleware: `request.extensions().get::<VerifiedToken>()`
+/// let exp = claims.exp.expect("every verified token has one");
+/// assert_eq!(verified.expires_at(), UNIX_EPOCH + Duration::from_secs(exp as u64));
+/// assert!(verified.grants().has_scope("orders:read"));
+/// assert!(verified.claims_type().ends_with("DefaultClaims"));
+/// // The payload exactly as it was signed.
+/// let payload: serde_json::Value = serde_json::from_slice(verified.payload())?;
+/// assert_eq!(payload["sub"], "alice");
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct VerifiedToken {
     inner: Arc<TokenInner>,
@@ -235,6 +286,26 @@ impl fmt::Debug for VerifiedToken {
 }
 
 /// The parts of a token's header that were verified along with its signature.
+///
+/// ```
+/// use tower_jwt_auth::{Algorithm, JwtAuthConfig, TokenIssuer};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+/// let issuer = TokenIssuer::builder()
+///     .hmac_secret(b"an example secret of at least 32 bytes!".to_vec())
+///     .kid("2025-01")
+///     .build()?;
+/// let token = issuer.issue(&serde_json::json!({"sub": "alice"}))?;
+/// let config = JwtAuthConfig::builder().key(issuer.verifying_key()).build()?;
+///
+/// let claims = config.verify(&token)?;
+/// let header = claims.header();
+/// assert_eq!(header.algorithm(), Algorithm::HS256); // the key's own algorithm
+/// assert_eq!(header.kid(), Some("2025-01"));
+/// assert_eq!(header.typ(), Some("JWT"));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedHeader {
     pub(crate) algorithm: Algorithm,
@@ -264,6 +335,23 @@ impl VerifiedHeader {
 ///
 /// Refuses a payload that repeats a member name anywhere (at any depth), where a plain map
 /// would silently keep the last one and let a token carry two different `roles`.
+///
+/// ```
+/// use tower_jwt_auth::DefaultClaims;
+///
+/// # fn main() -> Result<(), serde_json::Error> {
+/// let claims: DefaultClaims =
+///     serde_json::from_str(r#"{"sub": "alice", "aud": "orders-api", "exp": 1900000000, "role": "admin"}"#)?;
+/// assert_eq!(claims.sub.as_deref(), Some("alice"));
+/// assert_eq!(claims.aud, ["orders-api"]); // one audience or several, always a list
+/// assert_eq!(claims.exp, Some(1_900_000_000));
+/// assert_eq!(claims.get("role"), Some(&serde_json::json!("admin")));
+///
+/// // A repeated member is refused, at any depth.
+/// assert!(serde_json::from_str::<DefaultClaims>(r#"{"roles": ["user"], "roles": ["admin"]}"#).is_err());
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct DefaultClaims {

@@ -65,6 +65,25 @@ pub(crate) struct CacheSettings {
 ///
 /// Build one with [`JwtAuthConfig::builder`], then hand it to
 /// [`JwtAuthLayer::new`](crate::JwtAuthLayer::new). It can also verify tokens directly.
+///
+/// ```
+/// use tower_jwt_auth::{ErrorKind, JwtAuthConfig, TokenIssuer};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let secret = b"an example secret of at least 32 bytes!".to_vec();
+/// let config = JwtAuthConfig::builder().hmac_secret(&secret).audience("orders-api").build()?;
+/// let issuer = TokenIssuer::builder().hmac_secret(secret).audience("orders-api").build()?;
+///
+/// let claims = config.verify(&issuer.issue(&serde_json::json!({"sub": "alice"}))?)?;
+/// assert_eq!(claims.sub.as_deref(), Some("alice"));
+///
+/// // A token for another API is refused, with a kind to match on.
+/// let elsewhere = issuer.issue(&serde_json::json!({"sub": "alice", "aud": "billing-api"}))?;
+/// assert_eq!(config.verify(&elsewhere).unwrap_err().kind(), ErrorKind::InvalidAudience);
+/// assert_eq!(config.realm(), "api"); // the default realm of the challenges
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct JwtAuthConfig {
     inner: Arc<Settings>,
@@ -228,7 +247,35 @@ impl JwtAuthConfig {
     }
 }
 
-/// Builds a [`JwtAuthConfig`]; see the module documentation for an example.
+/// Builds a [`JwtAuthConfig`]: every setting has a default, and
+/// [`build`](Self::build) checks them all at once.
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_jwt_auth::{JwtAuthConfig, TokenSource, error::ConfigErrorKind};
+///
+/// let config = JwtAuthConfig::builder()
+///     .hmac_secret(b"an example secret of at least 32 bytes!")
+///     .issuer("https://auth.example.com")
+///     .audience("orders-api")
+///     .leeway(Duration::from_secs(10))
+///     .required_type("at+jwt")
+///     .token_sources([TokenSource::bearer(), TokenSource::cookie("access_token")])
+///     .token_cache_capacity(1_000)
+///     .realm("orders")
+///     .build()
+///     .unwrap();
+/// assert_eq!(config.realm(), "orders");
+///
+/// // A mistake fails `build()`, not a request, with a sentence that says what to change.
+/// let error = JwtAuthConfig::builder()
+///     .hmac_secret(b"an example secret of at least 32 bytes!")
+///     .token_sources([])
+///     .build()
+///     .unwrap_err();
+/// assert_eq!(error.kind(), ConfigErrorKind::InvalidSetting);
+/// assert_eq!(error.message(), "no token source is configured; add TokenSource::bearer() at least");
+/// ```
 #[must_use]
 pub struct JwtAuthConfigBuilder {
     keys: KeySpec,

@@ -23,6 +23,26 @@ use std::sync::Arc;
 /// What went wrong with a request, for code to match on.
 ///
 /// The variants are grouped by the answer they get: see [`ErrorKind::class`].
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_jwt_auth::{ErrorKind, JwtAuthConfig, TokenIssuer};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+/// let secret = b"an example secret of at least 32 bytes!".to_vec();
+/// let config =
+///     JwtAuthConfig::builder().hmac_secret(&secret).max_lifetime(Duration::from_secs(3600)).build()?;
+/// let issuer = TokenIssuer::builder().hmac_secret(secret).lifetime(Duration::from_secs(86_400)).build()?;
+///
+/// let token = issuer.issue(&serde_json::json!({"sub": "alice"}))?;
+/// let kind = config.verify(&token).unwrap_err().kind();
+/// assert_eq!(kind, ErrorKind::LifetimeTooLong);
+/// assert_eq!(kind.name(), "lifetime_too_long"); // for logs and metric labels
+/// assert_eq!(kind.description(), "The access token lifetime is too long"); // for people
+/// assert_eq!(kind.class().status(), 401);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
@@ -80,6 +100,20 @@ pub enum ErrorKind {
 }
 
 /// The class of answer an [`ErrorKind`] gets: one row of the rejection table.
+///
+/// ```
+/// use tower_jwt_auth::{ErrorKind, error::RejectionClass};
+///
+/// assert_eq!(ErrorKind::Expired.class(), RejectionClass::InvalidToken);
+/// assert_eq!(ErrorKind::Revoked.class(), RejectionClass::InvalidToken);
+///
+/// // One row of the table: HTTP status, RFC 6750 error code, gRPC status.
+/// let row = |class: RejectionClass| (class.status().as_u16(), class.error_code(), class.grpc_status());
+/// assert_eq!(row(RejectionClass::InvalidToken), (401, Some("invalid_token"), 16));
+/// assert_eq!(row(RejectionClass::InsufficientScope), (403, Some("insufficient_scope"), 7));
+/// // Not the caller's fault: no error code, and gRPC UNAVAILABLE.
+/// assert_eq!(row(ErrorKind::KeysUnavailable.class()), (503, None, 14));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum RejectionClass {
@@ -212,6 +246,24 @@ impl ErrorKind {
 ///
 /// Holds a [`ErrorKind`] and, for guard rejections, the scope that was required. Its
 /// `Display` is the kind's fixed description.
+///
+/// ```
+/// use tower_jwt_auth::{AuthError, ErrorKind, JwtAuthConfig, response::bearer_challenge};
+///
+/// let config = JwtAuthConfig::builder()
+///     .hmac_secret(b"an example secret of at least 32 bytes!")
+///     .build()
+///     .unwrap();
+/// let error: AuthError = config.verify("not-a-jwt").unwrap_err();
+/// assert_eq!(error.kind(), ErrorKind::Malformed);
+/// assert_eq!(error.to_string(), "The access token is malformed"); // never the token itself
+///
+/// // A guard's rejection names what was required, in its challenge too.
+/// let error = AuthError::insufficient_scope("orders:write");
+/// assert_eq!(error.required_scope(), Some("orders:write"));
+/// let challenge = bearer_challenge(&error, "api").unwrap();
+/// assert!(challenge.to_str().unwrap().ends_with(r#"scope="orders:write""#));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthError {
     kind: ErrorKind,
@@ -278,6 +330,20 @@ pub struct ConfigError {
 }
 
 /// What is wrong with a configuration.
+///
+/// ```
+/// use tower_jwt_auth::{JwtAuthConfig, cookie::TokenCookie, error::ConfigErrorKind};
+///
+/// let kind = |builder: tower_jwt_auth::JwtAuthConfigBuilder| builder.build().unwrap_err().kind();
+/// let keyed = || JwtAuthConfig::builder().hmac_secret(b"an example secret of at least 32 bytes!");
+///
+/// assert_eq!(kind(JwtAuthConfig::builder()), ConfigErrorKind::MissingKey);
+/// assert_eq!(kind(JwtAuthConfig::builder().hmac_secret(b"short")), ConfigErrorKind::InvalidKey);
+/// assert_eq!(kind(keyed().audience("")), ConfigErrorKind::InvalidValue);
+/// assert_eq!(kind(keyed().token_sources([])), ConfigErrorKind::InvalidSetting);
+/// // Cookie settings are checked where they are made.
+/// assert_eq!(TokenCookie::new("access token").unwrap_err().kind(), ConfigErrorKind::InvalidValue);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ConfigErrorKind {

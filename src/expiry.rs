@@ -126,6 +126,34 @@ impl<S> Layer<S> for TokenExpiryLayer {
 }
 
 /// The service made by [`TokenExpiryLayer`].
+///
+/// Without a layer, wrap a service in it with [`TokenExpiry::new`], and wrap that in the
+/// auth service. A response whose length is known is never cut:
+///
+/// ```
+/// use bytes::Bytes;
+/// use http::{Request, Response};
+/// use http_body_util::{BodyExt, Full};
+/// use tower::{ServiceExt, service_fn};
+/// use tower_jwt_auth::{JwtAuth, JwtAuthConfig, TokenIssuer, expiry::TokenExpiry};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+/// let secret = b"an example secret of at least 32 bytes!".to_vec();
+/// let config = JwtAuthConfig::builder().hmac_secret(&secret).build()?;
+/// let handler = service_fn(|_: Request<()>| async {
+///     Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::from("a whole report"))))
+/// });
+/// // As `JwtAuthLayer` around `TokenExpiryLayer` in a `ServiceBuilder`.
+/// let service = JwtAuth::new(TokenExpiry::new(handler), config);
+///
+/// let token = TokenIssuer::builder().hmac_secret(secret).build()?.issue(&serde_json::json!({"sub": "alice"}))?;
+/// let request = Request::builder().header("authorization", format!("Bearer {token}")).body(())?;
+/// let response = service.oneshot(request).await?;
+/// assert_eq!(response.into_body().collect().await?.to_bytes(), "a whole report");
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct TokenExpiry<S> {
     inner: S,
@@ -191,7 +219,30 @@ fn expired_grpc_trailers(token: &VerifiedToken) -> HeaderMap {
 }
 
 pin_project! {
-    /// The response future of [`TokenExpiry`].
+    /// The response future of [`TokenExpiry`]: the inner service's future, whose response
+    /// it hands on with its body wrapped in a [`TokenExpiryBody`].
+    ///
+    /// ```
+    /// use std::convert::Infallible;
+    ///
+    /// use bytes::Bytes;
+    /// use http::{Request, Response};
+    /// use http_body_util::{BodyExt, Full};
+    /// use tower::{Service, ServiceExt, service_fn};
+    /// use tower_jwt_auth::expiry::{TokenExpiry, TokenExpiryBody, TokenExpiryFuture};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Infallible> {
+    /// let mut service = TokenExpiry::new(service_fn(|_: Request<()>| async {
+    ///     Ok::<_, Infallible>(Response::new(Full::new(Bytes::from("hello"))))
+    /// }));
+    /// let future: TokenExpiryFuture<_> = service.ready().await?.call(Request::new(()));
+    /// let response: Response<TokenExpiryBody<Full<Bytes>>> = future.await?;
+    /// // No auth layer in front, so no verified token: the body passes through untouched.
+    /// assert_eq!(response.into_body().collect().await?.to_bytes(), "hello");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub struct TokenExpiryFuture<F> {
         #[pin]
         future: F,
@@ -225,6 +276,48 @@ impl<F> fmt::Debug for TokenExpiryFuture<F> {
 
 pin_project! {
     /// A response body that ends at the token's expiry; see [`TokenExpiryLayer`].
+    ///
+    /// The body of every response [`TokenExpiry`] hands on. On a plain HTTP stream (server-sent
+    /// events, say), it ends cleanly once the token expires, and drops the inner body:
+    ///
+    /// ```
+    /// use std::convert::Infallible;
+    /// use std::time::Duration;
+    ///
+    /// use bytes::Bytes;
+    /// use futures_util::stream;
+    /// use http::{Request, Response};
+    /// use http_body::Frame;
+    /// use http_body_util::{BodyExt, StreamBody};
+    /// use tower::{ServiceBuilder, ServiceExt, service_fn};
+    /// use tower_jwt_auth::{JwtAuthConfig, JwtAuthLayer, TokenIssuer, expiry::TokenExpiryLayer};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    /// let secret = b"an example secret of at least 32 bytes!".to_vec();
+    /// let config = JwtAuthConfig::builder().hmac_secret(&secret).leeway(Duration::ZERO).build()?;
+    /// let service = ServiceBuilder::new()
+    ///     .layer(JwtAuthLayer::new(config))
+    ///     .layer(TokenExpiryLayer::new())
+    ///     .service(service_fn(|_: Request<()>| async {
+    ///         // One event, then a stream that never ends by itself.
+    ///         let event = Ok::<_, Infallible>(Frame::data(Bytes::from("data: hello\n\n")));
+    ///         let events = futures_util::StreamExt::chain(stream::iter([event]), stream::pending());
+    ///         Ok::<_, Infallible>(Response::new(StreamBody::new(events).boxed()))
+    ///     }));
+    ///
+    /// let issuer = TokenIssuer::builder().hmac_secret(secret).lifetime(Duration::from_secs(60)).build()?;
+    /// let token = issuer.issue(&serde_json::json!({"sub": "alice"}))?;
+    /// let request = Request::builder().header("authorization", format!("Bearer {token}")).body(())?;
+    /// let body = service.oneshot(request).await?.into_body(); // a `TokenExpiryBody`
+    ///
+    /// // A minute later (the clock is paused here, so no waiting), the stream has ended.
+    /// let collected = body.collect().await?;
+    /// assert_eq!(collected.trailers(), None); // plain HTTP: no trailers, a clean end
+    /// assert_eq!(collected.to_bytes(), "data: hello\n\n");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub struct TokenExpiryBody<B> {
         // `None` once the deadline ended the response: the inner body is dropped then.
         #[pin]

@@ -23,6 +23,39 @@ use crate::error::{ConfigError, ErrorKind};
 
 /// One place a token may be found. Build the list with
 /// [`JwtAuthConfigBuilder::token_sources`](crate::JwtAuthConfigBuilder::token_sources).
+///
+/// ```
+/// use bytes::Bytes;
+/// use http::{Request, Response, StatusCode};
+/// use http_body_util::Full;
+/// use tower::{ServiceBuilder, ServiceExt, service_fn};
+/// use tower_jwt_auth::{JwtAuthConfig, JwtAuthLayer, TokenIssuer, TokenSource};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+/// let secret = b"an example secret of at least 32 bytes!".to_vec();
+/// let config = JwtAuthConfig::builder()
+///     .hmac_secret(&secret)
+///     .token_sources([TokenSource::bearer(), TokenSource::header_with_prefix("x-auth", "Token ")])
+///     .build()?;
+/// let service = ServiceBuilder::new().layer(JwtAuthLayer::new(config)).service(service_fn(
+///     |_: Request<Full<Bytes>>| async { Ok::<_, std::convert::Infallible>(Response::new(Full::default())) },
+/// ));
+/// let issuer = TokenIssuer::builder().hmac_secret(secret).build()?;
+/// let token = issuer.issue(&serde_json::json!({"sub": "alice"}))?;
+/// let other = issuer.issue(&serde_json::json!({"sub": "bob"}))?;
+///
+/// let request = Request::get("/").header("x-auth", format!("Token {token}")).body(Full::default())?;
+/// assert_eq!(service.clone().oneshot(request).await?.status(), StatusCode::OK);
+/// // Two different credentials in one request: 400 invalid_request (RFC 6750 section 2).
+/// let request = Request::get("/")
+///     .header("x-auth", format!("Token {token}"))
+///     .header("authorization", format!("Bearer {other}"))
+///     .body(Full::default())?;
+/// assert_eq!(service.oneshot(request).await?.status(), StatusCode::BAD_REQUEST);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenSource {
     kind: SourceKind,

@@ -38,6 +38,25 @@
 use std::fmt;
 
 /// A path to a claim: names of nested JSON members, outermost first.
+///
+/// ```
+/// use tower_jwt_auth::{JwtAuthConfig, TokenIssuer, grants::ClaimPath};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// assert_eq!(ClaimPath::parse("realm_access.roles").segments(), ["realm_access", "roles"]);
+/// // `\.` is a dot inside a name, as in Auth0's namespaced claims.
+/// let path = ClaimPath::parse(r"https://example\.com/roles");
+/// assert_eq!(path, ClaimPath::from_segments(["https://example.com/roles"]));
+/// assert_eq!(path.to_string(), r"https://example\.com/roles");
+///
+/// let secret = b"an example secret of at least 32 bytes!".to_vec();
+/// let config = JwtAuthConfig::builder().hmac_secret(&secret).roles_claim(path).build()?;
+/// let issuer = TokenIssuer::builder().hmac_secret(secret).build()?;
+/// let token = issuer.issue(&serde_json::json!({"sub": "alice", "https://example.com/roles": ["admin"]}))?;
+/// assert!(config.verify(&token)?.grants().has_role("admin"));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ClaimPath {
     segments: Vec<String>,
@@ -95,6 +114,31 @@ impl fmt::Display for ClaimPath {
 }
 
 /// Where one identity provider keeps roles and scopes.
+///
+/// ```
+/// use tower_jwt_auth::{JwtAuthConfig, TokenIssuer, grants::ClaimPreset};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let secret = b"an example secret of at least 32 bytes!".to_vec();
+/// let config = JwtAuthConfig::builder()
+///     .hmac_secret(&secret)
+///     .claim_preset(ClaimPreset::keycloak("orders-api"))
+///     .build()?;
+///
+/// // What Keycloak puts in an access token: realm roles, each client's roles, and scope.
+/// let token = TokenIssuer::builder().hmac_secret(secret).build()?.issue(&serde_json::json!({
+///     "sub": "alice",
+///     "realm_access": {"roles": ["user"]},
+///     "resource_access": {"orders-api": {"roles": ["clerk"]}, "billing": {"roles": ["admin"]}},
+///     "scope": "openid profile",
+/// }))?;
+/// let claims = config.verify(&token)?;
+/// assert!(claims.grants().has_role("user") && claims.grants().has_role("clerk"));
+/// assert!(!claims.grants().has_role("admin")); // another client's role
+/// assert!(claims.grants().has_scope("profile"));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimPreset {
     roles: Vec<ClaimPath>,
@@ -226,6 +270,31 @@ pub(crate) fn default_scope_paths() -> Vec<ClaimPath> {
 ///
 /// Every name is kept in one buffer, so a token's grants cost two allocations however many
 /// names it has.
+///
+/// ```
+/// use tower_jwt_auth::{JwtAuthConfig, TokenIssuer};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let secret = b"an example secret of at least 32 bytes!".to_vec();
+/// let config = JwtAuthConfig::builder().hmac_secret(&secret).build()?; // roles, role, scope, scp
+/// let issuer = TokenIssuer::builder().hmac_secret(secret).build()?;
+/// let token = issuer.issue(&serde_json::json!({
+///     "sub": "alice",
+///     "roles": ["user", "admin"],
+///     "role": "billing clerk",
+///     "scope": "orders:write orders:read",
+/// }))?;
+///
+/// let claims = config.verify(&token)?;
+/// let grants = claims.grants();
+/// assert!(grants.has_role("admin") && grants.has_scope("orders:read"));
+/// // A string is one role, the whole string; scopes are separated by spaces.
+/// assert!(grants.has_role("billing clerk") && !grants.has_role("clerk"));
+/// assert_eq!(grants.roles().collect::<Vec<_>>(), ["admin", "billing clerk", "user"]);
+/// assert_eq!(grants.scopes().collect::<Vec<_>>(), ["orders:read", "orders:write"]);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Default)]
 pub struct Grants {
     /// Every name, back to back.

@@ -67,6 +67,40 @@ enum Node {
 ///
 /// Cheap to clone. Combine with [`and`](Self::and), [`or`](Self::or),
 /// [`all_of`](Self::all_of) and [`any_of`](Self::any_of), nested as deep as you like.
+///
+/// ```
+/// use bytes::Bytes;
+/// use http::{Request, Response, StatusCode};
+/// use http_body_util::Full;
+/// use tower::{ServiceBuilder, ServiceExt, service_fn};
+/// use tower_jwt_auth::{JwtAuthConfig, JwtAuthLayer, Require, TokenIssuer};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+/// // admin, or an editor granted the scope articles:write
+/// let may_write = Require::role("admin").or(Require::role("editor").and(Require::scope("articles:write")));
+/// assert_eq!(may_write.required(), "admin editor articles:write");
+///
+/// let secret = b"an example secret of at least 32 bytes!".to_vec();
+/// let service = ServiceBuilder::new()
+///     .layer(JwtAuthLayer::new(JwtAuthConfig::builder().hmac_secret(&secret).build()?))
+///     .layer(may_write) // inside the auth layer, which verifies first
+///     .service(service_fn(|_: Request<Full<Bytes>>| async {
+///         Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::from("saved"))))
+///     }));
+///
+/// // An editor who may only read: a valid token, but 403 naming what was required.
+/// let claims = serde_json::json!({"sub": "bob", "role": "editor", "scope": "articles:read"});
+/// let token = TokenIssuer::builder().hmac_secret(secret).build()?.issue(&claims)?;
+/// let request = Request::post("/articles").header("authorization", format!("Bearer {token}"));
+/// let response = service.oneshot(request.body(Full::default())?).await?;
+/// assert_eq!(response.status(), StatusCode::FORBIDDEN);
+/// let challenge = response.headers()["www-authenticate"].to_str()?;
+/// assert!(challenge.contains(r#"error="insufficient_scope""#));
+/// assert!(challenge.contains(r#"scope="admin editor articles:write""#));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct Require {
     node: Arc<Node>,
@@ -293,6 +327,26 @@ impl<S> Layer<S> for Require {
 }
 
 /// The service made by the [`Require`] layer.
+///
+/// ```
+/// use http::{Request, Response, StatusCode};
+/// use tower::{Layer, ServiceExt, service_fn};
+/// use tower_jwt_auth::{Require, guard::RequireService};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+/// let handler = service_fn(|_: Request<String>| async {
+///     Ok::<_, std::convert::Infallible>(Response::new("the reports".to_owned()))
+/// });
+/// let guarded: RequireService<_> = Require::role("auditor").layer(handler);
+///
+/// // Without a JwtAuthLayer outside it, the guard finds no verified token: it fails
+/// // closed with 401, and the handler is never called.
+/// let response = guarded.oneshot(Request::new(String::new())).await?;
+/// assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct RequireService<S> {
     inner: S,
@@ -377,6 +431,25 @@ where
 pin_project! {
     /// The response future of [`RequireService`]: the inner service's future `F`, a ready
     /// rejection in the body type `B`, or an asynchronous check to finish first.
+    ///
+    /// ```
+    /// use http::{Request, Response, StatusCode};
+    /// use tower::{Layer, Service, ServiceExt, service_fn};
+    /// use tower_jwt_auth::{Require, guard::RequireFuture};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    /// let handler = service_fn(|_: Request<String>| async {
+    ///     Ok::<_, std::convert::Infallible>(Response::new("the orders".to_owned()))
+    /// });
+    /// let mut guarded = Require::scope("orders:read").layer(handler);
+    ///
+    /// // What `call` returns: a rejection here (no verified token), ready without a box.
+    /// let future: RequireFuture<_, String> = guarded.ready().await?.call(Request::new(String::new()));
+    /// assert_eq!(future.await?.status(), StatusCode::UNAUTHORIZED);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub struct RequireFuture<F, B> {
         #[pin]
         state: GuardState<F, B>,

@@ -57,7 +57,40 @@ pub(crate) const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60)
 /// The default refresh-token lifetime (renewed at each rotation).
 pub(crate) const DEFAULT_REFRESH_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// Signs access tokens; see the module documentation.
+/// Signs access tokens (and refresh tokens that rotate) with one key; cheap to clone.
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_jwt_auth::{JwtAuthConfig, TokenIssuer};
+///
+/// #[derive(serde::Serialize)]
+/// struct Login<'a> {
+///     sub: &'a str,
+///     roles: Vec<&'a str>,
+/// }
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let issuer = TokenIssuer::builder()
+///     .hmac_secret(b"an example secret of at least 32 bytes!".to_vec())
+///     .kid("2024-06")
+///     .issuer("https://auth.example.com")
+///     .build()?;
+/// let token = issuer.issue(&Login { sub: "alice", roles: vec!["admin"] })?;
+///
+/// let config =
+///     JwtAuthConfig::builder().key(issuer.verifying_key()).issuer("https://auth.example.com").build()?;
+/// let claims = config.verify(&token)?;
+/// assert!(claims.grants().has_role("admin"));
+/// assert_eq!(claims.header().kid(), Some("2024-06"));
+/// // Filled in by the issuer: iat, nbf, exp (15 minutes by default), a random jti, iss.
+/// assert_eq!(issuer.lifetime(), Duration::from_secs(15 * 60));
+/// assert_eq!(claims.exp.zip(claims.iat).map(|(exp, iat)| exp - iat), Some(15 * 60));
+/// assert!(claims.jti.is_some());
+/// // A shared secret is never published: the JWK set of an HMAC issuer is empty.
+/// assert!(issuer.jwk_set().keys.is_empty());
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct TokenIssuer {
     inner: Arc<IssuerInner>,
@@ -113,6 +146,27 @@ pub struct IssueError {
 }
 
 /// What kept a token from being issued.
+///
+/// ```
+/// use tower_jwt_auth::{TokenIssuer, issue::IssueErrorKind};
+///
+/// let issuer = TokenIssuer::builder().hmac_secret(b"an example secret of at least 32 bytes!".to_vec()).build().unwrap();
+///
+/// // Claims are a JSON object; a session's claims need a string `sub`.
+/// let error = issuer.issue(&"alice").unwrap_err();
+/// assert_eq!(error.kind(), IssueErrorKind::InvalidClaims);
+/// let error = issuer.issue_pair(&serde_json::json!({"role": "admin"})).unwrap_err();
+/// assert_eq!(error.kind(), IssueErrorKind::InvalidClaims);
+/// assert_eq!(error.to_string(), "a token pair needs a string sub in the claims");
+///
+/// // Bad claims are a bug in the caller's code; the other kinds are failures of the system.
+/// let fault = match error.kind() {
+///     IssueErrorKind::InvalidClaims => "our claims",
+///     IssueErrorKind::Signing | IssueErrorKind::Randomness => "the system",
+///     _ => "something new", // the enum is non-exhaustive
+/// };
+/// assert_eq!(fault, "our claims");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum IssueErrorKind {
@@ -507,6 +561,28 @@ fn random_id() -> Result<String, IssueError> {
 
 /// An access token and a refresh token, serializing as an OAuth 2.0 token response
 /// (RFC 6749 section 5.1) plus `refresh_expires_in`.
+///
+/// ```
+/// use tower_jwt_auth::{ErrorKind, JwtAuthConfig, TokenIssuer};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let issuer = TokenIssuer::builder().hmac_secret(b"an example secret of at least 32 bytes!".to_vec()).build()?;
+/// let pair = issuer.issue_pair(&serde_json::json!({"sub": "alice"}))?;
+///
+/// // The body of a `POST /token` answer, as it is.
+/// let body = serde_json::to_value(&pair)?;
+/// assert_eq!(body["token_type"], "bearer");
+/// assert_eq!(body["expires_in"], 15 * 60);
+/// assert_eq!(body["refresh_expires_in"], 7 * 24 * 3600);
+/// assert!(!format!("{pair:?}").contains(&pair.access_token)); // Debug leaves the tokens out
+///
+/// // The access token opens the API; the refresh token does not.
+/// let config = JwtAuthConfig::builder().key(issuer.verifying_key()).build()?;
+/// assert!(config.verify(&pair.access_token).is_ok());
+/// assert_eq!(config.verify(&pair.refresh_token).unwrap_err().kind(), ErrorKind::InvalidType);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Serialize)]
 #[non_exhaustive]
 pub struct TokenPair {
@@ -533,6 +609,31 @@ impl fmt::Debug for TokenPair {
 }
 
 /// A redeemed refresh token: whose it was and which session it continues.
+///
+/// ```
+/// use tower_jwt_auth::{JwtAuthConfig, TokenIssuer, revoke::Revocations};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+/// let issuer = TokenIssuer::builder().hmac_secret(b"an example secret of at least 32 bytes!".to_vec()).build()?;
+/// let config = JwtAuthConfig::builder().key(issuer.verifying_key()).build()?;
+/// let revocations = Revocations::in_memory();
+/// let pair = issuer.issue_pair(&serde_json::json!({"sub": "alice"}))?;
+///
+/// // POST /token/refresh: the grant names whose session goes on.
+/// let grant = issuer.redeem(&pair.refresh_token, &revocations).await?;
+/// assert_eq!(grant.subject(), "alice");
+/// let first = config.verify(&pair.access_token)?;
+/// assert_eq!(first.get("sid").and_then(|sid| sid.as_str()), Some(grant.session()));
+///
+/// // The next pair, from the user's current claims, in the same session.
+/// let next = issuer.continue_session(&grant, &serde_json::json!({"role": "admin"}))?;
+/// let claims = config.verify(&next.access_token)?;
+/// assert_eq!(claims.sub.as_deref(), Some("alice"));
+/// assert_eq!(claims.get("sid"), first.get("sid"));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshGrant {
     subject: String,
@@ -555,6 +656,25 @@ impl RefreshGrant {
 /// Why a refresh token was not redeemed: a [`kind`](Self::kind) to match on, a fixed
 /// sentence, and the store's [`RevocationError`] as the [`source`](std::error::Error::source)
 /// when the store failed.
+///
+/// ```
+/// use tower_jwt_auth::{TokenIssuer, issue::RefreshErrorKind, revoke::Revocations};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+/// let issuer = TokenIssuer::builder().hmac_secret(b"an example secret of at least 32 bytes!".to_vec()).build()?;
+/// let revocations = Revocations::in_memory();
+/// let pair = issuer.issue_pair(&serde_json::json!({"sub": "alice"}))?;
+///
+/// // An access token is no refresh token.
+/// let error = issuer.redeem(&pair.access_token, &revocations).await.unwrap_err();
+/// assert_eq!(error.kind(), RefreshErrorKind::Invalid);
+/// assert_eq!(error.to_string(), "the refresh token is invalid");
+/// // Only a failed store gives a source (its `RevocationError`).
+/// assert!(std::error::Error::source(&error).is_none());
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshError {
     kind: RefreshErrorKind,
@@ -562,6 +682,37 @@ pub struct RefreshError {
 }
 
 /// What went wrong redeeming a refresh token.
+///
+/// ```
+/// use std::time::SystemTime;
+/// use tower_jwt_auth::{TokenIssuer, issue::RefreshErrorKind, revoke::Revocations};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+/// let issuer = TokenIssuer::builder().hmac_secret(b"an example secret of at least 32 bytes!".to_vec()).build()?;
+/// let revocations = Revocations::in_memory();
+///
+/// // The same refresh token twice: a replay, and its session is revoked.
+/// let pair = issuer.issue_pair(&serde_json::json!({"sub": "alice"}))?;
+/// issuer.redeem(&pair.refresh_token, &revocations).await?;
+/// let reused = issuer.redeem(&pair.refresh_token, &revocations).await.unwrap_err();
+/// assert_eq!(reused.kind(), RefreshErrorKind::Reused);
+///
+/// // After "log out everywhere", the subject's refresh tokens are revoked.
+/// let pair = issuer.issue_pair(&serde_json::json!({"sub": "bob"}))?;
+/// revocations.revoke_subject("bob", SystemTime::now()).await?;
+/// let revoked = issuer.redeem(&pair.refresh_token, &revocations).await.unwrap_err();
+/// assert_eq!(revoked.kind(), RefreshErrorKind::Revoked);
+///
+/// // What a token endpoint answers (RFC 6749 section 5.2).
+/// let answer = |kind| match kind {
+///     RefreshErrorKind::Store(_) => (503, "temporarily_unavailable"),
+///     _ => (400, "invalid_grant"), // invalid, revoked or reused
+/// };
+/// assert_eq!(answer(reused.kind()), (400, "invalid_grant"));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum RefreshErrorKind {
@@ -610,7 +761,37 @@ enum SigningSource {
     Ed25519Pem(Vec<u8>),
 }
 
-/// Builds a [`TokenIssuer`].
+/// Builds a [`TokenIssuer`]: a signing key is required, every other setting has a default.
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_jwt_auth::{Algorithm, TokenIssuer, error::ConfigErrorKind};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let pem = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/ec256_private.pem"))?;
+/// // `pem`: a PKCS#8 P-256 private key, from your secret store.
+/// let issuer = TokenIssuer::builder()
+///     .ec_pem(&pem) // ES256, as the curve says
+///     .kid("2024-06")
+///     .issuer("https://auth.example.com")
+///     .audience("orders-api")
+///     .lifetime(Duration::from_secs(5 * 60))
+///     .refresh_lifetime(Duration::from_secs(24 * 3600))
+///     .build()?;
+/// assert_eq!(issuer.refresh_lifetime(), Duration::from_secs(24 * 3600));
+/// assert_eq!(issuer.jwk_set().keys[0].common.key_id.as_deref(), Some("2024-06"));
+///
+/// // A secret too short for its algorithm is refused at build time.
+/// let error = TokenIssuer::builder()
+///     .hmac_secret(b"an example secret of at least 32 bytes!".to_vec())
+///     .algorithm(Algorithm::HS512)
+///     .build()
+///     .unwrap_err();
+/// assert_eq!(error.kind(), ConfigErrorKind::InvalidKey);
+/// assert!(error.message().contains("HS512 needs at least 64 random bytes"));
+/// # Ok(())
+/// # }
+/// ```
 #[must_use]
 pub struct TokenIssuerBuilder {
     source: Option<SigningSource>,

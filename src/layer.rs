@@ -63,6 +63,46 @@ use crate::wait::Stop;
 ///
 /// Clones of a layer, and every service it makes, share one verified-token cache (see
 /// [`JwtAuthConfigBuilder::token_cache_capacity`](crate::JwtAuthConfigBuilder::token_cache_capacity)).
+///
+/// Your own claims type with [`with_claims`](Self::with_claims), and optional
+/// authentication with [`optional`](Self::optional):
+///
+/// ```
+/// use http::{Request, Response, StatusCode};
+/// use tower::{ServiceBuilder, ServiceExt, service_fn};
+/// use tower_jwt_auth::{Claims, JwtAuthConfig, JwtAuthLayer, TokenIssuer};
+///
+/// #[derive(serde::Deserialize)]
+/// struct User {
+///     sub: String,
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+/// let secret = b"an example secret of at least 32 bytes!".to_vec();
+/// let config = JwtAuthConfig::builder().hmac_secret(&secret).build()?;
+/// let service = ServiceBuilder::new()
+///     .layer(JwtAuthLayer::new(config).with_claims::<User>().optional())
+///     .service(service_fn(|request: Request<()>| async move {
+///         let user = request.extensions().get::<Claims<User>>();
+///         let name = user.map_or("stranger".to_owned(), |user| user.sub.clone());
+///         Ok::<_, std::convert::Infallible>(Response::new(format!("hello {name}")))
+///     }));
+/// let send = |token: &str| Request::builder().header("authorization", format!("Bearer {token}")).body(());
+///
+/// // No credential: let through, without claims.
+/// let response = service.clone().oneshot(Request::new(())).await?;
+/// assert_eq!(response.body(), "hello stranger");
+/// // A valid token: the claims, in your type.
+/// let token = TokenIssuer::builder().hmac_secret(secret).build()?.issue(&serde_json::json!({"sub": "alice"}))?;
+/// let response = service.clone().oneshot(send(&token)?).await?;
+/// assert_eq!(response.body(), "hello alice");
+/// // A bad token is still refused.
+/// let response = service.oneshot(send("not.a.token")?).await?;
+/// assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+/// # Ok(())
+/// # }
+/// ```
 pub struct JwtAuthLayer<C = DefaultClaims> {
     auth: Settings<C>,
 }
@@ -161,6 +201,35 @@ impl<S, C> Layer<S> for JwtAuthLayer<C> {
 }
 
 /// The service made by [`JwtAuthLayer`].
+///
+/// Build it directly with [`JwtAuth::new`] where no layer stack is at hand (a hyper
+/// `service_fn`, say):
+///
+/// ```
+/// use http::{Request, Response, StatusCode};
+/// use tower::{Service, ServiceExt, service_fn};
+/// use tower_jwt_auth::{JwtAuth, JwtAuthConfig, TokenIssuer};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+/// let secret = b"an example secret of at least 32 bytes!".to_vec();
+/// let config = JwtAuthConfig::builder().hmac_secret(&secret).build()?;
+/// let handler = service_fn(|_: Request<()>| async {
+///     Ok::<_, std::convert::Infallible>(Response::new(String::from("orders")))
+/// });
+/// let mut service = JwtAuth::new(handler, config);
+///
+/// let token = TokenIssuer::builder().hmac_secret(secret).build()?.issue(&serde_json::json!({"sub": "alice"}))?;
+/// let request = Request::builder().header("authorization", format!("Bearer {token}")).body(())?;
+/// let response = service.ready().await?.call(request).await?;
+/// assert_eq!(response.body(), "orders");
+///
+/// let response = service.ready().await?.call(Request::new(())).await?;
+/// assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+/// assert_eq!(response.headers()["www-authenticate"], "Bearer realm=\"api\"");
+/// # Ok(())
+/// # }
+/// ```
 pub struct JwtAuth<S, C = DefaultClaims> {
     inner: S,
     auth: Settings<C>,
@@ -273,6 +342,41 @@ pin_project! {
     /// The response future of [`JwtAuth`]: the inner service's future `F`, a ready
     /// rejection in the body type `B`, or (with a remote key set whose key is not cached
     /// yet) a wait for the one shared fetch first.
+    ///
+    /// A rejection is decided in `call`, so its future is ready at its first poll and the
+    /// inner service is never called:
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    ///
+    /// use futures_util::FutureExt;
+    /// use http::{Request, Response, StatusCode};
+    /// use tower::{Service, ServiceExt, service_fn};
+    /// use tower_jwt_auth::{JwtAuth, JwtAuthConfig, layer::ResponseFuture};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    /// let secret = b"an example secret of at least 32 bytes!";
+    /// let config = JwtAuthConfig::builder().hmac_secret(secret).build()?;
+    /// let calls = Arc::new(AtomicUsize::new(0));
+    /// let counter = calls.clone();
+    /// let mut service = JwtAuth::new(
+    ///     service_fn(move |_: Request<()>| {
+    ///         counter.fetch_add(1, Ordering::Relaxed);
+    ///         async { Ok::<_, std::convert::Infallible>(Response::new(String::new())) }
+    ///     }),
+    ///     config,
+    /// );
+    ///
+    /// let request = Request::builder().header("authorization", "Bearer not.a.token").body(())?;
+    /// let future: ResponseFuture<_, String> = service.ready().await?.call(request);
+    /// let response = future.now_or_never().expect("ready at once")?;
+    /// assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    /// assert_eq!(calls.load(Ordering::Relaxed), 0);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub struct ResponseFuture<F, B> {
         #[pin]
         state: State<F, B>,

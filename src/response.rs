@@ -41,6 +41,41 @@ use http::{Method, Response, Uri};
 use crate::error::{AuthError, ErrorKind, RejectionClass};
 
 /// The parts of a request a responder may look at.
+///
+/// A responder (set with
+/// [`JwtAuthConfigBuilder::responder`](crate::JwtAuthConfigBuilder::responder)) gets the
+/// rejected request's head, to answer by method, path or headers:
+///
+/// ```
+/// use bytes::Bytes;
+/// use http::{Method, Request, Response, StatusCode};
+/// use tower::{ServiceBuilder, ServiceExt, service_fn};
+/// use tower_jwt_auth::{JwtAuthConfig, JwtAuthLayer};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+/// let config = JwtAuthConfig::builder()
+///     .hmac_secret(b"an example secret of at least 32 bytes!")
+///     .responder(|_error, request| {
+///         // Strangers reading the admin pages learn nothing, not even that they exist.
+///         let hidden = request.method() == Method::GET && request.uri().path().starts_with("/admin/");
+///         let not_found = || Response::builder().status(404).body(Bytes::new()).unwrap();
+///         (hidden && !request.is_grpc()).then(not_found)
+///     })
+///     .build()?;
+/// let service = ServiceBuilder::new()
+///     .layer(JwtAuthLayer::new(config))
+///     .service(service_fn(|_: Request<()>| async {
+///         Ok::<_, std::convert::Infallible>(Response::new(String::from("orders")))
+///     }));
+///
+/// let response = service.clone().oneshot(Request::get("/admin/users").body(())?).await?;
+/// assert_eq!(response.status(), StatusCode::NOT_FOUND);
+/// let response = service.oneshot(Request::get("/orders").body(())?).await?;
+/// assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct RequestHead<'a> {
     pub(crate) method: &'a Method,
@@ -245,6 +280,26 @@ pub(crate) fn missing_credential(
 ///         Some(MyBody(text.to_vec()))
 ///     }
 /// }
+/// # use http::{Request, Response, StatusCode};
+/// # use tower::{ServiceBuilder, ServiceExt, service_fn};
+/// # use tower_jwt_auth::{JwtAuthConfig, JwtAuthLayer};
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+/// # let config = JwtAuthConfig::builder().hmac_secret(b"an example secret of at least 32 bytes!").build()?;
+///
+/// // A service answering in `MyBody` gets its rejections in `MyBody` too.
+/// let service = ServiceBuilder::new()
+///     .layer(JwtAuthLayer::new(config))
+///     .service(service_fn(|_: Request<()>| async {
+///         Ok::<_, std::convert::Infallible>(Response::new(MyBody(b"orders".to_vec())))
+///     }));
+/// let response = service.oneshot(Request::new(())).await?;
+/// assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+/// assert_eq!(response.headers()["content-type"], "application/json");
+/// let MyBody(text) = response.into_body();
+/// assert_eq!(text, br#"{"error":"unauthorized","error_description":"Authentication is required"}"#);
+/// # Ok(())
+/// # }
 /// ```
 ///
 /// A body type of another crate that lacks it (a middleware's own wrapper body, say) can

@@ -40,6 +40,24 @@ const MAX_COOKIE_SIZE: usize = 4096;
 
 /// The `SameSite` attribute of a [`TokenCookie`]: which requests started by other sites
 /// carry the cookie.
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_jwt_auth::cookie::{SameSite, TokenCookie};
+///
+/// # fn main() -> Result<(), tower_jwt_auth::ConfigError> {
+/// assert_eq!(SameSite::default(), SameSite::Strict);
+///
+/// // Users arriving from a link in an email should land logged in: `Lax`.
+/// let cookie = TokenCookie::new("access_token")?.same_site(SameSite::Lax)?;
+/// let set_cookie = cookie.set("eyJhbGciOiJIUzI1NiJ9.e30.c2ln", Duration::from_secs(900))?;
+/// assert!(set_cookie.to_str().unwrap().ends_with("; HttpOnly; Secure; SameSite=Lax"));
+///
+/// // `None` is refused without `Secure`, as browsers refuse such a cookie.
+/// assert!(cookie.secure(false)?.same_site(SameSite::None).is_err());
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum SameSite {
     /// Never sent with a request another site starts (the default). A user following a link

@@ -19,6 +19,33 @@ pub(crate) struct FetchLimits {
 
 /// Why fetching a remote key set (or its discovery document) failed. The text names no URL,
 /// header or body content.
+///
+/// ```
+/// use tower_jwt_auth::{RemoteJwks, jwks::JwksErrorKind};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+/// # let jwks = serde_json::json!({"keys": []});
+/// # let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// # let url = format!("http://{}/jwks.json", listener.local_addr()?);
+/// # let app = axum::Router::new().route("/jwks.json", axum::routing::get(move || {
+/// #     let jwks = jwks.clone();
+/// #     async move { axum::Json(jwks) }
+/// # }));
+/// # tokio::spawn(async move { axum::serve(listener, app).await });
+/// // `url` serves `{"keys": []}`: by default a failed fetch, so a bad publication never
+/// // throws the last good keys away.
+/// let keys = RemoteJwks::from_url(&url).allow_http(true).build()?;
+/// let kind = keys.refresh().await.unwrap_err().kind();
+/// assert_eq!(kind, JwksErrorKind::NoUsableKey);
+/// assert_eq!(kind.to_string(), "the key set holds no key fit to verify");
+///
+/// // Unless an empty set means "withdrawn" to you.
+/// let keys = RemoteJwks::from_url(&url).allow_http(true).allow_empty_set(true).build()?;
+/// assert!(keys.refresh().await.is_ok());
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum JwksErrorKind {

@@ -100,6 +100,37 @@ const BACKOFF_MAX: Duration = Duration::from_secs(300);
 
 /// A remote JWKS: where it is, how it is fetched, and its cache. Cheap to clone (an `Arc`
 /// inside); clones share one cache.
+///
+/// ```
+/// use tower_jwt_auth::{DefaultClaims, ErrorKind, JwtAuthConfig, RemoteJwks, TokenIssuer};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+/// # let pem = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/ec256_private.pem"))?;
+/// // The identity provider signs with an EC key and serves its public half at `url`.
+/// let provider = TokenIssuer::builder().ec_pem(&pem).kid("2024-06").build()?;
+/// # let jwks = provider.jwk_set();
+/// # let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// # let url = format!("http://{}/jwks.json", listener.local_addr()?);
+/// # let app = axum::Router::new().route("/jwks.json", axum::routing::get(move || {
+/// #     let jwks = jwks.clone();
+/// #     async move { axum::Json(jwks) }
+/// # }));
+/// # tokio::spawn(async move { axum::serve(listener, app).await });
+/// let keys = RemoteJwks::from_url(&url).allow_http(true).build()?; // http: a loopback test
+/// let config = JwtAuthConfig::builder().remote_jwks(keys.clone()).build()?;
+/// let token = provider.issue(&serde_json::json!({"sub": "alice"}))?;
+///
+/// // Nothing is fetched yet, and `verify` never waits: the keys are unavailable (503).
+/// assert_eq!(config.verify(&token).unwrap_err().kind(), ErrorKind::KeysUnavailable);
+/// // `verify_async`, like the layer, fetches the set once; then it is cached.
+/// let claims = config.verify_async::<DefaultClaims>(&token).await?;
+/// assert_eq!(claims.sub.as_deref(), Some("alice"));
+/// assert!(config.verify(&token).is_ok());
+/// assert_eq!(keys.status().fetches, 1);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct RemoteJwks {
     inner: Arc<Inner>,
@@ -168,6 +199,26 @@ struct State {
 /// sentence. Neither names a URL, a header or body content, so the error is safe to show on
 /// a health endpoint ([`JwksStatus::last_error`]); the transport's own error, which names the
 /// URL, goes to the `tracing` debug log instead of [`source`](std::error::Error::source).
+///
+/// ```
+/// use tower_jwt_auth::{RemoteJwks, jwks::JwksErrorKind};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+/// # let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// # let url = format!("http://{}/jwks.json", listener.local_addr()?);
+/// # tokio::spawn(async move { axum::serve(listener, axum::Router::<()>::new()).await });
+/// // `url`: a server that answers 404 for everything.
+/// let keys = RemoteJwks::from_url(&url).allow_http(true).build()?;
+/// let error = keys.refresh().await.unwrap_err();
+/// assert_eq!(error.kind(), JwksErrorKind::Status(404));
+/// assert!(!error.during_discovery());
+/// // A fixed sentence, without the URL: safe on a health endpoint.
+/// assert_eq!(error.to_string(), "JWKS fetch failed: the server answered with status 404, not 200");
+/// assert_eq!(keys.status().last_error, Some(error));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JwksError {
     failure: JwksErrorKind,
@@ -202,6 +253,34 @@ impl JwksError {
 }
 
 /// A point-in-time view of a remote key set, for health endpoints.
+///
+/// ```
+/// use tower_jwt_auth::{RemoteJwks, TokenIssuer};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+/// # let pem = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/ec256_private.pem"))?;
+/// # let jwks = TokenIssuer::builder().ec_pem(&pem).build()?.jwk_set();
+/// # let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// # let url = format!("http://{}/jwks.json", listener.local_addr()?);
+/// # let app = axum::Router::new().route("/jwks.json", axum::routing::get(move || {
+/// #     let jwks = jwks.clone();
+/// #     async move { axum::Json(jwks) }
+/// # }));
+/// # tokio::spawn(async move { axum::serve(listener, app).await });
+/// // `url`: a key set of one key.
+/// let keys = RemoteJwks::from_url(&url).allow_http(true).build()?;
+/// let status = keys.status();
+/// assert!(!status.ready && status.keys == 0 && status.fetches == 0); // lazy: nothing fetched
+///
+/// keys.refresh().await?;
+/// let status = keys.status();
+/// assert!(status.ready && !status.stale);
+/// assert_eq!((status.keys, status.fetches, status.consecutive_failures), (1, 1, 0));
+/// assert_eq!(status.last_error, None);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct JwksStatus {
@@ -225,6 +304,34 @@ pub struct JwksStatus {
 }
 
 /// Builds a [`RemoteJwks`]. Every limit has a documented default.
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_jwt_auth::{Algorithm, RemoteJwks, error::ConfigErrorKind};
+///
+/// # fn main() -> Result<(), tower_jwt_auth::ConfigError> {
+/// let keys = RemoteJwks::from_url("https://idp.example.com/jwks.json")
+///     .algorithms([Algorithm::RS256, Algorithm::ES256])
+///     .timeout(Duration::from_secs(2))
+///     .default_ttl(Duration::from_secs(300))
+///     .max_staleness(Duration::from_secs(6 * 3600))
+///     .unknown_kid_cooldown(Duration::from_secs(60))
+///     .build()?; // no network access here
+/// assert_eq!(keys.status().fetches, 0);
+///
+/// // Plain http is refused unless allowed, with a sentence that says how.
+/// let error = RemoteJwks::from_url("http://idp.example.com/jwks.json").build().unwrap_err();
+/// assert_eq!(error.kind(), ConfigErrorKind::InvalidUrl);
+/// assert!(error.message().contains("allow_http(true)"));
+/// // A published key is public: HMAC algorithms make no sense for a remote set.
+/// let error = RemoteJwks::from_url("https://idp.example.com/jwks.json")
+///     .algorithms([Algorithm::HS256])
+///     .build()
+///     .unwrap_err();
+/// assert_eq!(error.kind(), ConfigErrorKind::InvalidSetting);
+/// # Ok(())
+/// # }
+/// ```
 #[must_use]
 pub struct RemoteJwksBuilder {
     location: Result<LocationSpec, String>,

@@ -144,6 +144,21 @@ impl fmt::Display for Algorithm {
 
 /// The error of parsing an [`Algorithm`]: the name given is not one of the algorithms'
 /// JOSE names (which are case-sensitive: `ES512`, not `es512`).
+///
+/// ```
+/// use tower_jwt_auth::Algorithm;
+///
+/// // Say, an algorithm read from the environment or a settings file.
+/// let error = "es512".parse::<Algorithm>().unwrap_err();
+/// assert!(error.to_string().starts_with(r#""es512" is not a supported JWS signature algorithm"#));
+/// assert!("none".parse::<Algorithm>().is_err());
+///
+/// // A `std::error::Error`, so `?` carries it into your own error type.
+/// fn configured(name: &str) -> Result<Algorithm, Box<dyn std::error::Error>> {
+///     Ok(name.parse()?)
+/// }
+/// assert_eq!(configured("ES512").unwrap(), Algorithm::ES512);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnknownAlgorithm {
     name: String,

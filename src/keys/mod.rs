@@ -53,6 +53,27 @@ use crate::error::{ConfigError, ErrorKind};
 /// The algorithm a key verifies comes from here (or from the JWK's `alg`, or the only
 /// algorithm its curve allows), never from a token: a token whose header names another
 /// algorithm is rejected.
+///
+/// ```
+/// use tower_jwt_auth::{Algorithm, JwtAuthConfig, TokenIssuer, VerifyingKey, error::ConfigErrorKind};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let fixture = |name: &str| std::fs::read_to_string(format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR")));
+/// # let (private_pem, public_pem) = (fixture("ec256_private.pem")?, fixture("ec256_public.pem")?);
+/// let issuer = TokenIssuer::builder().ec_pem(&private_pem).kid("2024-06").build()?;
+/// let token = issuer.issue(&serde_json::json!({"sub": "alice"}))?;
+///
+/// // The public half in PEM, for tokens naming its kid: a P-256 key verifies ES256 only.
+/// let key = VerifyingKey::ec_pem(&public_pem).with_kid("2024-06");
+/// let config = JwtAuthConfig::builder().key(key.clone()).build()?;
+/// assert_eq!(config.verify(&token)?.header().algorithm(), Algorithm::ES256);
+///
+/// // An algorithm of another family is refused when the configuration is built.
+/// let error = JwtAuthConfig::builder().key(key.with_algorithm(Algorithm::RS256)).build().unwrap_err();
+/// assert_eq!(error.kind(), ConfigErrorKind::InvalidKey);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct VerifyingKey {
     source: Source,

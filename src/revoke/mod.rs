@@ -122,12 +122,63 @@ impl fmt::Debug for Revocations {
 }
 
 /// Why a revocation could not be recorded (or not everywhere).
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use tower_jwt_auth::revoke::{RevocationErrorKind, Revocations};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let revocations = Revocations::builder().capacity(1).build();
+/// let expires_at = SystemTime::now() + Duration::from_secs(900);
+/// revocations.revoke_token("first-jti", expires_at).await.unwrap();
+///
+/// // No room for a second entry: refused rather than evicting the first.
+/// let error = revocations.revoke_token("second-jti", expires_at).await.unwrap_err();
+/// assert_eq!(error.kind(), RevocationErrorKind::Full);
+/// assert_eq!(error.to_string(), "the revocation list is full");
+/// assert_eq!(revocations.len(), 1);
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RevocationError {
     kind: RevocationErrorKind,
 }
 
 /// What went wrong with a revocation.
+///
+/// A logout endpoint tells the kinds apart: `Deferred` has taken effect here already,
+/// `MissingId` has a fallback, the others mean the token is still accepted.
+///
+/// ```
+/// use std::time::SystemTime;
+/// use tower_jwt_auth::{Claims, JwtAuthConfig, TokenIssuer};
+/// use tower_jwt_auth::revoke::{RevocationError, RevocationErrorKind, Revocations};
+///
+/// async fn logout(revocations: &Revocations, claims: &Claims) -> Result<(), RevocationError> {
+///     match revocations.revoke(claims.token()).await {
+///         Err(error) if error.kind() == RevocationErrorKind::Deferred => Ok(()), // holds here, shared later
+///         Err(error) if error.kind() == RevocationErrorKind::MissingId => match claims.sub.as_deref() {
+///             // No `jti` to revoke this token alone by: log the subject out everywhere.
+///             Some(sub) => revocations.revoke_subject(sub, SystemTime::now()).await,
+///             None => Err(error),
+///         },
+///         other => other, // `Full`, `Unavailable`: the token is still accepted
+///     }
+/// }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+/// # let secret = b"an example secret of at least 32 bytes!".to_vec();
+/// # let revocations = Revocations::in_memory();
+/// # let config = JwtAuthConfig::builder().hmac_secret(&secret).revocations(revocations.clone()).build()?;
+/// # let token = TokenIssuer::builder().hmac_secret(secret).build()?.issue(&serde_json::json!({"sub": "alice"}))?;
+///
+/// let claims = config.verify(&token)?;
+/// logout(&revocations, &claims).await?;
+/// assert!(config.verify(&token).is_err());
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum RevocationErrorKind {
@@ -340,6 +391,30 @@ impl Revocations {
 }
 
 /// Builds [`Revocations`].
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_jwt_auth::{ErrorKind, JwtAuthConfig, TokenIssuer, revoke::Revocations};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+/// let revocations = Revocations::builder()
+///     .capacity(10_000)
+///     .max_token_lifetime(Duration::from_secs(3600)) // no token of ours lives longer
+///     .build();
+/// let secret = b"an example secret of at least 32 bytes!".to_vec();
+/// let config = JwtAuthConfig::builder().hmac_secret(&secret).revocations(revocations).build()?;
+/// let claims = serde_json::json!({"sub": "alice"});
+///
+/// // A token that outlives what a subject revocation covers is refused.
+/// let day_long = TokenIssuer::builder().hmac_secret(secret.clone()).lifetime(Duration::from_secs(86_400));
+/// let token = day_long.build()?.issue(&claims)?;
+/// assert_eq!(config.verify(&token).unwrap_err().kind(), ErrorKind::LifetimeTooLong);
+/// // The default 15 minutes fit.
+/// let issuer = TokenIssuer::builder().hmac_secret(secret).build()?;
+/// assert!(config.verify(&issuer.issue(&claims)?).is_ok());
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct RevocationsBuilder {

@@ -29,7 +29,37 @@ use crate::config::CacheSettings;
 /// Tokens longer than this are verified every time, never cached.
 pub(crate) const MAX_CACHED_TOKEN: usize = 4 * 1024;
 
-/// Hit and miss counts of a layer's token cache.
+/// Hit and miss counts of a layer's token cache, from
+/// [`JwtAuthLayer::cache_stats`](crate::JwtAuthLayer::cache_stats) or
+/// [`JwtAuth::cache_stats`](crate::JwtAuth::cache_stats).
+///
+/// ```
+/// use http::{Request, Response};
+/// use tower::{ServiceBuilder, ServiceExt, service_fn};
+/// use tower_jwt_auth::{JwtAuthConfig, JwtAuthLayer, TokenIssuer};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+/// let secret = b"an example secret of at least 32 bytes!".to_vec();
+/// let layer = JwtAuthLayer::new(JwtAuthConfig::builder().hmac_secret(&secret).build()?);
+/// let service = ServiceBuilder::new()
+///     .layer(layer.clone()) // clones share one cache
+///     .service(service_fn(|_: Request<()>| async {
+///         Ok::<_, std::convert::Infallible>(Response::new(String::from("orders")))
+///     }));
+///
+/// let token = TokenIssuer::builder().hmac_secret(secret).build()?.issue(&serde_json::json!({"sub": "alice"}))?;
+/// for _ in 0..2 {
+///     let request = Request::builder().header("authorization", format!("Bearer {token}")).body(())?;
+///     service.clone().oneshot(request).await?;
+/// }
+///
+/// // The first request verified the token, the second found it verified.
+/// let stats = layer.cache_stats().expect("the cache is on by default");
+/// assert_eq!((stats.entries, stats.misses, stats.hits), (1, 1, 1));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TokenCacheStats {
