@@ -344,10 +344,19 @@ impl JwtAuthConfigBuilder {
     #[cfg(feature = "jwks")]
     pub fn oidc_issuer(mut self, issuer: impl Into<String>) -> Self {
         let issuer = issuer.into();
-        let loopback_http = reqwest::Url::parse(&issuer).is_ok_and(|url| {
-            url.scheme() == "http" && url.host_str().is_some_and(|host| is_loopback(host.as_bytes()))
-        });
-        self.keys.remote = Some(RemoteJwks::discover(&issuer).allow_http(loopback_http).build());
+        let url = reqwest::Url::parse(&issuer).ok();
+        let http = url.as_ref().is_some_and(|url| url.scheme() == "http");
+        let loopback_http = http
+            && url.as_ref().and_then(|url| url.host_str()).is_some_and(|host| is_loopback(host.as_bytes()));
+        let remote = RemoteJwks::discover(&issuer).allow_http(loopback_http).build();
+        self.keys.remote = Some(remote.map_err(|error| match http && !loopback_http {
+            true => ConfigError::url(
+                "oidc_issuer takes https, or plain http on a loopback host (localhost, 127.0.0.0/8, ::1); \
+                 for plain http on another host (development and tests only), configure \
+                 .issuer(issuer).remote_jwks(RemoteJwks::discover(issuer).allow_http(true).build()?) instead",
+            ),
+            false => error,
+        }));
         self.issuers.push(issuer);
         self
     }

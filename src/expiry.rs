@@ -422,7 +422,7 @@ mod tests {
     /// A token valid for `seconds` more, verified with no leeway.
     fn token(seconds: u64) -> VerifiedToken {
         let issuer = TokenIssuer::builder()
-            .hmac_secret(SECRET.to_vec())
+            .hmac_secret(SECRET)
             .lifetime(Duration::from_secs(seconds))
             .build()
             .unwrap();

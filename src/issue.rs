@@ -829,8 +829,10 @@ impl fmt::Debug for TokenIssuerBuilder {
 
 impl TokenIssuerBuilder {
     /// Signs with an HMAC secret (HS256 unless [`algorithm`](Self::algorithm) says otherwise).
-    pub fn hmac_secret(mut self, secret: impl Into<Vec<u8>>) -> Self {
-        self.source = Some(SigningSource::Hmac(secret.into()));
+    /// Takes what [`JwtAuthConfigBuilder::hmac_secret`](crate::JwtAuthConfigBuilder::hmac_secret)
+    /// takes: `&secret`, a byte string, a `Vec<u8>` or a `String`.
+    pub fn hmac_secret(mut self, secret: impl AsRef<[u8]>) -> Self {
+        self.source = Some(SigningSource::Hmac(secret.as_ref().to_vec()));
         self
     }
 

@@ -31,7 +31,7 @@ fn builder() -> JwtAuthConfigBuilder {
 }
 
 fn issuer() -> TokenIssuer {
-    TokenIssuer::builder().hmac_secret(SECRET.to_vec()).issuer(ISSUER).audience(AUDIENCE).build().unwrap()
+    TokenIssuer::builder().hmac_secret(SECRET).issuer(ISSUER).audience(AUDIENCE).build().unwrap()
 }
 
 /// An issuer for this test's issuer and audience, with the key `builder` holds and `kid`.

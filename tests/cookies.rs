@@ -28,7 +28,7 @@ fn cookie() -> TokenCookie {
 }
 
 fn issuer() -> TokenIssuer {
-    TokenIssuer::builder().hmac_secret(SECRET.to_vec()).lifetime(LIFETIME).build().unwrap()
+    TokenIssuer::builder().hmac_secret(SECRET).lifetime(LIFETIME).build().unwrap()
 }
 
 fn token() -> String {

@@ -46,7 +46,7 @@ fn config() -> JwtAuthConfig {
 }
 
 fn issuer() -> TokenIssuer {
-    TokenIssuer::builder().hmac_secret(SECRET.to_vec()).issuer(ISSUER).audience(AUDIENCE).build().unwrap()
+    TokenIssuer::builder().hmac_secret(SECRET).issuer(ISSUER).audience(AUDIENCE).build().unwrap()
 }
 
 fn token() -> String {
@@ -1016,7 +1016,7 @@ async fn serve_events(expiry: bool) -> String {
 /// `exp` counts whole seconds): the number of events, after a clean end of the body.
 async fn events_with_a_short_lived_token(base: &str) -> usize {
     let issuer = TokenIssuer::builder()
-        .hmac_secret(SECRET.to_vec())
+        .hmac_secret(SECRET)
         .issuer(ISSUER)
         .audience(AUDIENCE)
         .lifetime(Duration::from_secs(2))
@@ -1094,7 +1094,7 @@ async fn grpc_content_types_are_recognised_without_regard_to_case_or_parameters(
     }
     // The expiry layer too: the stream of a gRPC request with parameters ends with a status.
     let short = TokenIssuer::builder()
-        .hmac_secret(SECRET.to_vec())
+        .hmac_secret(SECRET)
         .issuer(ISSUER)
         .audience(AUDIENCE)
         .lifetime(Duration::from_secs(1))

@@ -145,7 +145,7 @@ impl Case {
     fn issuer(&self) -> TokenIssuer {
         let builder = TokenIssuer::builder();
         let builder = match self.alg {
-            "HS256" => builder.hmac_secret(SECRET.as_bytes().to_vec()),
+            "HS256" => builder.hmac_secret(SECRET.as_bytes()),
             "RS256" => builder.rsa_pem(read_fixture("rsa_private.pem")),
             "ES256" => builder.ec_pem(read_fixture("ec256_private.pem")),
             "ES384" => builder.ec_pem(read_fixture("ec384_private.pem")),

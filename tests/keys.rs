@@ -199,7 +199,7 @@ fn key_texts_are_refused_as_hmac_secrets_naming_the_setter_meant() {
         JwtAuthConfig::builder().key(VerifyingKey::hmac(jwk.as_bytes().to_vec())).build().unwrap_err();
     assert!(error.message().contains("VerifyingKey::jwk"), "{error}");
     // The signing side: a private key's PEM given as a secret.
-    let error = TokenIssuer::builder().hmac_secret(RSA_PRIVATE.as_bytes().to_vec()).build().unwrap_err();
+    let error = TokenIssuer::builder().hmac_secret(RSA_PRIVATE.as_bytes()).build().unwrap_err();
     assert_eq!(error.kind(), ConfigErrorKind::InvalidKey);
     assert!(error.message().contains("rsa_pem"), "{error}");
     // A long random secret that merely starts with `{` is still a secret.

@@ -39,7 +39,7 @@ const PROPAGATION: Duration = Duration::from_secs(1);
 const RECOVERY: Duration = Duration::from_secs(10);
 
 fn issuer() -> TokenIssuer {
-    TokenIssuer::builder().hmac_secret(SECRET.to_vec()).build().unwrap()
+    TokenIssuer::builder().hmac_secret(SECRET).build().unwrap()
 }
 
 const WEEK: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -47,7 +47,7 @@ const WEEK: Duration = Duration::from_secs(7 * 24 * 3600);
 /// The issuer, with these access and refresh lifetimes.
 fn issuer_living(lifetime: Duration, refresh_lifetime: Duration) -> TokenIssuer {
     TokenIssuer::builder()
-        .hmac_secret(SECRET.to_vec())
+        .hmac_secret(SECRET)
         .lifetime(lifetime)
         .refresh_lifetime(refresh_lifetime)
         .build()

@@ -31,7 +31,7 @@ fn at(seconds: i64) -> SystemTime {
 }
 
 fn issuer() -> TokenIssuer {
-    TokenIssuer::builder().hmac_secret(SECRET.to_vec()).issuer(ISSUER).audience(AUDIENCE).build().unwrap()
+    TokenIssuer::builder().hmac_secret(SECRET).issuer(ISSUER).audience(AUDIENCE).build().unwrap()
 }
 
 fn config(revocations: &Revocations) -> JwtAuthConfig {
@@ -222,7 +222,7 @@ async fn a_refresh_token_is_never_an_access_token_and_the_reverse() {
     let error = issuer.redeem(&pair.access_token, &revocations).await.unwrap_err();
     assert_eq!(error.kind(), RefreshErrorKind::Invalid);
     let stranger = TokenIssuer::builder()
-        .hmac_secret(b"another secret, also long enough for HS256".to_vec())
+        .hmac_secret(b"another secret, also long enough for HS256")
         .issuer(ISSUER)
         .audience(AUDIENCE)
         .build()
@@ -480,7 +480,7 @@ async fn the_issuer_fills_null_registered_claims_refuses_mistyped_ones_and_never
     }
     // Lifetimes past what the clock holds: sessions and logouts still work.
     let forever = TokenIssuer::builder()
-        .hmac_secret(SECRET.to_vec())
+        .hmac_secret(SECRET)
         .issuer(ISSUER)
         .audience(AUDIENCE)
         .lifetime(Duration::MAX)
@@ -518,7 +518,7 @@ async fn a_session_sets_its_own_dates_and_its_refresh_tokens_always_name_an_audi
 
     // An issuer without audiences still gives its refresh tokens one, so a verifier that
     // checks no audience of its own (jsonwebtoken's defaults) refuses them.
-    let bare = TokenIssuer::builder().hmac_secret(SECRET.to_vec()).build().unwrap();
+    let bare = TokenIssuer::builder().hmac_secret(SECRET).build().unwrap();
     let pair = bare.issue_pair(&json!({"sub": "alice"})).unwrap();
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
     validation.required_spec_claims.clear();

@@ -34,7 +34,7 @@ fn main() {
         TokenIssuer::builder().issuer("load").audience("load-api").lifetime(Duration::from_secs(3600));
     let issuer = match mode.as_str() {
         "rs256" | "none-rs256" => builder.rsa_pem(RSA_PRIVATE),
-        _ => builder.hmac_secret(SECRET.to_vec()),
+        _ => builder.hmac_secret(SECRET),
     }
     .build()
     .expect("issuer");

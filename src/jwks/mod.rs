@@ -983,9 +983,8 @@ impl RemoteJwksBuilder {
                 let url = discovery_url(&issuer).map_err(ConfigError::url)?;
                 if !scheme_allowed(&url, allow_http) {
                     return Err(ConfigError::url(
-                        "the issuer URL must use https; allow plain http explicitly (for development \
-                         and tests) with RemoteJwks::discover(issuer).allow_http(true), given to the \
-                         config builder as .issuer(issuer).remote_jwks(...) in place of .oidc_issuer(issuer)",
+                        "the issuer URL must use https; for development and tests, allow plain http \
+                         with RemoteJwksBuilder::allow_http(true)",
                     ));
                 }
                 Location::Discovery { issuer, url }
