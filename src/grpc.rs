@@ -1,6 +1,7 @@
 //! tonic (feature `tonic`): tonic's `NamedService` for the crate's services, so that one
 //! service can be wrapped and registered with `add_service` while the others stay as they
-//! are, and [`Claims::from_grpc`], the claims of a call in a tonic handler.
+//! are; [`Claims::from_grpc`], the claims of a call in a tonic handler; and the
+//! [`JwtAuthInterceptor`]'s verification.
 //!
 //! ```text
 //! tonic::transport::Server::builder()
@@ -10,13 +11,21 @@
 //!
 //! The `grpc` crate of this repository runs this with a real tonic server and client.
 
+use http::header::{CONTENT_TYPE, HeaderValue};
+use http::{Method, Uri};
+use serde::de::DeserializeOwned;
 use tonic::server::NamedService;
+use tonic::service::Interceptor;
 
-use crate::claims::{Claims, another_claims_type};
-use crate::error::ErrorKind;
+use crate::claims::{Claims, VerifiedToken, another_claims_type};
+use crate::error::{AuthError, ErrorKind};
 use crate::expiry::TokenExpiry;
-use crate::guard::RequireService;
-use crate::layer::JwtAuth;
+use crate::guard::{MethodPolicyService, RequireService};
+use crate::layer::{JwtAuth, JwtAuthInterceptor};
+use crate::observe;
+use crate::response::{Anonymous, RequestHead, bearer_challenge};
+use crate::verifier;
+use crate::wait::Stop;
 
 impl<S: NamedService, C> NamedService for JwtAuth<S, C> {
     const NAME: &'static str = S::NAME;
@@ -28,6 +37,72 @@ impl<S: NamedService> NamedService for RequireService<S> {
 
 impl<S: NamedService> NamedService for TokenExpiry<S> {
     const NAME: &'static str = S::NAME;
+}
+
+impl<S: NamedService> NamedService for MethodPolicyService<S> {
+    const NAME: &'static str = S::NAME;
+}
+
+impl<C: DeserializeOwned + Send + Sync + 'static> Interceptor for JwtAuthInterceptor<C> {
+    fn call(&mut self, request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        let (metadata, mut extensions, message) = request.into_parts();
+        let mut headers = metadata.into_headers();
+        // tonic keeps `content-type` out of the metadata; it is a gRPC call all the same, so
+        // rejections take their gRPC form. An interceptor sees no method path.
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+        let (method, uri) = (Method::POST, Uri::from_static("/"));
+        let head = RequestHead { method: &method, uri: &uri, headers: &headers };
+        let auth = &self.auth;
+        let settings = auth.config.settings();
+        // May fetch, never waits: a fetch it starts runs on the background thread, and this
+        // call gets UNAVAILABLE, which clients retry.
+        let error: AuthError = match verifier::admit(settings, auth.cache.as_deref(), &head, true) {
+            Ok(Some(claims)) => {
+                observe::verification(None);
+                extensions.insert(claims.token().clone());
+                extensions.insert(claims);
+                return Ok(rebuild(headers, extensions, message));
+            }
+            Ok(None) if auth.optional => {
+                extensions.remove::<VerifiedToken>();
+                extensions.remove::<Claims<C>>();
+                extensions.insert(Anonymous(settings.responder.clone()));
+                return Ok(rebuild(headers, extensions, message));
+            }
+            Ok(None) => ErrorKind::MissingCredential.into(),
+            Err(Stop::Reject(kind)) => kind.into(),
+            Err(Stop::Wait(_fetch)) => ErrorKind::KeysUnavailable.into(),
+        };
+        tracing::debug!(kind = error.kind().name(), "call rejected by the interceptor");
+        observe::verification(Some(error.kind()));
+        let mut response = settings.responder.respond(&error, &head);
+        let answer = response.headers_mut();
+        // What a status's metadata must not carry; and details that are not base64 would
+        // make tonic panic.
+        answer.remove(CONTENT_TYPE);
+        answer.remove("grpc-status-details-bin");
+        Err(tonic::Status::from_header_map(answer)
+            .unwrap_or_else(|| default_status(&error, settings.responder.realm())))
+    }
+}
+
+/// The request again, with the metadata as it came (without the `content-type` added for
+/// the check).
+fn rebuild(mut headers: http::HeaderMap, extensions: http::Extensions, message: ()) -> tonic::Request<()> {
+    headers.remove(CONTENT_TYPE);
+    tonic::Request::from_parts(tonic::metadata::MetadataMap::from_headers(headers), extensions, message)
+}
+
+/// The status of a rejection a custom responder answered in a form that is not gRPC's.
+fn default_status(error: &AuthError, realm: &str) -> tonic::Status {
+    let code = tonic::Code::from(i32::from(error.class().grpc_status()));
+    let mut status = tonic::Status::new(code, error.kind().description());
+    if let Some(challenge) = bearer_challenge(error, realm)
+        && let Ok(value) = tonic::metadata::MetadataValue::try_from(challenge.as_bytes())
+    {
+        status.metadata_mut().insert("www-authenticate", value);
+    }
+    status
 }
 
 /// The `grpc-message` of a call whose handler asks for another claims type than the layer

@@ -110,14 +110,14 @@ pub struct JwtAuthLayer<C = DefaultClaims> {
 /// What a layer and its services share: the configuration, the mode, the token cache.
 /// One `Arc`, so that cloning a service (axum clones the route's service for every
 /// request) touches one reference count.
-struct Settings<C> {
+pub(crate) struct Settings<C> {
     shared: Arc<Shared<C>>,
 }
 
-struct Shared<C> {
-    config: JwtAuthConfig,
-    optional: bool,
-    cache: Option<Arc<TokenCache<C>>>,
+pub(crate) struct Shared<C> {
+    pub(crate) config: JwtAuthConfig,
+    pub(crate) optional: bool,
+    pub(crate) cache: Option<Arc<TokenCache<C>>>,
 }
 
 impl<C> Settings<C> {
@@ -173,6 +173,89 @@ impl<C> JwtAuthLayer<C> {
     /// The verified-token cache's counts, or `None` when the cache is off.
     pub fn cache_stats(&self) -> Option<TokenCacheStats> {
         self.auth.cache.as_ref().map(|cache| cache.stats())
+    }
+
+    /// The same authentication as a tonic interceptor (feature `tonic`), for
+    /// `GreeterServer::with_interceptor(greeter, layer.interceptor())`: same configuration,
+    /// mode and token cache. See [`JwtAuthInterceptor`] for what an interceptor cannot do
+    /// that the layer can.
+    #[cfg(feature = "tonic")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tonic")))]
+    pub fn interceptor(&self) -> JwtAuthInterceptor<C> {
+        JwtAuthInterceptor { auth: self.auth.clone() }
+    }
+}
+
+/// [`JwtAuthLayer`] as a tonic interceptor (feature `tonic`): made by
+/// [`JwtAuthLayer::interceptor`], usable with a generated server's `with_interceptor`,
+/// tonic's `InterceptedService` and `InterceptorLayer`.
+///
+/// It reads the `authorization` metadata (or the other configured token sources) with the
+/// same configuration, rules, token cache and fixed messages as the layer, inserts
+/// [`Claims<C>`] and the [`VerifiedToken`] into the request's extensions (read them with
+/// [`Claims::from_grpc`]), or ends the call with the layer's gRPC status:
+/// UNAUTHENTICATED, PERMISSION_DENIED (a cross-site cookie), or UNAVAILABLE, with the
+/// challenge as `www-authenticate` metadata.
+///
+/// An interceptor is synchronous, so it never waits:
+///
+/// - **Remote key sets**: a call that needs a key the set does not hold yet (the first
+///   fetch, or a new `kid` after a rotation) starts the fetch in the background and gets
+///   UNAVAILABLE at once, which gRPC clients retry; the layer would wait for the fetch.
+///   Prefetch the set at start (`RemoteJwks::discover(issuer).prefetch(true)`) so the
+///   first calls find it.
+/// - **No method path**: tonic hands an interceptor neither the URI nor the method, so a
+///   rule per RPC method needs the [`MethodPolicy`](crate::guard::MethodPolicy) layer; an
+///   interceptor guards the whole service it wraps.
+/// - **No ending of streams**: [`TokenExpiryLayer`](crate::expiry::TokenExpiryLayer) ends a
+///   response stream when its token expires; an interceptor sees the call's start only.
+/// - **No responder for the answer's body**: a custom
+///   [`responder`](crate::JwtAuthConfigBuilder::responder) shapes the status when it answers
+///   in gRPC's form (`grpc-status` and `grpc-message` headers); any other answer becomes the
+///   default status.
+///
+/// ```
+/// use tonic::service::Interceptor;
+/// use tower_jwt_auth::{Claims, JwtAuthConfig, JwtAuthLayer, TokenIssuer};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let secret = b"an example secret of at least 32 bytes!".to_vec();
+/// let config = JwtAuthConfig::builder().hmac_secret(&secret).build()?;
+/// let mut interceptor = JwtAuthLayer::new(config).interceptor();
+/// // With a generated server: `GreeterServer::with_interceptor(greeter, interceptor)`.
+///
+/// let token = TokenIssuer::builder().hmac_secret(secret).build()?.issue(&serde_json::json!({"sub": "alice"}))?;
+/// let mut call = tonic::Request::new(());
+/// call.metadata_mut().insert("authorization", format!("Bearer {token}").parse()?);
+/// let call = interceptor.call(call)?;
+/// assert_eq!(Claims::<tower_jwt_auth::DefaultClaims>::from_grpc(&call)?.sub.as_deref(), Some("alice"));
+///
+/// let status = interceptor.call(tonic::Request::new(())).unwrap_err();
+/// assert_eq!(status.code(), tonic::Code::Unauthenticated);
+/// assert_eq!(status.message(), "Authentication is required");
+/// # Ok(())
+/// # }
+/// ```
+#[cfg(feature = "tonic")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tonic")))]
+pub struct JwtAuthInterceptor<C = DefaultClaims> {
+    pub(crate) auth: Settings<C>,
+}
+
+#[cfg(feature = "tonic")]
+impl<C> Clone for JwtAuthInterceptor<C> {
+    fn clone(&self) -> Self {
+        Self { auth: self.auth.clone() }
+    }
+}
+
+#[cfg(feature = "tonic")]
+impl<C> fmt::Debug for JwtAuthInterceptor<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtAuthInterceptor")
+            .field("config", &self.auth.config)
+            .field("optional", &self.auth.optional)
+            .finish()
     }
 }
 

@@ -28,7 +28,7 @@ fn builder() -> JwtAuthConfigBuilder {
 }
 
 fn token(claims: Value) -> String {
-    TokenIssuer::builder().hmac_secret(SECRET.to_vec()).build().unwrap().issue(&claims).unwrap()
+    TokenIssuer::builder().hmac_secret(SECRET).build().unwrap().issue(&claims).unwrap()
 }
 
 /// One route guarded by `require`, behind the auth layer built from `config`.
@@ -559,4 +559,89 @@ async fn the_verified_token_is_found_in_the_extensions_and_an_optional_layer_lea
     let (admin, user) = (token(json!({"role": "admin"})), token(json!({"role": "user"})));
     assert_eq!(get(Some(admin.clone()), Some(user)).await, "user", "the inner layer's token");
     assert_eq!(get(Some(admin), None).await, "anonymous", "the outer layer's token was taken out");
+}
+
+/// A hyper-style service without a router (a `match` on method and path), behind an
+/// optional auth layer and a method policy keyed by HTTP method and path, served for real.
+#[tokio::test]
+async fn a_method_policy_guards_a_service_without_a_router_by_http_method_and_path() {
+    use axum::body::Body;
+    use axum::http::{Method, Request, Response};
+    use tower::ServiceBuilder;
+    use tower_jwt_auth::guard::MethodPolicy;
+
+    let policy = MethodPolicy::deny_unlisted()
+        .public("GET /health")
+        .authenticated("GET /users/me")
+        .require("GET /orders/*", Require::scope("orders:read"))
+        .require("POST /orders", Require::scope("orders:write"))
+        .build()
+        .unwrap();
+    let dispatch = tower::service_fn(|request: Request<Body>| async move {
+        let body = match (request.method(), request.uri().path()) {
+            (&Method::GET, "/health") => "up".to_owned(),
+            (&Method::GET, "/users/me") => "me".to_owned(),
+            (&Method::GET, path) if path.starts_with("/orders/") => format!("order {}", &path[8..]),
+            (&Method::POST, "/orders") => "created".to_owned(),
+            // What the policy would never let through: visible if it did.
+            (method, path) => format!("reached {method} {path}"),
+        };
+        Ok::<_, std::convert::Infallible>(Response::new(Body::from(body)))
+    });
+    let service = ServiceBuilder::new()
+        .layer(JwtAuthLayer::new(builder().build().unwrap()).optional())
+        .layer(policy)
+        .service(dispatch);
+    let base = serve(Router::new().fallback_service(service)).await;
+    let client = reqwest::Client::new();
+    let reader = token(json!({"sub": "bob", "scope": "orders:read"}));
+    let writer = token(json!({"sub": "alice", "scope": "orders:read orders:write"}));
+    let call = |method: reqwest::Method, path: &str, token: Option<&str>| {
+        let request = client.request(method, format!("{base}{path}"));
+        let request = match token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        };
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status();
+            let challenge =
+                response.headers().get("www-authenticate").map(|v| v.to_str().unwrap().to_owned());
+            (status, challenge, response.text().await.unwrap())
+        }
+    };
+    use reqwest::Method as M;
+
+    assert_eq!(call(M::GET, "/health", None).await.2, "up");
+    let (status, challenge, _) = call(M::GET, "/users/me", None).await;
+    assert_eq!((status, challenge.as_deref()), (StatusCode::UNAUTHORIZED, Some(r#"Bearer realm="api""#)));
+    assert_eq!(call(M::GET, "/users/me", Some(&reader)).await.2, "me");
+    assert_eq!(call(M::GET, "/orders/42", Some(&reader)).await.2, "order 42");
+    let (status, challenge, _) = call(M::POST, "/orders", Some(&reader)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let challenge = challenge.unwrap();
+    assert!(
+        challenge.contains(r#"error="insufficient_scope""#) && challenge.contains(r#"scope="orders:write""#)
+    );
+    assert_eq!(call(M::POST, "/orders", Some(&writer)).await.2, "created");
+
+    // Unlisted, or in a form a router might read as a listed path: 403, never the handler.
+    for (method, path) in [
+        (M::DELETE, "/orders/42"),
+        (M::GET, "/orders/42/items"),
+        (M::GET, "/admin"),
+        (M::GET, "//users/me"),
+        (M::GET, "/users/me/"),
+        (M::GET, "/users/%6De"),
+        (M::GET, "/orders//42"),
+    ] {
+        let (status, challenge, body) = call(method.clone(), path, Some(&writer)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path}: {body}");
+        let challenge = challenge.unwrap_or_default();
+        assert!(
+            challenge.contains(r#"error="insufficient_scope""#) && !challenge.contains("scope=\""),
+            "{challenge}"
+        );
+        assert!(!body.contains("reached"), "{method} {path} reached the service: {body}");
+    }
 }

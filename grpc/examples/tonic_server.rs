@@ -1,4 +1,5 @@
-//! `helloworld.Greeter` on a tonic server, behind [`JwtAuthLayer`] and [`TokenExpiryLayer`].
+//! `helloworld.Greeter` on a tonic server, behind [`JwtAuthLayer`], a method policy and
+//! [`TokenExpiryLayer`].
 //!
 //! ```text
 //! cargo run -p tower-jwt-auth-grpc --example tonic_server
@@ -36,8 +37,8 @@ use std::net::SocketAddr;
 use tonic::transport::Server;
 use tower::ServiceBuilder;
 use tower_jwt_auth::{JwtAuthLayer, expiry::TokenExpiryLayer};
-use tower_jwt_auth_grpc::Greeter;
 use tower_jwt_auth_grpc::proto::greeter_server::GreeterServer;
+use tower_jwt_auth_grpc::{Greeter, method_policy};
 
 use common::Settings;
 
@@ -60,18 +61,19 @@ async fn run() -> Result<(), String> {
         .build()
         .map_err(|error| format!("cannot build the JWT configuration: {error}"))?;
 
-    // Health checks stay public: load balancers probe them without a token.
     let (health_reporter, health) = tonic_health::server::health_reporter();
     health_reporter.set_serving::<GreeterServer<Greeter>>().await;
 
-    // Only the greeter is authenticated (this needs tower-jwt-auth's `tonic` feature, for
-    // `NamedService`). For every service at once: `Server::builder().layer(JwtAuthLayer...)`.
-    // Handlers read `request.extensions().get::<Claims<User>>()`; streams end when the
-    // caller's token expires.
-    let greeter = ServiceBuilder::new()
-        .layer(JwtAuthLayer::new(config).with_claims::<tower_jwt_auth_grpc::User>())
+    // One table for the whole server (`method_policy`): health checks public (load
+    // balancers probe them without a token), SayHello for any valid token, SayHelloAdmin for
+    // role admin, anything else refused. The auth layer is optional so that public methods
+    // need no token; a token that is sent must still be valid. Handlers read the caller with
+    // `Claims::<User>::from_grpc(&request)`; streams end when the caller's token expires.
+    let auth = ServiceBuilder::new()
+        .layer(JwtAuthLayer::new(config).with_claims::<tower_jwt_auth_grpc::User>().optional())
+        .layer(method_policy())
         .layer(TokenExpiryLayer::new())
-        .service(GreeterServer::new(Greeter::new()));
+        .into_inner();
 
     let address = SocketAddr::from(([127, 0, 0, 1], settings.port));
     let incoming = tonic::transport::server::TcpIncoming::bind(address)
@@ -79,8 +81,9 @@ async fn run() -> Result<(), String> {
     let bound = incoming.local_addr().unwrap_or(address);
     print_usage(bound, &settings)?;
     Server::builder()
+        .layer(auth)
         .add_service(health)
-        .add_service(greeter)
+        .add_service(GreeterServer::new(Greeter::new()))
         .serve_with_incoming(incoming)
         .await
         .map_err(|error| format!("server error: {error}"))

@@ -30,7 +30,7 @@ use tower_jwt_auth::{
 use tower_jwt_auth_grpc::proto::greeter_client::GreeterClient;
 use tower_jwt_auth_grpc::proto::greeter_server::GreeterServer;
 use tower_jwt_auth_grpc::proto::{HelloRequest, HelloStreamRequest};
-use tower_jwt_auth_grpc::{Greeter, User};
+use tower_jwt_auth_grpc::{Greeter, User, method_policy};
 
 const SECRET: &[u8] = b"a test secret that is long enough for HS256!";
 const ISSUER: &str = "https://issuer.test";
@@ -55,7 +55,7 @@ fn auth() -> JwtAuthLayer<User> {
 }
 
 fn issuer_with_lifetime(lifetime: Duration) -> TokenIssuer {
-    let builder = TokenIssuer::builder().hmac_secret(SECRET.to_vec()).issuer(ISSUER).audience(AUDIENCE);
+    let builder = TokenIssuer::builder().hmac_secret(SECRET).issuer(ISSUER).audience(AUDIENCE);
     builder.lifetime(lifetime).build().unwrap()
 }
 
@@ -97,16 +97,23 @@ where
     Channel::from_shared(format!("http://{address}")).unwrap().connect().await.unwrap()
 }
 
-/// A server with the auth layer around every service.
+/// The server as the `tonic_server` example wires it: an optional auth layer and the method
+/// policy around every service (the greeter, and the public health service).
+async fn serve_behind_the_policy(incoming: TcpIncoming) -> Result<(), tonic::transport::Error> {
+    let (health_reporter, health) = tonic_health::server::health_reporter();
+    health_reporter.set_serving::<GreeterServer<Greeter>>().await;
+    Server::builder()
+        .layer(auth().optional())
+        .layer(method_policy())
+        .add_service(health)
+        .add_service(GreeterServer::new(Greeter::with_interval(INTERVAL)))
+        .serve_with_incoming(incoming)
+        .await
+}
+
+/// A client of [`serve_behind_the_policy`].
 async fn greeter_behind_a_global_layer() -> GreeterClient<Channel> {
-    let channel = start(|incoming| {
-        Server::builder()
-            .layer(auth())
-            .add_service(GreeterServer::new(Greeter::with_interval(INTERVAL)))
-            .serve_with_incoming(incoming)
-    })
-    .await;
-    GreeterClient::new(channel)
+    GreeterClient::new(start(serve_behind_the_policy).await)
 }
 
 fn with_token<T>(message: T, token: Option<&str>) -> Request<T> {
@@ -182,7 +189,7 @@ async fn bad_or_expired_token_is_unauthenticated_with_its_fixed_message() {
     assert_status(&status, Code::Unauthenticated, ErrorKind::Malformed);
 
     let other_secret = TokenIssuer::builder()
-        .hmac_secret(b"another secret that is long enough for HS256".to_vec())
+        .hmac_secret(b"another secret that is long enough for HS256")
         .issuer(ISSUER)
         .audience(AUDIENCE)
         .build()
@@ -272,6 +279,308 @@ async fn require_guard_answers_permission_denied_naming_the_role() {
     );
     let status = drain(&mut client, stream_of(3, Some(&bob()))).await.unwrap_err();
     assert_status(&status, Code::PermissionDenied, ErrorKind::InsufficientScope);
+}
+
+// ---- the method policy against the paths a client can send ----
+
+/// A unary call to an exact method path, as a tonic client sends it (no normalising).
+async fn call_path(channel: Channel, path: &'static str, token: Option<&str>) -> Result<String, Status> {
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.map_err(|error| Status::unknown(error.to_string()))?;
+    let codec = tonic_prost::ProstCodec::<HelloRequest, tower_jwt_auth_grpc::proto::HelloReply>::default();
+    let path = tonic::codegen::http::uri::PathAndQuery::from_static(path);
+    Ok(grpc.unary(hello(token), path, codec).await?.into_inner().message)
+}
+
+/// What happened to one call: the reply's text, or the status code.
+fn outcome(result: &Result<String, Status>) -> String {
+    match result {
+        Ok(message) => format!("OK {message:?}"),
+        Err(status) => format!("{:?}", status.code()),
+    }
+}
+
+/// Method paths a client can send for `SayHelloAdmin` (and a public service's path with dot
+/// segments leading there). The policy must refuse every one that is not the canonical
+/// path, and what the server routes must never be the admin method for a caller the policy
+/// let through.
+const PATH_VARIANTS: [&str; 14] = [
+    "/helloworld.Greeter/SayHelloAdmin",
+    "//helloworld.Greeter/SayHelloAdmin",
+    "/helloworld.Greeter//SayHelloAdmin",
+    "/helloworld.Greeter/SayHelloAdmin/",
+    "/helloworld.Greeter/SayHello%41dmin",
+    "/helloworld%2EGreeter/SayHelloAdmin",
+    "/helloworld.Greeter%2FSayHelloAdmin",
+    "/helloworld.greeter/sayhelloadmin",
+    "/helloworld.Greeter/./SayHelloAdmin",
+    "/helloworld.Greeter/../helloworld.Greeter/SayHelloAdmin",
+    "/grpc.health.v1.Health/../helloworld.Greeter/SayHelloAdmin",
+    "/grpc.health.v1.Health/Check/../../helloworld.Greeter/SayHelloAdmin",
+    "/helloworld.Greeter/SayHelloAdmin?admin=no",
+    "/helloworld.Greeter\\SayHelloAdmin",
+];
+
+#[tokio::test]
+async fn the_method_policy_refuses_every_path_variant_and_nothing_it_lets_through_reaches_the_admin_method() {
+    let policy = start(serve_behind_the_policy).await;
+    // What tonic itself routes each path to: the auth layer alone, alice (an admin) calling.
+    let routing = start(|incoming| {
+        Server::builder()
+            .layer(auth())
+            .add_service(GreeterServer::new(Greeter::with_interval(INTERVAL)))
+            .serve_with_incoming(incoming)
+    })
+    .await;
+    let (alice, bob) = (alice(), bob());
+    let admin_reply = "OK \"Hello world, from alice (admin)\"";
+    let mut table = vec![
+        "| path | policy, bob (user) | policy, alice (admin) | routed without the policy (alice) |"
+            .to_owned(),
+    ];
+    for path in PATH_VARIANTS {
+        let as_bob = call_path(policy.clone(), path, Some(&bob)).await;
+        let as_alice = call_path(policy.clone(), path, Some(&alice)).await;
+        let routed = call_path(routing.clone(), path, Some(&alice)).await;
+        table.push(format!(
+            "| `{path}` | {} | {} | {} |",
+            outcome(&as_bob),
+            outcome(&as_alice),
+            outcome(&routed)
+        ));
+        // Nothing that reaches a handler as bob is the admin method.
+        assert!(!outcome(&as_bob).contains("(admin)"), "{path}: bob reached the admin method");
+        let canonical = path.starts_with("/helloworld.Greeter/SayHelloAdmin") && !path.ends_with('/');
+        if canonical {
+            // The admin method, with or without a query: bob is refused, alice served.
+            assert_eq!(as_bob.as_ref().unwrap_err().code(), Code::PermissionDenied, "{path}");
+            assert_eq!(outcome(&as_alice), admin_reply, "{path}");
+        } else {
+            // Every other form: refused whoever calls, before any handler.
+            for result in [&as_bob, &as_alice] {
+                let status = result.as_ref().expect_err(path);
+                assert_status(status, Code::PermissionDenied, ErrorKind::InsufficientScope);
+            }
+        }
+    }
+    // The table goes into the test's output (`cargo test -- --nocapture` shows it).
+    println!("{}", table.join("\n"));
+}
+
+#[tokio::test]
+async fn the_method_policy_serves_public_methods_without_a_token_and_refuses_unlisted_ones() {
+    let channel = start(serve_behind_the_policy).await;
+    // Public: no token needed (a load balancer's probe).
+    let check = HealthClient::new(channel.clone())
+        .check(HealthCheckRequest { service: "helloworld.Greeter".into() })
+        .await
+        .unwrap();
+    assert_eq!(check.into_inner().status(), ServingStatus::Serving);
+    // A token sent to a public method must still be valid: the auth layer checks it.
+    let mut probe = Request::new(HealthCheckRequest { service: String::new() });
+    probe.metadata_mut().insert("authorization", "Bearer not-a-jwt".parse().unwrap());
+    let status = HealthClient::new(channel.clone()).check(probe).await.unwrap_err();
+    assert_status(&status, Code::Unauthenticated, ErrorKind::Malformed);
+
+    // Authenticated: any valid token; none is UNAUTHENTICATED with the bare challenge.
+    let mut greeter = GreeterClient::new(channel.clone());
+    let status = greeter.say_hello(hello(None)).await.unwrap_err();
+    assert_status(&status, Code::Unauthenticated, ErrorKind::MissingCredential);
+    assert_eq!(challenge(&status), r#"Bearer realm="api""#);
+    assert!(greeter.say_hello(hello(Some(&bob()))).await.is_ok());
+
+    // Role admin: PERMISSION_DENIED with the guard's challenge naming the role.
+    let status = greeter.say_hello_admin(hello(Some(&bob()))).await.unwrap_err();
+    assert_status(&status, Code::PermissionDenied, ErrorKind::InsufficientScope);
+    assert!(challenge(&status).contains(r#"scope="admin""#), "{}", challenge(&status));
+    let status = greeter.say_hello_admin(hello(None)).await.unwrap_err();
+    assert_status(&status, Code::Unauthenticated, ErrorKind::MissingCredential);
+
+    // A method no rule lists (here, one of a service the server does not even have):
+    // refused before routing, with or without a token, and the challenge names no scope.
+    for token in [Some(alice()), None] {
+        let status =
+            call_path(channel.clone(), "/helloworld.Greeter/SayGoodbye", token.as_deref()).await.unwrap_err();
+        assert_status(&status, Code::PermissionDenied, ErrorKind::InsufficientScope);
+        assert!(!challenge(&status).contains("scope="), "{}", challenge(&status));
+    }
+}
+
+// ---- the interceptor ----
+
+/// The greeter behind the interceptor alone: `GreeterServer::with_interceptor`.
+async fn greeter_behind_the_interceptor(config: JwtAuthConfig) -> Channel {
+    let interceptor = JwtAuthLayer::new(config).with_claims::<User>().interceptor();
+    start(|incoming| {
+        Server::builder()
+            .add_service(GreeterServer::with_interceptor(Greeter::with_interval(INTERVAL), interceptor))
+            .serve_with_incoming(incoming)
+    })
+    .await
+}
+
+#[tokio::test]
+async fn the_interceptor_answers_every_call_as_the_layer_does() {
+    let mut client = GreeterClient::new(greeter_behind_the_interceptor(config()).await);
+    let reply = client.say_hello(hello(Some(&bob()))).await.unwrap();
+    assert_eq!(reply.into_inner().message, "Hello world, from bob");
+
+    let status = client.say_hello(hello(None)).await.unwrap_err();
+    assert_status(&status, Code::Unauthenticated, ErrorKind::MissingCredential);
+    assert_eq!(challenge(&status), r#"Bearer realm="api""#);
+    let status = client.say_hello(hello(Some("not-a-jwt"))).await.unwrap_err();
+    assert_status(&status, Code::Unauthenticated, ErrorKind::Malformed);
+    assert!(challenge(&status).contains(r#"error="invalid_token""#), "{}", challenge(&status));
+    let an_hour_ago =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() - 3600;
+    let expired =
+        issuer().issue(&serde_json::json!({"sub": "bob", "role": "user", "exp": an_hour_ago})).unwrap();
+    let status = client.say_hello(hello(Some(&expired))).await.unwrap_err();
+    assert_status(&status, Code::Unauthenticated, ErrorKind::Expired);
+
+    // Streams are authenticated when they start.
+    let (received, end) = drain(&mut client, stream_of(3, Some(&bob()))).await.unwrap();
+    assert_eq!(received, 3);
+    end.unwrap();
+    let status = drain(&mut client, stream_of(3, None)).await.unwrap_err();
+    assert_status(&status, Code::Unauthenticated, ErrorKind::MissingCredential);
+
+    // The handler reads the claims the interceptor inserted: the admin method is served for
+    // alice. (A rule per method needs the policy layer: an interceptor sees no method.)
+    let reply = client.say_hello_admin(hello(Some(&alice()))).await.unwrap();
+    assert_eq!(reply.into_inner().message, "Hello world, from alice (admin)");
+}
+
+/// A JWKS server for the interceptor: it counts requests and holds each answer until the
+/// test opens the gate, so a test can show that a call never waits for a fetch.
+#[cfg(feature = "jwks")]
+struct HeldJwks {
+    url: String,
+    body: std::sync::Arc<std::sync::Mutex<String>>,
+    gate: tokio::sync::watch::Sender<bool>,
+    requests: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+#[cfg(feature = "jwks")]
+impl HeldJwks {
+    async fn start(body: String) -> Self {
+        use std::sync::atomic::Ordering;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
+        let body = std::sync::Arc::new(std::sync::Mutex::new(body));
+        let (gate, opened) = tokio::sync::watch::channel(false);
+        let requests = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (served, counter) = (body.clone(), requests.clone());
+        tokio::spawn(async move {
+            loop {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                let (served, counter, mut opened) = (served.clone(), counter.clone(), opened.clone());
+                tokio::spawn(async move {
+                    let mut request = Vec::new();
+                    let mut buffer = [0; 1024];
+                    while !request.windows(4).any(|window| window == b"\r\n\r\n") {
+                        match stream.read(&mut buffer).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(read) => request.extend_from_slice(&buffer[..read]),
+                        }
+                    }
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    let _ = opened.wait_for(|open| *open).await;
+                    let body = served.lock().unwrap().clone();
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = stream.write_all(answer.as_bytes()).await;
+                });
+            }
+        });
+        Self { url, body, gate, requests }
+    }
+
+    fn requests(&self) -> usize {
+        self.requests.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// An RSA issuer with this kid, and its public key set as JSON.
+#[cfg(feature = "jwks")]
+fn rsa_issuer(pem: &str, kid: &str) -> (TokenIssuer, serde_json::Value) {
+    let issuer =
+        TokenIssuer::builder().rsa_pem(pem).kid(kid).issuer(ISSUER).audience(AUDIENCE).build().unwrap();
+    let jwks = serde_json::to_value(issuer.jwk_set()).unwrap();
+    (issuer, jwks)
+}
+
+/// Calls SayHello until it is served, at most `tries` times, 50 ms apart; the last status
+/// when it never is.
+#[cfg(feature = "jwks")]
+async fn until_served(
+    client: &mut GreeterClient<Channel>,
+    token: &str,
+    tries: usize,
+) -> Result<String, Status> {
+    let mut last = Err(Status::unknown("never called"));
+    for _ in 0..tries {
+        last = client.say_hello(hello(Some(token))).await.map(|reply| reply.into_inner().message);
+        if last.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    last
+}
+
+/// An interceptor cannot wait: with a remote key set, a call whose key is not fetched yet
+/// (the first one, and a new kid after a rotation) starts the fetch and gets UNAVAILABLE at
+/// once, even while the JWKS server holds its answer; once the fetch is done, calls pass.
+#[cfg(feature = "jwks")]
+#[tokio::test]
+async fn the_interceptor_never_waits_for_a_remote_key_set_and_picks_up_a_rotation() {
+    use tower_jwt_auth::RemoteJwks;
+    let (first, first_jwks) = rsa_issuer(include_str!("../../tests/fixtures/rsa_private.pem"), "rsa-1");
+    let (second, second_jwks) = rsa_issuer(include_str!("../../tests/fixtures/rsa2_private.pem"), "rsa-2");
+    let server = HeldJwks::start(first_jwks.to_string()).await;
+    let keys =
+        RemoteJwks::from_url(&server.url).allow_http(true).timeout(Duration::from_secs(5)).build().unwrap();
+    let config =
+        JwtAuthConfig::builder().remote_jwks(keys).issuer(ISSUER).audience(AUDIENCE).build().unwrap();
+    let mut client = GreeterClient::new(greeter_behind_the_interceptor(config).await);
+    let token = first.issue(&serde_json::json!({"sub": "alice", "role": "admin"})).unwrap();
+
+    // Cold: the fetch starts, the JWKS server holds it, the call does not wait for it.
+    let call = tokio::time::timeout(Duration::from_secs(4), client.say_hello(hello(Some(&token))));
+    let status = call.await.expect("the call waited for the key set's fetch").unwrap_err();
+    assert_status(&status, Code::Unavailable, ErrorKind::KeysUnavailable);
+    for _ in 0..100 {
+        if server.requests() > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(server.requests(), 1, "the refused call started the fetch");
+    server.gate.send(true).unwrap();
+    assert_eq!(until_served(&mut client, &token, 100).await.unwrap(), "Hello world, from alice");
+
+    // Rotation: the provider publishes a second key; the first call with its kid starts a
+    // refetch and gets UNAVAILABLE at once, the next ones are served.
+    let mut both = first_jwks.clone();
+    both["keys"].as_array_mut().unwrap().extend(second_jwks["keys"].as_array().unwrap().iter().cloned());
+    *server.body.lock().unwrap() = both.to_string();
+    server.gate.send(false).unwrap();
+    let rotated = second.issue(&serde_json::json!({"sub": "bob", "role": "user"})).unwrap();
+    let call = tokio::time::timeout(Duration::from_secs(4), client.say_hello(hello(Some(&rotated))));
+    let status = call.await.expect("the call waited for the refetch").unwrap_err();
+    assert_status(&status, Code::Unavailable, ErrorKind::KeysUnavailable);
+    // The old key still serves while the refetch is held.
+    assert_eq!(
+        client.say_hello(hello(Some(&token))).await.unwrap().into_inner().message,
+        "Hello world, from alice"
+    );
+    server.gate.send(true).unwrap();
+    assert_eq!(until_served(&mut client, &rotated, 100).await.unwrap(), "Hello world, from bob");
+    assert_eq!(server.requests(), 2, "one fetch at start, one refetch for the new kid");
 }
 
 // ---- a handler asking for another claims type ----
@@ -411,13 +720,7 @@ fn grpcio_call(address: SocketAddr, method: &str, token: Option<&str>, extra: &[
 
 #[tokio::test]
 async fn a_python_grpcio_client_gets_the_same_status_codes() {
-    let address = serve_on_a_fresh_port(|incoming| {
-        Server::builder()
-            .layer(auth())
-            .add_service(GreeterServer::new(Greeter::with_interval(INTERVAL)))
-            .serve_with_incoming(incoming)
-    })
-    .await;
+    let address = serve_on_a_fresh_port(serve_behind_the_policy).await;
     // The layer's own PERMISSION_DENIED (a trailers-only response, with a challenge), not
     // the handler's.
     let guarded = serve_on_a_fresh_port(|incoming| {
@@ -465,6 +768,17 @@ async fn a_python_grpcio_client_gets_the_same_status_codes() {
         assert_eq!(guard.details, ErrorKind::InsufficientScope.description());
         let challenge = guard.www_authenticate.as_deref().unwrap_or_default();
         assert!(challenge.contains(r#"error="insufficient_scope""#), "{guard:?}");
+
+        // The path tricks, from a client that is not tonic: refused even for an admin.
+        for path in [
+            "//helloworld.Greeter/SayHelloAdmin",
+            "/helloworld.Greeter/SayHello%41dmin",
+            "/helloworld.greeter/sayhelloadmin",
+        ] {
+            let tricked = grpcio_call(address, "SayHelloAdmin", Some(&alice), &["--path", path]);
+            assert_eq!(tricked.code, "PERMISSION_DENIED", "{path}: {tricked:?}");
+            assert!(tricked.messages.is_empty(), "{path}: {tricked:?}");
+        }
 
         let stream = grpcio_call(address, "SayHelloStream", Some(&bob), &["--count", "3"]);
         assert_eq!(stream.code, "OK", "{stream:?}");

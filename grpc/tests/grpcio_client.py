@@ -136,10 +136,11 @@ def main():
     parser.add_argument("--token", help="the bearer token to send; none when left out")
     parser.add_argument("--name", default="world")
     parser.add_argument("--count", type=int, default=3, help="greetings to ask SayHelloStream for")
+    parser.add_argument("--path", help="a unary call to this exact method path instead of the method's own")
     args = parser.parse_args()
 
     metadata = [("authorization", f"Bearer {args.token}")] if args.token is not None else None
-    path = SERVICE + args.method
+    path = args.path if args.path is not None else SERVICE + args.method
     with grpc.insecure_channel(args.address) as channel:
         if args.method == "SayHelloStream":
             call = channel.unary_stream(

@@ -45,7 +45,14 @@ use crate::claims::{Claims, VerifiedToken};
 use crate::error::{AuthError, ErrorKind};
 use crate::grants::ClaimPath;
 use crate::payload::{claim_contains, claim_equals};
-use crate::response::{RejectionBody, RequestHead, into_service_response, missing_credential};
+use crate::response::{
+    Anonymous, DEFAULT_REALM, RejectionBody, RequestHead, default_response, into_service_response,
+    missing_credential,
+};
+
+mod policy;
+
+pub use policy::{MethodPolicy, MethodPolicyBuilder, MethodPolicyService};
 
 /// A boxed future: the one allocation an asynchronous check costs.
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -376,6 +383,21 @@ fn forbidden<B, ResBody: RejectionBody>(
     into_service_response(token.responder().respond(&error, &head))
 }
 
+/// The 403 of a call nobody may make (a [`MethodPolicy`] rule or default): the guard's
+/// answer without a `scope`, through the responder of the auth layer outside.
+fn denied<B, ResBody: RejectionBody>(request: &Request<B>) -> Response<ResBody> {
+    let error = AuthError::insufficient_scope("");
+    tracing::debug!(kind = ?ErrorKind::InsufficientScope, "request refused by a method policy");
+    let head = RequestHead::of(request);
+    let response =
+        match (request.extensions().get::<VerifiedToken>(), request.extensions().get::<Anonymous>()) {
+            (Some(token), _) => token.responder().respond(&error, &head),
+            (None, Some(Anonymous(responder))) => responder.respond(&error, &head),
+            (None, None) => default_response(&error, &head, DEFAULT_REALM),
+        };
+    into_service_response(response)
+}
+
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RequireService<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
@@ -392,7 +414,7 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let Some(token) = request.extensions().get::<VerifiedToken>() else {
+        if request.extensions().get::<VerifiedToken>().is_none() {
             if !self.require.reported.swap(true, Ordering::Relaxed) {
                 tracing::error!(
                     "a guard (Require) found no verified token: mount JwtAuthLayer outside it, \
@@ -402,28 +424,50 @@ where
             let head = RequestHead::of(&request);
             let response = missing_credential(request.extensions(), &head);
             return RequireFuture::rejected(into_service_response(response));
-        };
-        match evaluate(&self.require.node, token, request.extensions()) {
-            // Decided now: call the service that reported ready. Only a deferred call (below)
-            // takes it out and leaves a clone, which for boxed services costs an allocation.
-            Evaluation::Done(true) => {
-                RequireFuture { state: GuardState::Calling { future: self.inner.call(request) } }
-            }
-            Evaluation::Done(false) => RequireFuture::rejected(forbidden(&self.require, token, &request)),
-            Evaluation::Later(check) => {
-                let token = token.clone();
-                let require = self.require.clone();
-                let clone = self.inner.clone();
-                let mut service = std::mem::replace(&mut self.inner, clone);
-                let decide = async move {
-                    if check.await {
-                        GuardState::Calling { future: service.call(request) }
-                    } else {
-                        GuardState::Rejected { response: Some(forbidden(&require, &token, &request)) }
-                    }
-                };
-                RequireFuture { state: GuardState::Checking { decide: Box::pin(decide) } }
-            }
+        }
+        enforce(&self.require, &mut self.inner, request)
+    }
+}
+
+/// Checks `require` against the request's verified token (401 without one) and calls
+/// `inner` (the service that reported ready), answers 403, or runs the asynchronous checks
+/// first: the guard's decision, shared by [`RequireService`] and [`MethodPolicyService`].
+fn enforce<S, ReqBody, ResBody>(
+    require: &Require,
+    inner: &mut S,
+    request: Request<ReqBody>,
+) -> RequireFuture<S::Future, ResBody>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send,
+    ReqBody: Send + 'static,
+    ResBody: RejectionBody + Send + 'static,
+{
+    let Some(token) = request.extensions().get::<VerifiedToken>() else {
+        let head = RequestHead::of(&request);
+        return RequireFuture::rejected(into_service_response(missing_credential(
+            request.extensions(),
+            &head,
+        )));
+    };
+    match evaluate(&require.node, token, request.extensions()) {
+        // Decided now: call the service that reported ready. Only a deferred call (below)
+        // takes it out and leaves a clone, which for boxed services costs an allocation.
+        Evaluation::Done(true) => RequireFuture::calling(inner.call(request)),
+        Evaluation::Done(false) => RequireFuture::rejected(forbidden(require, token, &request)),
+        Evaluation::Later(check) => {
+            let token = token.clone();
+            let require = require.clone();
+            let clone = inner.clone();
+            let mut service = std::mem::replace(inner, clone);
+            let decide = async move {
+                if check.await {
+                    GuardState::Calling { future: service.call(request) }
+                } else {
+                    GuardState::Rejected { response: Some(forbidden(&require, &token, &request)) }
+                }
+            };
+            RequireFuture { state: GuardState::Checking { decide: Box::pin(decide) } }
         }
     }
 }
@@ -469,6 +513,10 @@ pin_project! {
 impl<F, B> RequireFuture<F, B> {
     fn rejected(response: Response<B>) -> Self {
         Self { state: GuardState::Rejected { response: Some(response) } }
+    }
+
+    fn calling(future: F) -> Self {
+        Self { state: GuardState::Calling { future } }
     }
 }
 
