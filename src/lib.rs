@@ -12,6 +12,10 @@
 //! ```toml
 //! [dependencies]
 //! tower-jwt-auth = "0.1"   # default features: aws-lc-rs, axum, jwks
+//! axum = "0.8"
+//! serde = { version = "1", features = ["derive"] }
+//! serde_json = "1"         # for the claims of tokens you issue
+//! tokio = { version = "1", features = ["macros", "rt-multi-thread"] }
 //! ```
 //!
 //! ```
@@ -69,7 +73,7 @@
 //! | `rust-crypto` | no | the pure-Rust RustCrypto backend instead (used only without `aws-lc-rs`) |
 //! | `axum` | yes | `Claims<C>` and `Option<Claims<C>>` as axum extractors, rejections in axum's body type |
 //! | `jwks` | yes | [`RemoteJwks`]: remote key sets over https (reqwest with rustls), OIDC discovery, [`JwtAuthConfigBuilder::oidc_issuer`] |
-//! | `tonic` | no | (tonic 0.14) rejections in tonic's body type (needed on a tonic server), tonic's `NamedService` for [`JwtAuth`], [`guard::RequireService`] and [`expiry::TokenExpiry`] (to wrap one gRPC service with `add_service`), and `Claims::from_grpc` for handlers |
+//! | `tonic` | no | (tonic 0.14) rejections in tonic's body type (needed on a tonic server), tonic's `NamedService` for the crate's services (to wrap one gRPC service with `add_service`), `Claims::from_grpc` for handlers, and `JwtAuthLayer::interceptor` |
 //! | `redis` | no | [`revoke::RedisRevocations`]: a revocation list shared between instances through Redis, each keeping a local copy current by pub/sub (`Revocations::builder().redis(client)`) |
 //! | `metrics` | no | counters through the `metrics` facade: verifications by outcome, token-cache hits, JWKS fetches |
 //!
@@ -84,10 +88,10 @@
 //!
 //! | module | what it holds |
 //! |---|---|
-//! | [`layer`] | [`JwtAuthLayer`], its service and future, the token cache's counts |
+//! | [`layer`] | [`JwtAuthLayer`], its service and future, the token cache's counts, the tonic interceptor |
 //! | [`config`] | [`JwtAuthConfig`], its builder, trusted issuers, token sources |
 //! | [`claims`] | [`Claims<C>`], [`DefaultClaims`], the verified token and header |
-//! | [`guard`] | [`Require`]: roles, scopes, claim values and predicates, as layers |
+//! | [`guard`] | [`Require`]: roles, scopes, claim values and predicates, as layers; [`guard::MethodPolicy`]: a rule per gRPC method or HTTP path |
 //! | [`grants`] | where roles and scopes live in a token (Keycloak, Auth0, Entra ID, Okta, Cognito) |
 //! | [`keys`] | [`VerifyingKey`] and [`Algorithm`]: HMAC secrets, PEM, DER and JWK public keys |
 //! | `jwks` | [`RemoteJwks`]: a cached remote key set, OIDC discovery (feature `jwks`) |

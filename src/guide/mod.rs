@@ -6,7 +6,7 @@
 //! |---|---|
 //! | [`axum`] | the layer on an axum router, the extractors, `layer` versus `route_layer`, optional routes |
 //! | [`hyper`] | a plain hyper 1 server, no axum anywhere; server-sent events that end with their token |
-//! | [`tonic`] | gRPC servers: real gRPC status codes, one service or all, reading the claims in a handler, streams |
+//! | [`tonic`] | gRPC servers: real gRPC status codes, one service or all, reading the claims in a handler, a rule per method, the interceptor, streams |
 //! | [`remote_keys`] | OpenID Connect discovery, a cached remote JWK set, several issuers, metrics |
 //! | [`guards`] | roles, scopes and claim values as layers; where Keycloak, Auth0, Entra ID, Okta and Cognito put them |
 //! | [`issuing`] | a login endpoint: signing tokens, publishing a JWK set, refresh tokens that rotate, logout, revocation |
@@ -17,8 +17,9 @@
 //! | [`rejections`] | every answer the layer gives instead of calling your service, and how to shape your own |
 //! | [`security`] | the choices that make the layer hard to misuse, and what stays your job |
 //!
-//! The pages hold no items: they are modules for their documentation alone. Each is built
-//! when the features its examples use are on, as they all are on docs.rs.
+//! The pages hold no items: they are modules for their documentation alone. The pages on
+//! axum, tonic, remote keys and Redis come with their features (all on, on docs.rs); the
+//! others' examples use axum, a default feature.
 
 #[doc = include_str!("axum.md")]
 #[cfg(feature = "axum")]
@@ -39,14 +40,12 @@ pub mod tonic {}
 pub mod remote_keys {}
 
 #[doc = include_str!("guards.md")]
-#[cfg(feature = "axum")] // for its examples
 pub mod guards {}
 
 #[doc = include_str!("issuing.md")]
 pub mod issuing {}
 
 #[doc = include_str!("cookies.md")]
-#[cfg(feature = "axum")] // for its examples
 pub mod cookies {}
 
 #[doc = include_str!("redis.md")]
