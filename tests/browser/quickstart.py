@@ -54,6 +54,11 @@ def main():
     def cookie():
         return driver.get_cookie(COOKIE)
 
+    def submit_login(username, password):
+        driver.find_element(By.NAME, "username").send_keys(username)
+        driver.find_element(By.NAME, "password").send_keys(password)
+        driver.find_element(By.CSS_SELECTOR, "#login button[type=submit]").click()
+
     try:
         step = "the page shows nobody logged in"
         driver.get(app + "/")
@@ -62,17 +67,13 @@ def main():
         print("ok:", step)
 
         step = "a wrong password is refused on the page"
-        driver.find_element(By.NAME, "username").send_keys("alice")
-        driver.find_element(By.NAME, "password").send_keys("not her password")
-        driver.find_element(By.CSS_SELECTOR, "#login button[type=submit]").click()
+        submit_login("alice", "not her password")
         wait.until(EC.text_to_be_present_in_element((By.ID, "problem"), "Incorrect username or password."))
         who_says("Not logged in.")
         print("ok:", step)
 
         step = "logging in with the form shows alice"
-        driver.find_element(By.NAME, "username").send_keys("alice")
-        driver.find_element(By.NAME, "password").send_keys("wonderland")
-        driver.find_element(By.CSS_SELECTOR, "#login button[type=submit]").click()
+        submit_login("alice", "wonderland")
         who_says("Logged in as alice (role admin).")
         stored = cookie()
         assert stored is not None, f"no {COOKIE} cookie after logging in: {driver.get_cookies()}"
@@ -110,9 +111,7 @@ def main():
         print("ok:", step)
 
         step = "logging in works again afterwards"
-        driver.find_element(By.NAME, "username").send_keys("bob")
-        driver.find_element(By.NAME, "password").send_keys("builder")
-        driver.find_element(By.CSS_SELECTOR, "#login button[type=submit]").click()
+        submit_login("bob", "builder")
         who_says("Logged in as bob (role user).")
         assert cookie() is not None, "no cookie after logging in again"
         print("ok:", step)
