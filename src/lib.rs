@@ -91,6 +91,7 @@
 //! | [`layer`] | [`JwtAuthLayer`], its service and future, the token cache's counts, the tonic interceptor |
 //! | [`config`] | [`JwtAuthConfig`], its builder, trusted issuers, token sources |
 //! | [`claims`] | [`Claims<C>`], [`DefaultClaims`], the verified token and header |
+//! | [`client`] | tokens on outgoing calls: a service's own token kept current, and the layer that sends it |
 //! | [`guard`] | [`Require`]: roles, scopes, claim values and predicates, as layers; [`guard::MethodPolicy`]: a rule per gRPC method or HTTP path |
 //! | [`grants`] | where roles and scopes live in a token (Keycloak, Auth0, Entra ID, Okta, Cognito) |
 //! | [`keys`] | [`VerifyingKey`] and [`Algorithm`]: HMAC secrets, PEM, DER and JWK public keys |
@@ -115,6 +116,7 @@ mod macros;
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
 pub mod claims;
+pub mod client;
 pub mod config;
 pub mod cookie;
 pub mod error;

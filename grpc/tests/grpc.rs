@@ -583,6 +583,34 @@ async fn the_interceptor_never_waits_for_a_remote_key_set_and_picks_up_a_rotatio
     assert_eq!(server.requests(), 2, "one fetch at start, one refetch for the new kid");
 }
 
+// ---- a tonic client sending its own token ----
+
+/// A service calling another with tokens it signs for itself (`AccessToken::issued`), sent
+/// by `BearerLayer` on the channel or by the client interceptor; tokens living 3 s are
+/// renewed before they expire, so calls over 4 s are all served.
+#[tokio::test]
+async fn a_tonic_client_sends_its_own_renewed_token_through_the_bearer_layer_or_its_interceptor() {
+    use tower::ServiceBuilder;
+    use tower_jwt_auth::client::{AccessToken, BearerLayer};
+    let channel = start(serve_behind_the_policy).await;
+    let token = AccessToken::issued(
+        issuer_with_lifetime(Duration::from_secs(3)),
+        &serde_json::json!({"sub": "billing", "role": "admin"}),
+    )
+    .unwrap();
+    let mut layered = GreeterClient::new(
+        ServiceBuilder::new().layer(BearerLayer::new(token.clone())).service(channel.clone()),
+    );
+    let mut intercepted = GreeterClient::with_interceptor(channel, token.interceptor());
+    for _ in 0..10 {
+        let reply = layered.say_hello_admin(hello(None)).await.unwrap();
+        assert_eq!(reply.into_inner().message, "Hello world, from billing (admin)");
+        let reply = intercepted.say_hello(hello(None)).await.unwrap();
+        assert_eq!(reply.into_inner().message, "Hello world, from billing");
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+}
+
 // ---- a handler asking for another claims type ----
 
 /// The layer built without `with_claims` (so for `DefaultClaims`), the greeter asking for

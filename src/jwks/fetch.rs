@@ -113,13 +113,27 @@ pub(crate) async fn get(client: &Client, url: &Url, limits: &FetchLimits) -> Res
         tracing::debug!(%error, "remote key set request failed");
         if error.is_timeout() { JwksErrorKind::Timeout } else { JwksErrorKind::Transport }
     };
-    let mut response = client
+    let response = client
         .get(url.clone())
         .header(ACCEPT, "application/json")
         .timeout(limits.timeout)
         .send()
         .await
         .map_err(classify)?;
+    read(response, url, limits).await
+}
+
+/// Reads an answer to a request for `url`: status 200 only, never through a redirect, the
+/// body under the cap.
+pub(crate) async fn read(
+    mut response: reqwest::Response,
+    url: &Url,
+    limits: &FetchLimits,
+) -> Result<Fetched, JwksErrorKind> {
+    let classify = |error: reqwest::Error| {
+        tracing::debug!(%error, "remote document request failed");
+        if error.is_timeout() { JwksErrorKind::Timeout } else { JwksErrorKind::Transport }
+    };
     if response.url() != url || response.status().is_redirection() {
         return Err(JwksErrorKind::Redirect);
     }

@@ -46,7 +46,7 @@
 //! # }
 //! ```
 
-mod fetch;
+pub(crate) mod fetch;
 
 use std::collections::HashMap;
 use std::collections::hash_map::RandomState;

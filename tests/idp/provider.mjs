@@ -2,7 +2,11 @@
 // tests: client_credentials with resource indicators, so every token is a JWT access token
 // (`typ: at+jwt`) signed with the algorithm of the resource it was asked for.
 //
-//   node provider.mjs --keys <private JWKS file> [--port N]
+//   node provider.mjs --keys <private JWKS file> [--port N] [--token-ttl SECONDS]
+//
+// --token-ttl sets the access tokens' lifetime (default 3600), short for renewal tests.
+// GET /test/token-requests answers {"count": N}: how many token requests (POST /token) the
+// provider has served, so a test can prove how often a client fetched.
 //
 // --port 0 (or no --port) picks a free port. The issuer is http://127.0.0.1:<port>. Every key
 // of the file is published at the jwks_uri; each key needs a `kid` and an `alg` (RS256, PS256,
@@ -52,6 +56,7 @@ try {
     options: {
       keys: { type: 'string' },
       port: { type: 'string', default: '0' },
+      'token-ttl': { type: 'string', default: '3600' },
     },
     strict: true,
   }));
@@ -61,6 +66,8 @@ try {
 if (!options.keys) fail('--keys <private JWKS file> is required');
 const port = Number(options.port);
 if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`bad --port ${options.port}`);
+const tokenTtl = Number(options['token-ttl']);
+if (!Number.isInteger(tokenTtl) || tokenTtl < 1) fail(`bad --token-ttl ${options['token-ttl']}`);
 
 let jwks;
 try {
@@ -137,7 +144,7 @@ try {
       },
     ],
     scopes: ['openid', 'read', 'write'],
-    ttl: { ClientCredentials: 3600 },
+    ttl: { ClientCredentials: tokenTtl },
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
@@ -171,7 +178,17 @@ for (const event of ['server_error', 'grant.error']) {
   });
 }
 
-handle = provider.callback();
+const providerCallback = provider.callback();
+let tokenRequests = 0;
+handle = (req, res) => {
+  if (req.method === 'GET' && req.url === '/test/token-requests') {
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ count: tokenRequests }));
+    return;
+  }
+  if (req.method === 'POST' && req.url.split('?')[0] === '/token') tokenRequests += 1;
+  providerCallback(req, res);
+};
 
 process.stdout.write(`${JSON.stringify({ issuer, port: actualPort })}\n`);
 

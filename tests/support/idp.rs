@@ -86,6 +86,16 @@ impl Idp {
     /// Starts a provider signing with the keys in `keys_file`, on `port` (`None` or `Some(0)`
     /// for a free one). Blocks until it listens (well under a second; 30 s at most).
     pub fn start(keys_file: &Path, port: Option<u16>) -> Idp {
+        Self::start_with(keys_file, port, &[])
+    }
+
+    /// [`start`](Self::start) with access tokens living `ttl` (whole seconds, at least one),
+    /// for tests of renewal.
+    pub fn start_with_token_ttl(keys_file: &Path, ttl: Duration) -> Idp {
+        Self::start_with(keys_file, None, &["--token-ttl", &ttl.as_secs().max(1).to_string()])
+    }
+
+    fn start_with(keys_file: &Path, port: Option<u16>, extra: &[&str]) -> Idp {
         let script = provider_script();
         let mut child = Command::new("node")
             .arg(script)
@@ -93,6 +103,7 @@ impl Idp {
             .arg(keys_file)
             .arg("--port")
             .arg(port.unwrap_or(0).to_string())
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -217,6 +228,12 @@ impl Idp {
             .unwrap_or_else(|error| panic!("POST {endpoint}: {status}, not JSON: {error}"));
         assert!(status.is_success(), "POST {endpoint} for {resource}: {status} {body}");
         body["access_token"].as_str().unwrap_or_else(|| panic!("no access_token in {body}")).to_owned()
+    }
+
+    /// How many token requests (`POST /token`) the provider has served.
+    pub async fn token_requests(&self) -> u64 {
+        let count = self.get_json(&format!("{}/test/token-requests", self.issuer)).await;
+        count["count"].as_u64().expect("a count")
     }
 
     /// Kills the provider and waits for it to end (the port is free afterwards).
