@@ -6,7 +6,7 @@
 //! |---|---|
 //! | [`axum`] | the layer on an axum router, the extractors, `layer` versus `route_layer`, optional routes |
 //! | [`hyper`] | a plain hyper 1 server, no axum anywhere; server-sent events that end with their token |
-//! | [`tonic`] | gRPC servers: real gRPC status codes, one service or all, reading the claims in a handler, a rule per method, the interceptor, streams |
+//! | [`tonic`] | gRPC servers: real gRPC status codes, one service or all, reading the claims in a handler, a rule per method, the interceptor, streams; a client sending its own token |
 //! | [`remote_keys`] | OpenID Connect discovery, a cached remote JWK set, several issuers, metrics |
 //! | [`guards`] | roles, scopes and claim values as layers; where Keycloak, Auth0, Entra ID, Okta and Cognito put them |
 //! | [`issuing`] | a login endpoint: signing tokens, publishing a JWK set, refresh tokens that rotate, logout, revocation |
