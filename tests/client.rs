@@ -151,3 +151,62 @@ fn a_token_endpoint_is_required_and_plain_http_only_on_loopback() {
         .unwrap();
     AccessToken::client_credentials("id", "secret").discover("https://idp.test").build().unwrap();
 }
+
+/// The API revokes the first token after its first use (as a logout or an incident would):
+/// with `retry_on_invalid_token`, the next GET is refused with 401 `invalid_token`, the
+/// client drops that token, fetches a new one and retries once, and the caller sees 200.
+/// A POST is never retried; without the retry, the caller sees the 401.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_idempotent_request_refused_as_invalid_token_is_retried_once_with_a_new_token() {
+    use tower_jwt_auth::revoke::Revocations;
+    let idp = Idp::start(&keys_file("keys-a.json"), None);
+    let revocations = Revocations::in_memory();
+    let config = JwtAuthConfig::builder()
+        .oidc_issuer(idp.issuer())
+        .audience(RS256)
+        .revocations(revocations.clone())
+        .build()
+        .unwrap();
+    let statuses = Arc::new(Mutex::new(Vec::new()));
+    let record = statuses.clone();
+    let router = Router::new()
+        .route("/orders", get(|| async { "orders" }).post(|| async { "created" }))
+        .route_layer(JwtAuthLayer::new(config.clone()))
+        .layer(axum::middleware::from_fn(
+            move |request: axum::extract::Request, next: axum::middleware::Next| {
+                let record = record.clone();
+                async move {
+                    let response = next.run(request).await;
+                    record.lock().unwrap().push(response.status().as_u16());
+                    response
+                }
+            },
+        ));
+    let base = serve(router).await;
+
+    let token = credentials(&idp, ClientAuth::Basic, CLIENT_SECRET);
+    let http = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let mut retrying =
+        ServiceBuilder::new().layer(BearerLayer::new(token.clone()).retry_on_invalid_token()).service(http);
+    let mut call = async |method: http::Method| {
+        let request =
+            Request::builder().method(method).uri(format!("{base}/orders")).body(Full::default()).unwrap();
+        retrying.ready().await.unwrap().call(request).await.unwrap().status()
+    };
+    assert_eq!(call(http::Method::GET).await, StatusCode::OK);
+    let first = token.header().await.unwrap();
+    let first_claims = config.verify(first.to_str().unwrap().trim_start_matches("Bearer ")).unwrap();
+    revocations.revoke(first_claims.token()).await.unwrap();
+
+    assert_eq!(call(http::Method::GET).await, StatusCode::OK, "retried with a new token");
+    assert_eq!(*statuses.lock().unwrap(), [200, 401, 200]);
+    assert_eq!(idp.token_requests().await, 2, "one fetch at first, one after the refusal");
+    assert_ne!(token.header().await.unwrap(), first);
+
+    // A POST is not retried: its refusal reaches the caller.
+    let second = token.header().await.unwrap();
+    let second_claims = config.verify(second.to_str().unwrap().trim_start_matches("Bearer ")).unwrap();
+    revocations.revoke(second_claims.token()).await.unwrap();
+    assert_eq!(call(http::Method::POST).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(idp.token_requests().await, 2);
+}

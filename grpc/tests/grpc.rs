@@ -749,6 +749,13 @@ fn grpcio_call(address: SocketAddr, method: &str, token: Option<&str>, extra: &[
 #[tokio::test]
 async fn a_python_grpcio_client_gets_the_same_status_codes() {
     let address = serve_on_a_fresh_port(serve_behind_the_policy).await;
+    let interceptor = auth().interceptor();
+    let intercepted = serve_on_a_fresh_port(|incoming| {
+        Server::builder()
+            .add_service(GreeterServer::with_interceptor(Greeter::with_interval(INTERVAL), interceptor))
+            .serve_with_incoming(incoming)
+    })
+    .await;
     // The layer's own PERMISSION_DENIED (a trailers-only response, with a challenge), not
     // the handler's.
     let guarded = serve_on_a_fresh_port(|incoming| {
@@ -796,6 +803,19 @@ async fn a_python_grpcio_client_gets_the_same_status_codes() {
         assert_eq!(guard.details, ErrorKind::InsufficientScope.description());
         let challenge = guard.www_authenticate.as_deref().unwrap_or_default();
         assert!(challenge.contains(r#"error="insufficient_scope""#), "{guard:?}");
+
+        // The interceptor's answers, to a client that is not tonic.
+        let missing = grpcio_call(intercepted, "SayHello", None, &[]);
+        assert_eq!(missing.code, "UNAUTHENTICATED", "{missing:?}");
+        assert_eq!(missing.details, ErrorKind::MissingCredential.description());
+        assert_eq!(missing.www_authenticate.as_deref(), Some(r#"Bearer realm="api""#), "{missing:?}");
+        let bad = grpcio_call(intercepted, "SayHello", Some("not-a-jwt"), &[]);
+        assert_eq!(bad.code, "UNAUTHENTICATED", "{bad:?}");
+        assert_eq!(bad.details, ErrorKind::Malformed.description());
+        let valid = grpcio_call(intercepted, "SayHello", Some(&bob), &[]);
+        assert_eq!(valid.messages, ["Hello world, from bob"], "{valid:?}");
+        let stream = grpcio_call(intercepted, "SayHelloStream", Some(&bob), &["--count", "2"]);
+        assert_eq!((stream.code.as_str(), stream.messages.len()), ("OK", 2), "{stream:?}");
 
         // The path tricks, from a client that is not tonic: refused even for an admin.
         for path in [

@@ -17,6 +17,11 @@
 //! doubling to one minute); while it does, callers without a usable token get an error at
 //! once. Nothing about a token is logged, and its header value is marked sensitive.
 //!
+//! A server may refuse a token before it expires (revoked, or its signing key rotated
+//! away). [`BearerLayer::retry_on_invalid_token`] then drops it, gets a new one and retries
+//! the request once, when the server answered 401 `error="invalid_token"` and the request
+//! is idempotent (its body type must be `Clone`: not for gRPC's streamed bodies).
+//!
 //! ```
 //! use bytes::Bytes;
 //! use http::{Request, Response};
@@ -81,12 +86,39 @@ const BACKOFF_FIRST: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(60);
 
 /// Why no token could be had. Its message names no token, secret or URL.
+///
+/// ```
+/// use tower_jwt_auth::client::{AccessToken, TokenErrorKind};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// # #[cfg(feature = "jwks")] {
+/// // Nothing listens on port 9 of this machine.
+/// let token = AccessToken::client_credentials("id", "secret").token_endpoint("http://127.0.0.1:9/token").build().unwrap();
+/// let error = token.header().await.unwrap_err();
+/// assert_eq!(error.kind(), TokenErrorKind::Transport);
+/// assert_eq!(error.to_string(), "the token endpoint could not be reached");
+/// // The next try waits for its backoff: no request, an answer at once.
+/// assert_eq!(token.header().await.unwrap_err().kind(), TokenErrorKind::BackingOff);
+/// # }
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct TokenError {
     kind: TokenErrorKind,
 }
 
 /// What went wrong getting a token.
+///
+/// ```
+/// use tower_jwt_auth::client::TokenErrorKind;
+///
+/// // Worth a retry later, or a configuration to fix?
+/// fn transient(kind: TokenErrorKind) -> bool {
+///     matches!(kind, TokenErrorKind::Transport | TokenErrorKind::BackingOff | TokenErrorKind::Refused(500..=599))
+/// }
+/// assert!(transient(TokenErrorKind::Refused(503)) && !transient(TokenErrorKind::Refused(401)));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum TokenErrorKind {
@@ -134,6 +166,24 @@ impl std::error::Error for TokenError {}
 
 /// A service's own access token, kept current: cheap to clone (clones share the token and
 /// its renewals). See the [module](self) docs.
+///
+/// ```
+/// use tower_jwt_auth::{TokenIssuer, client::AccessToken};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+/// let fixed = AccessToken::fixed("eyJhbGciOiJIUzI1NiJ9.e30.c2ln")?;
+/// assert_eq!(fixed.header().await?, "Bearer eyJhbGciOiJIUzI1NiJ9.e30.c2ln");
+/// assert!(AccessToken::fixed("two\nlines").is_err());
+///
+/// let issuer = TokenIssuer::builder().hmac_secret(b"an example secret of at least 32 bytes!").build()?;
+/// let own = AccessToken::issued(issuer, &serde_json::json!({"sub": "billing-service"}))?;
+/// let header = own.header().await?;
+/// assert!(header.is_sensitive()); // kept out of debug output and HTTP/2 header tables
+/// assert_eq!(own.cached_header(), Some(header)); // the same token until it is due
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct AccessToken {
     inner: Arc<Inner>,
@@ -282,6 +332,20 @@ impl AccessToken {
         }
     }
 
+    /// Drops the current token if it is `refused` (the header a server just answered 401
+    /// `invalid_token` to: revoked, or its key rotated away), so that the next
+    /// [`header`](Self::header) gets a new one. A token renewed meanwhile is kept; a fixed
+    /// token is never dropped.
+    pub fn renew_after_refusal(&self, refused: &HeaderValue) {
+        if matches!(self.inner.source, Source::Fixed(_)) {
+            return;
+        }
+        let mut state = self.inner.lock();
+        if state.current.as_ref().is_some_and(|current| current.header == *refused) {
+            state.current = None;
+        }
+    }
+
     /// What a caller gets now: a header, an error, or a fetch to wait for.
     #[cfg(feature = "jwks")]
     fn try_header(&self) -> Attempt {
@@ -375,7 +439,21 @@ impl fmt::Debug for AccessToken {
 }
 
 /// Puts the [`AccessToken`]'s `Authorization: Bearer` header on every request of the
-/// client it wraps (replacing one already there).
+/// client it wraps (replacing one already there). The [module](self) docs run one.
+///
+/// ```
+/// use tower::ServiceBuilder;
+/// use tower_jwt_auth::client::{AccessToken, BearerLayer};
+///
+/// let token = AccessToken::fixed("eyJhbGciOiJIUzI1NiJ9.e30.c2ln").unwrap();
+/// let client = ServiceBuilder::new().layer(BearerLayer::new(token)).service(tower::service_fn(
+///     |request: http::Request<String>| async move {
+///         assert!(request.headers()["authorization"].to_str().unwrap().starts_with("Bearer "));
+///         Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+///     },
+/// ));
+/// # let _ = client;
+/// ```
 #[derive(Clone, Debug)]
 pub struct BearerLayer {
     token: AccessToken,
@@ -479,6 +557,134 @@ impl<F, B> fmt::Debug for BearerFuture<F, B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BearerFuture").finish_non_exhaustive()
     }
+}
+
+impl BearerLayer {
+    /// The same layer, retrying once with a new token a request the server refused with
+    /// 401 `error="invalid_token"` (the token was revoked, or its key rotated away), when
+    /// the request is idempotent (GET, HEAD, OPTIONS, TRACE, PUT, DELETE). The request is
+    /// cloned before it is sent, so its body type must be `Clone` (`Full<Bytes>`,
+    /// `String`, ...): gRPC calls, whose bodies are streams, use [`BearerLayer`] itself.
+    pub fn retry_on_invalid_token(self) -> RetryingBearerLayer {
+        RetryingBearerLayer { token: self.token }
+    }
+}
+
+/// [`BearerLayer`] with one retry on 401 `invalid_token`: made by
+/// [`BearerLayer::retry_on_invalid_token`].
+///
+/// ```
+/// use std::sync::{Arc, atomic::{AtomicUsize, Ordering}};
+/// use tower::{ServiceBuilder, ServiceExt};
+/// use tower_jwt_auth::{TokenIssuer, client::{AccessToken, BearerLayer}};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+/// let issuer = TokenIssuer::builder().hmac_secret(b"an example secret of at least 32 bytes!").build()?;
+/// let token = AccessToken::issued(issuer, &serde_json::json!({"sub": "billing-service"}))?;
+/// // A server that refuses the first token it sees as revoked.
+/// let calls = Arc::new(AtomicUsize::new(0));
+/// let server = {
+///     let calls = calls.clone();
+///     tower::service_fn(move |_: http::Request<String>| {
+///         let first = calls.fetch_add(1, Ordering::SeqCst) == 0;
+///         async move {
+///             let mut response = http::Response::new(String::new());
+///             if first {
+///                 *response.status_mut() = http::StatusCode::UNAUTHORIZED;
+///                 response.headers_mut().insert("www-authenticate", r#"Bearer error="invalid_token""#.parse().unwrap());
+///             }
+///             Ok::<_, std::convert::Infallible>(response)
+///         }
+///     })
+/// };
+/// let client = ServiceBuilder::new().layer(BearerLayer::new(token).retry_on_invalid_token()).service(server);
+/// let response = client.oneshot(http::Request::get("/orders").body(String::new())?).await?;
+/// assert_eq!(response.status(), http::StatusCode::OK); // retried once, with a new token
+/// assert_eq!(calls.load(Ordering::SeqCst), 2);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct RetryingBearerLayer {
+    token: AccessToken,
+}
+
+impl<S> Layer<S> for RetryingBearerLayer {
+    type Service = RetryingBearerService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RetryingBearerService { inner, token: self.token.clone() }
+    }
+}
+
+/// The service made by [`RetryingBearerLayer`].
+#[derive(Clone, Debug)]
+pub struct RetryingBearerService<S> {
+    inner: S,
+    token: AccessToken,
+}
+
+impl<S> RetryingBearerService<S> {
+    inner_service_accessors!();
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RetryingBearerService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send,
+    S::Error: Into<BoxError>,
+    ReqBody: Clone + Send + 'static,
+    ResBody: Send + 'static,
+{
+    type Response = Response<ResBody>;
+    type Error = BoxError;
+    type Future = Waiting<ResBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let token = self.token.clone();
+        let again = is_idempotent(request.method()).then(|| request.clone());
+        Box::pin(async move {
+            let header = token.header().await?;
+            request.headers_mut().insert(AUTHORIZATION, header.clone());
+            let response = inner.call(request).await.map_err(Into::into)?;
+            let Some(mut again) = again.filter(|_| refused_as_invalid(&response)) else {
+                return Ok(response);
+            };
+            token.renew_after_refusal(&header);
+            let renewed = token.header().await?;
+            if renewed == header {
+                return Ok(response); // a fixed token, or nothing newer to try
+            }
+            tracing::debug!("retrying a request refused with invalid_token, with a new token");
+            again.headers_mut().insert(AUTHORIZATION, renewed);
+            std::future::poll_fn(|cx| inner.poll_ready(cx)).await.map_err(Into::into)?;
+            inner.call(again).await.map_err(Into::into)
+        })
+    }
+}
+
+/// RFC 9110 section 9.2.2.
+fn is_idempotent(method: &http::Method) -> bool {
+    use http::Method;
+    [Method::GET, Method::HEAD, Method::OPTIONS, Method::TRACE, Method::PUT, Method::DELETE].contains(method)
+}
+
+/// A 401 whose challenge says the token itself is bad (RFC 6750 `invalid_token`), not that
+/// none was sent or that the request was malformed.
+fn refused_as_invalid<B>(response: &Response<B>) -> bool {
+    response.status() == http::StatusCode::UNAUTHORIZED
+        && response
+            .headers()
+            .get_all(http::header::WWW_AUTHENTICATE)
+            .iter()
+            .any(|challenge| challenge.to_str().is_ok_and(|text| text.contains("error=\"invalid_token\"")))
 }
 
 /// A tonic client interceptor that sends an [`AccessToken`] (feature `tonic`): made by
