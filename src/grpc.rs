@@ -20,7 +20,7 @@ use tonic::service::Interceptor;
 use crate::claims::{Claims, VerifiedToken, another_claims_type};
 use crate::error::{AuthError, ErrorKind};
 use crate::expiry::TokenExpiry;
-use crate::guard::{MethodPolicyService, RequireService};
+use crate::guard::{MethodPolicyService, Require, RequireService};
 use crate::layer::{JwtAuth, JwtAuthInterceptor};
 use crate::observe;
 use crate::response::{Anonymous, RequestHead, bearer_challenge};
@@ -75,14 +75,70 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Interceptor for JwtAuthInterce
         };
         tracing::debug!(kind = error.kind().name(), "call rejected by the interceptor");
         observe::verification(Some(error.kind()));
-        let mut response = settings.responder.respond(&error, &head);
-        let answer = response.headers_mut();
-        // What a status's metadata must not carry; and details that are not base64 would
-        // make tonic panic.
-        answer.remove(CONTENT_TYPE);
-        answer.remove("grpc-status-details-bin");
-        Err(tonic::Status::from_header_map(answer)
-            .unwrap_or_else(|| default_status(&error, settings.responder.realm())))
+        Err(status_of(settings.responder.respond(&error, &head), &error, settings.responder.realm()))
+    }
+}
+
+/// The status of a rejection the responder answered: read from its gRPC headers, or the
+/// default when a custom responder answered in another form.
+fn status_of(mut response: http::Response<bytes::Bytes>, error: &AuthError, realm: &str) -> tonic::Status {
+    let answer = response.headers_mut();
+    // What a status's metadata must not carry; and details that are not base64 would make
+    // tonic panic.
+    answer.remove(CONTENT_TYPE);
+    answer.remove("grpc-status-details-bin");
+    tonic::Status::from_header_map(answer).unwrap_or_else(|| default_status(error, realm))
+}
+
+impl Require {
+    /// Checks this requirement in a tonic handler (feature `tonic`), for a rule on one
+    /// method where the [`MethodPolicy`](crate::guard::MethodPolicy) layer cannot run (a
+    /// server authenticated by the [`JwtAuthInterceptor`], which sees no method). The answer
+    /// is the guard layer's: PERMISSION_DENIED with the fixed sentence and the
+    /// `insufficient_scope` challenge as `www-authenticate` metadata; UNAUTHENTICATED
+    /// without a verified token. A requirement with an asynchronous predicate cannot be
+    /// checked here: INTERNAL, and an error logged.
+    ///
+    /// ```
+    /// use tonic::{Request, Response, Status};
+    /// use tower_jwt_auth::{Claims, Require};
+    ///
+    /// async fn say_hello_admin(request: Request<String>) -> Result<Response<String>, Status> {
+    ///     Require::role("admin").check_grpc(&request)?;
+    ///     let caller = Claims::<tower_jwt_auth::DefaultClaims>::from_grpc(&request)?;
+    ///     Ok(Response::new(format!("Hello, {}", caller.sub.as_deref().unwrap_or("admin"))))
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// // Without the interceptor (or layer) in front: refused, never served.
+    /// let status = say_hello_admin(Request::new("world".into())).await.unwrap_err();
+    /// assert_eq!(status.code(), tonic::Code::Unauthenticated);
+    /// # }
+    /// ```
+    #[allow(clippy::result_large_err)] // tonic's own handlers return `Status`
+    pub fn check_grpc<T>(&self, request: &tonic::Request<T>) -> Result<(), tonic::Status> {
+        let Some(token) = request.extensions().get::<VerifiedToken>() else {
+            return Err(tonic::Status::unauthenticated(ErrorKind::MissingCredential.description()));
+        };
+        match self.is_satisfied(token, request.extensions()) {
+            Some(true) => Ok(()),
+            Some(false) => {
+                let error = self.insufficient_scope();
+                let mut headers = http::HeaderMap::new();
+                headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+                let (method, uri) = (Method::POST, Uri::from_static("/"));
+                let head = RequestHead { method: &method, uri: &uri, headers: &headers };
+                let responder = token.responder();
+                Err(status_of(responder.respond(&error, &head), &error, responder.realm()))
+            }
+            None => {
+                tracing::error!(
+                    "Require::check_grpc cannot run an asynchronous predicate; use the guard layer"
+                );
+                Err(tonic::Status::internal(UNCHECKABLE))
+            }
+        }
     }
 }
 
@@ -108,6 +164,9 @@ fn default_status(error: &AuthError, realm: &str) -> tonic::Status {
 /// The `grpc-message` of a call whose handler asks for another claims type than the layer
 /// verified: fixed, and naming nothing of the server (the log line names the types).
 const CLAIMS_TYPE_MISMATCH: &str = "The server could not read the caller's claims";
+
+/// The `grpc-message` of a requirement that `Require::check_grpc` cannot decide alone.
+const UNCHECKABLE: &str = "The server could not check the caller's permission";
 
 impl<C: Send + Sync + 'static> Claims<C> {
     /// The claims the auth layer verified for this gRPC call, as a tonic handler reads them

@@ -451,6 +451,26 @@ async fn the_interceptor_answers_every_call_as_the_layer_does() {
     assert_eq!(reply.into_inner().message, "Hello world, from alice (admin)");
 }
 
+/// Behind the interceptor, a rule for one method is checked in its handler with
+/// `Require::check_grpc`, which answers as the guard layer does (the same status, sentence
+/// and challenge metadata).
+#[test]
+fn require_check_grpc_answers_in_a_handler_as_the_guard_layer_does() {
+    use tonic::service::Interceptor;
+    let mut interceptor = auth().interceptor();
+    let admin = Require::role("admin");
+    let mut verified = |token: &str| interceptor.call(with_token((), Some(token))).unwrap();
+    assert!(admin.check_grpc(&verified(&alice())).is_ok());
+    let status = admin.check_grpc(&verified(&bob())).unwrap_err();
+    assert_status(&status, Code::PermissionDenied, ErrorKind::InsufficientScope);
+    assert_eq!(
+        challenge(&status),
+        r#"Bearer realm="api", error="insufficient_scope", error_description="The access token lacks the required permission", scope="admin""#
+    );
+    let status = admin.check_grpc(&Request::new(())).unwrap_err();
+    assert_status(&status, Code::Unauthenticated, ErrorKind::MissingCredential);
+}
+
 /// A JWKS server for the interceptor: it counts requests and holds each answer until the
 /// test opens the gate, so a test can show that a call never waits for a fetch.
 #[cfg(feature = "jwks")]

@@ -230,6 +230,7 @@ impl ClientCredentials {
     /// Starts a fetch on the crate's background thread (so it ends, by its timeout at the
     /// latest, whatever the caller's runtime does); its outcome goes into `inner`.
     pub(crate) fn start(&self, inner: Arc<Inner>) -> Fetch {
+        let failed_inner = Arc::clone(&inner);
         let work = async move {
             let Source::ClientCredentials(credentials) = &inner.source else { return Ok(()) };
             let outcome = match tokio::time::timeout(credentials.limits.timeout, credentials.fetch()).await {
@@ -245,8 +246,9 @@ impl ClientCredentials {
                 .map(|ended| ended.unwrap_or_else(|_| Err(transport_failure())))
                 .boxed()
                 .shared(),
-            // No thread and no runtime to run it on.
-            None => futures_util::future::ready(Err(transport_failure())).boxed().shared(),
+            // No thread and no runtime to run it on: a failed fetch (with its backoff), recorded
+            // by the first caller that waits for it (the caller holds the state's lock now).
+            None => async move { failed_inner.finish(Err(transport_failure())) }.boxed().shared(),
         }
     }
 

@@ -378,8 +378,9 @@ impl AccessToken {
     }
 
     /// A tonic client interceptor that sets the `authorization` metadata from this token
-    /// (feature `tonic`). An interceptor cannot wait: until the first token is fetched (the
-    /// fetch starts on the first call), calls fail with UNAVAILABLE, which clients retry.
+    /// (feature `tonic`). An interceptor cannot wait: with client credentials, until the
+    /// first token is fetched (the fetch starts on the first call), calls fail with
+    /// UNAVAILABLE, which clients retry; fixed and self-signed tokens are at hand at once.
     /// [`BearerLayer`] on the `Channel` waits instead.
     #[cfg(feature = "tonic")]
     #[cfg_attr(docsrs, doc(cfg(feature = "tonic")))]

@@ -254,6 +254,13 @@ impl Require {
         &self.required
     }
 
+    /// The rejection of a token that does not satisfy this requirement. Names that are not
+    /// scope-tokens are left out of the challenge rather than mangle it.
+    pub(crate) fn insufficient_scope(&self) -> AuthError {
+        let required = if self.scope_tokens { Arc::clone(&self.required) } else { Arc::from("") };
+        AuthError::insufficient_scope(required)
+    }
+
     /// Checks the requirement against a verified token and the request's extensions.
     /// `None` means an asynchronous check must decide; use the layer for those.
     pub fn is_satisfied(&self, token: &VerifiedToken, extensions: &Extensions) -> Option<bool> {
@@ -375,9 +382,7 @@ fn forbidden<B, ResBody: RejectionBody>(
     token: &VerifiedToken,
     request: &Request<B>,
 ) -> Response<ResBody> {
-    // Names that are not scope-tokens are left out of the challenge rather than mangle it.
-    let required = if require.scope_tokens { Arc::clone(&require.required) } else { Arc::from("") };
-    let error = AuthError::insufficient_scope(required);
+    let error = require.insufficient_scope();
     tracing::debug!(kind = ?ErrorKind::InsufficientScope, "request rejected by a guard");
     let head = RequestHead::of(request);
     into_service_response(token.responder().respond(&error, &head))
