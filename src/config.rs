@@ -30,8 +30,6 @@ use http::Response;
 use crate::clock::seconds;
 use crate::cookie::CsrfPolicy;
 use crate::cookie::csrf::OriginCheck;
-#[cfg(feature = "jwks")]
-use crate::cookie::csrf::is_loopback;
 use crate::error::{AuthError, ConfigError};
 use crate::extract::PreparedSource;
 pub use crate::extract::TokenSource;
@@ -346,8 +344,7 @@ impl JwtAuthConfigBuilder {
         let issuer = issuer.into();
         let url = reqwest::Url::parse(&issuer).ok();
         let http = url.as_ref().is_some_and(|url| url.scheme() == "http");
-        let loopback_http = http
-            && url.as_ref().and_then(|url| url.host_str()).is_some_and(|host| is_loopback(host.as_bytes()));
+        let loopback_http = http && url.as_ref().is_some_and(crate::jwks::fetch::on_loopback);
         let remote = RemoteJwks::discover(&issuer).allow_http(loopback_http).build();
         self.keys.remote = Some(remote.map_err(|error| match http && !loopback_http {
             true => ConfigError::url(

@@ -21,11 +21,8 @@ use crate::claims::{Claims, VerifiedToken, another_claims_type};
 use crate::error::{AuthError, ErrorKind};
 use crate::expiry::TokenExpiry;
 use crate::guard::{MethodPolicyService, Require, RequireService};
-use crate::layer::{JwtAuth, JwtAuthInterceptor};
-use crate::observe;
-use crate::response::{Anonymous, RequestHead, bearer_challenge};
-use crate::verifier;
-use crate::wait::Stop;
+use crate::layer::{Admission, JwtAuth, JwtAuthInterceptor, rejected};
+use crate::response::{RequestHead, bearer_challenge};
 
 impl<S: NamedService, C> NamedService for JwtAuth<S, C> {
     const NAME: &'static str = S::NAME;
@@ -52,30 +49,18 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Interceptor for JwtAuthInterce
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
         let (method, uri) = (Method::POST, Uri::from_static("/"));
         let head = RequestHead { method: &method, uri: &uri, headers: &headers };
-        let auth = &self.auth;
-        let settings = auth.config.settings();
         // May fetch, never waits: a fetch it starts runs on the background thread, and this
         // call gets UNAVAILABLE, which clients retry.
-        let error: AuthError = match verifier::admit(settings, auth.cache.as_deref(), &head, true) {
-            Ok(Some(claims)) => {
-                observe::verification(None);
-                extensions.insert(claims.token().clone());
-                extensions.insert(claims);
+        let error = match self.auth.admit(&head, true) {
+            Admission::Pass(pass) => {
+                pass.apply(&mut extensions);
                 return Ok(rebuild(headers, extensions, message));
             }
-            Ok(None) if auth.optional => {
-                extensions.remove::<VerifiedToken>();
-                extensions.remove::<Claims<C>>();
-                extensions.insert(Anonymous(settings.responder.clone()));
-                return Ok(rebuild(headers, extensions, message));
-            }
-            Ok(None) => ErrorKind::MissingCredential.into(),
-            Err(Stop::Reject(kind)) => kind.into(),
-            Err(Stop::Wait(_fetch)) => ErrorKind::KeysUnavailable.into(),
+            Admission::Reject(error) => error,
+            Admission::Wait(_fetch) => rejected(ErrorKind::KeysUnavailable.into()),
         };
-        tracing::debug!(kind = error.kind().name(), "call rejected by the interceptor");
-        observe::verification(Some(error.kind()));
-        Err(status_of(settings.responder.respond(&error, &head), &error, settings.responder.realm()))
+        let responder = &self.auth.config.settings().responder;
+        Err(status_of(responder.respond(&error, &head), &error, responder.realm()))
     }
 }
 

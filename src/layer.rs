@@ -44,7 +44,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::{Request, Response};
+use http::{Extensions, Request, Response};
 use pin_project_lite::pin_project;
 use serde::de::DeserializeOwned;
 use tower_layer::Layer;
@@ -54,10 +54,10 @@ use crate::claims::{Claims, DefaultClaims, VerifiedToken};
 use crate::config::JwtAuthConfig;
 use crate::error::{AuthError, ErrorKind};
 use crate::observe;
-use crate::response::{Anonymous, RejectionBody, RequestHead, into_service_response};
+use crate::response::{Anonymous, RejectionBody, RequestHead, Responder, into_service_response};
 pub use crate::verifier::TokenCacheStats;
 use crate::verifier::{self, TokenCache};
-use crate::wait::Stop;
+use crate::wait::{KeyWait, Stop};
 
 /// Authenticates every request with a JWT and inserts [`Claims<C>`] into its extensions.
 ///
@@ -383,27 +383,14 @@ where
     ResBody: RejectionBody + Send + 'static,
     C: DeserializeOwned + Send + Sync + 'static,
 {
-    let settings = auth.config.settings();
     let head = RequestHead::of(&request);
-    let error: AuthError = match verifier::admit(settings, auth.cache.as_deref(), &head, may_wait) {
-        Ok(Some(claims)) => {
-            observe::verification(None);
-            let extensions = request.extensions_mut();
-            extensions.insert(claims.token().clone());
-            extensions.insert(claims);
+    let error = match auth.admit(&head, may_wait) {
+        Admission::Pass(pass) => {
+            pass.apply(request.extensions_mut());
             return State::Inner { future: inner.call(request) };
         }
-        Ok(None) if auth.optional => {
-            let extensions = request.extensions_mut();
-            extensions.remove::<VerifiedToken>();
-            extensions.remove::<Claims<C>>();
-            // A guard further in answers its 401 as this layer would.
-            extensions.insert(Anonymous(settings.responder.clone()));
-            return State::Inner { future: inner.call(request) };
-        }
-        Ok(None) => ErrorKind::MissingCredential.into(),
-        Err(Stop::Reject(kind)) => kind.into(),
-        Err(Stop::Wait(wait)) => {
+        Admission::Reject(error) => error,
+        Admission::Wait(wait) => {
             let clone = inner.clone();
             let mut inner = std::mem::replace(inner, clone);
             let auth = auth.clone();
@@ -415,10 +402,70 @@ where
             return State::Waiting { resume: Box::pin(resume) };
         }
     };
+    let response = auth.config.settings().responder.respond(&error, &head);
+    State::Rejected { response: Some(into_service_response(response)) }
+}
+
+/// What authentication decided for a request: the layer's and the tonic interceptor's.
+pub(crate) enum Admission<C> {
+    Pass(Pass<C>),
+    Reject(AuthError),
+    /// A remote key set's fetch may bring the key: wait for it, then decide again.
+    Wait(KeyWait),
+}
+
+/// A request let through, and what it carries to the handlers and guards further in.
+pub(crate) enum Pass<C> {
+    /// A verified token and its claims.
+    Verified(Claims<C>),
+    /// No credential, behind an optional layer: a guard further in answers its 401 as the
+    /// layer would, with this responder.
+    Anonymous(Arc<Responder>),
+}
+
+impl<C: Send + Sync + 'static> Pass<C> {
+    /// Puts the claims and the verified token (or the anonymous mark, after removing any
+    /// claims a client could not have put there anyway) into the request's extensions.
+    pub(crate) fn apply(self, extensions: &mut Extensions) {
+        match self {
+            Self::Verified(claims) => {
+                extensions.insert(claims.token().clone());
+                extensions.insert(claims);
+            }
+            Self::Anonymous(responder) => {
+                extensions.remove::<VerifiedToken>();
+                extensions.remove::<Claims<C>>();
+                extensions.insert(Anonymous(responder));
+            }
+        }
+    }
+}
+
+impl<C: DeserializeOwned + Send + Sync + 'static> Settings<C> {
+    /// Verifies the request's credential with this layer's configuration, mode and token
+    /// cache; `may_wait` false: a key only a fetch could bring is a final answer.
+    /// Rejections are logged at debug and counted here.
+    pub(crate) fn admit(&self, head: &RequestHead<'_>, may_wait: bool) -> Admission<C> {
+        let settings = self.config.settings();
+        let error: AuthError = match verifier::admit(settings, self.cache.as_deref(), head, may_wait) {
+            Ok(Some(claims)) => {
+                observe::verification(None);
+                return Admission::Pass(Pass::Verified(claims));
+            }
+            Ok(None) if self.optional => return Admission::Pass(Pass::Anonymous(settings.responder.clone())),
+            Ok(None) => ErrorKind::MissingCredential.into(),
+            Err(Stop::Reject(kind)) => kind.into(),
+            Err(Stop::Wait(wait)) => return Admission::Wait(wait),
+        };
+        Admission::Reject(rejected(error))
+    }
+}
+
+/// Logs and counts a rejection.
+pub(crate) fn rejected(error: AuthError) -> AuthError {
     tracing::debug!(kind = error.kind().name(), "request rejected");
     observe::verification(Some(error.kind()));
-    let response = settings.responder.respond(&error, &head);
-    State::Rejected { response: Some(into_service_response(response)) }
+    error
 }
 
 pin_project! {

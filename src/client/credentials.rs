@@ -13,7 +13,6 @@ use reqwest::{Client, Url};
 use serde::Deserialize;
 
 use super::{AccessToken, Current, Inner, Source, TokenError, TokenErrorKind};
-use crate::cookie::csrf::is_loopback;
 use crate::error::ConfigError;
 use crate::jwks::fetch::{self, FetchLimits, JwksErrorKind};
 
@@ -189,8 +188,7 @@ impl ClientCredentialsBuilder {
             ));
         };
         let (issuer, url) = endpoint?;
-        let loopback = url.host_str().is_some_and(|host| is_loopback(host.as_bytes()));
-        let allow_http = self.allow_http || loopback;
+        let allow_http = self.allow_http || fetch::on_loopback(&url);
         if !fetch::scheme_allowed(&url, allow_http) {
             return Err(ConfigError::url(
                 "the token endpoint (or issuer) must use https, or plain http on a loopback host; \

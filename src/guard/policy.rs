@@ -14,7 +14,7 @@ use tower_service::Service;
 use super::{Require, RequireFuture, denied, enforce};
 use crate::claims::VerifiedToken;
 use crate::error::ConfigError;
-use crate::response::{Anonymous, RejectionBody, RequestHead, into_service_response, missing_credential};
+use crate::response::{Anonymous, RejectionBody, RequestHead};
 
 /// What a rule grants.
 #[derive(Clone)]
@@ -383,28 +383,23 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let head = RequestHead::of(&request);
-        let access = self.policy.access(request.method(), request.uri().path(), head.is_grpc()).clone();
-        let token = request.extensions().get::<VerifiedToken>();
-        if token.is_none() && request.extensions().get::<Anonymous>().is_none() {
+        let extensions = request.extensions();
+        if extensions.get::<VerifiedToken>().is_none()
+            && extensions.get::<Anonymous>().is_none()
+            && !self.policy.inner.reported.swap(true, Ordering::Relaxed)
+        {
             // Neither a verified token nor the optional layer's mark: no auth layer outside.
-            if !self.policy.inner.reported.swap(true, Ordering::Relaxed) {
-                tracing::error!(
-                    "a MethodPolicy found no JwtAuthLayer outside it: mount JwtAuthLayer::new(config).optional() \
-                     around it; answering as if nobody authenticated"
-                );
-            }
+            tracing::error!(
+                "a MethodPolicy found no JwtAuthLayer outside it: mount JwtAuthLayer::new(config).optional() \
+                 around it; answering as if nobody authenticated"
+            );
         }
-        match access {
+        let grpc = RequestHead::of(&request).is_grpc();
+        match self.policy.access(request.method(), request.uri().path(), grpc) {
             Access::Public => RequireFuture::calling(self.inner.call(request)),
             Access::Denied => RequireFuture::rejected(denied(&request)),
-            Access::Require(require) => match token {
-                Some(_) => enforce(&require, &mut self.inner, request),
-                None => RequireFuture::rejected(into_service_response(missing_credential(
-                    request.extensions(),
-                    &head,
-                ))),
-            },
+            // Without a verified token: the auth layer's 401.
+            Access::Require(require) => enforce(require, &mut self.inner, request),
         }
     }
 }
