@@ -72,8 +72,8 @@
 //! | `aws-lc-rs` | yes | signature checks with aws-lc-rs, keys parsed once at build |
 //! | `rust-crypto` | no | the pure-Rust RustCrypto backend instead (used only without `aws-lc-rs`) |
 //! | `axum` | yes | `Claims<C>` and `Option<Claims<C>>` as axum extractors, rejections in axum's body type |
-//! | `jwks` | yes | [`RemoteJwks`]: remote key sets over https (reqwest with rustls), OIDC discovery, [`JwtAuthConfigBuilder::oidc_issuer`] |
-//! | `tonic` | no | (tonic 0.14) rejections in tonic's body type (needed on a tonic server), tonic's `NamedService` for the crate's services (to wrap one gRPC service with `add_service`), `Claims::from_grpc` for handlers, and `JwtAuthLayer::interceptor` |
+//! | `jwks` | yes | [`RemoteJwks`]: remote key sets over https (reqwest with rustls), OIDC discovery, [`JwtAuthConfigBuilder::oidc_issuer`]; client-credentials tokens for outgoing calls ([`client`]) |
+//! | `tonic` | no | (tonic 0.14) rejections in tonic's body type (needed on a tonic server), tonic's `NamedService` for the crate's services (to wrap one gRPC service with `add_service`), `Claims::from_grpc` and `Require::check_grpc` for handlers, `JwtAuthLayer::interceptor`, and the client's `AccessToken::interceptor` |
 //! | `redis` | no | [`revoke::RedisRevocations`]: a revocation list shared between instances through Redis, each keeping a local copy current by pub/sub (`Revocations::builder().redis(client)`) |
 //! | `metrics` | no | counters through the `metrics` facade: verifications by outcome, token-cache hits, JWKS fetches |
 //!
