@@ -7,7 +7,7 @@
 # Idempotent and quick when already done: a stamp file records the sha256 of package.json and
 # package-lock.json it was installed from, and is written only after a complete `npm ci`.
 # When the stamp matches, nothing is installed; change the lock file and the next run
-# reinstalls. provider.mjs is copied on every run (it is what runs, next to its modules).
+# reinstalls. The scripts are copied on every run (they are what runs, next to their modules).
 # Prints the path of the provider script to run last (on stdout; progress goes to stderr):
 #   node "$(bash .ci/idp-env.sh)" --keys tests/idp/keys-a.json --port 0
 #
@@ -37,13 +37,15 @@ ready() {
   [[ -f "$stamp" && "$(cat "$stamp")" == "$want" && -f "$dest/node_modules/oidc-provider/package.json" ]]
 }
 
-# Copies provider.mjs next to the modules through a rename, so a provider being started by
-# another test binary never reads a half-written file.
+# Copies the scripts (provider.mjs, and the DPoP client dpop-client.mjs) next to the modules
+# through a rename, so a script being started by another test binary is never half-written.
 install_script() {
-  if ! cmp -s "$src/provider.mjs" "$dest/provider.mjs"; then
-    cp "$src/provider.mjs" "$dest/.provider.mjs.tmp.$$"
-    mv -f "$dest/.provider.mjs.tmp.$$" "$dest/provider.mjs"
-  fi
+  for script in provider.mjs dpop-client.mjs; do
+    if ! cmp -s "$src/$script" "$dest/$script"; then
+      cp "$src/$script" "$dest/.$script.tmp.$$"
+      mv -f "$dest/.$script.tmp.$$" "$dest/$script"
+    fi
+  done
   echo "$dest/provider.mjs"
 }
 

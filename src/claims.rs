@@ -239,6 +239,13 @@ impl VerifiedToken {
         self.inner.members.get_or_init(|| MemberIndex::of(&self.inner.payload))
     }
 
+    /// The thumbprint the token is DPoP-bound to (its `cnf.jkt`), `None` when it is not
+    /// bound; a `cnf` of the wrong shape makes the claims invalid.
+    pub(crate) fn confirmation_key(&self) -> Result<Option<String>, crate::ErrorKind> {
+        crate::payload::confirmation_key(&self.inner.payload, self.members())
+            .map_err(|()| crate::ErrorKind::InvalidClaims)
+    }
+
     pub(crate) fn facts(&self) -> &TokenFacts {
         &self.inner.facts
     }

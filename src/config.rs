@@ -30,6 +30,7 @@ use http::Response;
 use crate::clock::seconds;
 use crate::cookie::CsrfPolicy;
 use crate::cookie::csrf::OriginCheck;
+use crate::dpop::{DpopPolicy, PreparedDpop};
 use crate::error::{AuthError, ConfigError};
 use crate::extract::PreparedSource;
 pub use crate::extract::TokenSource;
@@ -38,9 +39,11 @@ use crate::grants::{ClaimPath, ClaimPreset, PathTree, default_role_paths, defaul
 use crate::jwks::RemoteJwks;
 use crate::keys::{KeySet, PreparedKey, VerifyingKey, install_default_provider, parse_jwk_set};
 use crate::payload::path_at_registered_claim;
-use crate::response::{CustomResponder, DEFAULT_REALM, RequestHead, Responder};
+use crate::resource::{DocumentInputs, ProtectedResource, ResourceMetadata};
+use crate::response::{Challenges, CustomResponder, DEFAULT_REALM, DpopChallenge, RequestHead, Responder};
 use crate::revoke::{REVOCATION_GRACE, Revocations};
 use crate::rules::{HeaderMemo, Rules};
+use crate::url::HttpUrl;
 
 /// Default clock skew allowed on `exp`, `nbf` and `iat`.
 pub(crate) const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
@@ -102,6 +105,10 @@ pub(crate) struct Settings {
     pub(crate) responder: Arc<Responder>,
     pub(crate) cache: CacheSettings,
     pub(crate) revocations: Option<Revocations>,
+    /// DPoP, when on.
+    pub(crate) dpop: Option<PreparedDpop>,
+    /// The protected resource's metadata service, when a protected resource is configured.
+    pub(crate) metadata: Option<ResourceMetadata>,
 }
 
 /// Static keys, and possibly a remote set, that verify one group of tokens.
@@ -243,6 +250,13 @@ impl JwtAuthConfig {
     pub fn realm(&self) -> &str {
         self.inner.responder.realm()
     }
+
+    /// The service that serves this configuration's protected resource metadata (RFC
+    /// 9728), or `None` when no [`protected_resource`](JwtAuthConfigBuilder::protected_resource)
+    /// is configured. See [`resource`](crate::resource).
+    pub fn resource_metadata(&self) -> Option<ResourceMetadata> {
+        self.inner.metadata.clone()
+    }
 }
 
 /// Builds a [`JwtAuthConfig`]: every setting has a default, and
@@ -292,6 +306,9 @@ pub struct JwtAuthConfigBuilder {
     cache: CacheSettings,
     trusted: Vec<TrustedIssuer>,
     revocations: Option<Revocations>,
+    resource: Option<ProtectedResource>,
+    dpop: Option<DpopPolicy>,
+    external_url: Option<String>,
 }
 
 impl Default for JwtAuthConfigBuilder {
@@ -316,6 +333,9 @@ impl Default for JwtAuthConfigBuilder {
             },
             trusted: Vec::new(),
             revocations: None,
+            resource: None,
+            dpop: None,
+            external_url: None,
         }
     }
 }
@@ -508,6 +528,33 @@ impl JwtAuthConfigBuilder {
         self
     }
 
+    /// This server as an OAuth protected resource (RFC 8707, RFC 9728): tokens whose `aud`
+    /// names the resource identifier are accepted (besides the configured
+    /// [`audience`](Self::audience)s, and a trusted issuer's own), every challenge links the
+    /// metadata document, and [`JwtAuthConfig::resource_metadata`] serves it. Default: none.
+    /// See [`resource`](crate::resource).
+    pub fn protected_resource(mut self, resource: ProtectedResource) -> Self {
+        self.resource = Some(resource);
+        self
+    }
+
+    /// Takes DPoP-bound tokens (RFC 9449) as the policy says: allowed beside bearer tokens,
+    /// or required. Default: off. See [`dpop`](crate::dpop).
+    pub fn dpop(mut self, policy: DpopPolicy) -> Self {
+        self.dpop = Some(policy);
+        self
+    }
+
+    /// The URL clients use to reach this server when a proxy in front changes the scheme,
+    /// host or path prefix, such as `https://api.example.com` or
+    /// `https://example.com/api`: a DPoP proof's `htu` is compared with this URL followed
+    /// by the request's path. Default: none; the request's own URI (HTTP/2) or its `Host`
+    /// header with `https` (`http` on a loopback host) is used.
+    pub fn external_url(mut self, url: impl Into<String>) -> Self {
+        self.external_url = Some(url.into());
+        self
+    }
+
     /// Checks everything and builds the configuration.
     pub fn build(self) -> Result<JwtAuthConfig, ConfigError> {
         install_default_provider();
@@ -576,8 +623,73 @@ impl JwtAuthConfigBuilder {
                  are registered claims, checked as such"
             )));
         }
-        let sources = self.sources.iter().map(TokenSource::prepare).collect::<Result<Vec<_>, _>>()?;
+        let mut sources = self.sources.iter().map(TokenSource::prepare).collect::<Result<Vec<_>, _>>()?;
         let csrf = self.csrf.prepare()?;
+        let external_url = match &self.external_url {
+            None => None,
+            Some(url) => Some(HttpUrl::parse(url).map_err(|_| {
+                ConfigError::value(format!(
+                    "the external URL {url:?} is not an absolute http(s) URL without query, like \"https://api.example.com\""
+                ))
+            })?),
+        };
+        let dpop = self.dpop.map(|policy| policy.prepare(external_url)).transpose()?;
+        if let Some(dpop) = &dpop {
+            if dpop.required && sources.iter().any(|source| !matches!(source, PreparedSource::Bearer)) {
+                return Err(ConfigError::setting(
+                    "with DPoP required, tokens come in the Authorization header only; remove the other token sources",
+                ));
+            }
+            for source in &mut sources {
+                if matches!(source, PreparedSource::Bearer) {
+                    *source = PreparedSource::Dpop { bearer_too: !dpop.required };
+                }
+            }
+        }
+        let mut audiences = self.audiences;
+        let resource = self.resource.map(ProtectedResource::prepare).transpose()?;
+        if let Some(resource) = &resource {
+            let identifier = &resource.identifier;
+            if !audiences.contains(identifier) {
+                audiences.push(identifier.clone());
+            }
+            for route in &mut routes {
+                if !route.audiences.is_empty() && !route.audiences.contains(identifier) {
+                    route.audiences.push(identifier.clone());
+                }
+            }
+        }
+        let metadata = resource.as_ref().map(|resource| {
+            let route_issuers = routes.iter().map(|route| route.issuer[0].as_str());
+            let mut bearer_methods = Vec::new();
+            for source in &sources {
+                let method = match source {
+                    PreparedSource::Bearer | PreparedSource::Dpop { .. } => "header",
+                    PreparedSource::Query(_) => "query",
+                    _ => continue,
+                };
+                if !bearer_methods.contains(&method) {
+                    bearer_methods.push(method);
+                }
+            }
+            resource.metadata(DocumentInputs {
+                issuers: issuers.iter().map(String::as_str).chain(route_issuers).collect(),
+                bearer_methods,
+                dpop: dpop.as_ref().map(|dpop| (dpop.algorithm_names(), dpop.required)),
+            })
+        });
+        let challenges = Challenges {
+            realm: self.realm.into(),
+            resource_metadata: resource
+                .as_ref()
+                .filter(|resource| resource.link_in_challenges)
+                .map(|resource| resource.metadata_url.to_string().into()),
+            dpop: dpop.as_ref().map(|dpop| DpopChallenge {
+                algs: dpop.algorithm_names().join(" ").into(),
+                bearer_too: !dpop.required,
+                nonces: dpop.nonces.clone(),
+            }),
+        };
         Ok(JwtAuthConfig {
             inner: Arc::new(Settings {
                 keys,
@@ -585,7 +697,7 @@ impl JwtAuthConfigBuilder {
                 rules: Rules {
                     leeway: seconds(self.leeway),
                     issuers,
-                    audiences: self.audiences,
+                    audiences,
                     max_lifetime,
                     required_type: self.required_type,
                     max_token_size: self.max_token_size,
@@ -594,9 +706,11 @@ impl JwtAuthConfigBuilder {
                 },
                 sources,
                 csrf,
-                responder: Arc::new(Responder::new(self.realm, self.responder)),
+                responder: Arc::new(Responder::new(challenges, self.responder)),
                 cache: self.cache,
                 revocations: self.revocations,
+                dpop,
+                metadata,
             }),
         })
     }

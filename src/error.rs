@@ -97,6 +97,24 @@ pub enum ErrorKind {
     /// A state-changing request authenticated by a cookie came from another site (see
     /// [`CsrfPolicy`](crate::cookie::CsrfPolicy)).
     CrossSiteRequest,
+    /// The DPoP proof is missing, repeated, malformed, or fails one of the checks of RFC 9449
+    /// section 4.3 (see [`dpop`](crate::dpop)).
+    InvalidProof,
+    /// The DPoP proof's `jti` was seen before: a replayed proof.
+    ReplayedProof,
+    /// The DPoP proof is signed by another key than the one the token is bound to (its
+    /// `cnf.jkt`).
+    ProofKeyMismatch,
+    /// The server asks for a DPoP nonce: the proof has none, or an old one; retry with the
+    /// `DPoP-Nonce` of the answer (RFC 9449 section 8).
+    UseDpopNonce,
+    /// A DPoP-bound token (one with `cnf.jkt`) was sent without the DPoP scheme.
+    BoundTokenWithoutProof,
+    /// The DPoP scheme was used with a token that is not DPoP-bound.
+    UnboundTokenWithProof,
+    /// Spent DPoP proofs cannot be remembered right now (the replay cache is full, or its
+    /// shared store is down): the request is refused rather than risk a replay.
+    ReplayCheckUnavailable,
 }
 
 /// The class of answer an [`ErrorKind`] gets: one row of the rejection table.
@@ -130,13 +148,19 @@ pub enum RejectionClass {
     /// 403 without a challenge: the credential may be fine, but the request is refused (a
     /// cross-site request authenticated by a cookie).
     Forbidden,
+    /// 401 `invalid_dpop_proof` (RFC 9449 section 7.1), on the DPoP challenge.
+    InvalidDpopProof,
+    /// 401 `use_dpop_nonce` (RFC 9449 section 8), with a `DPoP-Nonce` header.
+    UseDpopNonce,
 }
 
 impl RejectionClass {
     /// The HTTP status for this class.
     pub fn status(self) -> http::StatusCode {
         match self {
-            Self::MissingCredential | Self::InvalidToken => http::StatusCode::UNAUTHORIZED,
+            Self::MissingCredential | Self::InvalidToken | Self::InvalidDpopProof | Self::UseDpopNonce => {
+                http::StatusCode::UNAUTHORIZED
+            }
             Self::InvalidRequest => http::StatusCode::BAD_REQUEST,
             Self::InsufficientScope | Self::Forbidden => http::StatusCode::FORBIDDEN,
             Self::Unavailable => http::StatusCode::SERVICE_UNAVAILABLE,
@@ -150,13 +174,19 @@ impl RejectionClass {
             Self::InvalidRequest => Some("invalid_request"),
             Self::InvalidToken => Some("invalid_token"),
             Self::InsufficientScope => Some("insufficient_scope"),
+            Self::InvalidDpopProof => Some("invalid_dpop_proof"),
+            Self::UseDpopNonce => Some("use_dpop_nonce"),
         }
     }
 
     /// The gRPC status code for this class.
     pub fn grpc_status(self) -> u8 {
         match self {
-            Self::MissingCredential | Self::InvalidRequest | Self::InvalidToken => 16,
+            Self::MissingCredential
+            | Self::InvalidRequest
+            | Self::InvalidToken
+            | Self::InvalidDpopProof
+            | Self::UseDpopNonce => 16,
             Self::InsufficientScope | Self::Forbidden => 7,
             Self::Unavailable => 14,
         }
@@ -172,7 +202,11 @@ impl ErrorKind {
                 RejectionClass::InvalidRequest
             }
             Self::InsufficientScope => RejectionClass::InsufficientScope,
-            Self::KeysUnavailable => RejectionClass::Unavailable,
+            Self::KeysUnavailable | Self::ReplayCheckUnavailable => RejectionClass::Unavailable,
+            Self::InvalidProof | Self::ReplayedProof | Self::ProofKeyMismatch => {
+                RejectionClass::InvalidDpopProof
+            }
+            Self::UseDpopNonce => RejectionClass::UseDpopNonce,
             Self::CrossSiteRequest => RejectionClass::Forbidden,
             _ => RejectionClass::InvalidToken,
         }
@@ -207,6 +241,13 @@ impl ErrorKind {
             Self::KeysUnavailable => "keys_unavailable",
             Self::Revoked => "revoked",
             Self::CrossSiteRequest => "cross_site_request",
+            Self::InvalidProof => "invalid_proof",
+            Self::ReplayedProof => "replayed_proof",
+            Self::ProofKeyMismatch => "proof_key_mismatch",
+            Self::UseDpopNonce => "use_dpop_nonce",
+            Self::BoundTokenWithoutProof => "bound_token_without_proof",
+            Self::UnboundTokenWithProof => "unbound_token_with_proof",
+            Self::ReplayCheckUnavailable => "replay_check_unavailable",
         }
     }
 
@@ -238,6 +279,13 @@ impl ErrorKind {
             Self::KeysUnavailable => "The keys to verify the access token are unavailable",
             Self::Revoked => "The access token has been revoked",
             Self::CrossSiteRequest => "Cross-site requests authenticated by a cookie are refused",
+            Self::InvalidProof => "The DPoP proof is missing or invalid",
+            Self::ReplayedProof => "The DPoP proof was already used",
+            Self::ProofKeyMismatch => "The DPoP proof key is not the key the access token is bound to",
+            Self::UseDpopNonce => "A DPoP nonce from the server is required",
+            Self::BoundTokenWithoutProof => "The access token is DPoP-bound and needs the DPoP scheme",
+            Self::UnboundTokenWithProof => "The access token is not DPoP-bound",
+            Self::ReplayCheckUnavailable => "DPoP proofs cannot be checked for replay right now",
         }
     }
 }

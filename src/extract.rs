@@ -126,7 +126,15 @@ impl TokenSource {
 #[derive(Debug, Clone)]
 pub(crate) enum PreparedSource {
     Bearer,
-    Header { name: HeaderName, prefix: Option<String> },
+    /// The `Authorization` header with DPoP on: the `DPoP` scheme, and `Bearer` too unless
+    /// DPoP is required.
+    Dpop {
+        bearer_too: bool,
+    },
+    Header {
+        name: HeaderName,
+        prefix: Option<String>,
+    },
     Cookie(String),
     Query(String),
 }
@@ -167,11 +175,19 @@ fn single<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Result<Option<&'a [u
 }
 
 fn bearer(headers: &HeaderMap) -> Result<Option<&[u8]>, ErrorKind> {
+    Ok(authorization(headers, true, false)?.map(|(token, _)| token))
+}
+
+/// The token of the `Authorization` header when its scheme is one we take, and whether that
+/// scheme is `DPoP`.
+fn authorization(headers: &HeaderMap, bearer: bool, dpop: bool) -> Result<Option<(&[u8], bool)>, ErrorKind> {
     let Some(value) = single(headers, &AUTHORIZATION)? else {
         return Ok(None);
     };
     let scheme_end = value.iter().position(|&b| b == b' ' || b == b'\t').unwrap_or(value.len());
-    if !value[..scheme_end].eq_ignore_ascii_case(b"bearer") {
+    let scheme = &value[..scheme_end];
+    let is_dpop = dpop && scheme.eq_ignore_ascii_case(b"dpop");
+    if !(is_dpop || bearer && scheme.eq_ignore_ascii_case(b"bearer")) {
         return Ok(None); // another scheme is not our credential
     }
     // RFC 7235 separates the scheme from its credentials with spaces only.
@@ -179,7 +195,7 @@ fn bearer(headers: &HeaderMap) -> Result<Option<&[u8]>, ErrorKind> {
         return Err(ErrorKind::MalformedRequest);
     }
     let token = &value[scheme_end..];
-    Ok(Some(&token[token.iter().take_while(|&&b| b == b' ').count()..]))
+    Ok(Some((&token[token.iter().take_while(|&&b| b == b' ').count()..], is_dpop)))
 }
 
 fn header<'a>(
@@ -258,6 +274,8 @@ pub(crate) struct Credential<'a> {
     /// True when only cookies carried it: a browser sends cookies on its own, so such a
     /// request may have been started by another site (see [`crate::csrf`]).
     pub(crate) from_cookie: bool,
+    /// True when it came with the `DPoP` scheme: its proof is then checked.
+    pub(crate) dpop: bool,
 }
 
 /// Finds the one credential of a request, or says why there is none or too many. The
@@ -277,8 +295,15 @@ pub(crate) fn extract<'a>(
         _ => kind,
     };
     for source in sources {
+        let mut dpop = false;
         let token = match source {
             PreparedSource::Bearer => bearer(headers).map(|token| (token, false)),
+            PreparedSource::Dpop { bearer_too } => authorization(headers, *bearer_too, true).map(|found| {
+                found.map_or((None, false), |(token, is_dpop)| {
+                    dpop = is_dpop;
+                    (Some(token), false)
+                })
+            }),
             PreparedSource::Header { name, prefix } => {
                 header(headers, name, prefix.as_deref()).map(|token| (token, false))
             }
@@ -293,7 +318,7 @@ pub(crate) fn extract<'a>(
             Err(kind) => return Err(after(&found, kind)),
         };
         match &mut found {
-            None => found = Some(Credential { token, from_cookie }),
+            None => found = Some(Credential { token, from_cookie, dpop }),
             Some(first) if first.token != token => {
                 let conflict = if text(token).is_err() {
                     ErrorKind::MalformedRequest
@@ -303,7 +328,10 @@ pub(crate) fn extract<'a>(
                 return Err(after(&found, conflict));
             }
             // The same token in a header too: whoever sent it knew the token.
-            Some(first) => first.from_cookie &= from_cookie,
+            Some(first) => {
+                first.from_cookie &= from_cookie;
+                first.dpop |= dpop;
+            }
         }
     }
     Ok(found)

@@ -44,7 +44,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::{Extensions, Request, Response};
+use http::{Extensions, HeaderValue, Request, Response};
 use pin_project_lite::pin_project;
 use serde::de::DeserializeOwned;
 use tower_layer::Layer;
@@ -54,7 +54,7 @@ use crate::claims::{Claims, DefaultClaims, VerifiedToken};
 use crate::config::JwtAuthConfig;
 use crate::error::{AuthError, ErrorKind};
 use crate::observe;
-use crate::response::{Anonymous, RejectionBody, RequestHead, Responder, into_service_response};
+use crate::response::{Anonymous, DPOP_NONCE, RejectionBody, RequestHead, Responder, into_service_response};
 pub use crate::verifier::TokenCacheStats;
 use crate::verifier::{self, TokenCache};
 use crate::wait::{KeyWait, Stop};
@@ -386,8 +386,10 @@ where
     let head = RequestHead::of(&request);
     let error = match auth.admit(&head, may_wait) {
         Admission::Pass(pass) => {
+            // With DPoP nonces, every answer to a DPoP request carries the current one.
+            let nonce = auth.config.settings().responder.dpop_nonce(None, request.headers());
             pass.apply(request.extensions_mut());
-            return State::Inner { future: inner.call(request) };
+            return State::Inner { future: inner.call(request), nonce };
         }
         Admission::Reject(error) => error,
         Admission::Wait(wait) => {
@@ -516,7 +518,7 @@ pin_project! {
 pin_project! {
     #[project = StateProjection]
     enum State<F, B> {
-        Inner { #[pin] future: F },
+        Inner { #[pin] future: F, nonce: Option<HeaderValue> },
         Rejected { response: Option<Response<B>> },
         // Boxed: the rare waiting request must not make every request's future larger
         // (futures are moved, and axum boxes them).
@@ -534,7 +536,13 @@ where
         let mut state = self.project().state;
         loop {
             match state.as_mut().project() {
-                StateProjection::Inner { future } => return future.poll(cx),
+                StateProjection::Inner { future, nonce } => {
+                    let mut response = std::task::ready!(future.poll(cx));
+                    if let (Ok(response), Some(nonce)) = (&mut response, nonce.take()) {
+                        response.headers_mut().insert(DPOP_NONCE, nonce);
+                    }
+                    return Poll::Ready(response);
+                }
                 StateProjection::Rejected { response } => {
                     return Poll::Ready(Ok(response.take().expect("ResponseFuture polled after completion")));
                 }

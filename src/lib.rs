@@ -62,6 +62,8 @@
 //! - authorization: [roles, scopes, claim values and the identity providers' presets](guide::guards);
 //! - the login side: [issuing tokens, refresh tokens and revocation](guide::issuing),
 //!   [Redis for several instances](guide::redis), [cookies and CSRF for browsers](guide::cookies);
+//! - OAuth clients of today (MCP and others): [protected resource metadata, resource
+//!   indicators and DPoP](guide::resource_server);
 //! - reference: [the token cache](guide::token_cache), [every setting](guide::configuration),
 //!   [every rejection](guide::rejections), [the security choices](guide::security).
 //!
@@ -99,6 +101,8 @@
 //! | [`issue`] | [`TokenIssuer`]: tokens and refresh-token rotation for a login endpoint, JWKS publishing |
 //! | [`revoke`] | revocation lists, in memory or shared through Redis |
 //! | [`cookie`] | tokens in browser cookies, and the cross-site request check |
+//! | [`resource`] | this server as an OAuth protected resource: its identifier as audience (RFC 8707), its metadata document (RFC 9728) |
+//! | [`dpop`] | DPoP-bound tokens and their proofs (RFC 9449) |
 //! | [`expiry`] | ending long responses and gRPC streams when their token expires |
 //! | [`response`] | RFC 6750 and gRPC rejections, and the parts of a request a responder sees |
 //! | [`error`] | [`AuthError`] and [`ErrorKind`] for rejections, [`ConfigError`] for `build()` |
@@ -119,6 +123,7 @@ pub mod claims;
 pub mod client;
 pub mod config;
 pub mod cookie;
+pub mod dpop;
 pub mod error;
 pub mod expiry;
 pub mod grants;
@@ -130,6 +135,7 @@ pub mod issue;
 pub mod jwks;
 pub mod keys;
 pub mod layer;
+pub mod resource;
 pub mod response;
 pub mod revoke;
 
@@ -143,6 +149,7 @@ mod grpc;
 mod observe;
 mod payload;
 mod rules;
+mod url;
 mod verifier;
 mod wait;
 

@@ -38,6 +38,7 @@ use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{Method, Response, Uri};
 
+use crate::dpop::Nonces;
 use crate::error::{AuthError, ErrorKind, RejectionClass};
 
 /// The parts of a request a responder may look at.
@@ -125,29 +126,130 @@ pub(crate) type CustomResponder =
 /// The realm of challenges when none is configured.
 pub(crate) const DEFAULT_REALM: &str = "api";
 
-/// How a configuration answers rejections: its realm, and the application's own responder if
-/// it set one. Small and shared: every verified token carries it, so that guards further in
-/// answer as the layer that verified the token would.
+/// What the challenges of a configuration say besides the error: its realm, the link to its
+/// protected resource metadata (RFC 9728), and the DPoP challenge (RFC 9449) when DPoP is on.
+pub(crate) struct Challenges {
+    pub(crate) realm: Box<str>,
+    /// The absolute URL of the resource's metadata, for `resource_metadata="..."`.
+    pub(crate) resource_metadata: Option<Box<str>>,
+    pub(crate) dpop: Option<DpopChallenge>,
+}
+
+/// The DPoP challenge's parameters.
+pub(crate) struct DpopChallenge {
+    /// The accepted proof algorithms, space-separated, for `algs="..."`.
+    pub(crate) algs: Box<str>,
+    /// False when DPoP is required: no `Bearer` challenge is sent then.
+    pub(crate) bearer_too: bool,
+    /// The server nonces, when proofs need one: every answer to a DPoP request, and every
+    /// `use_dpop_nonce`, carries the current one in `DPoP-Nonce`.
+    pub(crate) nonces: Option<Arc<Nonces>>,
+}
+
+impl DpopChallenge {
+    /// The `DPoP-Nonce` an answer to this request carries, if any.
+    pub(crate) fn nonce_for(&self, error: Option<&AuthError>, headers: &HeaderMap) -> Option<HeaderValue> {
+        let nonces = self.nonces.as_ref()?;
+        let asked = error.is_some_and(|error| error.kind() == ErrorKind::UseDpopNonce);
+        (asked || uses_dpop_scheme(headers)).then(|| nonces.current(crate::clock::now()))
+    }
+}
+
+impl Challenges {
+    /// The realm alone: the challenges of a configuration without DPoP or metadata.
+    pub(crate) fn realm(realm: impl Into<Box<str>>) -> Self {
+        Self { realm: realm.into(), resource_metadata: None, dpop: None }
+    }
+
+    /// The `WWW-Authenticate` values for `error` (RFC 6750 section 3, RFC 9449 section 7.1,
+    /// RFC 9728 section 5.1): a `Bearer` challenge, a `DPoP` one, or both. The error code goes
+    /// on the challenge of the scheme the request used (a DPoP proof's own errors always go on
+    /// the DPoP one). None for [`RejectionClass::Unavailable`] and
+    /// [`RejectionClass::Forbidden`], where authenticating again would not help.
+    pub(crate) fn render(&self, error: &AuthError, request: &RequestHead<'_>) -> Vec<HeaderValue> {
+        let class = error.class();
+        if matches!(class, RejectionClass::Unavailable | RejectionClass::Forbidden) {
+            return Vec::new();
+        }
+        let bearer = self.dpop.as_ref().is_none_or(|dpop| dpop.bearer_too);
+        let error_on_dpop = self.dpop.is_some()
+            && (matches!(class, RejectionClass::InvalidDpopProof | RejectionClass::UseDpopNonce)
+                || !bearer
+                || uses_dpop_scheme(request.headers));
+        let mut values = Vec::with_capacity(2);
+        if bearer {
+            let mut challenge = format!("Bearer realm=\"{}\"", self.realm);
+            if !error_on_dpop {
+                push_error(&mut challenge, error);
+            }
+            values.push(self.finish(challenge));
+        }
+        if let Some(dpop) = &self.dpop {
+            let mut challenge = format!("DPoP algs=\"{}\"", dpop.algs);
+            if error_on_dpop {
+                push_error(&mut challenge, error);
+            }
+            values.push(self.finish(challenge));
+        }
+        values.into_iter().flatten().collect()
+    }
+
+    fn finish(&self, mut challenge: String) -> Option<HeaderValue> {
+        if let Some(url) = &self.resource_metadata {
+            challenge.push_str(&format!(", resource_metadata=\"{url}\""));
+        }
+        HeaderValue::from_str(&challenge).ok()
+    }
+}
+
+/// The error code, its description and the required scope, as challenge parameters.
+fn push_error(challenge: &mut String, error: &AuthError) {
+    if let Some(code) = error.class().error_code() {
+        challenge
+            .push_str(&format!(", error=\"{code}\", error_description=\"{}\"", error.kind().description()));
+    }
+    if let Some(scope) = error.required_scope().filter(|scope| !scope.is_empty()) {
+        challenge.push_str(&format!(", scope=\"{scope}\""));
+    }
+}
+
+/// True when the request's `Authorization` header uses the DPoP scheme.
+pub(crate) fn uses_dpop_scheme(headers: &HeaderMap) -> bool {
+    headers.get(http::header::AUTHORIZATION).is_some_and(|value| {
+        let value = value.as_bytes();
+        value.get(..5).is_some_and(|scheme| scheme.eq_ignore_ascii_case(b"dpop "))
+    })
+}
+
+/// How a configuration answers rejections: its challenges, and the application's own
+/// responder if it set one. Small and shared: every verified token carries it, so that
+/// guards further in answer as the layer that verified the token would.
 pub(crate) struct Responder {
-    realm: Box<str>,
+    challenges: Challenges,
     custom: Option<CustomResponder>,
 }
 
 impl Responder {
-    pub(crate) fn new(realm: impl Into<Box<str>>, custom: Option<CustomResponder>) -> Self {
-        Self { realm: realm.into(), custom }
+    pub(crate) fn new(challenges: Challenges, custom: Option<CustomResponder>) -> Self {
+        Self { challenges, custom }
     }
 
     /// The realm named in challenges.
     pub(crate) fn realm(&self) -> &str {
-        &self.realm
+        &self.challenges.realm
+    }
+
+    /// The `DPoP-Nonce` an answer to this request carries (`error`: `None` for a request
+    /// let through), if any.
+    pub(crate) fn dpop_nonce(&self, error: Option<&AuthError>, headers: &HeaderMap) -> Option<HeaderValue> {
+        self.challenges.dpop.as_ref()?.nonce_for(error, headers)
     }
 
     /// The answer to `error`: the application's own, else the default. Either way it is
     /// never stored by a cache (`Cache-Control: no-store`, unless the application's answer
     /// says otherwise itself).
     pub(crate) fn respond(&self, error: &AuthError, request: &RequestHead<'_>) -> Response<Bytes> {
-        match self.custom.as_ref().and_then(|custom| custom(error, request)) {
+        let mut response = match self.custom.as_ref().and_then(|custom| custom(error, request)) {
             Some(mut response) => {
                 let headers = response.headers_mut();
                 if !headers.contains_key(CACHE_CONTROL) {
@@ -156,10 +258,18 @@ impl Responder {
                 response
             }
             // Says no-store itself.
-            None => default_response(error, request, &self.realm),
+            None => answer(error, request, &self.challenges),
+        };
+        // Whoever answered, a client asked for a nonce gets one to retry with.
+        if let Some(nonce) = self.dpop_nonce(Some(error), request.headers) {
+            response.headers_mut().entry(DPOP_NONCE).or_insert(nonce);
         }
+        response
     }
 }
+
+/// The header a server nonce travels in (RFC 9449 section 8).
+pub(crate) const DPOP_NONCE: &str = "dpop-nonce";
 
 /// Inserted by an optional layer into a request that carried no credential, so that a guard
 /// or an extractor further in answers its 401 as that layer would (its realm, its responder).
@@ -178,27 +288,26 @@ pub fn bearer_challenge(error: &AuthError, realm: &str) -> Option<HeaderValue> {
         return None;
     }
     let mut challenge = format!("Bearer realm=\"{realm}\"");
-    if let Some(code) = class.error_code() {
-        challenge
-            .push_str(&format!(", error=\"{code}\", error_description=\"{}\"", error.kind().description()));
-    }
-    if let Some(scope) = error.required_scope().filter(|scope| !scope.is_empty()) {
-        challenge.push_str(&format!(", scope=\"{scope}\""));
-    }
+    push_error(&mut challenge, error);
     HeaderValue::from_str(&challenge).ok()
 }
 
 /// The default answer to a rejection: RFC 6750 for HTTP, trailers-only for gRPC, with
 /// `Cache-Control: no-store` on both.
 pub fn default_response(error: &AuthError, request: &RequestHead<'_>, realm: &str) -> Response<Bytes> {
+    answer(error, request, &Challenges::realm(realm))
+}
+
+/// The default answer with a configuration's challenges.
+fn answer(error: &AuthError, request: &RequestHead<'_>, challenges: &Challenges) -> Response<Bytes> {
     let class = error.class();
     let mut response = Response::new(Bytes::new());
     let headers = response.headers_mut();
     // A rejection is about this request's credential: no cache may keep it (a gRPC one is an
     // HTTP 200 that a shared cache could otherwise store).
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Some(challenge) = bearer_challenge(error, realm) {
-        headers.insert(WWW_AUTHENTICATE, challenge);
+    for challenge in challenges.render(error, request) {
+        headers.append(WWW_AUTHENTICATE, challenge);
     }
     if class == RejectionClass::Unavailable {
         headers.insert(RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));

@@ -12,6 +12,7 @@
 //! | [`issuing`] | a login endpoint: signing tokens, publishing a JWK set, refresh tokens that rotate, logout, revocation |
 //! | [`cookies`] | tokens in `HttpOnly` cookies for browsers, and the cross-site request check |
 //! | [`redis`] | one revocation list shared by every instance through Redis |
+//! | [`resource_server`] | what MCP and other OAuth clients of today expect: protected resource metadata (RFC 9728), the resource as audience (RFC 8707), DPoP-bound tokens (RFC 9449) |
 //! | [`token_cache`] | the verified-token cache: what a repeated token skips, and why it is safe |
 //! | [`configuration`] | every setting, its default, and what `build()` refuses |
 //! | [`rejections`] | every answer the layer gives instead of calling your service, and how to shape your own |
@@ -52,6 +53,9 @@ pub mod cookies {}
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis {}
+
+#[doc = include_str!("resource_server.md")]
+pub mod resource_server {}
 
 #[doc = include_str!("token_cache.md")]
 pub mod token_cache {}

@@ -35,6 +35,22 @@ pub(crate) fn install_default_provider() {
     let _ = CryptoProvider::install_default(provider());
 }
 
+/// SHA-256 of `data`: a DPoP proof's `ath` and a key's RFC 7638 thumbprint.
+pub(crate) fn sha256(data: &[u8]) -> [u8; 32] {
+    #[cfg(feature = "aws-lc-rs")]
+    {
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data);
+        let mut out = [0u8; 32];
+        out.copy_from_slice(digest.as_ref());
+        out
+    }
+    #[cfg(all(feature = "rust-crypto", not(feature = "aws-lc-rs")))]
+    {
+        use sha2::Digest as _;
+        sha2::Sha256::digest(data).into()
+    }
+}
+
 /// A key prepared for the backend once, at build time.
 pub(crate) enum SignatureCheck {
     #[cfg(feature = "aws-lc-rs")]

@@ -45,6 +45,8 @@ struct RawJwkSet {
 pub(crate) struct ParsedJwk {
     pub(crate) kid: Option<String>,
     pub(crate) algorithm: Algorithm,
+    /// The algorithm the JWK's own `alg` names, if it names one.
+    pub(crate) named: Option<Algorithm>,
     pub(crate) material: KeyMaterial,
 }
 
@@ -145,7 +147,39 @@ fn vet_jwk(raw: RawJwk, allow_secret: bool) -> Result<ParsedJwk, String> {
             "the JWK's `alg` {named} does not fit its curve {curve}, which verifies {default_algorithm}"
         ));
     }
-    Ok(ParsedJwk { kid: raw.kid, algorithm, material })
+    Ok(ParsedJwk { kid: raw.kid, algorithm, named, material })
+}
+
+/// The public key a DPoP proof carries in its header, ready to check the proof's signature
+/// with `algorithm` (the proof's `alg`), and its RFC 7638 SHA-256 thumbprint. Refused: a
+/// private key, a secret, a key whose own `alg` names another algorithm or whose type or
+/// curve does not fit `algorithm`, and a key too weak for a verification key.
+pub(crate) fn proof_key(json: &str, algorithm: Algorithm) -> Result<(PreparedKey, [u8; 32]), String> {
+    let parsed = parse_jwk(json, false)?;
+    if parsed.named.is_some_and(|named| named != algorithm) {
+        return Err(format!("the key's `alg` is not the proof's {algorithm}"));
+    }
+    let thumbprint = thumbprint(&parsed.material);
+    let key = PreparedKey::new(None, algorithm, parsed.material)?;
+    Ok((key, thumbprint))
+}
+
+/// The RFC 7638 thumbprint of a public key: SHA-256 over its required members, in
+/// lexicographic order, without spaces.
+pub(crate) fn thumbprint(material: &KeyMaterial) -> [u8; 32] {
+    let b64 = |bytes: &[u8]| URL_SAFE_NO_PAD.encode(bytes);
+    let json = match material {
+        KeyMaterial::Rsa { n, e } => format!(r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#, b64(e), b64(n)),
+        KeyMaterial::Ec(point) => {
+            let curve = vet::ec_curve(point.len()).map_or("", |(name, _)| name);
+            let len = (point.len() - 1) / 2;
+            let (x, y) = (&point[1..1 + len], &point[1 + len..]);
+            format!(r#"{{"crv":"{curve}","kty":"EC","x":"{}","y":"{}"}}"#, b64(x), b64(y))
+        }
+        KeyMaterial::Ed25519(x) => format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#, b64(x)),
+        KeyMaterial::Hmac(k) => format!(r#"{{"k":"{}","kty":"oct"}}"#, b64(k)),
+    };
+    super::backend::sha256(json.as_bytes())
 }
 
 /// Parses and prepares a JWK set. Secrets (`kty: oct`) are admitted only in a set that
@@ -333,5 +367,31 @@ mod tests {
             {"kty":"oct","k":"AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow"},
             {"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#;
         assert!(parse_jwk_set(set).err().unwrap().contains("oct"));
+    }
+}
+
+#[cfg(test)]
+mod thumbprint_tests {
+    use super::*;
+
+    /// RFC 7638 section 3.1's example key and its thumbprint.
+    #[test]
+    fn the_thumbprint_of_rfc_7638s_example() {
+        let jwk = r#"{"kty":"RSA","n":"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw","e":"AQAB","alg":"RS256","kid":"2011-04-29"}"#;
+        let (_, thumbprint) = proof_key(jwk, Algorithm::RS256).unwrap();
+        assert_eq!(URL_SAFE_NO_PAD.encode(thumbprint), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+    }
+
+    #[test]
+    fn a_proof_key_must_be_public_and_fit_the_proofs_algorithm() {
+        let ec = r#"{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}"#;
+        assert!(proof_key(ec, Algorithm::ES256).is_ok());
+        assert!(proof_key(ec, Algorithm::ES384).is_err());
+        let private = r#"{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","d":"jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI"}"#;
+        assert!(proof_key(private, Algorithm::ES256).err().unwrap().contains("private"));
+        let secret = r#"{"kty":"oct","k":"c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0"}"#;
+        assert!(proof_key(secret, Algorithm::HS256).is_err());
+        let named = r#"{"kty":"EC","crv":"P-256","alg":"ES256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}"#;
+        assert!(proof_key(named, Algorithm::ES256).is_ok());
     }
 }

@@ -41,9 +41,10 @@ pub(crate) use algorithm::public_key_algorithms;
 pub use algorithm::{Algorithm, UnknownAlgorithm};
 pub use backend::crypto_backend;
 pub(crate) use backend::install_default_provider;
-pub(crate) use jwk::parse_jwk_set;
+pub(crate) use backend::sha256;
 #[cfg(feature = "jwks")]
 pub(crate) use jwk::{RemoteKeys, RemoteSetError, parse_remote_jwk_set};
+pub(crate) use jwk::{parse_jwk_set, proof_key};
 pub(crate) use signer::Signer;
 
 use crate::error::{ConfigError, ErrorKind};

@@ -38,3 +38,26 @@ pub(crate) fn unverified_issuer(payload_segment: &[u8]) -> Option<String> {
     let payload = decode_segment(payload_segment).ok()?;
     from_json::<Issuer>(&payload).ok()?.iss
 }
+
+/// The `cnf.jkt` of a verified payload (RFC 9449 section 6.1): the thumbprint of the key a
+/// DPoP-bound token is bound to; `Ok(None)` for a token that is not (no `cnf`, or a `cnf`
+/// without `jkt`, such as a certificate-bound one). `Err` for a `cnf` that is not an object
+/// with a string `jkt`, or that is repeated.
+pub(crate) fn confirmation_key(payload: &[u8], members: &MemberIndex) -> Result<Option<String>, ()> {
+    #[derive(Deserialize)]
+    struct Confirmation {
+        jkt: Option<String>,
+    }
+    #[derive(Deserialize)]
+    struct Payload {
+        cnf: Option<Confirmation>,
+    }
+    match members.get(payload, "cnf") {
+        members::Member::Absent => Ok(None),
+        members::Member::Value(value) => from_json::<Confirmation>(value).map(|cnf| cnf.jkt).map_err(|_| ()),
+        members::Member::Repeated => Err(()),
+        members::Member::Unknown => {
+            from_json::<Payload>(payload).map(|p| p.cnf.and_then(|cnf| cnf.jkt)).map_err(|_| ())
+        }
+    }
+}

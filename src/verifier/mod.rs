@@ -30,6 +30,7 @@ pub use cache::TokenCacheStats;
 use crate::claims::{Claims, DefaultClaims, KeyRef, TokenFacts, VerifiedToken};
 use crate::codec::from_json;
 use crate::config::{JwtAuthConfig, Settings};
+use crate::dpop::{self, CheckedProof};
 use crate::error::{AuthError, ErrorKind};
 use crate::extract::{extract, validate};
 use crate::observe;
@@ -57,6 +58,13 @@ pub(crate) fn admit<C: DeserializeOwned>(
     if credential.from_cookie && settings.csrf.as_ref().is_some_and(|check| !check.allows(request)) {
         return Err(ErrorKind::CrossSiteRequest.into());
     }
+    // A DPoP request's proof, checked before its token (and on every request: a cached
+    // token never skips it).
+    let now = crate::clock::now();
+    let proof = match &settings.dpop {
+        Some(dpop) if credential.dpop => Some(dpop::proof::check(dpop, request, credential.token, now)?),
+        _ => None,
+    };
     if let Some(cache) = cache {
         if let Some(claims) = cache.get(credential.token) {
             observe::token_cache(true);
@@ -64,6 +72,7 @@ pub(crate) fn admit<C: DeserializeOwned>(
             if revoked(settings, claims.token()) {
                 return Err(ErrorKind::Revoked.into());
             }
+            bind(settings, proof, &claims, now)?;
             return Ok(Some(claims));
         }
         observe::token_cache(false);
@@ -81,7 +90,23 @@ pub(crate) fn admit<C: DeserializeOwned>(
     if let Some(cache) = cache {
         cache.insert(credential.token, &claims);
     }
+    bind(settings, proof, &claims, now)?;
     Ok(Some(claims))
+}
+
+/// With DPoP on: the token's binding matches the request's scheme and proof, and the proof
+/// is spent (RFC 9449 section 4.3 step 12, section 7.2, and the replay check).
+fn bind<C>(
+    settings: &Settings,
+    proof: Option<CheckedProof>,
+    claims: &Claims<C>,
+    now: i64,
+) -> Result<(), Stop> {
+    let Some(dpop) = &settings.dpop else {
+        return Ok(());
+    };
+    let bound = claims.token().confirmation_key()?;
+    Ok(dpop.bind(proof, bound.as_deref(), now)?)
 }
 
 /// True when the configuration has revocations and they cover this token.

@@ -2,9 +2,12 @@
 // tests: client_credentials with resource indicators, so every token is a JWT access token
 // (`typ: at+jwt`) signed with the algorithm of the resource it was asked for.
 //
-//   node provider.mjs --keys <private JWKS file> [--port N] [--token-ttl SECONDS]
+//   node provider.mjs --keys <private JWKS file> [--port N] [--token-ttl SECONDS] [--dpop-nonce]
 //
 // --token-ttl sets the access tokens' lifetime (default 3600), short for renewal tests.
+// --dpop-nonce makes the token endpoint demand a DPoP nonce (RFC 9449 section 8): a token
+// request whose proof has no valid `nonce` gets 400 `use_dpop_nonce` with a `DPoP-Nonce`
+// header to retry with. Without it no nonce is ever demanded (nor offered).
 // GET /test/token-requests answers {"count": N}: how many token requests (POST /token) the
 // provider has served, so a test can prove how often a client fetched.
 //
@@ -22,7 +25,18 @@
 // client_credentials, authenticating with client_secret_basic or client_secret_post.
 // Resources (their access tokens' `aud`), with scopes `read write`:
 //   urn:test:rs256  urn:test:ps256  urn:test:es256  urn:test:eddsa
+// and any `http://127.0.0.1:<port>/<path>` (an API a test runs on loopback; no query, no
+// fragment): its tokens' `aud` is exactly that string, and they are signed with ES256.
+//
+// DPoP (RFC 9449): a token request that carries a `DPoP` proof header (alg ES256, ES384,
+// ES512, PS256, RS256, EdDSA or Ed25519; htm POST, htu the token endpoint) gets a
+// DPoP-bound access token: `token_type: "DPoP"` in the response, `cnf: {"jkt": <the proof
+// key's SHA-256 JWK thumbprint>}` in the JWT. A proof's `jti` is accepted once (a replayed
+// proof is refused with invalid_grant). A request without a proof gets a plain Bearer token,
+// as before.
+// dpop-client.mjs (beside this file) is a DPoP client for the tests.
 
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
@@ -57,11 +71,12 @@ try {
       keys: { type: 'string' },
       port: { type: 'string', default: '0' },
       'token-ttl': { type: 'string', default: '3600' },
+      'dpop-nonce': { type: 'boolean', default: false },
     },
     strict: true,
   }));
 } catch (error) {
-  fail(`${error.message}\nusage: node provider.mjs --keys <jwks.json> [--port N]`);
+  fail(`${error.message}\nusage: node provider.mjs --keys <jwks.json> [--port N] [--token-ttl SECONDS] [--dpop-nonce]`);
 }
 if (!options.keys) fail('--keys <private JWKS file> is required');
 const port = Number(options.port);
@@ -88,7 +103,19 @@ const RESOURCES = {
   'urn:test:es256': 'ES256',
   'urn:test:eddsa': 'EdDSA',
 };
+// An API a test started on loopback: http://127.0.0.1:<port>/<path>, signed with ES256.
+const LOOPBACK_RESOURCE = /^http:\/\/127\.0\.0\.1:([1-9][0-9]{0,4})\/[^\s?#]*$/;
+const LOOPBACK_ALG = 'ES256';
+const resourceAlg = (resourceIndicator) => {
+  if (Object.hasOwn(RESOURCES, resourceIndicator)) return RESOURCES[resourceIndicator];
+  const loopback = LOOPBACK_RESOURCE.exec(resourceIndicator);
+  if (loopback && Number(loopback[1]) <= 65535) return LOOPBACK_ALG;
+  return undefined;
+};
 const SCOPES = 'read write';
+// The algorithms a DPoP proof may be signed with (oidc-provider's default is only ES256,
+// Ed25519 and EdDSA).
+const DPOP_ALGS = ['ES256', 'ES384', 'ES512', 'PS256', 'RS256', 'EdDSA', 'Ed25519'];
 
 // Loaded after the console is redirected: the package warns about the runtime on import.
 const { default: Provider, errors } = await import('oidc-provider');
@@ -145,16 +172,26 @@ try {
     ],
     scopes: ['openid', 'read', 'write'],
     ttl: { ClientCredentials: tokenTtl },
+    enabledJWA: { dPoPSigningAlgValues: DPOP_ALGS },
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
+      // On by default in oidc-provider 9, spelt out here. No nonceSecret: the provider then
+      // neither offers nor accepts nonces, and demands none. With --dpop-nonce it has a
+      // random secret and demands a nonce in every proof.
+      dPoP: {
+        enabled: true,
+        nonceSecret: options['dpop-nonce'] ? randomBytes(32) : undefined,
+        requireNonce: () => options['dpop-nonce'],
+        allowReplay: false,
+      },
       resourceIndicators: {
         enabled: true,
         // The `resource` parameter is required: a token without one would be opaque.
         defaultResource: (_ctx, _client, oneOf) => oneOf,
         useGrantedResource: () => false,
         getResourceServerInfo: (_ctx, resourceIndicator) => {
-          const alg = RESOURCES[resourceIndicator];
+          const alg = resourceAlg(resourceIndicator);
           if (!alg) throw new errors.InvalidTarget();
           return {
             scope: SCOPES,

@@ -230,6 +230,27 @@ impl Idp {
         body["access_token"].as_str().unwrap_or_else(|| panic!("no access_token in {body}")).to_owned()
     }
 
+    /// Runs the DPoP client (`tests/idp/dpop-client.mjs`, built on the npm package
+    /// `oauth4webapi`) against this provider with `args` (`--resource`, `--url`, ...; see the
+    /// script's header) and returns the JSON it prints. Panics, with its stderr, when it
+    /// fails.
+    pub async fn dpop_client(&self, args: &[&str]) -> Value {
+        let script = provider_script().with_file_name("dpop-client.mjs");
+        let output = tokio::process::Command::new("node")
+            .arg(&script)
+            .arg("--issuer")
+            .arg(&self.issuer)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .unwrap_or_else(|error| panic!("node {}: {error}", script.display()));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "dpop-client.mjs {args:?} failed: {}\n{stderr}", output.status);
+        serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|error| panic!("dpop-client.mjs printed no JSON ({error}): {stderr}"))
+    }
+
     /// How many token requests (`POST /token`) the provider has served.
     pub async fn token_requests(&self) -> u64 {
         let count = self.get_json(&format!("{}/test/token-requests", self.issuer)).await;

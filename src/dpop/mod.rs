@@ -1,0 +1,307 @@
+//! DPoP (RFC 9449), the resource server's side: tokens bound to a client's key, each request
+//! signed by that key, so that a stolen token is useless alone.
+//!
+//! Turn it on with [`JwtAuthConfigBuilder::dpop`](crate::JwtAuthConfigBuilder::dpop):
+//! [`DpopPolicy::allowed`] accepts both bearer and DPoP-bound tokens,
+//! [`DpopPolicy::required`] only DPoP-bound ones. Off by default.
+//!
+//! A DPoP request carries `Authorization: DPoP <token>` and one `DPoP` header holding the
+//! proof, a JWT signed with the client's key. The layer checks, in RFC 9449 section 4.3's
+//! order, refusing with 401 `invalid_dpop_proof` (gRPC UNAUTHENTICATED) at the first that
+//! fails:
+//!
+//! 1. exactly one `DPoP` header, at most 8 KiB;
+//! 2. a well-formed JWT;
+//! 3. every required member: `typ`, `alg`, `jwk`; `jti`, `htm`, `htu`, `iat`, `ath`;
+//! 4. `typ` is `dpop+jwt`;
+//! 5. `alg` is on the allowed list, which holds asymmetric algorithms only (never `none`
+//!    or HMAC);
+//! 6. and 7. `jwk` is a public key (no private members) and the signature verifies with it;
+//! 8. `htm` is the request's method;
+//! 9. `htu` is the request's URI without query and fragment, compared in RFC 3986's normal
+//!    form (a proof whose `htu` has a query or fragment is refused). Behind a proxy, set
+//!    [`external_url`](crate::JwtAuthConfigBuilder::external_url); for gRPC the URI's path
+//!    is the method's;
+//! 10. the server's nonce, when [nonces](DpopPolicy::nonces) are on (else 401
+//!     `use_dpop_nonce` with a `DPoP-Nonce` header);
+//! 11. `iat` within the [window](DpopPolicy::proof_window) (default ±5 minutes);
+//! 12. `ath` is the SHA-256 of the access token; then the token is verified as always, and
+//!     its `cnf.jkt` must be the RFC 7638 thumbprint of the proof's key;
+//!
+//! and last the `jti` must not have been seen within the window: the proof is spent only
+//! when everything else passed. A token with `cnf.jkt` sent as `Bearer` (or in a cookie) is
+//! refused, and so is a token without one sent as `DPoP`. The verified-token cache never
+//! skips any of this: each request's proof is checked, cache hit or not.
+//!
+//! Challenges name both schemes when both are accepted: `WWW-Authenticate: Bearer
+//! realm="api"` and `WWW-Authenticate: DPoP algs="ES256 ..."`, the error on the one the
+//! request used.
+//!
+//! ```
+//! use http::{Request, StatusCode};
+//! use tower::{ServiceBuilder, ServiceExt, service_fn};
+//! use tower_jwt_auth::{JwtAuthConfig, JwtAuthLayer, TokenIssuer, dpop::DpopPolicy};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+//! let secret = b"an example secret of at least 32 bytes!".to_vec();
+//! let config = JwtAuthConfig::builder().hmac_secret(&secret).dpop(DpopPolicy::required()).build()?;
+//! let service = ServiceBuilder::new()
+//!     .layer(JwtAuthLayer::new(config))
+//!     .service(service_fn(|_: Request<()>| async { Ok::<_, std::convert::Infallible>(http::Response::new(String::new())) }));
+//!
+//! // A bearer token where DPoP is required: not a credential this server takes.
+//! let token = TokenIssuer::builder().hmac_secret(secret).build()?.issue(&serde_json::json!({"sub": "alice"}))?;
+//! let request = Request::get("/").header("authorization", format!("Bearer {token}")).body(())?;
+//! let response = service.oneshot(request).await?;
+//! assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+//! assert!(response.headers()["www-authenticate"].to_str()?.starts_with("DPoP algs=\"ES256"));
+//! # Ok(())
+//! # }
+//! ```
+
+mod nonce;
+pub(crate) mod proof;
+mod replay;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::header::HOST;
+
+use crate::clock::seconds;
+use crate::cookie::csrf::is_loopback;
+use crate::error::{ConfigError, ErrorKind};
+use crate::keys::Algorithm;
+use crate::response::RequestHead;
+use crate::url::HttpUrl;
+
+pub(crate) use nonce::Nonces;
+pub(crate) use proof::CheckedProof;
+use replay::ReplayCache;
+
+/// Default window around now within which a proof's `iat` must fall.
+const DEFAULT_WINDOW: Duration = Duration::from_secs(300);
+/// Default number of spent proofs remembered.
+const DEFAULT_REPLAY_CAPACITY: usize = 1_000_000;
+
+/// How this server takes DPoP-bound tokens (RFC 9449). See the [module](self) for the
+/// checks.
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_jwt_auth::{Algorithm, JwtAuthConfig, dpop::DpopPolicy};
+///
+/// let config = JwtAuthConfig::builder()
+///     .hmac_secret(b"an example secret of at least 32 bytes!")
+///     .dpop(
+///         DpopPolicy::allowed()
+///             .algorithms([Algorithm::ES256, Algorithm::EdDSA])
+///             .proof_window(Duration::from_secs(120))
+///             .nonces(Duration::from_secs(30)),
+///     )
+///     .build()
+///     .unwrap();
+/// # let _ = config;
+///
+/// // HMAC can never sign a proof: a secret cannot prove who holds a key.
+/// let error = JwtAuthConfig::builder()
+///     .hmac_secret(b"an example secret of at least 32 bytes!")
+///     .dpop(DpopPolicy::allowed().algorithms([Algorithm::HS256]))
+///     .build()
+///     .unwrap_err();
+/// assert!(error.message().contains("asymmetric"));
+/// ```
+#[derive(Clone)]
+#[must_use]
+pub struct DpopPolicy {
+    required: bool,
+    algorithms: Vec<Algorithm>,
+    window: Duration,
+    replay_capacity: usize,
+    nonce_period: Option<Duration>,
+    nonce_secret: Option<[u8; 32]>,
+}
+
+impl fmt::Debug for DpopPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DpopPolicy")
+            .field("required", &self.required)
+            .field("algorithms", &self.algorithms)
+            .field("window", &self.window)
+            .field("replay_capacity", &self.replay_capacity)
+            .field("nonce_period", &self.nonce_period)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DpopPolicy {
+    fn new(required: bool) -> Self {
+        Self {
+            required,
+            algorithms: vec![
+                Algorithm::ES256,
+                Algorithm::ES384,
+                Algorithm::ES512,
+                Algorithm::PS256,
+                Algorithm::PS384,
+                Algorithm::PS512,
+                Algorithm::RS256,
+                Algorithm::RS384,
+                Algorithm::RS512,
+                Algorithm::EdDSA,
+            ],
+            window: DEFAULT_WINDOW,
+            replay_capacity: DEFAULT_REPLAY_CAPACITY,
+            nonce_period: None,
+            nonce_secret: None,
+        }
+    }
+
+    /// Accepts DPoP-bound tokens with their proofs, and bearer tokens as before.
+    pub fn allowed() -> Self {
+        Self::new(false)
+    }
+
+    /// Accepts DPoP-bound tokens with their proofs only: `Authorization: Bearer` is not a
+    /// credential here (401 with the DPoP challenge), and the token sources must be the
+    /// `Authorization` header alone.
+    pub fn required() -> Self {
+        Self::new(true)
+    }
+
+    /// The algorithms a proof may be signed with. Default: every asymmetric one (ES256,
+    /// ES384, ES512, PS256, PS384, PS512, RS256, RS384, RS512, EdDSA, which proofs may also
+    /// name `Ed25519`). HMAC is refused by `build()`.
+    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.algorithms = algorithms.into_iter().collect();
+        self
+    }
+
+    /// How far a proof's `iat` may be from now, either way. Default: 5 minutes. Spent
+    /// proofs are remembered this long.
+    pub fn proof_window(mut self, window: Duration) -> Self {
+        self.window = window;
+        self
+    }
+
+    /// How many spent proofs this instance remembers (about 40 bytes each). Default:
+    /// 1,000,000. When it is full of proofs still inside their window, new proofs are
+    /// refused with 503 ([`ErrorKind::ReplayCheckUnavailable`]) rather than a replay risked.
+    pub fn replay_capacity(mut self, capacity: usize) -> Self {
+        self.replay_capacity = capacity;
+        self
+    }
+
+    /// Requires a server nonce in every proof (RFC 9449 section 9): a proof without one, or
+    /// with an old one, gets 401 `use_dpop_nonce` and a `DPoP-Nonce` header to retry with;
+    /// every answer to a DPoP request carries the current nonce. A nonce is current for
+    /// `period` and accepted for twice as long. Default: off.
+    pub fn nonces(mut self, period: Duration) -> Self {
+        self.nonce_period = Some(period);
+        self
+    }
+
+    /// The secret nonces are made with, so that several instances accept each other's.
+    /// Default: a random one for each configuration.
+    pub fn nonce_secret(mut self, secret: [u8; 32]) -> Self {
+        self.nonce_secret = Some(secret);
+        self
+    }
+
+    pub(crate) fn prepare(self, external_url: Option<HttpUrl>) -> Result<PreparedDpop, ConfigError> {
+        if self.algorithms.is_empty() {
+            return Err(ConfigError::setting("DPoP needs at least one proof algorithm"));
+        }
+        if let Some(hmac) = self.algorithms.iter().find(|algorithm| algorithm.name().starts_with("HS")) {
+            return Err(ConfigError::setting(format!(
+                "{hmac} cannot sign DPoP proofs; they need an asymmetric algorithm"
+            )));
+        }
+        if self.window.is_zero() || self.replay_capacity == 0 {
+            return Err(ConfigError::setting("the DPoP proof window and replay capacity must be above zero"));
+        }
+        let nonces = self.nonce_period.map(|period| {
+            let key = self.nonce_secret.unwrap_or_else(|| {
+                let mut key = [0u8; 32];
+                getrandom::fill(&mut key).expect("the system's random source is available");
+                key
+            });
+            Arc::new(Nonces::new(key, seconds(period)))
+        });
+        Ok(PreparedDpop {
+            required: self.required,
+            algorithms: self.algorithms,
+            window: seconds(self.window),
+            replay: ReplayCache::new(self.replay_capacity),
+            nonces,
+            external_url,
+        })
+    }
+}
+
+/// A [`DpopPolicy`] checked by `build()`, with its replay cache.
+pub(crate) struct PreparedDpop {
+    pub(crate) required: bool,
+    pub(crate) algorithms: Vec<Algorithm>,
+    pub(crate) window: i64,
+    replay: ReplayCache,
+    pub(crate) nonces: Option<Arc<Nonces>>,
+    external_url: Option<HttpUrl>,
+}
+
+impl PreparedDpop {
+    /// The algorithms' names, as the challenge's `algs` and the metadata list them.
+    pub(crate) fn algorithm_names(&self) -> Vec<&'static str> {
+        self.algorithms.iter().map(|algorithm| algorithm.name()).collect()
+    }
+
+    /// The URL the client addressed: the external URL and the request's path when one is
+    /// configured; else the request's own scheme and authority (HTTP/2), or its `Host` with
+    /// `https` (`http` on a loopback host: a server without TLS in front is a development
+    /// one).
+    pub(crate) fn request_url(&self, request: &RequestHead<'_>) -> Option<HttpUrl> {
+        let path = request.uri.path();
+        if let Some(base) = &self.external_url {
+            return Some(base.join(path));
+        }
+        let authority = match request.uri.authority() {
+            Some(authority) => authority.as_str(),
+            None => {
+                let mut hosts = request.headers.get_all(HOST).iter();
+                match (hosts.next(), hosts.next()) {
+                    (Some(host), None) => host.to_str().ok()?,
+                    _ => return None,
+                }
+            }
+        };
+        let scheme = request.uri.scheme_str().unwrap_or(if is_loopback(authority.as_bytes()) {
+            "http"
+        } else {
+            "https"
+        });
+        HttpUrl::from_request(scheme, authority, path).ok()
+    }
+
+    /// The binding of a verified token to the request's proof (RFC 9449 section 4.3 step
+    /// 12, and section 7.2), then the replay check, which spends the proof. `proof`: the
+    /// checked proof of a DPoP request, `None` for another scheme; `bound`: the token's
+    /// `cnf.jkt`.
+    pub(crate) fn bind(
+        &self,
+        proof: Option<CheckedProof>,
+        bound: Option<&str>,
+        now: i64,
+    ) -> Result<(), ErrorKind> {
+        match (proof, bound) {
+            (Some(proof), Some(jkt)) if proof.jkt == jkt => {
+                self.replay.spend(proof.replay_key, proof.usable_until, now)
+            }
+            (Some(_), Some(_)) => Err(ErrorKind::ProofKeyMismatch),
+            (Some(_), None) => Err(ErrorKind::UnboundTokenWithProof),
+            (None, Some(_)) => Err(ErrorKind::BoundTokenWithoutProof),
+            (None, None) => Ok(()),
+        }
+    }
+}
