@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the test OpenID provider (tests/idp: the npm package oidc-provider, pinned in
-# tests/idp/package-lock.json) into target/idp-node, beside the build output, so `cargo clean`
+# tests/idp/package-lock.json, with the clients' packages oauth4webapi and
+# @modelcontextprotocol/sdk) into target/idp-node, beside the build output, so `cargo clean`
 # drops it and the repo never holds a node_modules. The tests that need a real provider
 # (tests/support/idp.rs) run this script once per test binary.
 #
@@ -37,10 +38,11 @@ ready() {
   [[ -f "$stamp" && "$(cat "$stamp")" == "$want" && -f "$dest/node_modules/oidc-provider/package.json" ]]
 }
 
-# Copies the scripts (provider.mjs, and the DPoP client dpop-client.mjs) next to the modules
-# through a rename, so a script being started by another test binary is never half-written.
+# Copies the scripts (provider.mjs, the DPoP client dpop-client.mjs and the MCP client
+# mcp-client.mjs) next to the modules through a rename, so a script being started by another
+# test binary is never half-written.
 install_script() {
-  for script in provider.mjs dpop-client.mjs; do
+  for script in provider.mjs dpop-client.mjs mcp-client.mjs; do
     if ! cmp -s "$src/$script" "$dest/$script"; then
       cp "$src/$script" "$dest/.$script.tmp.$$"
       mv -f "$dest/.$script.tmp.$$" "$dest/$script"
