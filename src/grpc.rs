@@ -58,6 +58,8 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Interceptor for JwtAuthInterce
             }
             Admission::Reject(error) => error,
             Admission::Wait(_fetch) => rejected(ErrorKind::KeysUnavailable.into()),
+            // Never reached: an interceptor sees no URL, so no DPoP proof passes it.
+            Admission::Spend(..) => rejected(ErrorKind::ReplayCheckUnavailable.into()),
         };
         let responder = &self.auth.config.settings().responder;
         Err(status_of(responder.respond(&error, &head), &error, responder.realm()))

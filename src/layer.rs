@@ -52,11 +52,12 @@ use tower_service::Service;
 
 use crate::claims::{Claims, DefaultClaims, VerifiedToken};
 use crate::config::JwtAuthConfig;
+use crate::dpop::PendingSpend;
 use crate::error::{AuthError, ErrorKind};
 use crate::observe;
 use crate::response::{Anonymous, DPOP_NONCE, RejectionBody, RequestHead, Responder, into_service_response};
 pub use crate::verifier::TokenCacheStats;
-use crate::verifier::{self, TokenCache};
+use crate::verifier::{self, Admitted, TokenCache};
 use crate::wait::{KeyWait, Stop};
 
 /// Authenticates every request with a JWT and inserts [`Claims<C>`] into its extensions.
@@ -392,6 +393,27 @@ where
             return State::Inner { future: inner.call(request), nonce };
         }
         Admission::Reject(error) => error,
+        Admission::Spend(pass, spend) => {
+            let clone = inner.clone();
+            let mut inner = std::mem::replace(inner, clone);
+            let responder = Arc::clone(&auth.config.settings().responder);
+            let resume = async move {
+                match spend.await {
+                    Ok(()) => {
+                        observe::verification(None);
+                        let nonce = responder.dpop_nonce(None, request.headers());
+                        pass.apply(request.extensions_mut());
+                        State::Inner { future: inner.call(request), nonce }
+                    }
+                    Err(kind) => {
+                        let error = rejected(kind.into());
+                        let response = responder.respond(&error, &RequestHead::of(&request));
+                        State::Rejected { response: Some(into_service_response(response)) }
+                    }
+                }
+            };
+            return State::Waiting { resume: Box::pin(resume) };
+        }
         Admission::Wait(wait) => {
             let clone = inner.clone();
             let mut inner = std::mem::replace(inner, clone);
@@ -414,6 +436,8 @@ pub(crate) enum Admission<C> {
     Reject(AuthError),
     /// A remote key set's fetch may bring the key: wait for it, then decide again.
     Wait(KeyWait),
+    /// Verified, once the DPoP proof is spent in the shared store (which may refuse it).
+    Spend(Pass<C>, PendingSpend),
 }
 
 /// A request let through, and what it carries to the handlers and guards further in.
@@ -450,9 +474,12 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Settings<C> {
     pub(crate) fn admit(&self, head: &RequestHead<'_>, may_wait: bool) -> Admission<C> {
         let settings = self.config.settings();
         let error: AuthError = match verifier::admit(settings, self.cache.as_deref(), head, may_wait) {
-            Ok(Some(claims)) => {
+            Ok(Some(Admitted { claims, spend: None })) => {
                 observe::verification(None);
                 return Admission::Pass(Pass::Verified(claims));
+            }
+            Ok(Some(Admitted { claims, spend: Some(spend) })) => {
+                return Admission::Spend(Pass::Verified(claims), spend);
             }
             Ok(None) if self.optional => return Admission::Pass(Pass::Anonymous(settings.responder.clone())),
             Ok(None) => ErrorKind::MissingCredential.into(),

@@ -7,9 +7,15 @@
 //! earlier revocation before it serves; with Redis down every instance keeps serving from
 //! its local copy, and catches up when Redis is back (even empty) without a restart.
 //!
+//! DPoP proofs spent on one instance are refused on every other (the replay check shared
+//! through the same Redis), and a Redis outage refuses DPoP requests unless the policy says
+//! to fall back on each instance's own check.
+//!
 //! The servers come from `support/redis.rs` (which runs `.ci/redis-env.sh` once to find or
 //! install `redis-server`); without one the tests fail and say why, they never skip.
 
+#[path = "support/dpop.rs"]
+mod dpop;
 #[path = "support/redis.rs"]
 mod redis_server;
 #[path = "support/serve.rs"]
@@ -702,4 +708,89 @@ async fn a_session_ended_by_an_earlier_version_stays_ended() {
     // The entry keeps its marks of an ended session, and never expires earlier than before.
     let ttl: i64 = redis::cmd("TTL").arg(&key).query_async(&mut connection).await.unwrap();
     assert!(ttl >= 590, "{ttl}");
+}
+
+// ---- DPoP proofs spent once across instances ----------------------------------------------
+
+/// The URL every instance is reached at, behind the load balancer the tests stand in for.
+const PUBLIC: &str = "https://api.example.com";
+
+/// An instance taking DPoP-bound tokens, its proofs spent in `redis` too; its base URL.
+async fn dpop_instance(redis: &RedisServer, local_during_outage: bool) -> String {
+    use axum::{Extension, Router, routing::get};
+    use tower_jwt_auth::{Claims, dpop::DpopPolicy};
+    let revocations = Revocations::builder()
+        .redis(redis.client())
+        .timeout(Duration::from_millis(300))
+        .start()
+        .await
+        .expect("Redis is up");
+    let policy =
+        DpopPolicy::allowed().shared_replays(revocations).local_replays_during_outage(local_during_outage);
+    let config =
+        JwtAuthConfig::builder().hmac_secret(SECRET).dpop(policy).external_url(PUBLIC).build().unwrap();
+    let me =
+        get(|Extension(claims): Extension<Claims>| async move { claims.sub.clone().unwrap_or_default() });
+    serve(Router::new().route("/me", me).layer(JwtAuthLayer::new(config))).await
+}
+
+/// Sends `proof` with the bound `token` to `base`'s `/me`: the status and the challenge.
+async fn dpop_call(base: &str, token: &str, proof: &str) -> (StatusCode, String) {
+    let response = reqwest::Client::new()
+        .get(format!("{base}/me"))
+        .header("authorization", format!("DPoP {token}"))
+        .header("dpop", proof)
+        .send()
+        .await
+        .unwrap();
+    let challenge =
+        response.headers().get_all("www-authenticate").iter().map(|v| v.to_str().unwrap()).collect();
+    (response.status(), challenge)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dpop_proof_spent_on_one_instance_is_refused_by_another() {
+    let redis = RedisServer::start();
+    let (a, b) = (dpop_instance(&redis, false).await, dpop_instance(&redis, false).await);
+    let client = dpop::ClientKey::client();
+    let token = client.bound_token("alice");
+    let url = format!("{PUBLIC}/me");
+    let proof = client.proof("GET", &url, &token);
+    assert_eq!(dpop_call(&a, &token, &proof).await.0, StatusCode::OK);
+    // The same proof through the other instance: spent already, in Redis.
+    let (status, challenge) = dpop_call(&b, &token, &proof).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(challenge.contains(ErrorKind::ReplayedProof.description()), "{challenge}");
+    // Fresh proofs pass on both.
+    for base in [&a, &b] {
+        assert_eq!(dpop_call(base, &token, &client.proof("GET", &url, &token)).await.0, StatusCode::OK);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_redis_down_dpop_requests_are_refused_unless_told_to_check_locally() {
+    let mut redis = RedisServer::start();
+    let (closed, local) = (dpop_instance(&redis, false).await, dpop_instance(&redis, true).await);
+    let client = dpop::ClientKey::client();
+    let token = client.bound_token("alice");
+    let url = format!("{PUBLIC}/me");
+    redis.stop();
+    // Fail closed by default: 503, the replay check being unavailable.
+    let (status, _) = dpop_call(&closed, &token, &client.proof("GET", &url, &token)).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    // Told to fall back: admitted on the instance's own check, which still refuses a replay.
+    let proof = client.proof("GET", &url, &token);
+    assert_eq!(dpop_call(&local, &token, &proof).await.0, StatusCode::OK);
+    assert_eq!(dpop_call(&local, &token, &proof).await.0, StatusCode::UNAUTHORIZED);
+    // Redis back: the fail-closed instance serves again once it has reconnected.
+    redis.restart();
+    let started = Instant::now();
+    loop {
+        let (status, _) = dpop_call(&closed, &token, &client.proof("GET", &url, &token)).await;
+        if status == StatusCode::OK {
+            break;
+        }
+        assert!(started.elapsed() < RECOVERY, "still {status} {:?} after Redis came back", started.elapsed());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

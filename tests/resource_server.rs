@@ -4,6 +4,8 @@
 //! hostile proof in a test of its own) and by a real client library (`oauth4webapi`, from
 //! npm) against the npm `oidc-provider`, which issues DPoP-bound tokens.
 
+#[path = "support/dpop.rs"]
+mod dpop;
 #[cfg(feature = "jwks")]
 #[path = "support/idp.rs"]
 mod idp;
@@ -13,13 +15,11 @@ mod serve;
 #[path = "support/setup.rs"]
 mod setup;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::routing::get;
 use axum::{Extension, Router};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::jwk::{Jwk, ThumbprintHash};
+use dpop::{ClientKey, b64, now};
 use jsonwebtoken::{Algorithm as JwtAlgorithm, EncodingKey};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -32,95 +32,8 @@ use tower_jwt_auth::{
 
 const SECRET: &[u8] = b"a test secret that is long enough for HS256!";
 
-fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
-}
-
-fn b64(bytes: impl AsRef<[u8]>) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
 fn issuer() -> TokenIssuer {
     TokenIssuer::builder().hmac_secret(SECRET).build().unwrap()
-}
-
-/// A client's proof key: the signing key, its public JWK and the JWK's thumbprint (computed
-/// by jsonwebtoken, apart from the crate's own code).
-struct ClientKey {
-    key: EncodingKey,
-    algorithm: JwtAlgorithm,
-    jwk: Value,
-    jkt: String,
-}
-
-impl ClientKey {
-    fn from_pem(file: &str, algorithm: JwtAlgorithm) -> Self {
-        // Building a configuration installs the crypto provider jsonwebtoken signs with.
-        JwtAuthConfig::builder().hmac_secret(SECRET).build().unwrap();
-        let pem = std::fs::read(format!("{}/tests/fixtures/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
-        let key = EncodingKey::from_ec_pem(&pem).unwrap();
-        let jwk = Jwk::from_encoding_key(&key, algorithm).unwrap();
-        let jkt = jwk.thumbprint(ThumbprintHash::SHA256).unwrap();
-        let mut jwk = serde_json::to_value(&jwk).unwrap();
-        // Only the key's own members: no `alg`, `kid` or `use`, as clients send.
-        jwk.as_object_mut().unwrap().retain(|name, _| ["kty", "crv", "x", "y"].contains(&name.as_str()));
-        Self { key, algorithm, jwk, jkt }
-    }
-
-    /// The P-256 key of the tests' client.
-    fn client() -> Self {
-        Self::from_pem("ec256_private.pem", JwtAlgorithm::ES256)
-    }
-
-    /// Another client's key (P-384).
-    fn other() -> Self {
-        Self::from_pem("ec384_private.pem", JwtAlgorithm::ES384)
-    }
-
-    fn alg(&self) -> &'static str {
-        match self.algorithm {
-            JwtAlgorithm::ES384 => "ES384",
-            _ => "ES256",
-        }
-    }
-
-    /// A proof's header and claims, as an honest client makes them.
-    fn parts(&self, method: &str, url: &str, token: &str) -> (Value, Value) {
-        let header = json!({"typ": "dpop+jwt", "alg": self.alg(), "jwk": self.jwk});
-        let claims = json!({
-            "jti": b64(rand_bytes()),
-            "htm": method,
-            "htu": url,
-            "iat": now(),
-            "ath": b64(sha2::Sha256::digest(token.as_bytes())),
-        });
-        (header, claims)
-    }
-
-    fn sign(&self, header: &Value, claims: &Value) -> String {
-        let signed = format!("{}.{}", b64(header.to_string()), b64(claims.to_string()));
-        let signature = jsonwebtoken::crypto::sign(signed.as_bytes(), &self.key, self.algorithm).unwrap();
-        format!("{signed}.{signature}")
-    }
-
-    fn proof(&self, method: &str, url: &str, token: &str) -> String {
-        let (header, claims) = self.parts(method, url, token);
-        self.sign(&header, &claims)
-    }
-
-    /// A token bound to this key.
-    fn bound_token(&self, sub: &str) -> String {
-        issuer().issue(&json!({"sub": sub, "cnf": {"jkt": self.jkt}})).unwrap()
-    }
-}
-
-fn rand_bytes() -> [u8; 16] {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut bytes = [0u8; 16];
-    bytes[..8].copy_from_slice(&COUNTER.fetch_add(1, Ordering::Relaxed).to_le_bytes());
-    bytes[8..].copy_from_slice(&(now() as u64).to_le_bytes());
-    bytes
 }
 
 async fn me(Extension(claims): Extension<Claims>) -> String {

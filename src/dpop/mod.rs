@@ -29,7 +29,9 @@
 //!     its `cnf.jkt` must be the RFC 7638 thumbprint of the proof's key;
 //!
 //! and last the `jti` must not have been seen within the window: the proof is spent only
-//! when everything else passed. A token with `cnf.jkt` sent as `Bearer` (or in a cookie) is
+//! when everything else passed (in this instance's bounded cache, and with
+//! [`shared_replays`](DpopPolicy::shared_replays) in Redis too, so that every instance
+//! refuses it). A token with `cnf.jkt` sent as `Bearer` (or in a cookie) is
 //! refused, and so is a token without one sent as `DPoP`. The verified-token cache never
 //! skips any of this: each request's proof is checked, cache hit or not.
 //!
@@ -65,6 +67,8 @@ pub(crate) mod proof;
 mod replay;
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -122,6 +126,10 @@ pub struct DpopPolicy {
     replay_capacity: usize,
     nonce_period: Option<Duration>,
     nonce_secret: Option<[u8; 32]>,
+    #[cfg(feature = "redis")]
+    shared: Option<crate::revoke::Revocations>,
+    #[cfg(feature = "redis")]
+    local_during_outage: bool,
 }
 
 impl fmt::Debug for DpopPolicy {
@@ -156,6 +164,10 @@ impl DpopPolicy {
             replay_capacity: DEFAULT_REPLAY_CAPACITY,
             nonce_period: None,
             nonce_secret: None,
+            #[cfg(feature = "redis")]
+            shared: None,
+            #[cfg(feature = "redis")]
+            local_during_outage: false,
         }
     }
 
@@ -210,7 +222,40 @@ impl DpopPolicy {
         self
     }
 
+    /// Spends proofs in the Redis server of `revocations` too (feature `redis`; a list
+    /// started with [`RevocationsBuilder::redis`](crate::revoke::RevocationsBuilder::redis)),
+    /// so that a proof spent on any instance is refused on every other: each request's
+    /// proof is written there with `SET NX`, kept until its window ends, after this
+    /// instance's own replay cache passed it. Give every instance the same list (the same
+    /// Redis server and prefix). When Redis does not answer within the list's timeout, the
+    /// request is refused with 503 (`ReplayCheckUnavailable`): see
+    /// [`local_replays_during_outage`](Self::local_replays_during_outage).
+    #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+    pub fn shared_replays(mut self, revocations: crate::revoke::Revocations) -> Self {
+        self.shared = Some(revocations);
+        self
+    }
+
+    /// What a Redis outage does to DPoP requests when replays are
+    /// [shared](Self::shared_replays): `false` (the default) refuses them with 503, since a
+    /// proof could then be replayed to another instance unseen; `true` admits them on this
+    /// instance's own replay check alone until Redis is back (a proof replayed to another
+    /// instance during the outage passes there).
+    #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+    pub fn local_replays_during_outage(mut self, local: bool) -> Self {
+        self.local_during_outage = local;
+        self
+    }
+
     pub(crate) fn prepare(self, external_url: Option<HttpUrl>) -> Result<PreparedDpop, ConfigError> {
+        #[cfg(feature = "redis")]
+        if self.shared.as_ref().is_some_and(|revocations| !revocations.is_shared()) {
+            return Err(ConfigError::setting(
+                "shared_replays needs a revocation list started with Revocations::builder().redis(client)",
+            ));
+        }
         if self.algorithms.is_empty() {
             return Err(ConfigError::setting("DPoP needs at least one proof algorithm"));
         }
@@ -237,9 +282,16 @@ impl DpopPolicy {
             replay: ReplayCache::new(self.replay_capacity),
             nonces,
             external_url,
+            #[cfg(feature = "redis")]
+            shared: self.shared,
+            #[cfg(feature = "redis")]
+            local_during_outage: self.local_during_outage,
         })
     }
 }
+
+/// A proof's spending in a shared store, still to be awaited before the request goes on.
+pub(crate) type PendingSpend = Pin<Box<dyn Future<Output = Result<(), ErrorKind>> + Send>>;
 
 /// A [`DpopPolicy`] checked by `build()`, with its replay cache.
 pub(crate) struct PreparedDpop {
@@ -249,6 +301,10 @@ pub(crate) struct PreparedDpop {
     replay: ReplayCache,
     pub(crate) nonces: Option<Arc<Nonces>>,
     external_url: Option<HttpUrl>,
+    #[cfg(feature = "redis")]
+    shared: Option<crate::revoke::Revocations>,
+    #[cfg(feature = "redis")]
+    local_during_outage: bool,
 }
 
 impl PreparedDpop {
@@ -293,15 +349,35 @@ impl PreparedDpop {
         proof: Option<CheckedProof>,
         bound: Option<&str>,
         now: i64,
-    ) -> Result<(), ErrorKind> {
+    ) -> Result<Option<PendingSpend>, ErrorKind> {
         match (proof, bound) {
-            (Some(proof), Some(jkt)) if proof.jkt == jkt => {
-                self.replay.spend(proof.replay_key, proof.usable_until, now)
-            }
+            (Some(proof), Some(jkt)) if proof.jkt == jkt => self.spend(&proof, now),
             (Some(_), Some(_)) => Err(ErrorKind::ProofKeyMismatch),
             (Some(_), None) => Err(ErrorKind::UnboundTokenWithProof),
             (None, Some(_)) => Err(ErrorKind::BoundTokenWithoutProof),
-            (None, None) => Ok(()),
+            (None, None) => Ok(None),
         }
+    }
+
+    /// Spends the proof here, then in the shared store if there is one.
+    fn spend(&self, proof: &CheckedProof, now: i64) -> Result<Option<PendingSpend>, ErrorKind> {
+        self.replay.spend(proof.replay_key, proof.usable_until, now)?;
+        #[cfg(feature = "redis")]
+        if let Some(spending) =
+            self.shared.as_ref().and_then(|shared| shared.spend_proof(proof.replay_key, proof.usable_until))
+        {
+            let local_during_outage = self.local_during_outage;
+            return Ok(Some(Box::pin(async move {
+                match spending.await {
+                    Ok(true) => Ok(()),
+                    Ok(false) => Err(ErrorKind::ReplayedProof),
+                    // Spent here already: this instance's check is all there is until Redis
+                    // is back.
+                    Err(_) if local_during_outage => Ok(()),
+                    Err(_) => Err(ErrorKind::ReplayCheckUnavailable),
+                }
+            })));
+        }
+        Ok(None)
     }
 }

@@ -384,6 +384,23 @@ impl Revocations {
         self.inner.list.update_rotation(sid, step).await
     }
 
+    /// Spends a DPoP proof in this list's Redis, when it has one (else `None`); see
+    /// [`DpopPolicy::shared_replays`](crate::dpop::DpopPolicy::shared_replays).
+    #[cfg(feature = "redis")]
+    pub(crate) fn spend_proof(
+        &self,
+        key: [u8; 16],
+        until: i64,
+    ) -> Option<impl Future<Output = Result<bool, RevocationError>> + Send + 'static> {
+        self.inner.shared.as_ref().map(|shared| shared.spend_proof(key, until))
+    }
+
+    /// True when this list is shared through Redis.
+    #[cfg(feature = "redis")]
+    pub(crate) fn is_shared(&self) -> bool {
+        self.inner.shared.is_some()
+    }
+
     #[cfg(feature = "redis")]
     pub(crate) fn list(&self) -> &LocalList {
         &self.inner.list

@@ -299,6 +299,49 @@ impl Shared {
     }
 }
 
+impl Shared {
+    /// Spends a DPoP proof in Redis (`SET NX`, kept until `until`, seconds since the epoch):
+    /// `Ok(true)` when no instance spent it before, `Ok(false)` when one did, `Unavailable`
+    /// when Redis is unreachable.
+    pub(crate) fn spend_proof(
+        &self,
+        key: [u8; 16],
+        until: i64,
+    ) -> impl Future<Output = Result<bool, RevocationError>> + Send + 'static {
+        let link = Arc::clone(&self.link);
+        let wake = self.wake.clone();
+        let name = self.link.names.proof(&key);
+        async move {
+            let unavailable = RevocationError::new(RevocationErrorKind::Unavailable);
+            if !link.health.is_online() {
+                return Err(unavailable);
+            }
+            let set = on_background({
+                let link = Arc::clone(&link);
+                async move {
+                    let mut connection = link.connection.clone();
+                    let mut command = redis::cmd("SET");
+                    command
+                        .arg(&name)
+                        .arg(1)
+                        .arg("NX")
+                        .arg("PXAT")
+                        .arg(until.saturating_add(1).saturating_mul(1000));
+                    within(link.timeout, command.query_async::<Option<String>>(&mut connection)).await
+                }
+            });
+            match set.await {
+                Ok(set) => Ok(set.is_some()),
+                Err(error) => {
+                    link.health.lost(&error);
+                    let _ = wake.try_send(());
+                    Err(unavailable)
+                }
+            }
+        }
+    }
+}
+
 impl RotationStore for Shared {
     /// An optimistic compare-and-set: read the session's rotation, apply `step`, and write
     /// the result only if no other instance changed it meanwhile (else read again). Every
@@ -730,6 +773,8 @@ struct Names {
     rotation: String,
     /// `<prefix>:revoked`.
     channel: String,
+    /// `<prefix>:dpop:`, before a spent DPoP proof's key (hex).
+    proof: String,
 }
 
 impl Names {
@@ -743,7 +788,22 @@ impl Names {
             pattern.push(character);
         }
         pattern.push('*');
-        Self { pattern, rotation: format!("{prefix}:rotation:"), channel: format!("{prefix}:revoked"), entry }
+        Self {
+            pattern,
+            rotation: format!("{prefix}:rotation:"),
+            channel: format!("{prefix}:revoked"),
+            proof: format!("{prefix}:dpop:"),
+            entry,
+        }
+    }
+
+    fn proof(&self, key: &[u8; 16]) -> String {
+        let mut name = String::with_capacity(self.proof.len() + 32);
+        name.push_str(&self.proof);
+        for byte in key {
+            name.push_str(&format!("{byte:02x}"));
+        }
+        name
     }
 
     fn rotation(&self, sid: &str) -> String {

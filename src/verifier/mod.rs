@@ -30,7 +30,7 @@ pub use cache::TokenCacheStats;
 use crate::claims::{Claims, DefaultClaims, KeyRef, TokenFacts, VerifiedToken};
 use crate::codec::from_json;
 use crate::config::{JwtAuthConfig, Settings};
-use crate::dpop::{self, CheckedProof};
+use crate::dpop::{self, CheckedProof, PendingSpend};
 use crate::error::{AuthError, ErrorKind};
 use crate::extract::{extract, validate};
 use crate::observe;
@@ -49,7 +49,7 @@ pub(crate) fn admit<C: DeserializeOwned>(
     cache: Option<&TokenCache<C>>,
     request: &RequestHead<'_>,
     may_wait: bool,
-) -> Result<Option<Claims<C>>, Stop> {
+) -> Result<Option<Admitted<C>>, Stop> {
     let Some(credential) = extract(&settings.sources, request.headers, request.uri)? else {
         return Ok(None);
     };
@@ -72,8 +72,8 @@ pub(crate) fn admit<C: DeserializeOwned>(
             if revoked(settings, claims.token()) {
                 return Err(ErrorKind::Revoked.into());
             }
-            bind(settings, proof, &claims, now)?;
-            return Ok(Some(claims));
+            let spend = bind(settings, proof, &claims, now)?;
+            return Ok(Some(Admitted { claims, spend }));
         }
         observe::token_cache(false);
     }
@@ -90,8 +90,15 @@ pub(crate) fn admit<C: DeserializeOwned>(
     if let Some(cache) = cache {
         cache.insert(credential.token, &claims);
     }
-    bind(settings, proof, &claims, now)?;
-    Ok(Some(claims))
+    let spend = bind(settings, proof, &claims, now)?;
+    Ok(Some(Admitted { claims, spend }))
+}
+
+/// A request's verified claims, and with DPoP proofs shared through Redis, the proof's
+/// spending there, which must succeed before the request goes on.
+pub(crate) struct Admitted<C> {
+    pub(crate) claims: Claims<C>,
+    pub(crate) spend: Option<PendingSpend>,
 }
 
 /// With DPoP on: the token's binding matches the request's scheme and proof, and the proof
@@ -101,9 +108,9 @@ fn bind<C>(
     proof: Option<CheckedProof>,
     claims: &Claims<C>,
     now: i64,
-) -> Result<(), Stop> {
+) -> Result<Option<PendingSpend>, Stop> {
     let Some(dpop) = &settings.dpop else {
-        return Ok(());
+        return Ok(None);
     };
     let bound = claims.token().confirmation_key()?;
     Ok(dpop.bind(proof, bound.as_deref(), now)?)
