@@ -37,7 +37,7 @@
 //! let metadata = config.resource_metadata().expect("a protected resource is configured");
 //! assert_eq!(metadata.path(), "/.well-known/oauth-protected-resource/mcp");
 //! assert_eq!(metadata.url(), "https://api.example.com/.well-known/oauth-protected-resource/mcp");
-//! // With axum: `.route_service(metadata.path(), metadata.clone())`.
+//! // With axum, for each of `metadata.paths()`: `.route_service(path, metadata.clone())`.
 //!
 //! let response = metadata.oneshot(Request::get("/.well-known/oauth-protected-resource/mcp").body(())?).await?;
 //! assert_eq!(response.status(), StatusCode::OK);
@@ -139,8 +139,8 @@ impl ProtectedResource {
 
     /// The authorization servers that issue tokens for this resource
     /// (`authorization_servers`), replacing the default: every configured issuer that is an
-    /// http(s) URL (from [`issuer`](crate::JwtAuthConfigBuilder::issuer), the discovered
-    /// issuer of an [`oidc_issuer`](crate::JwtAuthConfigBuilder::oidc_issuer), and each
+    /// http(s) URL (from [`issuer`](crate::JwtAuthConfigBuilder::issuer), the issuer an
+    /// [`oidc_issuer`](crate::JwtAuthConfigBuilder::oidc_issuer) names, and each
     /// [`trusted_issuer`](crate::JwtAuthConfigBuilder::trusted_issuer)).
     pub fn authorization_servers<I, S>(mut self, servers: I) -> Self
     where
@@ -282,7 +282,8 @@ impl PreparedResource {
 }
 
 /// Serves this resource's metadata document (RFC 9728): a Tower service, usable as an axum
-/// route (`.route_service(metadata.path(), metadata.clone())`) or from a hyper service.
+/// route (`.route_service(path, metadata.clone())` for each of its [`paths`](Self::paths))
+/// or from a hyper service.
 /// Made by [`JwtAuthConfig::resource_metadata`](crate::JwtAuthConfig::resource_metadata).
 ///
 /// It answers `GET` and `HEAD` of its own [`path`](Self::path) and of
@@ -311,9 +312,8 @@ impl PreparedResource {
 /// assert_eq!(answer.headers()["content-type"], "application/json");
 /// let answer = metadata.clone().oneshot(get("/.well-known/oauth-protected-resource/v2")?).await?;
 /// assert_eq!(answer.status(), StatusCode::NOT_FOUND);
-/// let answer = metadata.oneshot(Request::post(metadata_path()).body(())?).await?;
+/// let answer = metadata.oneshot(Request::post("/.well-known/oauth-protected-resource/v1").body(())?).await?;
 /// assert_eq!(answer.status(), StatusCode::METHOD_NOT_ALLOWED);
-/// # fn metadata_path() -> &'static str { "/.well-known/oauth-protected-resource/v1" }
 /// # Ok(())
 /// # }
 /// ```
@@ -335,6 +335,29 @@ impl ResourceMetadata {
     /// followed by the resource identifier's path.
     pub fn path(&self) -> &str {
         &self.path
+    }
+
+    /// Every path this document is served at: [`path`](Self::path), and
+    /// `/.well-known/oauth-protected-resource` when that is another (the identifier has a
+    /// path), where clients look when they do not know the resource's path. Route each:
+    ///
+    /// ```
+    /// # use tower_jwt_auth::{JwtAuthConfig, resource::ProtectedResource};
+    /// # let config = JwtAuthConfig::builder()
+    /// #     .hmac_secret(b"an example secret of at least 32 bytes!")
+    /// #     .protected_resource(ProtectedResource::new("https://api.example.com/mcp"))
+    /// #     .build()
+    /// #     .unwrap();
+    /// let metadata = config.resource_metadata().unwrap();
+    /// let mut app = axum::Router::new();
+    /// for path in metadata.paths() {
+    ///     app = app.route_service(path, metadata.clone());
+    /// }
+    /// # let _: axum::Router = app;
+    /// ```
+    pub fn paths(&self) -> impl Iterator<Item = &str> {
+        let root = (self.path != WELL_KNOWN).then_some(WELL_KNOWN);
+        std::iter::once(self.path.as_str()).chain(root)
     }
 
     /// The document's absolute URL, as challenges name it in `resource_metadata`.

@@ -296,6 +296,25 @@ async fn a_proof_signed_with_hs256_and_the_thumbprint_as_secret_is_refused() {
 }
 
 #[tokio::test]
+async fn a_proof_that_is_not_a_jwt_or_lacks_a_claim_is_refused() {
+    let base = serve(dpop_config()).await;
+    let url = format!("{base}/users/me");
+    let client = ClientKey::client();
+    let token = client.bound_token("alice");
+    for proof in ["not-a-jwt", "a.b", "a.b.c.d", "e30.e30.", "!!!.e30.e30"] {
+        dpop_get(&url, &token, proof.to_owned()).await.assert_proof_refused(ErrorKind::InvalidProof);
+    }
+    for member in ["jti", "htm", "htu", "iat"] {
+        let (header, mut claims) = client.parts("GET", &url, &token);
+        claims.as_object_mut().unwrap().remove(member);
+        dpop_get(&url, &token, client.sign(&header, &claims)).await.assert_proof_refused(ErrorKind::InvalidProof);
+    }
+    let (mut header, claims) = client.parts("GET", &url, &token);
+    header.as_object_mut().unwrap().remove("jwk");
+    dpop_get(&url, &token, client.sign(&header, &claims)).await.assert_proof_refused(ErrorKind::InvalidProof);
+}
+
+#[tokio::test]
 async fn a_proof_naming_a_critical_extension_is_refused() {
     tampered(|header, _| header["crit"] = json!(["exp"])).await.assert_proof_refused(ErrorKind::InvalidProof);
 }
@@ -529,12 +548,13 @@ async fn serve_resource(dpop: Option<DpopPolicy>) -> (String, String) {
     }
     let config = builder.build().unwrap();
     let metadata = config.resource_metadata().unwrap();
-    let app = Router::new()
+    let mut app = Router::new()
         .route("/mcp", get(me))
         .route("/mcp/admin", get(me).route_layer(Require::scope("mcp:admin")))
-        .route_layer(JwtAuthLayer::new(config))
-        .route_service(metadata.path(), metadata.clone())
-        .route_service("/.well-known/oauth-protected-resource", metadata);
+        .route_layer(JwtAuthLayer::new(config));
+    for path in metadata.paths() {
+        app = app.route_service(path, metadata.clone());
+    }
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     (base, resource)
 }
@@ -570,6 +590,29 @@ async fn the_metadata_document_is_served_at_both_well_known_paths() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[tokio::test]
+async fn a_resource_without_a_path_serves_its_metadata_at_the_well_known_path_alone() {
+    let config = JwtAuthConfig::builder()
+        .hmac_secret(SECRET)
+        .protected_resource(ProtectedResource::new("https://api.example.com"))
+        .build()
+        .unwrap();
+    let metadata = config.resource_metadata().unwrap();
+    assert_eq!(metadata.paths().collect::<Vec<_>>(), ["/.well-known/oauth-protected-resource"]);
+    let mut app = Router::new();
+    for path in metadata.paths() {
+        app = app.route_service(path, metadata.clone());
+    }
+    let base = serve::serve(app).await;
+    let document: Value = reqwest::get(format!("{base}/.well-known/oauth-protected-resource"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(document["resource"], "https://api.example.com");
 }
 
 #[tokio::test]

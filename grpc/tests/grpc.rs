@@ -3,6 +3,8 @@
 //! One test calls the same server with Python's grpcio (`tests/grpcio_client.py`, in the
 //! venv `.ci/python-env.sh` sets up), a standard gRPC client that is not tonic.
 
+#[path = "../../tests/support/dpop.rs"]
+mod dpop;
 #[path = "../../tests/support/logs.rs"]
 mod logs;
 #[path = "../../tests/support/setup.rs"]
@@ -905,4 +907,70 @@ async fn calls_get_unavailable_while_the_key_set_cannot_be_fetched() {
     assert!(status.metadata().get("www-authenticate").is_none(), "no challenge: the token may be fine");
     let status = drain(&mut client, stream_of(3, Some(&token))).await.unwrap_err();
     assert_status(&status, Code::Unavailable, ErrorKind::KeysUnavailable);
+}
+
+// ---- DPoP over gRPC ----
+
+/// The greeter behind the layer with DPoP allowed; its address.
+async fn greeter_taking_dpop() -> SocketAddr {
+    let config = JwtAuthConfig::builder()
+        .hmac_secret(SECRET)
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .dpop(tower_jwt_auth::dpop::DpopPolicy::allowed())
+        .build()
+        .unwrap();
+    let layer = JwtAuthLayer::new(config).with_claims::<User>();
+    serve_on_a_fresh_port(|incoming| {
+        Server::builder()
+            .layer(layer)
+            .add_service(GreeterServer::new(Greeter::with_interval(INTERVAL)))
+            .serve_with_incoming(incoming)
+    })
+    .await
+}
+
+/// A `SayHello` request with `Authorization: DPoP <token>` and the proofs given.
+fn dpop_hello(token: &str, proofs: &[&str]) -> Request<HelloRequest> {
+    let mut request = Request::new(HelloRequest { name: "world".into() });
+    request.metadata_mut().insert("authorization", format!("DPoP {token}").parse().unwrap());
+    for proof in proofs {
+        request.metadata_mut().append("dpop", proof.parse().unwrap());
+    }
+    request
+}
+
+/// Over gRPC a proof names the method's URL (`htu`) and `POST` (`htm`); every refusal is
+/// UNAUTHENTICATED with the fixed sentence and the DPoP challenge as metadata.
+#[tokio::test]
+async fn a_tonic_client_sending_dpop_proofs_is_served_and_every_bad_proof_is_unauthenticated() {
+    let address = greeter_taking_dpop().await;
+    let mut client = GreeterClient::new(
+        Channel::from_shared(format!("http://{address}")).unwrap().connect().await.unwrap(),
+    );
+    let key = dpop::ClientKey::client();
+    let token = issuer()
+        .issue(&serde_json::json!({"sub": "alice", "role": "admin", "cnf": {"jkt": key.jkt}}))
+        .unwrap();
+    let url = format!("http://{address}/helloworld.Greeter/SayHello");
+
+    let proof = key.proof("POST", &url, &token);
+    let reply = client.say_hello(dpop_hello(&token, &[&proof])).await.unwrap();
+    assert_eq!(reply.into_inner().message, "Hello world, from alice");
+
+    let status = client.say_hello(dpop_hello(&token, &[&proof])).await.unwrap_err();
+    assert_status(&status, Code::Unauthenticated, ErrorKind::ReplayedProof);
+    assert!(challenge(&status).starts_with(r#"Bearer realm="api""#), "{}", challenge(&status));
+    let dpop_challenge = status.metadata().get_all("www-authenticate").iter().nth(1).unwrap();
+    assert!(dpop_challenge.to_str().unwrap().contains(r#"error="invalid_dpop_proof""#), "{dpop_challenge:?}");
+
+    // A proof for another method, or for GET.
+    let other_method = format!("http://{address}/helloworld.Greeter/SayHelloAdmin");
+    for proof in [key.proof("POST", &other_method, &token), key.proof("GET", &url, &token)] {
+        let status = client.say_hello(dpop_hello(&token, &[&proof])).await.unwrap_err();
+        assert_status(&status, Code::Unauthenticated, ErrorKind::InvalidProof);
+    }
+    // The bound token as Bearer.
+    let status = client.say_hello(hello(Some(&token))).await.unwrap_err();
+    assert_status(&status, Code::Unauthenticated, ErrorKind::BoundTokenWithoutProof);
 }

@@ -65,9 +65,10 @@ pub fn app(config: JwtAuthConfig, allowed_hosts: &[&str]) -> Router {
         .with_allowed_hosts(allowed_hosts.iter().copied());
     let mcp =
         StreamableHttpService::new(|| Ok(Tools::default()), LocalSessionManager::default().into(), transport);
-    Router::new()
-        .nest_service("/mcp", mcp)
-        .route_layer(JwtAuthLayer::new(config))
-        .route_service(metadata.path(), metadata.clone())
-        .route_service("/.well-known/oauth-protected-resource", metadata)
+    let mut app = Router::new().nest_service("/mcp", mcp).route_layer(JwtAuthLayer::new(config));
+    // Outside the layer: the metadata is public.
+    for path in metadata.paths() {
+        app = app.route_service(path, metadata.clone());
+    }
+    app
 }

@@ -43,7 +43,11 @@ impl ClientKey {
     pub fn from_pem(file: &str, algorithm: JwtAlgorithm) -> Self {
         // Building a configuration installs the crypto provider jsonwebtoken signs with.
         JwtAuthConfig::builder().hmac_secret(SECRET).build().unwrap();
-        let pem = std::fs::read(format!("{}/tests/fixtures/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        // The repository's fixtures, from the root crate or a workspace member.
+        let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let fixtures =
+            manifest.ancestors().map(|dir| dir.join("tests/fixtures")).find(|dir| dir.is_dir()).unwrap();
+        let pem = std::fs::read(fixtures.join(file)).unwrap();
         let key = EncodingKey::from_ec_pem(&pem).unwrap();
         let jwk = Jwk::from_encoding_key(&key, algorithm).unwrap();
         let jkt = jwk.thumbprint(ThumbprintHash::SHA256).unwrap();
