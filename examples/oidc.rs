@@ -21,6 +21,10 @@
 //!
 //! Keys are fetched at start in the background and cached; the server starts even when the
 //! provider is down (requests then get 503 until the keys arrive).
+//!
+//! DPoP-bound tokens (RFC 9449) are accepted too, as `Authorization: DPoP <token>` with a
+//! proof each request; bearer tokens as before. The MCP example (`mcp/`) shows protected
+//! resource metadata as well.
 
 mod common;
 
@@ -32,7 +36,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
-use tower_jwt_auth::{Claims, DefaultClaims, JwtAuthConfig, JwtAuthLayer, RemoteJwks};
+use tower_jwt_auth::{Claims, DefaultClaims, JwtAuthConfig, JwtAuthLayer, RemoteJwks, dpop::DpopPolicy};
 
 const DEFAULT_PORT: u16 = 3000;
 
@@ -57,6 +61,7 @@ async fn run() -> Result<(), String> {
         .remote_jwks(keys.clone())
         .issuer(&issuer)
         .audience(&audience)
+        .dpop(DpopPolicy::allowed())
         .build()
         .map_err(|error| format!("cannot build the JWT configuration: {error}"))?;
     let app = Router::new()

@@ -307,7 +307,9 @@ async fn a_proof_that_is_not_a_jwt_or_lacks_a_claim_is_refused() {
     for member in ["jti", "htm", "htu", "iat"] {
         let (header, mut claims) = client.parts("GET", &url, &token);
         claims.as_object_mut().unwrap().remove(member);
-        dpop_get(&url, &token, client.sign(&header, &claims)).await.assert_proof_refused(ErrorKind::InvalidProof);
+        dpop_get(&url, &token, client.sign(&header, &claims))
+            .await
+            .assert_proof_refused(ErrorKind::InvalidProof);
     }
     let (mut header, claims) = client.parts("GET", &url, &token);
     header.as_object_mut().unwrap().remove("jwk");
