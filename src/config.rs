@@ -40,7 +40,9 @@ use crate::jwks::RemoteJwks;
 use crate::keys::{KeySet, PreparedKey, VerifyingKey, install_default_provider, parse_jwk_set};
 use crate::payload::path_at_registered_claim;
 use crate::resource::{DocumentInputs, ProtectedResource, ResourceMetadata};
-use crate::response::{Challenges, CustomResponder, DEFAULT_REALM, DpopChallenge, RequestHead, Responder};
+use crate::response::{
+    Challenges, CurrentNonce, CustomResponder, DEFAULT_REALM, DpopChallenge, RequestHead, Responder,
+};
 use crate::revoke::{REVOCATION_GRACE, Revocations};
 use crate::rules::{HeaderMemo, Rules};
 use crate::url::HttpUrl;
@@ -687,7 +689,10 @@ impl JwtAuthConfigBuilder {
             dpop: dpop.as_ref().map(|dpop| DpopChallenge {
                 algs: dpop.algorithm_names().join(" ").into(),
                 bearer_too: !dpop.required,
-                nonces: dpop.nonces.clone(),
+                nonce: dpop
+                    .nonces
+                    .clone()
+                    .map(|nonces| -> CurrentNonce { Arc::new(move || nonces.current(crate::clock::now())) }),
             }),
         };
         Ok(JwtAuthConfig {

@@ -38,7 +38,6 @@ use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{Method, Response, Uri};
 
-use crate::dpop::Nonces;
 use crate::error::{AuthError, ErrorKind, RejectionClass};
 
 /// The parts of a request a responder may look at.
@@ -141,17 +140,20 @@ pub(crate) struct DpopChallenge {
     pub(crate) algs: Box<str>,
     /// False when DPoP is required: no `Bearer` challenge is sent then.
     pub(crate) bearer_too: bool,
-    /// The server nonces, when proofs need one: every answer to a DPoP request, and every
-    /// `use_dpop_nonce`, carries the current one in `DPoP-Nonce`.
-    pub(crate) nonces: Option<Arc<Nonces>>,
+    /// The current server nonce, when proofs need one: every answer to a DPoP request, and
+    /// every `use_dpop_nonce`, carries it in `DPoP-Nonce`.
+    pub(crate) nonce: Option<CurrentNonce>,
 }
+
+/// Makes the current server nonce (see [`dpop`](crate::dpop)).
+pub(crate) type CurrentNonce = Arc<dyn Fn() -> HeaderValue + Send + Sync>;
 
 impl DpopChallenge {
     /// The `DPoP-Nonce` an answer to this request carries, if any.
     pub(crate) fn nonce_for(&self, error: Option<&AuthError>, headers: &HeaderMap) -> Option<HeaderValue> {
-        let nonces = self.nonces.as_ref()?;
+        let nonce = self.nonce.as_ref()?;
         let asked = error.is_some_and(|error| error.kind() == ErrorKind::UseDpopNonce);
-        (asked || uses_dpop_scheme(headers)).then(|| nonces.current(crate::clock::now()))
+        (asked || uses_dpop_scheme(headers)).then(|| nonce())
     }
 }
 

@@ -4,7 +4,17 @@
 
 use std::fmt;
 
-use crate::cookie::csrf::is_loopback;
+/// True for an authority naming a loopback host: `localhost`, 127.0.0.0/8 or the IPv6
+/// loopback (in any spelling), with or without a port.
+pub(crate) fn is_loopback(authority: &[u8]) -> bool {
+    let Ok(authority) = std::str::from_utf8(authority) else { return false };
+    let host = match authority.strip_prefix('[') {
+        Some(bracketed) => bracketed.split(']').next().unwrap_or(bracketed),
+        None => authority.split(':').next().unwrap_or(authority),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
 
 /// An absolute `http` or `https` URL without query or fragment, normalised: scheme and
 /// host lowercased, the scheme's default port dropped, percent-encodings uppercased (and

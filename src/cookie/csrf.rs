@@ -1,6 +1,7 @@
 //! Cross-site request forgery protection for requests authenticated by a cookie: the rule
 //! and its settings are documented on [`CsrfPolicy`].
 
+use crate::url::is_loopback;
 use http::Method;
 use http::header::{HOST, HeaderName, HeaderValue, ORIGIN, SEC_WEBSOCKET_KEY, UPGRADE};
 
@@ -203,18 +204,6 @@ fn same_origin(origin: &[u8], request: &RequestHead<'_>) -> bool {
     }
     let port = default_port(scheme);
     without_port(host, port).eq_ignore_ascii_case(without_port(authority, port))
-}
-
-/// True for an authority naming a loopback host: `localhost`, 127.0.0.0/8 or the IPv6
-/// loopback (in any spelling), with or without a port.
-pub(crate) fn is_loopback(authority: &[u8]) -> bool {
-    let Ok(authority) = std::str::from_utf8(authority) else { return false };
-    let host = match authority.strip_prefix('[') {
-        Some(bracketed) => bracketed.split(']').next().unwrap_or(bracketed),
-        None => authority.split(':').next().unwrap_or(authority),
-    };
-    host.eq_ignore_ascii_case("localhost")
-        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// `value` without a trailing default `port`.

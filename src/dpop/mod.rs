@@ -75,11 +75,10 @@ use std::time::Duration;
 use http::header::HOST;
 
 use crate::clock::seconds;
-use crate::cookie::csrf::is_loopback;
 use crate::error::{ConfigError, ErrorKind};
 use crate::keys::Algorithm;
 use crate::response::RequestHead;
-use crate::url::HttpUrl;
+use crate::url::{HttpUrl, is_loopback};
 
 pub(crate) use nonce::Nonces;
 pub(crate) use proof::CheckedProof;

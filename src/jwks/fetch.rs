@@ -102,7 +102,7 @@ pub(crate) struct Fetched {
 /// Whether `url` names a loopback host (`localhost`, 127.0.0.0/8, `::1`): plain http there
 /// is allowed for development without `allow_http`.
 pub(crate) fn on_loopback(url: &Url) -> bool {
-    url.host_str().is_some_and(|host| crate::cookie::csrf::is_loopback(host.as_bytes()))
+    url.host_str().is_some_and(|host| crate::url::is_loopback(host.as_bytes()))
 }
 
 pub(crate) fn scheme_allowed(url: &Url, allow_http: bool) -> bool {
