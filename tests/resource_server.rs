@@ -215,6 +215,13 @@ async fn a_stale_proof_is_refused() {
 }
 
 #[tokio::test]
+async fn a_proof_whose_iat_is_out_of_any_range_is_refused_without_overflow() {
+    for iat in [json!(i64::MIN), json!(i64::MAX), json!(1e300), json!(-1e300), json!("now")] {
+        tampered(|_, claims| claims["iat"] = iat.clone()).await.assert_proof_refused(ErrorKind::InvalidProof);
+    }
+}
+
+#[tokio::test]
 async fn a_proof_from_the_future_is_refused() {
     tampered(|_, claims| claims["iat"] = json!(now() + 310))
         .await

@@ -146,7 +146,7 @@ pub(crate) fn check(
         check_nonce(nonces, claims.nonce.as_deref(), now)?;
     }
     // 11. Created within the window.
-    if (now - iat.0).abs() > policy.window {
+    if now.saturating_sub(iat.0).unsigned_abs() > policy.window.unsigned_abs() {
         return Err(refuse("iat"));
     }
     // 12, the first half: `ath` is the hash of this token.
@@ -159,7 +159,11 @@ pub(crate) fn check(
     replay.extend_from_slice(jti.as_bytes());
     let mut replay_key = [0u8; 16];
     replay_key.copy_from_slice(&sha256(&replay)[..16]);
-    Ok(CheckedProof { jkt: URL_SAFE_NO_PAD.encode(jkt), replay_key, usable_until: iat.0 + policy.window })
+    Ok(CheckedProof {
+        jkt: URL_SAFE_NO_PAD.encode(jkt),
+        replay_key,
+        usable_until: iat.0.saturating_add(policy.window),
+    })
 }
 
 /// A nonce the server issued, recently enough.
