@@ -547,11 +547,14 @@ impl JwtAuthConfigBuilder {
         self
     }
 
-    /// The URL clients use to reach this server when a proxy in front changes the scheme,
-    /// host or path prefix, such as `https://api.example.com` or
-    /// `https://example.com/api`: a DPoP proof's `htu` is compared with this URL followed
-    /// by the request's path. Default: none; the request's own URI (HTTP/2) or its `Host`
-    /// header with `https` (`http` on a loopback host) is used.
+    /// The URL clients use to reach this server, such as `https://api.example.com`, or
+    /// `https://example.com/api` when a proxy in front strips `/api`: a DPoP proof's `htu`
+    /// is compared with this URL followed by the request's path (as the layer sees it: a
+    /// layer inside an axum `nest` sees the path without the nest's prefix). Default: the
+    /// origin of the [`protected_resource`](Self::protected_resource) if there is one; else
+    /// a loopback server (development) takes the request's own scheme and `Host`, and any
+    /// other refuses every proof, since it cannot tell one made for it from one made for
+    /// another server (a warning says so once).
     pub fn external_url(mut self, url: impl Into<String>) -> Self {
         self.external_url = Some(url.into());
         self
@@ -635,7 +638,25 @@ impl JwtAuthConfigBuilder {
                 ))
             })?),
         };
-        let dpop = self.dpop.map(|policy| policy.prepare(external_url)).transpose()?;
+
+        let mut audiences = self.audiences;
+        let resource = self.resource.map(ProtectedResource::prepare).transpose()?;
+        if let Some(resource) = &resource {
+            for identifier in resource.audiences() {
+                if !audiences.contains(&identifier) {
+                    audiences.push(identifier.clone());
+                }
+                for route in &mut routes {
+                    if !route.audiences.is_empty() && !route.audiences.contains(&identifier) {
+                        route.audiences.push(identifier.clone());
+                    }
+                }
+            }
+        }
+        // DPoP compares proofs with the URL clients use: the external URL, else the
+        // protected resource's origin.
+        let own_url = external_url.or_else(|| resource.as_ref().map(|resource| resource.origin()));
+        let dpop = self.dpop.map(|policy| policy.prepare(own_url)).transpose()?;
         if let Some(dpop) = &dpop {
             if dpop.required && sources.iter().any(|source| !matches!(source, PreparedSource::Bearer)) {
                 return Err(ConfigError::setting(
@@ -645,19 +666,6 @@ impl JwtAuthConfigBuilder {
             for source in &mut sources {
                 if matches!(source, PreparedSource::Bearer) {
                     *source = PreparedSource::Dpop { bearer_too: !dpop.required };
-                }
-            }
-        }
-        let mut audiences = self.audiences;
-        let resource = self.resource.map(ProtectedResource::prepare).transpose()?;
-        if let Some(resource) = &resource {
-            let identifier = &resource.identifier;
-            if !audiences.contains(identifier) {
-                audiences.push(identifier.clone());
-            }
-            for route in &mut routes {
-                if !route.audiences.is_empty() && !route.audiences.contains(identifier) {
-                    route.audiences.push(identifier.clone());
                 }
             }
         }

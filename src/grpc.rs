@@ -22,7 +22,7 @@ use crate::error::{AuthError, ErrorKind};
 use crate::expiry::TokenExpiry;
 use crate::guard::{MethodPolicyService, Require, RequireService};
 use crate::layer::{Admission, JwtAuth, JwtAuthInterceptor, rejected};
-use crate::response::{RequestHead, bearer_challenge};
+use crate::response::{RequestHead, bearer_challenge, uses_dpop_scheme};
 
 impl<S: NamedService, C> NamedService for JwtAuth<S, C> {
     const NAME: &'static str = S::NAME;
@@ -49,6 +49,18 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Interceptor for JwtAuthInterce
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
         let (method, uri) = (Method::POST, Uri::from_static("/"));
         let head = RequestHead { method: &method, uri: &uri, headers: &headers };
+        // A DPoP proof names the method's URL, which an interceptor never sees: refused before
+        // anything is checked or spent (use the layer for DPoP).
+        let settings = self.auth.config.settings();
+        if settings.dpop.is_some() && uses_dpop_scheme(&headers) {
+            tracing::debug!("a DPoP call reached the tonic interceptor, which cannot check proofs");
+            let error = rejected(ErrorKind::InvalidProof.into());
+            return Err(status_of(
+                settings.responder.respond(&error, &head),
+                &error,
+                settings.responder.realm(),
+            ));
+        }
         // May fetch, never waits: a fetch it starts runs on the background thread, and this
         // call gets UNAVAILABLE, which clients retry.
         let error = match self.auth.admit(&head, true) {
@@ -58,8 +70,8 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Interceptor for JwtAuthInterce
             }
             Admission::Reject(error) => error,
             Admission::Wait(_fetch) => rejected(ErrorKind::KeysUnavailable.into()),
-            // Never reached: an interceptor sees no URL, so no DPoP proof passes it.
-            Admission::Spend(..) => rejected(ErrorKind::ReplayCheckUnavailable.into()),
+            // Never reached: DPoP calls were refused above.
+            Admission::Spend(..) => rejected(ErrorKind::InvalidProof.into()),
         };
         let responder = &self.auth.config.settings().responder;
         Err(status_of(responder.respond(&error, &head), &error, responder.realm()))

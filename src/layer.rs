@@ -210,6 +210,9 @@ impl<C> JwtAuthLayer<C> {
 ///   interceptor guards the whole service it wraps.
 /// - **No ending of streams**: [`TokenExpiryLayer`](crate::expiry::TokenExpiryLayer) ends a
 ///   response stream when its token expires; an interceptor sees the call's start only.
+/// - **No DPoP**: a proof names the method's URL, which an interceptor never sees; with
+///   [DPoP](crate::dpop) on, a call with the DPoP scheme is refused (UNAUTHENTICATED,
+///   `invalid_dpop_proof`). Use the layer.
 /// - **No responder for the answer's body**: a custom
 ///   [`responder`](crate::JwtAuthConfigBuilder::responder) shapes the status when it answers
 ///   in gRPC's form (`grpc-status` and `grpc-message` headers); any other answer becomes the

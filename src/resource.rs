@@ -210,8 +210,9 @@ impl ProtectedResource {
             ));
         }
         // RFC 9728 section 3.1: the well-known path goes between the host and the
-        // identifier's path; an identifier without a path has none after it.
-        let path = url.path().trim_end_matches('/');
+        // identifier's path; an identifier without a path (or with `/` alone) has none
+        // after it. A trailing slash of a longer path is kept: `/mcp/` is not `/mcp`.
+        let path = if url.path() == "/" { "" } else { url.path() };
         let metadata_url = HttpUrl::parse(&format!("{}{WELL_KNOWN}{path}", url.origin()))
             .map_err(|_| ConfigError::value("the protected resource's metadata URL is not valid"))?;
         Ok(PreparedResource {
@@ -235,6 +236,26 @@ pub(crate) struct DocumentInputs<'a> {
 }
 
 impl PreparedResource {
+    /// The audiences a token for this resource may name: the identifier as configured, and
+    /// for one without a path, the same with and without the trailing slash (clients and
+    /// servers write `https://api.example.com` both ways).
+    pub(crate) fn audiences(&self) -> Vec<String> {
+        let mut audiences = vec![self.identifier.clone()];
+        if self.metadata_url.path() == WELL_KNOWN {
+            let other = match self.identifier.strip_suffix('/') {
+                Some(bare) => bare.to_owned(),
+                None => format!("{}/", self.identifier),
+            };
+            audiences.push(other);
+        }
+        audiences
+    }
+
+    /// The origin clients reach the resource at (`scheme://host[:port]`).
+    pub(crate) fn origin(&self) -> HttpUrl {
+        HttpUrl::parse(self.metadata_url.origin()).expect("an origin is a URL")
+    }
+
     /// The metadata service, its document written once.
     pub(crate) fn metadata(&self, inputs: DocumentInputs<'_>) -> ResourceMetadata {
         let mut document = serde_json::Map::new();

@@ -118,6 +118,12 @@ impl fmt::Display for HttpUrl {
     }
 }
 
+/// True when `path` is already in normal form: no dot segments, no percent-encoded
+/// unreserved character, uppercase percent-encodings, only characters a path may hold.
+pub(crate) fn is_normal_path(path: &str) -> bool {
+    normalize_path(path).as_deref() == Some(path)
+}
+
 /// A path in normal form, or `None` when it holds a character a URL path cannot.
 fn normalize_path(path: &str) -> Option<String> {
     let bytes = path.as_bytes();
@@ -126,7 +132,7 @@ fn normalize_path(path: &str) -> Option<String> {
     while at < bytes.len() {
         let byte = bytes[at];
         if byte == b'%' {
-            let hex = path.get(at + 1..at + 3)?;
+            let hex = path.get(at + 1..at + 3).filter(|hex| hex.bytes().all(|b| b.is_ascii_hexdigit()))?;
             let value = u8::from_str_radix(hex, 16).ok()?;
             if value.is_ascii_alphanumeric() || b"-._~".contains(&value) {
                 decoded.push(char::from(value));
@@ -194,6 +200,15 @@ mod tests {
         assert_eq!(HttpUrl::parse("https://h/p?q=1"), Err(UrlError::QueryOrFragment));
         assert_eq!(HttpUrl::parse("https://h/p#f"), Err(UrlError::QueryOrFragment));
         assert_eq!(HttpUrl::parse("https://h/a b"), Err(UrlError::NotHttp));
+    }
+
+    #[test]
+    fn a_path_is_normal_only_as_routers_see_it() {
+        assert!(is_normal_path("/users/me"));
+        assert!(is_normal_path("/a%2Fb"));
+        for path in ["/x/../admin", "/./a", "/%61dmin", "/a%2fb", "/a%+1", "/a b"] {
+            assert!(!is_normal_path(path), "{path}");
+        }
     }
 
     #[test]

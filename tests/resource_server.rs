@@ -522,6 +522,33 @@ async fn behind_a_proxy_htu_is_the_external_url() {
 }
 
 #[tokio::test]
+async fn a_server_that_does_not_know_its_url_trusts_no_host_but_loopback() {
+    // No external URL, no protected resource: a proof for whatever the Host header names is
+    // refused unless that is a loopback host.
+    let base = serve(dpop_config()).await;
+    let client = ClientKey::client();
+    let token = client.bound_token("alice");
+    let proof = client.proof("GET", "http://api.example.com/users/me", &token);
+    let answer = reqwest::Client::new()
+        .get(format!("{base}/users/me"))
+        .header("host", "api.example.com")
+        .header("authorization", format!("DPoP {token}"))
+        .header("dpop", proof)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
+    // With a protected resource, its origin is the server's URL, whatever the Host says.
+    let config = dpop_config().protected_resource(ProtectedResource::new("https://api.example.com/users"));
+    let base = serve(config).await;
+    // (The resource is the audience now.)
+    let claims = json!({"sub": "alice", "aud": "https://api.example.com/users", "cnf": {"jkt": client.jkt}});
+    let token = issuer().issue(&claims).unwrap();
+    let proof = client.proof("GET", "https://api.example.com/users/me", &token);
+    assert_eq!(dpop_get(&format!("{base}/users/me"), &token, proof).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
 async fn a_refused_grpc_proof_gets_unauthenticated_with_the_fixed_message() {
     let base = serve(dpop_config()).await;
     let url = format!("{base}/users/me");

@@ -973,4 +973,17 @@ async fn a_tonic_client_sending_dpop_proofs_is_served_and_every_bad_proof_is_una
     // The bound token as Bearer.
     let status = client.say_hello(hello(Some(&token))).await.unwrap_err();
     assert_status(&status, Code::Unauthenticated, ErrorKind::BoundTokenWithoutProof);
+
+    // The interceptor sees no method URL: it refuses DPoP calls, valid proof or not.
+    let config = JwtAuthConfig::builder()
+        .hmac_secret(SECRET)
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .dpop(tower_jwt_auth::dpop::DpopPolicy::allowed())
+        .build()
+        .unwrap();
+    let mut intercepted = GreeterClient::new(greeter_behind_the_interceptor(config).await);
+    let proof = key.proof("POST", &url, &token);
+    let status = intercepted.say_hello(dpop_hello(&token, &[&proof])).await.unwrap_err();
+    assert_status(&status, Code::Unauthenticated, ErrorKind::InvalidProof);
 }

@@ -18,10 +18,11 @@
 //!    or HMAC);
 //! 6. and 7. `jwk` is a public key (no private members) and the signature verifies with it;
 //! 8. `htm` is the request's method;
-//! 9. `htu` is the request's URI without query and fragment, compared in RFC 3986's normal
-//!    form (a proof whose `htu` has a query or fragment is refused). Behind a proxy, set
-//!    [`external_url`](crate::JwtAuthConfigBuilder::external_url); for gRPC the URI's path
-//!    is the method's;
+//! 9. `htu` is the request's URL without query and fragment, compared in RFC 3986's normal
+//!    form (a proof whose `htu` has a query or fragment is refused): the server's own URL
+//!    ([`external_url`](crate::JwtAuthConfigBuilder::external_url), else the protected
+//!    resource's origin; on a loopback host in development, the `Host` header) and the
+//!    request's path; for gRPC the path is the method's;
 //! 10. the server's nonce, when [nonces](DpopPolicy::nonces) are on (else 401
 //!     `use_dpop_nonce` with a `DPoP-Nonce` header);
 //! 11. `iat` within the [window](DpopPolicy::proof_window) (default ±5 minutes);
@@ -70,6 +71,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use http::header::HOST;
@@ -78,7 +80,7 @@ use crate::clock::seconds;
 use crate::error::{ConfigError, ErrorKind};
 use crate::keys::Algorithm;
 use crate::response::RequestHead;
-use crate::url::{HttpUrl, is_loopback};
+use crate::url::{HttpUrl, is_loopback, is_normal_path};
 
 pub(crate) use nonce::Nonces;
 pub(crate) use proof::CheckedProof;
@@ -86,6 +88,8 @@ use replay::ReplayCache;
 
 /// Default window around now within which a proof's `iat` must fall.
 const DEFAULT_WINDOW: Duration = Duration::from_secs(300);
+/// The longest proof window and nonce period accepted.
+const MAX_WINDOW: Duration = Duration::from_secs(3600);
 /// Default number of spent proofs remembered.
 const DEFAULT_REPLAY_CAPACITY: usize = 1_000_000;
 
@@ -266,6 +270,13 @@ impl DpopPolicy {
         if self.window.is_zero() || self.replay_capacity == 0 {
             return Err(ConfigError::setting("the DPoP proof window and replay capacity must be above zero"));
         }
+        if self.window > MAX_WINDOW
+            || self.nonce_period.is_some_and(|period| period.is_zero() || period > MAX_WINDOW)
+        {
+            return Err(ConfigError::setting(
+                "the DPoP proof window and nonce period must be at most an hour (a proof is a one-time signature)",
+            ));
+        }
         let nonces = self.nonce_period.map(|period| {
             let key = self.nonce_secret.unwrap_or_else(|| {
                 let mut key = [0u8; 32];
@@ -312,12 +323,18 @@ impl PreparedDpop {
         self.algorithms.iter().map(|algorithm| algorithm.name()).collect()
     }
 
-    /// The URL the client addressed: the external URL and the request's path when one is
-    /// configured; else the request's own scheme and authority (HTTP/2), or its `Host` with
-    /// `https` (`http` on a loopback host: a server without TLS in front is a development
-    /// one).
+    /// The URL the client addressed: the external URL (or the protected resource's origin)
+    /// and the request's path when one is configured; else, for a loopback server only (a
+    /// development one), the request's own scheme and authority (HTTP/2), or its `Host` with
+    /// `http`. Anywhere else a server that does not know its own URL cannot tell a proof made
+    /// for it from one made for another server: `None`, and the proof is refused. A path a
+    /// router would read differently from its normal form (dot segments, encoded letters) is
+    /// refused too.
     pub(crate) fn request_url(&self, request: &RequestHead<'_>) -> Option<HttpUrl> {
         let path = request.uri.path();
+        if !is_normal_path(path) {
+            return None;
+        }
         if let Some(base) = &self.external_url {
             return Some(base.join(path));
         }
@@ -331,12 +348,17 @@ impl PreparedDpop {
                 }
             }
         };
-        let scheme = request.uri.scheme_str().unwrap_or(if is_loopback(authority.as_bytes()) {
-            "http"
-        } else {
-            "https"
-        });
-        HttpUrl::from_request(scheme, authority, path).ok()
+        if !is_loopback(authority.as_bytes()) {
+            static WARNED: AtomicBool = AtomicBool::new(false);
+            if !WARNED.swap(true, Ordering::Relaxed) {
+                tracing::warn!(
+                    "a DPoP proof was refused: this server does not know its own URL; set \
+                     JwtAuthConfigBuilder::external_url (or protected_resource)"
+                );
+            }
+            return None;
+        }
+        HttpUrl::from_request(request.uri.scheme_str().unwrap_or("http"), authority, path).ok()
     }
 
     /// The binding of a verified token to the request's proof (RFC 9449 section 4.3 step

@@ -15,6 +15,9 @@ const SHARDS: usize = 16;
 pub(crate) struct ReplayCache {
     shards: Box<[Mutex<Shard>]>,
     per_shard: usize,
+    /// Picks a key's shard with a secret of this process: a client choosing its `jti`s cannot
+    /// aim them all at one shard.
+    shard_of: ahash::RandomState,
 }
 
 #[derive(Default)]
@@ -23,6 +26,9 @@ struct Shard {
     spent: HashMap<[u8; 16], i64, ahash::RandomState>,
     /// The size at which expired entries are swept next.
     sweep_at: usize,
+    /// While full of live entries: no sweep before this second (a full shard refuses at
+    /// once instead of scanning every entry on every request).
+    quiet_until: i64,
 }
 
 impl ReplayCache {
@@ -31,21 +37,23 @@ impl ReplayCache {
         let per_shard = capacity.div_ceil(SHARDS).max(1);
         let shards =
             (0..SHARDS).map(|_| Mutex::new(Shard { sweep_at: per_shard.min(1024), ..Shard::default() }));
-        Self { shards: shards.collect(), per_shard }
+        Self { shards: shards.collect(), per_shard, shard_of: ahash::RandomState::new() }
     }
 
     /// Spends a proof: refused when it was spent before (and could still pass the `iat`
     /// check), or when the cache is full of proofs that could.
     pub(crate) fn spend(&self, key: [u8; 16], usable_until: i64, now: i64) -> Result<(), ErrorKind> {
-        let shard = &self.shards[usize::from(key[0]) % SHARDS];
-        let mut shard = shard.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // The hash's low bits, reduced: the shard index.
+        let index = (self.shard_of.hash_one(key) % SHARDS as u64) as usize;
+        let mut shard = self.shards[index].lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if shard.spent.get(&key).is_some_and(|&until| until >= now) {
             return Err(ErrorKind::ReplayedProof);
         }
-        if shard.spent.len() >= shard.sweep_at {
+        if shard.spent.len() >= shard.sweep_at && now >= shard.quiet_until {
             shard.spent.retain(|_, until| *until >= now);
             // Sweep again when the live entries have doubled: amortised constant time.
             shard.sweep_at = (shard.spent.len() * 2).clamp(1024.min(self.per_shard), self.per_shard);
+            shard.quiet_until = if shard.spent.len() >= self.per_shard { now + 1 } else { now };
         }
         if shard.spent.len() >= self.per_shard && !shard.spent.contains_key(&key) {
             tracing::warn!("the DPoP replay cache is full; proofs are refused until entries expire");
@@ -79,10 +87,12 @@ mod tests {
     #[test]
     fn a_full_cache_refuses_rather_than_forgets_and_recovers_as_entries_expire() {
         let cache = ReplayCache::new(SHARDS); // one entry a shard
-        // Keys 0 and 16 share shard 0.
-        assert_eq!(cache.spend(key(0), 1_000, 900), Ok(()));
-        assert_eq!(cache.spend(key(16), 1_000, 900), Err(ErrorKind::ReplayCheckUnavailable));
+        // Some key lands in a shard already holding one: by 17 keys at the latest.
+        let refused = (0..=SHARDS as u32)
+            .find(|&n| cache.spend(key(n), 1_000, 900) == Err(ErrorKind::ReplayCheckUnavailable))
+            .expect("a full shard refuses");
         assert_eq!(cache.spend(key(0), 1_000, 900), Err(ErrorKind::ReplayedProof));
-        assert_eq!(cache.spend(key(16), 2_000, 1_001), Ok(()));
+        // Once the entries could no longer pass the `iat` check, there is room again.
+        assert_eq!(cache.spend(key(refused), 2_000, 1_001), Ok(()));
     }
 }

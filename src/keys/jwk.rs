@@ -88,6 +88,8 @@ fn vet_jwk(raw: RawJwk, allow_secret: bool) -> Result<ParsedJwk, String> {
     }
     let named = match raw.alg.as_deref() {
         None => None,
+        // The fully specified name of EdDSA on Ed25519.
+        Some("Ed25519") => Some(Algorithm::EdDSA),
         Some(name) => Some(
             Algorithm::from_name(name)
                 .ok_or_else(|| format!("the JWK's `alg` {name:?} is not a supported signature algorithm"))?,
@@ -391,6 +393,8 @@ mod thumbprint_tests {
         assert!(proof_key(private, Algorithm::ES256).err().unwrap().contains("private"));
         let secret = r#"{"kty":"oct","k":"c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0"}"#;
         assert!(proof_key(secret, Algorithm::HS256).is_err());
+        let ed25519 = r#"{"kty":"OKP","crv":"Ed25519","alg":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;
+        assert!(proof_key(ed25519, Algorithm::EdDSA).is_ok(), "the fully specified name");
         let named = r#"{"kty":"EC","crv":"P-256","alg":"ES256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}"#;
         assert!(proof_key(named, Algorithm::ES256).is_ok());
     }

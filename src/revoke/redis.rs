@@ -332,9 +332,21 @@ impl Shared {
             });
             match set.await {
                 Ok(set) => Ok(set.is_some()),
-                Err(error) => {
+                // Unreachable: an outage, as for the revocations.
+                Err(error)
+                    if error.is_io_error()
+                        || error.is_timeout()
+                        || error.is_connection_dropped()
+                        || error.is_connection_refusal() =>
+                {
                     link.health.lost(&error);
                     let _ = wake.try_send(());
+                    Err(unavailable)
+                }
+                // Reachable but refusing the command (memory, permissions): no outage of the
+                // revocations, but this proof cannot be recorded.
+                Err(error) => {
+                    tracing::error!(%error, "Redis refused to record a spent DPoP proof");
                     Err(unavailable)
                 }
             }
