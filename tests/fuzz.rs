@@ -40,7 +40,7 @@ macro_rules! replay {
     )*};
 }
 
-replay!(token_hmac, token_asymmetric, structured, jwk, pem_der, layer, claim_path, remote_document);
+replay!(token_hmac, token_asymmetric, structured, jwk, pem_der, layer, claim_path, remote_document, dpop);
 
 /// The token seeds are real tokens the targets' keys accept, so fuzzing starts past the
 /// signature check.

@@ -681,3 +681,174 @@ pub fn layer(data: &[u8]) {
         other => panic!("the layer answered {other}"),
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// dpop: DPoP requests through the layer, against a reference model of RFC 9449's checks.
+
+const EC256_PRIVATE: &str = include_str!("../../tests/fixtures/ec256_private.pem");
+/// The proof window of the dpop target's configuration (the default), in seconds.
+const DPOP_WINDOW: i64 = 300;
+
+#[derive(Arbitrary, Debug)]
+pub struct DpopRequest {
+    /// POST, else GET.
+    post: bool,
+    /// `htm`; `None`: the request's method.
+    htm: Option<String>,
+    /// `htu`'s path after `http://127.0.0.1`; `None`: the request's own, `/me`.
+    htu_path: Option<String>,
+    /// `iat`, in seconds from now.
+    iat_offset: i16,
+    /// `ath` over another token.
+    ath_of_another_token: bool,
+    /// Members left out: bit 0 `jti`, 1 `htm`, 2 `htu`, 3 `iat`, 4 `ath`, 5 `typ`, 6 `jwk`.
+    dropped: u8,
+    /// `typ`; `None`: `dpop+jwt`.
+    typ: Option<String>,
+    /// The scheme: 0 `DPoP`, 1 `dpop`, 2 `Bearer`.
+    scheme: u8,
+    /// The same proof sent again after the first request.
+    replay: bool,
+    /// A second `DPoP` header beside the proof.
+    second_header: bool,
+    /// Replaces the proof altogether.
+    raw: Option<Vec<u8>>,
+}
+
+struct DpopFixture {
+    config: JwtAuthConfig,
+    key: EncodingKey,
+    jwk: Value,
+    token: String,
+}
+
+fn dpop_fixture() -> &'static DpopFixture {
+    static FIXTURE: OnceLock<DpopFixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        use jsonwebtoken::jwk::{Jwk, ThumbprintHash};
+        let config = JwtAuthConfig::builder()
+            .hmac_secret(SECRET)
+            .dpop(tower_jwt_auth::dpop::DpopPolicy::allowed())
+            .build()
+            .expect("the dpop target's configuration builds");
+        let key = EncodingKey::from_ec_pem(EC256_PRIVATE.as_bytes()).expect("the EC key");
+        let jwk = Jwk::from_encoding_key(&key, jsonwebtoken::Algorithm::ES256).expect("a JWK");
+        let jkt = jwk.thumbprint(ThumbprintHash::SHA256).expect("a thumbprint");
+        let mut jwk = serde_json::to_value(&jwk).expect("JSON");
+        jwk.as_object_mut()
+            .expect("an object")
+            .retain(|name, _| ["kty", "crv", "x", "y"].contains(&name.as_str()));
+        let payload = serde_json::json!({"sub": "alice", "exp": now() + 86_400 * 365, "cnf": {"jkt": jkt}});
+        let token = sign(br#"{"alg":"HS256","typ":"JWT"}"#, payload.to_string().as_bytes());
+        DpopFixture { config, key, jwk, token }
+    })
+}
+
+/// The base64url SHA-256 of `text` (an `ath`), from the sha2 crate: apart from the crate's
+/// own hashing.
+fn ath_of(text: &str) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(text.as_bytes()))
+}
+
+/// The layer with DPoP allowed in front of a service that answers 200; one request (two
+/// with `replay`), and the model's verdict on each answer.
+pub fn dpop(data: &[u8]) {
+    use base64::Engine as _;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use tower::{Layer as _, ServiceExt as _};
+    use tower_jwt_auth::JwtAuthLayer;
+
+    static JTI: AtomicU64 = AtomicU64::new(0);
+    let Ok(input) = DpopRequest::arbitrary_take_rest(Unstructured::new(data)) else { return };
+    let fixture = dpop_fixture();
+    let method = if input.post { "POST" } else { "GET" };
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    let mut header = serde_json::json!({"alg": "ES256", "typ": input.typ.clone().unwrap_or("dpop+jwt".into()), "jwk": fixture.jwk});
+    let htm = input.htm.clone().unwrap_or_else(|| method.to_owned());
+    let htu = format!("http://127.0.0.1{}", input.htu_path.as_deref().unwrap_or("/me"));
+    let iat = now() + i64::from(input.iat_offset);
+    let ath = if input.ath_of_another_token { ath_of("another token") } else { ath_of(&fixture.token) };
+    // A fresh jti every time: the replay cache outlives each input.
+    let jti = format!("{}", JTI.fetch_add(1, Ordering::Relaxed));
+    let mut claims = serde_json::json!({"jti": jti, "htm": htm, "htu": htu, "iat": iat, "ath": ath});
+    for (bit, member) in ["jti", "htm", "htu", "iat", "ath"].iter().enumerate() {
+        if input.dropped & (1 << bit) != 0 {
+            claims.as_object_mut().expect("an object").remove(*member);
+        }
+    }
+    for (bit, member) in [(5, "typ"), (6, "jwk")] {
+        if input.dropped & (1 << bit) != 0 {
+            header.as_object_mut().expect("an object").remove(member);
+        }
+    }
+    let signed = format!("{}.{}", b64.encode(header.to_string()), b64.encode(claims.to_string()));
+    let signature =
+        jsonwebtoken::crypto::sign(signed.as_bytes(), &fixture.key, jsonwebtoken::Algorithm::ES256)
+            .expect("ES256 signing");
+    let proof = match &input.raw {
+        Some(raw) => match http::HeaderValue::from_bytes(raw) {
+            Ok(value) => value,
+            Err(_) => return,
+        },
+        None => {
+            http::HeaderValue::from_str(&format!("{signed}.{signature}")).expect("a JWS is a header value")
+        }
+    };
+    let scheme = ["DPoP", "dpop", "Bearer"][usize::from(input.scheme % 3)];
+
+    // The model: only an untouched, honest proof under the DPoP scheme passes.
+    let typ_ok = input.typ.as_deref().is_none_or(|typ| {
+        let typ = typ.strip_prefix("application/").unwrap_or(typ);
+        typ.eq_ignore_ascii_case("dpop+jwt")
+    });
+    let htu_ok = input.htu_path.as_deref().is_none_or(|path| path == "/me");
+    let near_edge = (i64::from(input.iat_offset).abs() - DPOP_WINDOW).abs() <= 1;
+    let expected = input.raw.is_none()
+        && scheme != "Bearer"
+        && !input.second_header
+        && input.dropped & 0x7f == 0
+        && typ_ok
+        && htm == method
+        && htu_ok
+        && i64::from(input.iat_offset).abs() <= DPOP_WINDOW
+        && !input.ath_of_another_token;
+
+    let service = JwtAuthLayer::new(fixture.config.clone()).layer(tower::service_fn(
+        |_: http::Request<String>| async {
+            Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+        },
+    ));
+    let send = || {
+        let mut request = http::Request::builder()
+            .method(method)
+            .uri("/me")
+            .header("host", "127.0.0.1")
+            .header("authorization", format!("{scheme} {}", fixture.token))
+            .header("dpop", proof.clone());
+        if input.second_header {
+            request = request.header("dpop", proof.clone());
+        }
+        let request = request.body(String::new()).expect("a request");
+        runtime().block_on(service.clone().oneshot(request)).expect("infallible")
+    };
+    let first = send();
+    let status = first.status().as_u16();
+    assert!(matches!(status, 200 | 400 | 401 | 403 | 503), "the layer answered {status}");
+    if status == 401 {
+        assert!(first.headers().contains_key("www-authenticate"), "a 401 without a challenge");
+    }
+    if !near_edge {
+        assert_eq!(
+            status == 200,
+            expected,
+            "the model says {expected} for {input:?}: {status} {:?}",
+            first.headers()
+        );
+    }
+    if input.replay && status == 200 {
+        assert_eq!(send().status().as_u16(), 401, "a replayed proof passed: {input:?}");
+    }
+}
