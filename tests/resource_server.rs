@@ -699,24 +699,31 @@ async fn a_token_for_this_resource_is_accepted_and_one_for_another_is_not() {
 
 // ---- Real clients, a real provider -------------------------------------------------------
 
-/// The npm `oidc-provider` issues DPoP-bound tokens for a resource indicator; the npm
-/// `oauth4webapi` client asks for them and makes the proofs; our server checks them.
+/// A server trusting `provider`, for the resource `{base}/api` with `policy`, serving
+/// `/api/users/me` (GET and POST): the resource and that URL.
 #[cfg(feature = "jwks")]
-#[tokio::test(flavor = "multi_thread")]
-async fn a_real_dpop_client_gets_a_bound_token_from_a_real_provider_and_is_served() {
-    let provider = idp::Idp::start(&idp::keys_file("keys-a.json"), None);
+async fn serve_for(provider: &idp::Idp, policy: DpopPolicy) -> (String, String) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let resource = format!("{base}/api");
     let config = JwtAuthConfig::builder()
         .oidc_issuer(provider.issuer())
         .protected_resource(ProtectedResource::new(&resource))
-        .dpop(DpopPolicy::allowed())
+        .dpop(policy)
         .build()
         .unwrap();
     let app = Router::new().route("/api/users/me", get(me).post(me)).layer(JwtAuthLayer::new(config));
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let url = format!("{base}/api/users/me");
+    (resource, format!("{base}/api/users/me"))
+}
+
+/// The npm `oidc-provider` issues DPoP-bound tokens for a resource indicator; the npm
+/// `oauth4webapi` client asks for them and makes the proofs; our server checks them.
+#[cfg(feature = "jwks")]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_real_dpop_client_gets_a_bound_token_from_a_real_provider_and_is_served() {
+    let provider = idp::Idp::start(&idp::keys_file("keys-a.json"), None);
+    let (resource, url) = serve_for(&provider, DpopPolicy::allowed()).await;
 
     for alg in ["ES256", "PS256", "Ed25519", "EdDSA"] {
         let run = provider
@@ -748,18 +755,7 @@ async fn a_real_dpop_client_gets_a_bound_token_from_a_real_provider_and_is_serve
 #[tokio::test(flavor = "multi_thread")]
 async fn a_real_dpop_client_follows_the_servers_nonces() {
     let provider = idp::Idp::start(&idp::keys_file("keys-a.json"), None);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let resource = format!("{base}/api");
-    let config = JwtAuthConfig::builder()
-        .oidc_issuer(provider.issuer())
-        .protected_resource(ProtectedResource::new(&resource))
-        .dpop(DpopPolicy::required().nonces(Duration::from_secs(60)))
-        .build()
-        .unwrap();
-    let app = Router::new().route("/api/users/me", get(me)).layer(JwtAuthLayer::new(config));
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let url = format!("{base}/api/users/me");
+    let (resource, url) = serve_for(&provider, DpopPolicy::required().nonces(Duration::from_secs(60))).await;
     let run = provider.dpop_client(&["--resource", &resource, "--url", &url, "--calls", "3"]).await;
     assert_eq!(run["nonce_retries"], 1, "{run}");
     for call in run["calls"].as_array().unwrap() {

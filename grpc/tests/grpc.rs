@@ -911,16 +911,20 @@ async fn calls_get_unavailable_while_the_key_set_cannot_be_fetched() {
 
 // ---- DPoP over gRPC ----
 
-/// The greeter behind the layer with DPoP allowed; its address.
-async fn greeter_taking_dpop() -> SocketAddr {
-    let config = JwtAuthConfig::builder()
+/// The tests' configuration with DPoP allowed.
+fn dpop_config() -> JwtAuthConfig {
+    JwtAuthConfig::builder()
         .hmac_secret(SECRET)
         .issuer(ISSUER)
         .audience(AUDIENCE)
         .dpop(tower_jwt_auth::dpop::DpopPolicy::allowed())
         .build()
-        .unwrap();
-    let layer = JwtAuthLayer::new(config).with_claims::<User>();
+        .unwrap()
+}
+
+/// The greeter behind the layer with DPoP allowed; its address.
+async fn greeter_taking_dpop() -> SocketAddr {
+    let layer = JwtAuthLayer::new(dpop_config()).with_claims::<User>();
     serve_on_a_fresh_port(|incoming| {
         Server::builder()
             .layer(layer)
@@ -975,14 +979,7 @@ async fn a_tonic_client_sending_dpop_proofs_is_served_and_every_bad_proof_is_una
     assert_status(&status, Code::Unauthenticated, ErrorKind::BoundTokenWithoutProof);
 
     // The interceptor sees no method URL: it refuses DPoP calls, valid proof or not.
-    let config = JwtAuthConfig::builder()
-        .hmac_secret(SECRET)
-        .issuer(ISSUER)
-        .audience(AUDIENCE)
-        .dpop(tower_jwt_auth::dpop::DpopPolicy::allowed())
-        .build()
-        .unwrap();
-    let mut intercepted = GreeterClient::new(greeter_behind_the_interceptor(config).await);
+    let mut intercepted = GreeterClient::new(greeter_behind_the_interceptor(dpop_config()).await);
     let proof = key.proof("POST", &url, &token);
     let status = intercepted.say_hello(dpop_hello(&token, &[&proof])).await.unwrap_err();
     assert_status(&status, Code::Unauthenticated, ErrorKind::InvalidProof);
