@@ -26,13 +26,23 @@ for target in "${targets[@]}"; do
   work="target/corpus-work/${target}"
   mkdir -p "$work"
   echo "fuzzing ${target} for ${seconds} s"
-  cargo fuzz run -O -a "$target" "$work" "seeds/${target}" "corpus/${target}" -- \
-    -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 2>&1 \
-    | grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss_mb)|ERROR|panicked|SUMMARY|Test unit written' || true
-  # grep hides the fuzzer's own exit status: a crash leaves an artifact behind.
+  inputs=("seeds/${target}")
+  [ -d "corpus/${target}" ] && inputs+=("corpus/${target}")
+  log="target/fuzz-${target}.log"
+  cargo fuzz run -O -a "$target" "$work" "${inputs[@]}" -- \
+    -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 >"$log" 2>&1 || true
+  grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss_mb)|ERROR|panicked|SUMMARY|Test unit written' "$log" || true
+  # The fuzzer's own exit status is not trusted alone: a crash leaves an artifact behind,
+  # and a run that never started (a missing input directory, a build error) prints no
+  # "Done" line.
   if compgen -G "artifacts/${target}/*" >/dev/null; then
     echo "the fuzz target ${target} found a crash:" >&2
     ls "artifacts/${target}" >&2
+    exit 1
+  fi
+  if ! grep -q '^Done ' "$log"; then
+    echo "the fuzz target ${target} did not run:" >&2
+    tail -20 "$log" >&2
     exit 1
   fi
 done
