@@ -195,6 +195,8 @@ pub(crate) struct TokenFacts {
     /// The leeway the checks allowed on `exp` and `nbf`, in seconds.
     pub(crate) leeway: i64,
     pub(crate) key: KeyRef,
+    /// The payload has a `cnf` member: the token may be bound to a key.
+    pub(crate) cnf: bool,
 }
 
 impl VerifiedToken {

@@ -109,6 +109,8 @@ pub(crate) struct Settings {
     pub(crate) revocations: Option<Revocations>,
     /// DPoP, when on.
     pub(crate) dpop: Option<PreparedDpop>,
+    /// With DPoP off: DPoP-bound tokens pass as bearer tokens (a gateway checked the proofs).
+    pub(crate) bound_tokens_as_bearer: bool,
     /// The protected resource's metadata service, when a protected resource is configured.
     pub(crate) metadata: Option<ResourceMetadata>,
 }
@@ -311,6 +313,7 @@ pub struct JwtAuthConfigBuilder {
     resource: Option<ProtectedResource>,
     dpop: Option<DpopPolicy>,
     external_url: Option<String>,
+    bound_tokens_as_bearer: bool,
 }
 
 impl Default for JwtAuthConfigBuilder {
@@ -338,6 +341,7 @@ impl Default for JwtAuthConfigBuilder {
             resource: None,
             dpop: None,
             external_url: None,
+            bound_tokens_as_bearer: false,
         }
     }
 }
@@ -560,6 +564,18 @@ impl JwtAuthConfigBuilder {
         self
     }
 
+    /// Accepts DPoP-bound tokens (those with `cnf.jkt`) under the Bearer scheme, without a
+    /// proof. Only for a server behind a gateway that checked each request's DPoP proof and
+    /// passes the token on as a bearer token: anywhere else, a stolen bound token would be
+    /// usable here without its key. Default: false, such tokens are refused with 401
+    /// ([`ErrorKind::BoundTokenWithoutProof`](crate::ErrorKind)), with DPoP on or off. Cannot be
+    /// combined with [`dpop`](Self::dpop), which checks the proofs here (RFC 9449 section
+    /// 7.2 then requires the refusal).
+    pub fn bound_tokens_as_bearer(mut self, accept: bool) -> Self {
+        self.bound_tokens_as_bearer = accept;
+        self
+    }
+
     /// Checks everything and builds the configuration.
     pub fn build(self) -> Result<JwtAuthConfig, ConfigError> {
         install_default_provider();
@@ -657,6 +673,12 @@ impl JwtAuthConfigBuilder {
         // protected resource's origin.
         let own_url = external_url.or_else(|| resource.as_ref().map(|resource| resource.origin()));
         let dpop = self.dpop.map(|policy| policy.prepare(own_url)).transpose()?;
+        if dpop.is_some() && self.bound_tokens_as_bearer {
+            return Err(ConfigError::setting(
+                "bound_tokens_as_bearer is for a server whose gateway checks DPoP proofs; with dpop on, this \
+                 server checks them and refuses bound tokens sent as Bearer; remove one of the two",
+            ));
+        }
         if let Some(dpop) = &dpop {
             if dpop.required && sources.iter().any(|source| !matches!(source, PreparedSource::Bearer)) {
                 return Err(ConfigError::setting(
@@ -723,6 +745,7 @@ impl JwtAuthConfigBuilder {
                 cache: self.cache,
                 revocations: self.revocations,
                 dpop,
+                bound_tokens_as_bearer: self.bound_tokens_as_bearer,
                 metadata,
             }),
         })

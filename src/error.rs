@@ -108,7 +108,9 @@ pub enum ErrorKind {
     /// The server asks for a DPoP nonce: the proof has none, or an old one; retry with the
     /// `DPoP-Nonce` of the answer (RFC 9449 section 8).
     UseDpopNonce,
-    /// A DPoP-bound token (one with `cnf.jkt`) was sent without the DPoP scheme.
+    /// A DPoP-bound token (one with `cnf.jkt`) was sent without the DPoP scheme, with DPoP
+    /// on or off (see
+    /// [`bound_tokens_as_bearer`](crate::JwtAuthConfigBuilder::bound_tokens_as_bearer)).
     BoundTokenWithoutProof,
     /// The DPoP scheme was used with a token that is not DPoP-bound.
     UnboundTokenWithProof,

@@ -25,6 +25,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::Digest as _;
 use tower_jwt_auth::dpop::DpopPolicy;
+use tower_jwt_auth::error::ConfigErrorKind;
 use tower_jwt_auth::resource::ProtectedResource;
 use tower_jwt_auth::{
     Claims, ErrorKind, JwtAuthConfig, JwtAuthConfigBuilder, JwtAuthLayer, Require, TokenIssuer,
@@ -406,6 +407,45 @@ async fn a_bound_token_sent_as_bearer_is_refused() {
         assert!(bearer.contains(ErrorKind::BoundTokenWithoutProof.description()), "{bearer}");
         assert!(!answer.challenge("DPoP ").contains("error="), "{:?}", answer.challenges);
     }
+}
+
+#[tokio::test]
+async fn with_dpop_off_a_bound_token_is_refused_unless_a_gateway_checked_its_proof() {
+    let client = ClientKey::client();
+    let bound = client.bound_token("alice");
+    // A certificate-bound token (RFC 8705) is no DPoP token: this check leaves it alone.
+    let certificate_bound = issuer().issue(&json!({"sub": "bob", "cnf": {"x5t#S256": "abc"}})).unwrap();
+    // A `cnf` that is no confirmation object at all: invalid claims.
+    let malformed = issuer().issue(&json!({"sub": "carol", "cnf": "abc"})).unwrap();
+
+    // DPoP off (the default), with the token cache (the default) and without: a stolen
+    // bound token is useless here too, on the first request and on the cached second one.
+    for cache in [true, false] {
+        let base = serve(JwtAuthConfig::builder().hmac_secret(SECRET).token_cache(cache)).await;
+        let url = format!("{base}/users/me");
+        for _ in 0..2 {
+            let answer = send("GET", &url, Some(format!("Bearer {bound}")), &[]).await;
+            assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+            assert_eq!(answer.challenges.len(), 1, "{:?}", answer.challenges);
+            let bearer = answer.challenge("Bearer ");
+            assert!(bearer.contains(r#"error="invalid_token""#), "{bearer}");
+            assert!(bearer.contains(ErrorKind::BoundTokenWithoutProof.description()), "{bearer}");
+            let answer = send("GET", &url, Some(format!("Bearer {certificate_bound}")), &[]).await;
+            assert_eq!((answer.status, answer.body.as_str()), (StatusCode::OK, "bob"));
+            let answer = send("GET", &url, Some(format!("Bearer {malformed}")), &[]).await;
+            assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+            assert!(answer.challenge("Bearer ").contains(ErrorKind::InvalidClaims.description()));
+        }
+    }
+
+    // Behind a gateway that checked the proof, the token passes on as a bearer token.
+    let base = serve(JwtAuthConfig::builder().hmac_secret(SECRET).bound_tokens_as_bearer(true)).await;
+    let answer = send("GET", &format!("{base}/users/me"), Some(format!("Bearer {bound}")), &[]).await;
+    assert_eq!((answer.status, answer.body.as_str()), (StatusCode::OK, "alice"));
+
+    // Checking proofs here and trusting a gateway for them at once: refused at build.
+    let error = dpop_config().bound_tokens_as_bearer(true).build().unwrap_err();
+    assert_eq!(error.kind(), ConfigErrorKind::InvalidSetting);
 }
 
 #[tokio::test]

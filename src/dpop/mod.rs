@@ -33,7 +33,10 @@
 //! when everything else passed (in this instance's bounded cache, and with
 //! [`shared_replays`](DpopPolicy::shared_replays) in Redis too, so that every instance
 //! refuses it). A token with `cnf.jkt` sent as `Bearer` (or in a cookie) is
-//! refused, and so is a token without one sent as `DPoP`. The verified-token cache never
+//! refused, and so is a token without one sent as `DPoP`. With DPoP off, a token with
+//! `cnf.jkt` is refused too: it is no bearer token, and a thief would need no key here
+//! ([`bound_tokens_as_bearer`](crate::JwtAuthConfigBuilder::bound_tokens_as_bearer) accepts
+//! it, behind a gateway that checks the proofs). The verified-token cache never
 //! skips any of this: each request's proof is checked, cache hit or not.
 //!
 //! Challenges name both schemes when both are accepted: `WWW-Authenticate: Bearer

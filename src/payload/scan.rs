@@ -18,6 +18,9 @@ pub(crate) struct PayloadScan<'a> {
     pub(crate) nbf: Option<NumericDate>,
     pub(crate) iat: Option<NumericDate>,
     pub(crate) grants: Grants,
+    /// The payload has a top-level `cnf` member (a confirmation, RFC 7800): the token may be
+    /// bound to a key, which [`confirmation_key`](super::confirmation_key) then reads.
+    pub(crate) cnf: bool,
 }
 
 impl<'a> PayloadScan<'a> {
@@ -191,6 +194,7 @@ impl<'a> PayloadScan<'a> {
                 nbf: None,
                 iat: None,
                 grants: Grants::default(),
+                cnf: false,
             },
             seen_registered: [false; REGISTERED.len()],
             seen_paths: Seen::new(tree.children.len()),
@@ -284,6 +288,9 @@ impl<'t, 'a> TeeState<'t, 'a> {
             }
             Ok(Capture::Registered(index))
         } else {
+            if name == "cnf" {
+                self.scan.cnf = true;
+            }
             Ok(path_member(self.tree, &mut self.seen_paths, name)?.map_or(Capture::Pass, Capture::Path))
         }
     }

@@ -102,7 +102,9 @@ pub(crate) struct Admitted<C> {
 }
 
 /// With DPoP on: the token's binding matches the request's scheme and proof, and the proof
-/// is spent (RFC 9449 section 4.3 step 12, section 7.2, and the replay check).
+/// is spent (RFC 9449 section 4.3 step 12, section 7.2, and the replay check). With DPoP
+/// off: a DPoP-bound token is refused (it is no bearer token: whoever stole it would use
+/// it here without the key), unless the configuration says a gateway checked the proofs.
 fn bind<C>(
     settings: &Settings,
     proof: Option<CheckedProof>,
@@ -110,6 +112,13 @@ fn bind<C>(
     now: i64,
 ) -> Result<Option<PendingSpend>, Stop> {
     let Some(dpop) = &settings.dpop else {
+        // Only a payload with a `cnf` member is read again, so a plain token costs a test.
+        if claims.token().facts().cnf
+            && !settings.bound_tokens_as_bearer
+            && claims.token().confirmation_key()?.is_some()
+        {
+            return Err(ErrorKind::BoundTokenWithoutProof.into());
+        }
         return Ok(None);
     };
     let bound = claims.token().confirmation_key()?;
@@ -153,7 +162,7 @@ fn read_claims<C: DeserializeOwned>(
         }
     };
     rules.check_with(&scan, rules.check_time(&scan), route.issuers, route.audiences)?;
-    let PayloadScan { grants, exp, nbf, iat, .. } = scan;
+    let PayloadScan { grants, exp, nbf, iat, cnf, .. } = scan;
     // The member index now when revocations read the token's ids; else a claim guard makes
     // it when it first needs it.
     let (members, ids) = match &settings.revocations {
@@ -176,6 +185,7 @@ fn read_claims<C: DeserializeOwned>(
         nbf: nbf.map(|nbf| nbf.0),
         leeway: rules.leeway,
         key,
+        cnf,
     };
     let claims: C = match claims {
         Some(claims) => claims,
