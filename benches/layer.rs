@@ -803,9 +803,34 @@ fn sanity_checks(cases: &[Case], rt: &Runtime) {
     assert_eq!(rt.block_on(call(&mut router_no_auth(), request(&cases[0].bearer))), StatusCode::OK);
 }
 
+/// `LAYER_BENCH_REPEAT=<router>:<n>` runs `n` HS256 requests through one router and exits,
+/// for counting instructions under callgrind (run twice with different `n`: the difference
+/// over the difference in `n` is one request's count, setup excluded). Routers: `no_auth`,
+/// `identity`, `minimal`, `cold`, `warm`.
+fn repeat(spec: &str, cases: &[Case], rt: &Runtime) {
+    let (name, count) = spec.split_once(':').expect("<router>:<n>");
+    let count: usize = count.parse().expect("a count");
+    let case = &cases[0];
+    let mut router = match name {
+        "no_auth" => router_no_auth(),
+        "identity" => router_with_identity_layer(),
+        #[cfg(feature = "aws-lc-rs")]
+        "minimal" => router_with_minimal_layer(case.floor.clone()),
+        "cold" => router_with_layer(case.config.clone()),
+        "warm" => router_with_layer(case.warm_config.clone()),
+        other => panic!("no router {other:?}"),
+    };
+    for _ in 0..count {
+        assert_eq!(rt.block_on(call(&mut router, request(&case.bearer))), StatusCode::OK);
+    }
+}
+
 fn main() {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let cases = cases();
+    if let Ok(spec) = std::env::var("LAYER_BENCH_REPEAT") {
+        return repeat(&spec, &cases, &rt);
+    }
     sanity_checks(&cases, &rt);
     print_allocations(&cases, &rt);
 

@@ -564,10 +564,11 @@ impl JwtAuthConfigBuilder {
         self
     }
 
-    /// Accepts DPoP-bound tokens (those with `cnf.jkt`) under the Bearer scheme, without a
-    /// proof. Only for a server behind a gateway that checked each request's DPoP proof and
-    /// passes the token on as a bearer token: anywhere else, a stolen bound token would be
-    /// usable here without its key. Default: false, such tokens are refused with 401
+    /// Accepts DPoP-bound tokens (those with `cnf.jkt`) in the `Authorization` header
+    /// without a proof (in a cookie, a query parameter or another header they are still
+    /// refused). Only for a server behind a gateway that checked each request's DPoP proof
+    /// and passes the token on as `Authorization: Bearer <token>`: anywhere else, a stolen
+    /// bound token would be usable here without its key. Default: false, such tokens are refused with 401
     /// ([`ErrorKind::BoundTokenWithoutProof`](crate::ErrorKind)), with DPoP on or off. Cannot be
     /// combined with [`dpop`](Self::dpop), which checks the proofs here (RFC 9449 section
     /// 7.2 then requires the refusal).

@@ -108,8 +108,8 @@ pub enum ErrorKind {
     /// The server asks for a DPoP nonce: the proof has none, or an old one; retry with the
     /// `DPoP-Nonce` of the answer (RFC 9449 section 8).
     UseDpopNonce,
-    /// A DPoP-bound token (one with `cnf.jkt`) was sent without the DPoP scheme, with DPoP
-    /// on or off (see
+    /// The layer received a DPoP-bound token (one with `cnf.jkt`) without the DPoP scheme
+    /// and its proof, with DPoP on or off (see
     /// [`bound_tokens_as_bearer`](crate::JwtAuthConfigBuilder::bound_tokens_as_bearer)).
     BoundTokenWithoutProof,
     /// The DPoP scheme was used with a token that is not DPoP-bound.
@@ -285,7 +285,9 @@ impl ErrorKind {
             Self::ReplayedProof => "The DPoP proof was already used",
             Self::ProofKeyMismatch => "The DPoP proof key is not the key the access token is bound to",
             Self::UseDpopNonce => "A DPoP nonce from the server is required",
-            Self::BoundTokenWithoutProof => "The access token is DPoP-bound and needs the DPoP scheme",
+            Self::BoundTokenWithoutProof => {
+                "The access token is DPoP-bound and cannot be used as a bearer token"
+            }
             Self::UnboundTokenWithProof => "The access token is not DPoP-bound",
             Self::ReplayCheckUnavailable => "DPoP proofs cannot be checked for replay right now",
         }

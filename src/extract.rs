@@ -276,6 +276,8 @@ pub(crate) struct Credential<'a> {
     pub(crate) from_cookie: bool,
     /// True when it came with the `DPoP` scheme: its proof is then checked.
     pub(crate) dpop: bool,
+    /// True when it came in the `Authorization` header (either scheme).
+    pub(crate) authorization: bool,
 }
 
 /// Finds the one credential of a request, or says why there is none or too many. The
@@ -296,6 +298,7 @@ pub(crate) fn extract<'a>(
     };
     for source in sources {
         let mut dpop = false;
+        let in_authorization = matches!(source, PreparedSource::Bearer | PreparedSource::Dpop { .. });
         let token = match source {
             PreparedSource::Bearer => bearer(headers).map(|token| (token, false)),
             PreparedSource::Dpop { bearer_too } => authorization(headers, *bearer_too, true).map(|found| {
@@ -318,7 +321,7 @@ pub(crate) fn extract<'a>(
             Err(kind) => return Err(after(&found, kind)),
         };
         match &mut found {
-            None => found = Some(Credential { token, from_cookie, dpop }),
+            None => found = Some(Credential { token, from_cookie, dpop, authorization: in_authorization }),
             Some(first) if first.token != token => {
                 let conflict = if text(token).is_err() {
                     ErrorKind::MalformedRequest
@@ -331,6 +334,7 @@ pub(crate) fn extract<'a>(
             Some(first) => {
                 first.from_cookie &= from_cookie;
                 first.dpop |= dpop;
+                first.authorization |= in_authorization;
             }
         }
     }

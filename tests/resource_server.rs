@@ -28,7 +28,7 @@ use tower_jwt_auth::dpop::DpopPolicy;
 use tower_jwt_auth::error::ConfigErrorKind;
 use tower_jwt_auth::resource::ProtectedResource;
 use tower_jwt_auth::{
-    Claims, ErrorKind, JwtAuthConfig, JwtAuthConfigBuilder, JwtAuthLayer, Require, TokenIssuer,
+    Claims, ErrorKind, JwtAuthConfig, JwtAuthConfigBuilder, JwtAuthLayer, Require, TokenIssuer, TokenSource,
 };
 
 const SECRET: &[u8] = b"a test secret that is long enough for HS256!";
@@ -421,7 +421,10 @@ async fn with_dpop_off_a_bound_token_is_refused_unless_a_gateway_checked_its_pro
     // DPoP off (the default), with the token cache (the default) and without: a stolen
     // bound token is useless here too, on the first request and on the cached second one.
     for cache in [true, false] {
-        let base = serve(JwtAuthConfig::builder().hmac_secret(SECRET).token_cache(cache)).await;
+        let layer = JwtAuthLayer::new(
+            JwtAuthConfig::builder().hmac_secret(SECRET).token_cache(cache).build().unwrap(),
+        );
+        let base = serve::serve(Router::new().route("/users/me", get(me)).layer(layer.clone())).await;
         let url = format!("{base}/users/me");
         for _ in 0..2 {
             let answer = send("GET", &url, Some(format!("Bearer {bound}")), &[]).await;
@@ -436,12 +439,32 @@ async fn with_dpop_off_a_bound_token_is_refused_unless_a_gateway_checked_its_pro
             assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
             assert!(answer.challenge("Bearer ").contains(ErrorKind::InvalidClaims.description()));
         }
+        // The second round was served from the cache: the check runs on hits too.
+        if cache {
+            let stats = layer.cache_stats().unwrap();
+            assert!(stats.hits >= 3 && stats.entries == 3, "{stats:?}");
+        }
     }
 
-    // Behind a gateway that checked the proof, the token passes on as a bearer token.
-    let base = serve(JwtAuthConfig::builder().hmac_secret(SECRET).bound_tokens_as_bearer(true)).await;
-    let answer = send("GET", &format!("{base}/users/me"), Some(format!("Bearer {bound}")), &[]).await;
+    // Behind a gateway that checked the proof, the token passes on as a bearer token in the
+    // Authorization header, and in no other place the gateway would not have looked.
+    let base = serve(
+        JwtAuthConfig::builder()
+            .hmac_secret(SECRET)
+            .bound_tokens_as_bearer(true)
+            .token_sources([TokenSource::bearer(), TokenSource::cookie("access_token")]),
+    )
+    .await;
+    let url = format!("{base}/users/me");
+    let answer = send("GET", &url, Some(format!("Bearer {bound}")), &[]).await;
     assert_eq!((answer.status, answer.body.as_str()), (StatusCode::OK, "alice"));
+    let response = reqwest::Client::new()
+        .get(&url)
+        .header("cookie", format!("access_token={bound}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 
     // Checking proofs here and trusting a gateway for them at once: refused at build.
     let error = dpop_config().bound_tokens_as_bearer(true).build().unwrap_err();

@@ -54,7 +54,10 @@ pub(crate) fn confirmation_key(payload: &[u8], members: &MemberIndex) -> Result<
     }
     match members.get(payload, "cnf") {
         members::Member::Absent => Ok(None),
-        members::Member::Value(value) => from_json::<Confirmation>(value).map(|cnf| cnf.jkt).map_err(|_| ()),
+        // `null` is no confirmation, as the full parse below reads it.
+        members::Member::Value(value) => {
+            from_json::<Option<Confirmation>>(value).map(|cnf| cnf.and_then(|cnf| cnf.jkt)).map_err(|_| ())
+        }
         members::Member::Repeated => Err(()),
         members::Member::Unknown => {
             from_json::<Payload>(payload).map(|p| p.cnf.and_then(|cnf| cnf.jkt)).map_err(|_| ())

@@ -72,7 +72,7 @@ pub(crate) fn admit<C: DeserializeOwned>(
             if revoked(settings, claims.token()) {
                 return Err(ErrorKind::Revoked.into());
             }
-            let spend = bind(settings, proof, &claims, now)?;
+            let spend = bind(settings, proof, &claims, now, credential.authorization)?;
             return Ok(Some(Admitted { claims, spend }));
         }
         observe::token_cache(false);
@@ -90,7 +90,7 @@ pub(crate) fn admit<C: DeserializeOwned>(
     if let Some(cache) = cache {
         cache.insert(credential.token, &claims);
     }
-    let spend = bind(settings, proof, &claims, now)?;
+    let spend = bind(settings, proof, &claims, now, credential.authorization)?;
     Ok(Some(Admitted { claims, spend }))
 }
 
@@ -104,17 +104,20 @@ pub(crate) struct Admitted<C> {
 /// With DPoP on: the token's binding matches the request's scheme and proof, and the proof
 /// is spent (RFC 9449 section 4.3 step 12, section 7.2, and the replay check). With DPoP
 /// off: a DPoP-bound token is refused (it is no bearer token: whoever stole it would use
-/// it here without the key), unless the configuration says a gateway checked the proofs.
+/// it here without the key), unless the configuration says a gateway checked the proofs
+/// and the token came, as the gateway passes it on, in the `Authorization` header
+/// (`from_authorization`).
 fn bind<C>(
     settings: &Settings,
     proof: Option<CheckedProof>,
     claims: &Claims<C>,
     now: i64,
+    from_authorization: bool,
 ) -> Result<Option<PendingSpend>, Stop> {
     let Some(dpop) = &settings.dpop else {
         // Only a payload with a `cnf` member is read again, so a plain token costs a test.
         if claims.token().facts().cnf
-            && !settings.bound_tokens_as_bearer
+            && !(settings.bound_tokens_as_bearer && from_authorization)
             && claims.token().confirmation_key()?.is_some()
         {
             return Err(ErrorKind::BoundTokenWithoutProof.into());
@@ -236,6 +239,10 @@ impl JwtAuthConfig {
     /// Never waits: with a remote key set whose keys are not cached yet (or that lacks the
     /// token's kid), this fails with [`ErrorKind::KeysUnavailable`] or
     /// [`ErrorKind::UnknownKey`]. [`verify_async`](Self::verify_async) fetches first.
+    ///
+    /// There is no request here, so no DPoP proof: a DPoP-bound token (`cnf.jkt`) verifies
+    /// like any other, and checking its binding is the caller's job (the layer refuses
+    /// such a token without its proof; see [`dpop`](crate::dpop)).
     pub fn verify_as<C: DeserializeOwned>(&self, token: &str) -> Result<Claims<C>, AuthError> {
         verify(self.settings(), token.as_bytes(), false).map_err(into_error)
     }
