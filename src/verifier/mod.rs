@@ -242,7 +242,7 @@ impl JwtAuthConfig {
     ///
     /// There is no request here, so no DPoP proof: a DPoP-bound token (`cnf.jkt`) verifies
     /// like any other, and checking its binding is the caller's job (the layer refuses
-    /// such a token without its proof; see [`dpop`](crate::dpop)).
+    /// such a token without its proof; see [DPoP](crate::dpop)).
     pub fn verify_as<C: DeserializeOwned>(&self, token: &str) -> Result<Claims<C>, AuthError> {
         verify(self.settings(), token.as_bytes(), false).map_err(into_error)
     }
