@@ -360,7 +360,10 @@ impl ResourceMetadata {
 
     /// Every path this document is served at: [`path`](Self::path), and
     /// `/.well-known/oauth-protected-resource` when that is another (the identifier has a
-    /// path), where clients look when they do not know the resource's path. Route each:
+    /// path), where clients look when they do not know the resource's path. The root path
+    /// describes one resource: a server with several routes only each one's
+    /// [`path`](Self::path), and the root for one of them at most (axum refuses, with a
+    /// panic at start-up, a path routed twice). Route each:
     ///
     /// ```
     /// # use tower_jwt_auth::{JwtAuthConfig, resource::ProtectedResource};
