@@ -813,7 +813,9 @@ impl Names {
         let mut name = String::with_capacity(self.proof.len() + 32);
         name.push_str(&self.proof);
         for byte in key {
-            name.push_str(&format!("{byte:02x}"));
+            for digit in [byte >> 4, byte & 0xf] {
+                name.push(char::from_digit(u32::from(digit), 16).unwrap_or('0'));
+            }
         }
         name
     }
@@ -879,6 +881,12 @@ mod tests {
 
     fn names() -> Names {
         Names::new("app")
+    }
+
+    #[test]
+    fn a_spent_proof_is_named_by_its_key_in_lower_case_hex() {
+        let key = [0x00, 0x01, 0x0a, 0x10, 0x7f, 0x80, 0xab, 0xff, 0, 0, 0, 0, 0, 0, 0, 0x42];
+        assert_eq!(names().proof(&key), "app:dpop:00010a107f80abff0000000000000042");
     }
 
     fn token(jti: &str, until: i64) -> Record {
