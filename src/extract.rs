@@ -184,6 +184,19 @@ fn authorization(headers: &HeaderMap, bearer: bool, dpop: bool) -> Result<Option
     let Some(value) = single(headers, &AUTHORIZATION)? else {
         return Ok(None);
     };
+    // The usual request first: `Bearer` and one space.
+    if bearer
+        && let Some((scheme, token)) = value.split_at_checked(7)
+        && scheme.eq_ignore_ascii_case(b"bearer ")
+    {
+        return Ok(Some((&token[token.iter().take_while(|&&b| b == b' ').count()..], false)));
+    }
+    scheme_and_token(value, bearer, dpop)
+}
+
+/// The token of an `Authorization` value when its scheme is one we take, and whether that
+/// scheme is `DPoP`: the general reading.
+fn scheme_and_token(value: &[u8], bearer: bool, dpop: bool) -> Result<Option<(&[u8], bool)>, ErrorKind> {
     let scheme_end = value.iter().position(|&b| b == b' ' || b == b'\t').unwrap_or(value.len());
     let scheme = &value[..scheme_end];
     let is_dpop = dpop && scheme.eq_ignore_ascii_case(b"dpop");
@@ -290,6 +303,16 @@ pub(crate) fn extract<'a>(
     headers: &'a HeaderMap,
     uri: &'a Uri,
 ) -> Result<Option<Credential<'a>>, ErrorKind> {
+    // The default, and the most common: the `Authorization` header alone.
+    if let [PreparedSource::Bearer] = sources {
+        let token = bearer(headers)?;
+        return Ok(token.map(|token| Credential {
+            token,
+            from_cookie: false,
+            dpop: false,
+            authorization: true,
+        }));
+    }
     let mut found: Option<Credential<'a>> = None;
     // The error a later source gives, unless a credential found before is not UTF-8.
     let after = |found: &Option<Credential<'a>>, kind: ErrorKind| match found {
@@ -385,6 +408,42 @@ mod tests {
             Some(false)
         );
         assert_eq!(from_cookie(&s, &[]), None);
+    }
+
+    #[test]
+    fn the_fast_paths_answer_as_the_general_ones() {
+        let values: &[&[u8]] = &[
+            b"Bearer a.b.c",
+            b"bearer a.b.c",
+            b"BEARER  a.b.c",
+            b"Bearer\ta.b.c",
+            b"Bearer",
+            b"Bearer ",
+            b"Bearer  ",
+            b"Bearerx a.b.c",
+            b"Bearer\t",
+            b"Basic YQ==",
+            b"DPoP a.b.c",
+            b"Bear a",
+            b"",
+            b"Bearer a b",
+            b" Bearer a.b.c",
+            b"Bearer \xff",
+        ];
+        let uri: Uri = "/".parse().unwrap();
+        for &value in values {
+            let mut map = HeaderMap::new();
+            map.insert(AUTHORIZATION, http::HeaderValue::from_bytes(value).unwrap());
+            // With the `Bearer` fast path, against the general reading alone.
+            for dpop in [false, true] {
+                assert_eq!(authorization(&map, true, dpop), scheme_and_token(value, true, dpop), "{value:?}");
+            }
+            // The one-source fast path against the loop over the same source twice (the same
+            // token twice is one credential).
+            let one = extract(&[PreparedSource::Bearer], &map, &uri);
+            let twice = extract(&[PreparedSource::Bearer, PreparedSource::Bearer], &map, &uri);
+            assert_eq!(one, twice, "{value:?}");
+        }
     }
 
     #[test]
