@@ -72,7 +72,8 @@ pub enum ErrorKind {
     InvalidSignature,
     /// The claims are not a JSON object of the expected shape, or repeat a member name.
     InvalidClaims,
-    /// A required claim (`exp`, or `iss`/`aud` once configured) is missing.
+    /// A required claim (`exp`, or `iss`/`aud` once configured: an audience, a trusted
+    /// issuer's audiences or a protected resource make `aud` required) is missing.
     MissingClaim,
     /// `exp` has passed (a token whose `exp` equals now is expired).
     Expired,
