@@ -472,6 +472,36 @@ async fn with_dpop_off_a_bound_token_is_refused_unless_a_gateway_checked_its_pro
 }
 
 #[tokio::test]
+async fn a_token_bound_with_the_crates_thumbprint_passes_with_the_keys_proof() {
+    // The crate's thumbprint agrees with jsonwebtoken's for both test keys.
+    for client in [ClientKey::client(), ClientKey::other()] {
+        assert_eq!(tower_jwt_auth::dpop::thumbprint(&client.jwk.to_string()).unwrap(), client.jkt);
+    }
+    let client = ClientKey::client();
+    let jkt = tower_jwt_auth::dpop::thumbprint(&client.jwk.to_string()).unwrap();
+    let token = issuer().issue(&json!({"sub": "alice", "cnf": {"jkt": jkt}})).unwrap();
+    let base = serve(dpop_config()).await;
+    let url = format!("{base}/users/me");
+    let answer = dpop_get(&url, &token, client.proof("GET", &url, &token)).await;
+    assert_eq!((answer.status, answer.body.as_str()), (StatusCode::OK, "alice"));
+    // Another key's proof for that token is refused.
+    let other = ClientKey::other();
+    dpop_get(&url, &token, other.proof("GET", &url, &token))
+        .await
+        .assert_proof_refused(ErrorKind::ProofKeyMismatch);
+
+    // Not a public signing key: a private member, a secret, not a JWK at all.
+    let mut private = client.jwk.clone();
+    private["d"] = json!(b64([7u8; 32]));
+    for refused in
+        [private.to_string(), json!({"kty": "oct", "k": b64([1u8; 32])}).to_string(), "{".to_owned()]
+    {
+        let error = tower_jwt_auth::dpop::thumbprint(&refused).unwrap_err();
+        assert_eq!(error.kind(), ConfigErrorKind::InvalidKey, "{refused}");
+    }
+}
+
+#[tokio::test]
 async fn an_unbound_token_under_the_dpop_scheme_is_refused() {
     let base = serve(dpop_config()).await;
     let url = format!("{base}/users/me");

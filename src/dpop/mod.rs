@@ -70,6 +70,32 @@ mod nonce;
 pub(crate) mod proof;
 mod replay;
 
+/// The RFC 7638 SHA-256 thumbprint of a public key given as a JWK (JSON), base64url: the
+/// `cnf.jkt` of a token bound to that key, for issuing one yourself (in tests, say). The
+/// JWK is read as the layer reads a proof's: a public signing key (`EC`, `RSA` or `OKP`),
+/// no private members; else a [`ConfigError`] of kind
+/// [`InvalidKey`](crate::error::ConfigErrorKind::InvalidKey).
+///
+/// ```
+/// use tower_jwt_auth::{TokenIssuer, dpop};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+/// // The example key of RFC 7638, section 3.1, and its thumbprint.
+/// let jwk = r#"{"kty":"RSA","e":"AQAB","alg":"RS256","kid":"2011-04-29","n":"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw"}"#;
+/// let jkt = dpop::thumbprint(jwk)?;
+/// assert_eq!(jkt, "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+///
+/// // A token bound to that key: the layer takes it only with a proof the key signed.
+/// let issuer = TokenIssuer::builder().hmac_secret(b"an example secret of at least 32 bytes!").build()?;
+/// let token = issuer.issue(&serde_json::json!({"sub": "alice", "cnf": {"jkt": jkt}}))?;
+/// # let _ = token;
+/// # Ok(())
+/// # }
+/// ```
+pub fn thumbprint(jwk: &str) -> Result<String, ConfigError> {
+    crate::keys::public_thumbprint(jwk).map_err(ConfigError::key)
+}
+
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;

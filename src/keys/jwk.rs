@@ -166,6 +166,12 @@ pub(crate) fn proof_key(json: &str, algorithm: Algorithm) -> Result<(PreparedKey
     Ok((key, thumbprint))
 }
 
+/// The RFC 7638 thumbprint of a public JWK given as JSON, base64url.
+pub(crate) fn public_thumbprint(json: &str) -> Result<String, String> {
+    let parsed = parse_jwk(json, false)?;
+    Ok(URL_SAFE_NO_PAD.encode(thumbprint(&parsed.material)))
+}
+
 /// The RFC 7638 thumbprint of a public key: SHA-256 over its required members, in
 /// lexicographic order, without spaces.
 pub(crate) fn thumbprint(material: &KeyMaterial) -> [u8; 32] {

@@ -44,7 +44,7 @@ pub(crate) use backend::install_default_provider;
 pub(crate) use backend::sha256;
 #[cfg(feature = "jwks")]
 pub(crate) use jwk::{RemoteKeys, RemoteSetError, parse_remote_jwk_set};
-pub(crate) use jwk::{parse_jwk_set, proof_key};
+pub(crate) use jwk::{parse_jwk_set, proof_key, public_thumbprint};
 pub(crate) use signer::Signer;
 
 use crate::error::{ConfigError, ErrorKind};
