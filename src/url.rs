@@ -40,12 +40,7 @@ impl HttpUrl {
     /// Parses an absolute http(s) URL without query and fragment.
     pub(crate) fn parse(text: &str) -> Result<Self, UrlError> {
         let (scheme, rest) = text.split_once("://").ok_or(UrlError::NotHttp)?;
-        let scheme = scheme.to_ascii_lowercase();
-        let default_port = match scheme.as_str() {
-            "https" => "443",
-            "http" => "80",
-            _ => return Err(UrlError::NotHttp),
-        };
+        let (scheme, default_port) = http_scheme(scheme)?;
         if rest.contains(['?', '#']) {
             return Err(UrlError::QueryOrFragment);
         }
@@ -55,12 +50,7 @@ impl HttpUrl {
 
     /// The URL of a request: `scheme://authority` and its path (the query dropped).
     pub(crate) fn from_request(scheme: &str, authority: &str, path: &str) -> Result<Self, UrlError> {
-        let scheme = scheme.to_ascii_lowercase();
-        let default_port = match scheme.as_str() {
-            "https" => "443",
-            "http" => "80",
-            _ => return Err(UrlError::NotHttp),
-        };
+        let (scheme, default_port) = http_scheme(scheme)?;
         Self::from_parts(&scheme, default_port, authority, path)
     }
 
@@ -110,6 +100,17 @@ impl HttpUrl {
         let path = normalize_path(&format!("{own}/{}", path.trim_start_matches('/'))).unwrap_or_default();
         Self { origin: self.origin.clone(), path }
     }
+}
+
+/// `http` or `https` in lower case, and its default port.
+fn http_scheme(scheme: &str) -> Result<(String, &'static str), UrlError> {
+    let scheme = scheme.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "https" => "443",
+        "http" => "80",
+        _ => return Err(UrlError::NotHttp),
+    };
+    Ok((scheme, default_port))
 }
 
 impl fmt::Display for HttpUrl {

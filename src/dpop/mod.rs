@@ -107,7 +107,7 @@ use http::header::HOST;
 
 use crate::clock::seconds;
 use crate::error::{ConfigError, ErrorKind};
-use crate::keys::Algorithm;
+use crate::keys::{Algorithm, Family};
 use crate::response::RequestHead;
 use crate::url::{HttpUrl, is_loopback, is_normal_path};
 
@@ -291,7 +291,7 @@ impl DpopPolicy {
         if self.algorithms.is_empty() {
             return Err(ConfigError::setting("DPoP needs at least one proof algorithm"));
         }
-        if let Some(hmac) = self.algorithms.iter().find(|algorithm| algorithm.name().starts_with("HS")) {
+        if let Some(hmac) = self.algorithms.iter().find(|algorithm| algorithm.family() == Family::Hmac) {
             return Err(ConfigError::setting(format!(
                 "{hmac} cannot sign DPoP proofs; they need an asymmetric algorithm"
             )));

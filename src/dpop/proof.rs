@@ -112,12 +112,10 @@ pub(crate) fn check(
         return Err(refuse("typ"));
     }
     // 5. An asymmetric algorithm on the allowed list (the list never holds HMAC, and `none`
-    // is no algorithm). `Ed25519` is the fully specified name of EdDSA on Ed25519.
-    let algorithm = match alg.as_str() {
-        "Ed25519" => Some(Algorithm::EdDSA),
-        name => Algorithm::from_name(name),
-    };
-    let Some(algorithm) = algorithm.filter(|algorithm| policy.algorithms.contains(algorithm)) else {
+    // is no algorithm); `Ed25519` names EdDSA.
+    let Some(algorithm) =
+        Algorithm::from_key_name(&alg).filter(|algorithm| policy.algorithms.contains(algorithm))
+    else {
         return Err(refuse("alg"));
     };
     // 7 (before 6, so no private key is ever used). A public key: no private members.

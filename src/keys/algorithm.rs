@@ -86,6 +86,15 @@ impl Algorithm {
 
     /// The algorithm a JOSE `alg` names; `none` and unknown names give `None` (exact,
     /// case-sensitive match, as RFC 7515 section 4.1.1 asks).
+    /// [`from_name`](Self::from_name), and `Ed25519`, the fully specified name of EdDSA on
+    /// Ed25519, which a JWK's `alg` and a DPoP proof's may use (a token's header may not).
+    pub(crate) fn from_key_name(name: &str) -> Option<Self> {
+        match name {
+            "Ed25519" => Some(Self::EdDSA),
+            name => Self::from_name(name),
+        }
+    }
+
     pub(crate) fn from_name(name: &str) -> Option<Self> {
         Some(match name {
             "HS256" => Self::HS256,

@@ -88,10 +88,8 @@ fn vet_jwk(raw: RawJwk, allow_secret: bool) -> Result<ParsedJwk, String> {
     }
     let named = match raw.alg.as_deref() {
         None => None,
-        // The fully specified name of EdDSA on Ed25519.
-        Some("Ed25519") => Some(Algorithm::EdDSA),
         Some(name) => Some(
-            Algorithm::from_name(name)
+            Algorithm::from_key_name(name)
                 .ok_or_else(|| format!("the JWK's `alg` {name:?} is not a supported signature algorithm"))?,
         ),
     };
