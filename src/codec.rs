@@ -9,7 +9,11 @@ use crate::error::ErrorKind;
 /// Decodes one base64url segment of a compact token. The engine refuses padding and non-zero
 /// trailing bits: only canonical base64url.
 pub(crate) fn decode_segment(segment: &[u8]) -> Result<Vec<u8>, ErrorKind> {
-    URL_SAFE_NO_PAD.decode(segment).map_err(|_| ErrorKind::Malformed)
+    // Into a buffer allocated and then zeroed, which costs less than `decode`'s zeroed
+    // allocation (`calloc`) for a token's small payload.
+    let mut decoded = Vec::new();
+    URL_SAFE_NO_PAD.decode_vec(segment, &mut decoded).map_err(|_| ErrorKind::Malformed)?;
+    Ok(decoded)
 }
 
 /// The largest segment decoded on the stack: an RSA-4096 signature is 512 bytes, and

@@ -140,6 +140,14 @@ impl KeySource {
         }
         self.keys.len() == 0
     }
+
+    /// True when a remote key set is among the keys.
+    pub(crate) fn has_remote(&self) -> bool {
+        #[cfg(feature = "jwks")]
+        return self.remote.is_some();
+        #[cfg(not(feature = "jwks"))]
+        false
+    }
 }
 
 /// The keys as configured, before `build()` vets them: what [`JwtAuthConfigBuilder`] and

@@ -37,6 +37,8 @@
 
 use std::fmt;
 
+use smallvec::SmallVec;
+
 /// A path to a claim: names of nested JSON members, outermost first.
 ///
 /// ```
@@ -269,7 +271,7 @@ pub(crate) fn default_scope_paths() -> Vec<ClaimPath> {
 /// The roles and scopes of a verified token: sorted, without repeats.
 ///
 /// Every name is kept in one buffer, so a token's grants cost two allocations however many
-/// names it has.
+/// names it has, and none for a token of two names or fewer, in 24 bytes or fewer.
 ///
 /// ```
 /// use tower_jwt_auth::{JwtAuthConfig, TokenIssuer};
@@ -297,10 +299,10 @@ pub(crate) fn default_scope_paths() -> Vec<ClaimPath> {
 /// ```
 #[derive(Clone, Default)]
 pub struct Grants {
-    /// Every name, back to back.
-    names: String,
+    /// Every name, back to back: UTF-8, as only `&str`s are added.
+    names: SmallVec<[u8; 24]>,
     /// Where each name is in `names`: the roles sorted, then the scopes sorted (once read).
-    entries: Vec<Entry>,
+    entries: SmallVec<[Entry; 2]>,
     /// How many of `entries` are roles.
     roles: usize,
 }
@@ -316,12 +318,12 @@ struct Entry {
 impl Grants {
     /// True when the token grants this role.
     pub fn has_role(&self, role: &str) -> bool {
-        self.list(Target::Roles).binary_search_by(|entry| self.name(entry).cmp(role)).is_ok()
+        self.list(Target::Roles).binary_search_by(|entry| self.bytes(entry).cmp(role.as_bytes())).is_ok()
     }
 
     /// True when the token grants this scope.
     pub fn has_scope(&self, scope: &str) -> bool {
-        self.list(Target::Scopes).binary_search_by(|entry| self.name(entry).cmp(scope)).is_ok()
+        self.list(Target::Scopes).binary_search_by(|entry| self.bytes(entry).cmp(scope.as_bytes())).is_ok()
     }
 
     /// Every role, sorted.
@@ -334,8 +336,15 @@ impl Grants {
         self.list(Target::Scopes).iter().map(|entry| self.name(entry))
     }
 
-    fn name(&self, entry: &Entry) -> &str {
+    /// A name's bytes: they compare as its string does (UTF-8 keeps the order of code
+    /// points).
+    fn bytes(&self, entry: &Entry) -> &[u8] {
         &self.names[entry.start..entry.end]
+    }
+
+    fn name(&self, entry: &Entry) -> &str {
+        // Every range was a whole `&str` when it was added: this never fails.
+        std::str::from_utf8(self.bytes(entry)).unwrap_or_default()
     }
 
     fn list(&self, target: Target) -> &[Entry] {
@@ -352,13 +361,14 @@ impl Grants {
         if targets.is_empty() || name.is_empty() {
             return;
         }
-        if self.entries.capacity() == 0 {
-            // Room for a usual token's names at once, instead of growing from 8 bytes.
+        if self.entries.len() == self.entries.inline_size() && !self.entries.spilled() {
+            // Past the inline room: room for a usual token's names at once, instead of
+            // growing from a few bytes.
             self.names.reserve(64);
             self.entries.reserve(8);
         }
         let start = self.names.len();
-        self.names.push_str(name);
+        self.names.extend_from_slice(name.as_bytes());
         let end = self.names.len();
         self.entries.extend(targets.iter().map(|&target| Entry { target, start, end }));
     }
@@ -381,18 +391,17 @@ impl Grants {
     }
 
     /// Sorts the names and drops repeats, once every name is in.
-    pub(crate) fn finish(mut self) -> Self {
+    pub(crate) fn finish(&mut self) {
         // Bytes compare as their strings do (UTF-8 keeps the order of code points), without
         // a char-boundary check per comparison. Tokens often list their names in order and
         // once each already: one pass finds out, and the sort and the dedup are skipped.
-        let names = self.names.as_bytes();
+        let names = &self.names[..];
         let key = |entry: &Entry| (entry.target, &names[entry.start..entry.end]);
         if !self.entries.is_sorted_by(|a, b| key(a) < key(b)) {
             self.entries.sort_unstable_by(|a, b| key(a).cmp(&key(b)));
             self.entries.dedup_by(|a, b| key(a) == key(b));
         }
         self.roles = self.entries.partition_point(|entry| entry.target == Target::Roles);
-        self
     }
 }
 
@@ -455,13 +464,52 @@ impl PathTree {
 
     /// The child `name`, with its index among the children.
     pub(crate) fn child(&self, name: &str) -> Option<(usize, &PathTree)> {
-        self.children.iter().enumerate().find(|(_, (n, _))| n.as_ref() == name).map(|(i, (_, t))| (i, t))
+        // Most members are no child: the length and the two end bytes rule them out without
+        // a call to compare the whole names.
+        let name = name.as_bytes();
+        let ends = |n: &[u8]| (n.len(), n.first().copied(), n.last().copied());
+        let wanted = ends(name);
+        self.children
+            .iter()
+            .enumerate()
+            .find(|(_, (n, _))| ends(n.as_bytes()) == wanted && n.as_bytes() == name)
+            .map(|(i, (_, t))| (i, t))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn grants_kept_inline_or_on_the_heap_read_alike() {
+        use std::collections::BTreeSet;
+        for count in 0..12 {
+            for length in [1, 5, 13, 30] {
+                let mut grants = Grants::default();
+                let (mut roles, mut scopes) = (BTreeSet::new(), BTreeSet::new());
+                for n in (0..count).rev() {
+                    let name = format!("{n:0>length$}é");
+                    let both = [Target::Roles, Target::Scopes];
+                    let targets = if n % 3 == 0 { &both[..] } else { &both[n % 2..n % 2 + 1] };
+                    grants.add(targets, &name);
+                    grants.add(targets, &name); // a repeat
+                    if targets.contains(&Target::Roles) {
+                        roles.insert(name.clone());
+                    }
+                    if targets.contains(&Target::Scopes) {
+                        scopes.insert(name);
+                    }
+                }
+                grants.finish();
+                assert!(grants.roles().eq(roles.iter().map(String::as_str)), "{count} {length}");
+                assert!(grants.scopes().eq(scopes.iter().map(String::as_str)), "{count} {length}");
+                assert!(roles.iter().all(|role| grants.has_role(role)));
+                assert!(scopes.iter().all(|scope| grants.has_scope(scope)));
+                assert!(!grants.has_role("missing") && !grants.has_scope(""));
+            }
+        }
+    }
 
     #[test]
     fn paths_parse_with_escaped_dots() {

@@ -34,6 +34,24 @@ impl<'a> PayloadScan<'a> {
 
 const REGISTERED: [&str; 5] = ["iss", "aud", "exp", "nbf", "iat"];
 
+/// A member name's index in [`REGISTERED`], else whether it is `cnf`. Every name looked for
+/// is three bytes long: one length test and one three-byte comparison per name, where a
+/// search of the list would compare each of its strings in turn.
+#[inline]
+fn registered(name: &[u8]) -> Result<usize, bool> {
+    let &[a, b, c] = name else {
+        return Err(false);
+    };
+    match [a, b, c] {
+        [b'i', b's', b's'] => Ok(0),
+        [b'a', b'u', b'd'] => Ok(1),
+        [b'e', b'x', b'p'] => Ok(2),
+        [b'n', b'b', b'f'] => Ok(3),
+        [b'i', b'a', b't'] => Ok(4),
+        _ => Err(name == b"cnf"),
+    }
+}
+
 /// The first path among `paths` that starts at a registered claim the checks read
 /// (`iss`, `aud`, `exp`, `nbf`, `iat`): such a member is read as that claim, never for roles.
 pub(crate) fn path_at_registered_claim(paths: &[ClaimPath]) -> Option<&ClaimPath> {
@@ -214,9 +232,8 @@ impl<'a> PayloadScan<'a> {
         if state.read_twice {
             return Err(de::Error::custom("a checked value must be read apart from the claims type"));
         }
-        let mut scan = state.scan;
-        scan.grants = std::mem::take(&mut scan.grants).finish();
-        Ok((claims, scan))
+        state.scan.grants.finish();
+        Ok((claims, state.scan))
     }
 }
 
@@ -282,16 +299,17 @@ impl<'t, 'a> TeeState<'t, 'a> {
     /// Records a key; refuses a repeated registered claim or configured path.
     #[allow(clippy::ptr_arg)] // whether the name is borrowed matters: only then is it in the payload
     fn key<E: de::Error>(&mut self, name: &Cow<'a, str>) -> Result<Capture<'t>, E> {
-        if let Some(index) = REGISTERED.iter().position(|r| *r == name) {
-            if std::mem::replace(&mut self.seen_registered[index], true) {
-                return Err(E::custom("a registered claim appears twice"));
+        match registered(name.as_bytes()) {
+            Ok(index) => {
+                if std::mem::replace(&mut self.seen_registered[index], true) {
+                    return Err(E::custom("a registered claim appears twice"));
+                }
+                Ok(Capture::Registered(index))
             }
-            Ok(Capture::Registered(index))
-        } else {
-            if name == "cnf" {
-                self.scan.cnf = true;
+            Err(cnf) => {
+                self.scan.cnf |= cnf;
+                Ok(path_member(self.tree, &mut self.seen_paths, name)?.map_or(Capture::Pass, Capture::Path))
             }
-            Ok(path_member(self.tree, &mut self.seen_paths, name)?.map_or(Capture::Pass, Capture::Path))
         }
     }
 }
@@ -822,6 +840,17 @@ mod tests {
     use crate::grants::{default_role_paths, default_scope_paths};
     use crate::payload::members::{Member, MemberIndex};
 
+    #[test]
+    fn registered_names_are_found_by_their_bytes_as_in_the_list() {
+        for (index, name) in REGISTERED.iter().enumerate() {
+            assert_eq!(registered(name.as_bytes()), Ok(index), "{name}");
+        }
+        assert_eq!(registered(b"cnf"), Err(true));
+        for name in ["", "i", "is", "issx", "ISS", "sub", "jti", "cnf ", "exp\0", "aud\u{0}"] {
+            assert_eq!(registered(name.as_bytes()), Err(false), "{name:?}");
+        }
+    }
+
     /// serde_json's `RawValue` still announces itself by the private name the one pass looks
     /// for. If this fails, a new serde_json renamed it: find the new name, or read claims
     /// types that hold a `RawValue` in two passes.
@@ -1000,7 +1029,7 @@ mod tests {
         }
         // Repeated members the scan does not check keep no value in its index.
         expected.members.retain(|(name, _)| members.iter().filter(|(other, _)| other == name).count() == 1);
-        expected.grants = std::mem::take(&mut expected.grants).finish();
+        expected.grants.finish();
         Ok(expected)
     }
 

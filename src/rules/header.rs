@@ -1,7 +1,7 @@
 //! The header rules: what a JOSE header may say, and the memo of headers that passed.
 
 use std::borrow::Cow;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::keys::Algorithm;
 use serde::Deserialize;
@@ -46,8 +46,9 @@ pub(crate) struct HeaderFacts {
     pub(crate) typ: Option<Cow<'static, str>>,
 }
 
-/// The most headers remembered, and the longest one (encoded): at most 64 × 512 bytes plus
-/// their `kid`s.
+/// The most headers remembered, and the longest one (encoded): at most (4 + 64) × 512 bytes
+/// plus their `kid`s.
+const MEMO_SLOTS: usize = 4;
 const MEMO_HEADERS: usize = 64;
 const MEMO_HEADER_LENGTH: usize = 512;
 
@@ -55,29 +56,57 @@ const MEMO_HEADER_LENGTH: usize = 512;
 /// token whose header segment is byte for byte one of these skips the header's decode and
 /// parse. A pure function of the segment and the configuration (no key is involved), so
 /// an entry never goes stale; only verified tokens add one, so unsigned junk cannot crowd
-/// out the real headers. Bounded, and evicts like the token cache.
-pub(crate) struct HeaderMemo(quick_cache::sync::Cache<Box<[u8]>, HeaderFacts>);
+/// out the real headers.
+///
+/// An issuer signs with one header per key, so a few headers are nearly all a server sees:
+/// the first [`MEMO_SLOTS`] are kept for good in slots read without a lock or a hash, the
+/// others in a bounded cache that evicts like the token cache.
+pub(crate) struct HeaderMemo {
+    slots: [OnceLock<(Box<[u8]>, HeaderFacts)>; MEMO_SLOTS],
+    more: quick_cache::sync::Cache<Box<[u8]>, HeaderFacts>,
+}
 
 impl HeaderMemo {
     pub(crate) fn new() -> Self {
-        Self(quick_cache::sync::Cache::new(MEMO_HEADERS))
+        Self { slots: Default::default(), more: quick_cache::sync::Cache::new(MEMO_HEADERS) }
     }
 
     /// The checked header of a token that verified before, if this segment is remembered.
     pub(crate) fn get(&self, segment: &[u8]) -> Option<HeaderFacts> {
-        self.0.get(segment)
+        // Slots fill in order, so the first empty one ends the search.
+        for slot in &self.slots {
+            match slot.get() {
+                Some((kept, facts)) if **kept == *segment => return Some(facts.clone()),
+                Some(_) => {}
+                None => return None,
+            }
+        }
+        self.more.get(segment)
     }
 
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.0.len()
+        self.slots.iter().filter(|slot| slot.get().is_some()).count() + self.more.len()
     }
 
     /// Remembers the header of a token whose signature just verified.
     pub(crate) fn remember(&self, segment: &[u8], facts: HeaderFacts) {
-        if segment.len() <= MEMO_HEADER_LENGTH {
-            self.0.insert(segment.into(), facts);
+        if segment.len() > MEMO_HEADER_LENGTH {
+            return;
         }
+        for slot in &self.slots {
+            match slot.get() {
+                Some((kept, _)) if **kept == *segment => return,
+                Some(_) => {}
+                // Another request may fill this slot first: then try the next one.
+                None => {
+                    if slot.set((segment.into(), facts.clone())).is_ok() {
+                        return;
+                    }
+                }
+            }
+        }
+        self.more.insert(segment.into(), facts);
     }
 }
 
@@ -138,6 +167,29 @@ fn check_header(header_bytes: &[u8], required_type: Option<&str>) -> Result<Head
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_memo_keeps_the_first_headers_in_slots_and_the_others_in_its_cache() {
+        let memo = HeaderMemo::new();
+        let facts = |kid: &str| HeaderFacts { algorithm: Algorithm::HS256, kid: Some(kid.into()), typ: None };
+        let segment = |n: usize| format!("header-{n}").into_bytes();
+        assert!(memo.get(&segment(0)).is_none());
+        for n in 0..MEMO_SLOTS + 10 {
+            memo.remember(&segment(n), facts(&n.to_string()));
+            // Remembering a segment again takes no second place.
+            memo.remember(&segment(n), facts(&n.to_string()));
+            assert_eq!(memo.len(), n + 1);
+        }
+        for n in 0..MEMO_SLOTS + 10 {
+            let found = memo.get(&segment(n)).expect("remembered");
+            assert_eq!(found.kid.as_deref(), Some(n.to_string().as_str()), "{n}");
+        }
+        assert!(memo.get(b"header-99").is_none());
+        assert!(memo.get(b"").is_none());
+        // Too long a segment is not remembered.
+        memo.remember(&[b'a'; MEMO_HEADER_LENGTH + 1], facts("long"));
+        assert_eq!(memo.len(), MEMO_SLOTS + 10);
+    }
 
     #[test]
     fn typ_compares_without_case_or_application_prefix() {

@@ -32,6 +32,50 @@ fn outside_compact_charset(b: u8) -> u8 {
 /// A compact JWS's header, payload and signature segments, still encoded.
 type Segments<'t> = (&'t [u8], &'t [u8], &'t [u8]);
 
+/// True when every byte of `bytes` is in the base64url alphabet (no dot either).
+fn base64url_only(bytes: &[u8]) -> bool {
+    // Branch-free over blocks of 32 bytes, so that the loop compiles to vector instructions;
+    // the bytes after the last whole block are checked as the last 32 bytes, a block again
+    // (some bytes twice), not one by one.
+    fn invalid_in(block: &[u8]) -> u8 {
+        let mut invalid = 0u8;
+        for &byte in block {
+            invalid |= outside_compact_charset(byte) | u8::from(byte == b'.');
+        }
+        invalid
+    }
+    let Some(tail) = bytes.len().checked_sub(32) else {
+        return invalid_in(bytes) == 0;
+    };
+    let mut invalid = invalid_in(&bytes[tail..]);
+    for block in bytes.chunks_exact(32) {
+        invalid |= invalid_in(block);
+    }
+    invalid == 0
+}
+
+/// The three segments at the first and the last dot, the header's and the signature's
+/// charset checked; the payload's bytes, the bulk of a token, are left to the strict split
+/// of [`Prechecked::payload_error`], which runs only where its answer can matter: when
+/// verification fails, and before a remote key set is asked for a key. A payload that is
+/// not base64url never verifies (decoding it fails), so every token gets the answer the
+/// strict split would have given first.
+fn split_at_outer_dots(token: &[u8], max_size: usize) -> Result<Segments<'_>, ErrorKind> {
+    if token.len() > max_size {
+        return Err(ErrorKind::TokenTooLarge);
+    }
+    if let (Some(first), Some(last)) = (memchr::memchr(b'.', token), memchr::memrchr(b'.', token))
+        && first != 0
+        && first != last
+    {
+        let segments = (&token[..first], &token[first + 1..last], &token[last + 1..]);
+        if base64url_only(segments.0) && base64url_only(segments.2) {
+            return Ok(segments);
+        }
+    }
+    split_compact(token, max_size)
+}
+
 /// Splits a compact JWS into its three segments after the size and charset checks. The
 /// token is read as bytes: one that passes is base64url and dots, and so ASCII.
 fn split_compact(token: &[u8], max_size: usize) -> Result<Segments<'_>, ErrorKind> {
@@ -79,6 +123,7 @@ fn split_compact(token: &[u8], max_size: usize) -> Result<Segments<'_>, ErrorKin
 /// A token that passed the precheck and the header rules, waiting for its key.
 pub(crate) struct Prechecked<'t> {
     token: &'t [u8],
+    max_size: usize,
     signed_len: usize,
     header_segment: &'t [u8],
     payload_segment: &'t [u8],
@@ -91,19 +136,22 @@ pub(crate) struct Prechecked<'t> {
     memo: Option<&'t HeaderMemo>,
 }
 
-/// Size cap, charset, segments, and the header: everything before the key is chosen.
+/// Size cap, charset, segments, and the header: everything before the key is chosen. The
+/// payload segment's charset is checked later, if at all: see [`Prechecked::payload_error`].
 pub(crate) fn precheck<'t>(token: &'t [u8], rules: &'t Rules) -> Result<Prechecked<'t>, ErrorKind> {
-    let segments = split_compact(token, rules.max_token_size)?;
+    let segments = split_at_outer_dots(token, rules.max_token_size)?;
     let (facts, memo) = match rules.header_memo.get(segments.0) {
         Some(facts) => (facts, None),
         None => {
-            let facts = with_decoded(segments.0, |header_bytes| rules.check_header(header_bytes))?;
+            let checked = with_decoded(segments.0, |header_bytes| rules.check_header(header_bytes));
+            let facts = checked.map_err(|kind| strict_error(token, rules.max_token_size).unwrap_or(kind))?;
             (facts, Some(&rules.header_memo))
         }
     };
     let (header_segment, payload_segment, signature_segment) = segments;
     Ok(Prechecked {
         token,
+        max_size: rules.max_token_size,
         signed_len: header_segment.len() + 1 + payload_segment.len(),
         header_segment,
         payload_segment,
@@ -124,12 +172,14 @@ impl<'t> Prechecked<'t> {
         if !verified {
             return Err(ErrorKind::InvalidSignature);
         }
+        let payload = decode_segment(self.payload_segment)?;
+        // Remembered once the whole token proved well-formed (the payload's charset is
+        // checked by its decoding).
         if let Some(memo) = self.memo {
             let facts =
                 HeaderFacts { algorithm: self.algorithm, kid: self.kid.clone(), typ: self.typ.clone() };
             memo.remember(self.header_segment, facts);
         }
-        let payload = decode_segment(self.payload_segment)?;
         Ok(VerifiedJws {
             header: VerifiedHeader {
                 algorithm: key.algorithm(),
@@ -144,13 +194,30 @@ impl<'t> Prechecked<'t> {
     pub(crate) fn payload_segment(&self) -> &'t [u8] {
         self.payload_segment
     }
+
+    /// The strict split's answer, when the payload segment fails it (a byte outside
+    /// base64url, a dot: a token of five segments is an encrypted one): the answer every
+    /// rejection of this token gives instead of its own, as if the whole token had been
+    /// checked first.
+    pub(crate) fn payload_error(&self) -> Option<ErrorKind> {
+        match base64url_only(self.payload_segment) {
+            true => None,
+            false => strict_error(self.token, self.max_size),
+        }
+    }
+}
+
+/// The strict split's error for `token`, if any.
+fn strict_error(token: &[u8], max_size: usize) -> Option<ErrorKind> {
+    split_compact(token, max_size).err()
 }
 
 /// Precheck, header checks, key selection and signature: everything below the claims.
 pub(crate) fn verify_signature(token: &[u8], keys: &KeySet, rules: &Rules) -> Result<VerifiedJws, ErrorKind> {
     let prechecked = precheck(token, rules)?;
-    let key = keys.select(prechecked.kid.as_deref(), prechecked.algorithm)?;
-    prechecked.verify_with(key)
+    keys.select(prechecked.kid.as_deref(), prechecked.algorithm)
+        .and_then(|key| prechecked.verify_with(key))
+        .map_err(|kind| prechecked.payload_error().unwrap_or(kind))
 }
 
 #[cfg(test)]
@@ -172,6 +239,21 @@ mod tests {
     }
 
     #[test]
+    fn a_segment_is_base64url_only_whatever_its_length() {
+        for length in [0, 1, 31, 32, 33, 63, 64, 65, 100] {
+            let segment = vec![b'A'; length];
+            assert!(base64url_only(&segment), "{length}");
+            for at in 0..length {
+                for bad in [b'.', b'+', b'=', 0x80] {
+                    let mut segment = segment.clone();
+                    segment[at] = bad;
+                    assert!(!base64url_only(&segment), "{length} {at} {bad}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn the_compact_charset_is_base64url_and_dots() {
         for byte in 0..=255u8 {
             let inside = byte.is_ascii_alphanumeric() || b"-_.".contains(&byte);
@@ -187,6 +269,87 @@ mod tests {
         }
         let five = [segment.as_str(); 5].join(".");
         assert_eq!(split_compact(five.as_bytes(), 8192), Err(ErrorKind::EncryptedToken));
+    }
+
+    /// The payload segment's charset is checked only on a rejection: every token still gets
+    /// the answer of the strict split over the whole token, whatever else is wrong with it.
+    #[test]
+    fn a_token_the_strict_split_refuses_gets_its_answer_whatever_else_fails() {
+        use crate::{JwtAuthConfig, TokenIssuer};
+        let secret = b"a precheck test secret of at least 32 bytes".to_vec();
+        let issuer = TokenIssuer::builder().hmac_secret(secret.clone()).kid("k1").build().unwrap();
+        let config = JwtAuthConfig::builder()
+            .key(issuer.verifying_key())
+            .issuer("https://issuer.test")
+            .build()
+            .unwrap();
+        let good = issuer.issue(&serde_json::json!({"sub": "alice", "iss": "https://issuer.test"})).unwrap();
+        let other_kid = TokenIssuer::builder().hmac_secret(secret.clone()).kid("k2").build().unwrap();
+        let unknown = other_kid.issue(&serde_json::json!({"sub": "alice"})).unwrap();
+        let none =
+            format!("{}.{}", URL_SAFE_NO_PAD.encode(br#"{"alg":"none"}"#), good.split_once('.').unwrap().1);
+        let wrong_iss =
+            issuer.issue(&serde_json::json!({"sub": "alice", "iss": "https://other.test"})).unwrap();
+        let mut checked = 0;
+        for base in [&good, &unknown, &none, &wrong_iss] {
+            let (header, rest) = base.split_once('.').unwrap();
+            let (payload, signature) = rest.rsplit_once('.').unwrap();
+            let mut tokens = vec![base.to_string()];
+            for bad in ["+", "/", "=", " ", ".", "..", "%", "\u{e9}"] {
+                for at in [0, payload.len() / 2, payload.len()] {
+                    let payload = format!("{}{bad}{}", &payload[..at], &payload[at..]);
+                    tokens.push(format!("{header}.{payload}.{signature}"));
+                }
+                tokens.push(format!("{header}{bad}.{payload}.{signature}"));
+                tokens.push(format!("{header}.{payload}.{signature}{bad}"));
+            }
+            tokens.push(format!("{header}.{payload}.x.y.{signature}"));
+            tokens.push(format!("{header}.{payload}.{signature}.x.y"));
+            for token in tokens {
+                let kind = config.verify(&token).map(|_| ()).map_err(|error| error.kind());
+                match split_compact(token.as_bytes(), 8192) {
+                    Err(expected) => {
+                        assert_eq!(kind, Err(expected), "{token}");
+                        checked += 1;
+                    }
+                    Ok(_) => assert_ne!(kind, Err(ErrorKind::Malformed), "{token}"),
+                }
+            }
+        }
+        assert!(checked >= 4 * 8 * 5, "{checked}");
+    }
+
+    /// Before a remote key set is asked for a key (which may start a fetch), the payload's
+    /// charset is checked: a malformed token never reaches the set.
+    #[cfg(feature = "jwks")]
+    #[tokio::test]
+    async fn a_malformed_payload_never_reaches_a_remote_key_set() {
+        use crate::JwtAuthConfig;
+        use crate::jwks::RemoteJwks;
+        // A listener that never answers: any fetch would connect to it.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
+        let remote = RemoteJwks::from_url(&url).allow_http(true).build().unwrap();
+        let config = JwtAuthConfig::builder().remote_jwks(remote).build().unwrap();
+        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"ES256","kid":"k1"}"#);
+        let payload = URL_SAFE_NO_PAD.encode(br#"{"sub":"alice","exp":99999999999}"#);
+        let signature = URL_SAFE_NO_PAD.encode([7u8; 64]);
+        let kind = |token: &str| config.verify(token).map(|_| ()).map_err(|error| error.kind());
+        // Not fetched yet, and never waited for here: a well-formed token finds no keys.
+        assert_eq!(kind(&format!("{header}.{payload}.{signature}")), Err(ErrorKind::KeysUnavailable));
+        assert_eq!(kind(&format!("{header}.{payload}+.{signature}")), Err(ErrorKind::Malformed));
+        assert_eq!(kind(&format!("{header}.{payload}.x.y.{signature}")), Err(ErrorKind::EncryptedToken));
+        // Where a well-formed token would wait for a fetch, a malformed one is refused at once.
+        let malformed = format!("{header}.{payload}%.{signature}");
+        let verified = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            config.verify_async::<serde_json::Value>(&malformed),
+        );
+        let kind = verified.await.expect("no wait").map(|_| ()).map_err(|error| error.kind());
+        assert_eq!(kind, Err(ErrorKind::Malformed));
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        assert!(listener.accept().is_err(), "no fetch was started");
     }
 
     #[test]

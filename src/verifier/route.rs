@@ -53,7 +53,7 @@ pub(crate) fn choose<'s>(settings: &'s Settings, payload_segment: &[u8]) -> Resu
 /// `may_wait`: a key the remote set lacks may be fetched first.
 pub(crate) fn verify_signature(
     route: &Route<'_>,
-    prechecked: Prechecked<'_>,
+    prechecked: &Prechecked<'_>,
     may_wait: bool,
 ) -> Result<(VerifiedJws, KeyRef), Stop> {
     let source = route.keys;
@@ -70,7 +70,7 @@ pub(crate) fn verify_signature(
             // A kid the static keys do not name goes to the remote set first: a static key
             // without a kid must not hide the set's keys.
             Ok(key) => {
-                return match verify_remote(route, remote, &prechecked, may_wait) {
+                return match verify_remote(route, remote, prechecked, may_wait) {
                     Err(Stop::Reject(ErrorKind::UnknownKey)) => Ok(verify_static(key)?),
                     Err(Stop::Reject(ErrorKind::KeysUnavailable)) => {
                         verify_static(key).map_err(|error| match error {
@@ -82,7 +82,7 @@ pub(crate) fn verify_signature(
                 };
             }
             Err(ErrorKind::UnknownKey | ErrorKind::UnsupportedAlgorithm) => {
-                return verify_remote(route, remote, &prechecked, may_wait);
+                return verify_remote(route, remote, prechecked, may_wait);
             }
             Err(other) => return Err(other.into()),
         }
