@@ -2,8 +2,8 @@
 //! claims, so the next request with the same token skips the base64, JSON and signature
 //! work.
 //!
-//! - Keyed by the whole token (exact bytes, hashed by its last 32 bytes, its signature, with
-//!   a randomly seeded aHash; the full token is compared on lookup). Tokens above
+//! - Keyed by the whole token (exact bytes, hashed by its last 16 bytes, its signature, with
+//!   a random key; the full token is compared on lookup). Tokens above
 //!   [`MAX_CACHED_TOKEN`] bytes are not cached.
 //! - On every hit `exp` and `nbf` are checked against the clock with the configured leeway,
 //!   so a cached token expires exactly like an uncached one; an entry also lives no longer
@@ -94,34 +94,67 @@ pub(crate) struct TokenCache<C> {
 type Entries<C> = Cache<Box<[u8]>, Entry<C>, UnitWeighter, TailHash, DefaultLifecycle<Box<[u8]>, Entry<C>>>;
 
 /// How many bytes at the end of a token are hashed: they hold its signature.
-const HASHED_TAIL: usize = 32;
+const HASHED_TAIL: usize = 16;
 
-/// Hashes a token by its last [`HASHED_TAIL`] bytes and its length, with a randomly seeded
-/// aHash. Only verified tokens are cached, and two different verified tokens end in
-/// different signatures, so the tail spreads them as well as the whole token would, at a
-/// fraction of the cost on every lookup. Entries are still found by comparing the whole
-/// token; a crafted token sharing a cached one's tail only costs that comparison.
-#[derive(Clone, Default)]
-struct TailHash(ahash::RandomState);
+/// Hashes a token by its last [`HASHED_TAIL`] bytes and its length, mixed with a per-cache
+/// random key by two folded multiplications. Only verified tokens are cached, and two
+/// different verified tokens end in different signatures (16 base64url characters are 96
+/// bits of them), so the tail spreads them as well as the whole token would, at a fraction
+/// of the cost on every lookup; the random key keeps which tokens share a bucket
+/// unpredictable. Entries are still found by comparing the whole token; a crafted token
+/// sharing a cached one's tail only costs that comparison.
+#[derive(Clone)]
+struct TailHash([u64; 2]);
+
+impl Default for TailHash {
+    fn default() -> Self {
+        let random = ahash::RandomState::new();
+        Self([random.hash_one(1u8), random.hash_one(2u8)])
+    }
+}
 
 impl BuildHasher for TailHash {
     type Hasher = TailHasher;
 
     fn build_hasher(&self) -> TailHasher {
-        TailHasher(self.0.build_hasher())
+        TailHasher { key: self.0, state: self.0[0] }
     }
 }
 
-struct TailHasher(ahash::AHasher);
+struct TailHasher {
+    key: [u64; 2],
+    state: u64,
+}
+
+/// The high and the low half of a full product, folded: every input bit reaches every
+/// output bit.
+fn folded_multiply(a: u64, b: u64) -> u64 {
+    let product = u128::from(a) * u128::from(b);
+    (product as u64) ^ ((product >> 64) as u64)
+}
 
 impl Hasher for TailHasher {
     fn write(&mut self, bytes: &[u8]) {
-        self.0.write_usize(bytes.len());
-        self.0.write(&bytes[bytes.len().saturating_sub(HASHED_TAIL)..]);
+        let word = |at: usize| {
+            bytes.get(at..at + 8).map_or(0, |word| u64::from_le_bytes(word.try_into().unwrap_or_default()))
+        };
+        let (low, high) = match bytes.len().checked_sub(HASHED_TAIL) {
+            Some(tail) => (word(tail), word(tail + 8)),
+            // Shorter than the tail (no token is): byte by byte.
+            None => (bytes.iter().fold(0, |word, &byte| word << 8 | u64::from(byte)), 0),
+        };
+        let length = bytes.len() as u64;
+        let mixed = folded_multiply(low ^ self.key[0] ^ self.state, high ^ self.key[1] ^ length);
+        self.state = folded_multiply(mixed, self.key[1] | 1);
+    }
+
+    /// The length a slice's hash starts with: the bytes' own `write` mixes it in anyway.
+    fn write_usize(&mut self, length: usize) {
+        self.state ^= length as u64;
     }
 
     fn finish(&self) -> u64 {
-        self.0.finish()
+        self.state
     }
 }
 
@@ -207,5 +240,38 @@ fn key_still_trusted(token: &VerifiedToken) -> bool {
             let header = token.header();
             set.still_selects(header.kid(), header.algorithm(), *fingerprint)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::hash::BuildHasher;
+
+    use super::*;
+
+    #[test]
+    fn the_tail_hash_spreads_tokens_and_agrees_for_equal_ones() {
+        let hash = TailHash::default();
+        let token = |n: u64| {
+            let tail = format!("{:016x}", folded_multiply(n.wrapping_add(1), 0x9e37_79b9_7f4a_7c15));
+            format!("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.{tail}").into_bytes().into_boxed_slice()
+        };
+        // A cached key and the slice it is looked up by hash alike.
+        let boxed = token(7);
+        assert_eq!(hash.hash_one(&boxed), hash.hash_one(&boxed[..]));
+        assert_ne!(hash.hash_one(&token(7)[..]), hash.hash_one(&token(8)[..]));
+        // Short keys, shorter than the tail, hash too (and by their length).
+        assert_ne!(hash.hash_one(&b"a"[..]), hash.hash_one(&b"a\0"[..]));
+        // 16,384 tokens over 256 buckets, by the low bits and by the high bits alike.
+        for shift in [0, 56] {
+            let mut buckets = [0u32; 256];
+            for n in 0..16_384 {
+                buckets[(hash.hash_one(&token(n)[..]) >> shift) as usize & 255] += 1;
+            }
+            let (least, most) = (buckets.iter().min().unwrap(), buckets.iter().max().unwrap());
+            assert!(*least > 16 && *most < 128, "shift {shift}: {least}..{most}");
+        }
+        // Another cache's key puts the same tokens elsewhere.
+        assert_ne!(TailHash::default().hash_one(&token(1)[..]), hash.hash_one(&token(1)[..]));
     }
 }

@@ -107,7 +107,22 @@ pub(crate) struct Admitted<C> {
 /// it here without the key), unless the configuration says a gateway checked the proofs
 /// and the token came, as the gateway passes it on, in the `Authorization` header
 /// (`from_authorization`).
+#[inline]
 fn bind<C>(
+    settings: &Settings,
+    proof: Option<CheckedProof>,
+    claims: &Claims<C>,
+    now: i64,
+    from_authorization: bool,
+) -> Result<Option<PendingSpend>, Stop> {
+    // The usual request, inline: DPoP off and a token without `cnf`.
+    if settings.dpop.is_none() && !claims.token().facts().cnf {
+        return Ok(None);
+    }
+    bind_checked(settings, proof, claims, now, from_authorization)
+}
+
+fn bind_checked<C>(
     settings: &Settings,
     proof: Option<CheckedProof>,
     claims: &Claims<C>,
