@@ -533,6 +533,91 @@ mod minimal {
     }
 }
 
+/// The least a caching auth layer can do, as a baseline for the warm layer: the minimal
+/// layer above with the simplest verified-token cache (a `HashMap` from the token to its
+/// claims with aHash, behind a `RwLock`), the claims inserted as one extension. No expiry
+/// check, no bound on its size, no second extension for guards: not a usable layer.
+#[cfg(feature = "aws-lc-rs")]
+mod minimal_cache {
+    use std::collections::HashMap;
+    use std::sync::{Arc, RwLock};
+    use std::task::{Context, Poll};
+
+    use axum::body::Body;
+    use axum::http::{Request, Response, StatusCode, header::AUTHORIZATION};
+    use futures_util::future::{Either, Ready, ready};
+    use tower::{Layer, Service};
+
+    use super::floor::{self, FloorKey};
+
+    type Cache = RwLock<HashMap<Box<str>, Arc<super::Claims>, ahash::RandomState>>;
+
+    #[derive(Clone)]
+    pub(super) struct MinimalCacheLayer(pub(super) Arc<FloorKey>, pub(super) Arc<Cache>);
+
+    impl<S> Layer<S> for MinimalCacheLayer {
+        type Service = MinimalCache<S>;
+        fn layer(&self, inner: S) -> MinimalCache<S> {
+            MinimalCache { inner, key: self.0.clone(), cache: self.1.clone() }
+        }
+    }
+
+    #[derive(Clone)]
+    pub(super) struct MinimalCache<S> {
+        inner: S,
+        key: Arc<FloorKey>,
+        cache: Arc<Cache>,
+    }
+
+    impl<S> Service<Request<Body>> for MinimalCache<S>
+    where
+        S: Service<Request<Body>, Response = Response<Body>>,
+    {
+        type Response = Response<Body>;
+        type Error = S::Error;
+        type Future = Either<S::Future, Ready<Result<Response<Body>, S::Error>>>;
+
+        fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+            self.inner.poll_ready(cx)
+        }
+
+        fn call(&mut self, mut request: Request<Body>) -> Self::Future {
+            let token = request
+                .headers()
+                .get(AUTHORIZATION)
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| value.strip_prefix("Bearer "));
+            let claims = token.and_then(|token| {
+                let cached = self.cache.read().ok().and_then(|cache| cache.get(token).cloned());
+                cached.or_else(|| {
+                    let claims = Arc::new(floor::verify::<super::Claims>(token, &self.key)?);
+                    let mut cache = self.cache.write().ok()?;
+                    cache.insert(token.into(), claims.clone());
+                    Some(claims)
+                })
+            });
+            match claims {
+                Some(claims) => {
+                    request.extensions_mut().insert(claims);
+                    Either::Left(self.inner.call(request))
+                }
+                None => {
+                    let mut response = Response::new(Body::empty());
+                    *response.status_mut() = StatusCode::UNAUTHORIZED;
+                    Either::Right(ready(Ok(response)))
+                }
+            }
+        }
+    }
+}
+
+/// The same router behind the minimal caching layer above, its cache empty.
+#[cfg(feature = "aws-lc-rs")]
+fn router_with_minimal_cache_layer(key: std::sync::Arc<floor::FloorKey>) -> Router {
+    let layer = minimal_cache::MinimalCacheLayer(key, Default::default());
+    served(Router::new().route("/me", get(hello)).layer(layer))
+}
+
 /// The same router behind the minimal layer above.
 #[cfg(feature = "aws-lc-rs")]
 fn router_with_minimal_layer(key: std::sync::Arc<floor::FloorKey>) -> Router {
@@ -806,7 +891,7 @@ fn sanity_checks(cases: &[Case], rt: &Runtime) {
 /// `LAYER_BENCH_REPEAT=<router>:<n>` runs `n` HS256 requests through one router and exits,
 /// for counting instructions under callgrind (run twice with different `n`: the difference
 /// over the difference in `n` is one request's count, setup excluded). Routers: `no_auth`,
-/// `identity`, `minimal`, `cold`, `warm`.
+/// `identity`, `minimal`, `minimal_warm`, `cold`, `warm`.
 fn repeat(spec: &str, cases: &[Case], rt: &Runtime) {
     let (name, count) = spec.split_once(':').expect("<router>:<n>");
     let count: usize = count.parse().expect("a count");
@@ -816,6 +901,8 @@ fn repeat(spec: &str, cases: &[Case], rt: &Runtime) {
         "identity" => router_with_identity_layer(),
         #[cfg(feature = "aws-lc-rs")]
         "minimal" => router_with_minimal_layer(case.floor.clone()),
+        #[cfg(feature = "aws-lc-rs")]
+        "minimal_warm" => router_with_minimal_cache_layer(case.floor.clone()),
         "cold" => router_with_layer(case.config.clone()),
         "warm" => router_with_layer(case.warm_config.clone()),
         other => panic!("no router {other:?}"),
@@ -825,11 +912,71 @@ fn repeat(spec: &str, cases: &[Case], rt: &Runtime) {
     }
 }
 
+/// `LAYER_BENCH_ROUNDS=<n>` times HS256 requests through the five routers of
+/// [`repeat`] in `n` rounds, each round a batch of 1,000 requests per router in turn (built
+/// before the clock starts), and prints each router's fastest and median batch per request,
+/// then the layer's costs from them. On a shared machine whose neighbours come and go, the
+/// fastest of many interleaved batches is the figure their noise disturbs least (noise only
+/// ever adds time), and interleaving gives every router the same conditions.
+fn rounds_of_batches(rounds: usize, cases: &[Case], rt: &Runtime) {
+    const BATCH: u32 = 1_000;
+    let case = &cases[0];
+    let mut routers: Vec<(&str, Router)> = vec![
+        ("no_auth", router_no_auth()),
+        ("identity", router_with_identity_layer()),
+        #[cfg(feature = "aws-lc-rs")]
+        ("minimal", router_with_minimal_layer(case.floor.clone())),
+        #[cfg(feature = "aws-lc-rs")]
+        ("minimal_warm", router_with_minimal_cache_layer(case.floor.clone())),
+        ("cold", router_with_layer(case.config.clone())),
+        ("warm", router_with_layer(case.warm_config.clone())),
+    ];
+    let mut times: Vec<Vec<f64>> = vec![Vec::with_capacity(rounds); routers.len()];
+    for _ in 0..rounds {
+        for ((_, router), times) in routers.iter_mut().zip(&mut times) {
+            let requests: Vec<_> = (0..BATCH).map(|_| request(&case.bearer)).collect();
+            let start = std::time::Instant::now();
+            rt.block_on(async {
+                for request in requests {
+                    assert_eq!(call(router, request).await, StatusCode::OK);
+                }
+            });
+            times.push(start.elapsed().as_secs_f64() * 1e9 / f64::from(BATCH));
+        }
+    }
+    let mut summary = std::collections::HashMap::new();
+    println!("HS256, {rounds} rounds of {BATCH} requests per router, ns per request:");
+    println!("| router | fastest batch | median batch |\n|---|---:|---:|");
+    for ((name, _), mut times) in routers.iter().zip(times) {
+        times.sort_by(f64::total_cmp);
+        let (fastest, median) = (times[0], times[times.len() / 2]);
+        println!("| {name} | {fastest:.0} | {median:.0} |");
+        summary.insert(*name, (fastest, median));
+    }
+    let cost = |a: &str, b: &str| summary.get(a).zip(summary.get(b)).map(|(a, b)| (a.0 - b.0, a.1 - b.1));
+    for (label, a, b) in [
+        ("warm layer (warm - no_auth)", "warm", "no_auth"),
+        ("cold layer (cold - no_auth)", "cold", "no_auth"),
+        ("minimal layer (minimal - no_auth)", "minimal", "no_auth"),
+        ("cold - minimal", "cold", "minimal"),
+        ("minimal caching layer, warm (minimal_warm - no_auth)", "minimal_warm", "no_auth"),
+        ("warm - minimal_warm", "warm", "minimal_warm"),
+        ("identity layer (identity - no_auth)", "identity", "no_auth"),
+    ] {
+        if let Some((fastest, median)) = cost(a, b) {
+            println!("{label}: {fastest:.0} ns by the fastest batches, {median:.0} ns by the medians");
+        }
+    }
+}
+
 fn main() {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let cases = cases();
     if let Ok(spec) = std::env::var("LAYER_BENCH_REPEAT") {
         return repeat(&spec, &cases, &rt);
+    }
+    if let Ok(rounds) = std::env::var("LAYER_BENCH_ROUNDS") {
+        return rounds_of_batches(rounds.parse().expect("a number of rounds"), &cases, &rt);
     }
     sanity_checks(&cases, &rt);
     print_allocations(&cases, &rt);
@@ -996,6 +1143,10 @@ fn main() {
     // Algorithm-independent: measured once.
     router_group(&mut criterion, &rt, "router_with_identity_layer", &cases[..1], |_, _| {
         Some(router_with_identity_layer())
+    });
+    #[cfg(feature = "aws-lc-rs")]
+    router_group(&mut criterion, &rt, "router_with_minimal_cache_layer_warm", &cases[..1], |_, case| {
+        Some(router_with_minimal_cache_layer(case.floor.clone()))
     });
 
     // The same warm request with a revocation list that holds entries of every kind, the
