@@ -156,24 +156,24 @@ pub(crate) fn verify<C: DeserializeOwned>(
     may_wait: bool,
 ) -> Result<Claims<C>, Stop> {
     let prechecked = precheck(token, &settings.rules)?;
-    // The payload segment's charset is checked only on a rejection, which then gives the
-    // precheck's answer as if it had checked the whole token first (see
-    // `Prechecked::payload_error`), and before a remote key set is asked for a key, which
-    // may start a fetch.
-    let payload_error = |stop| match stop {
-        Stop::Reject(kind) => Stop::Reject(prechecked.payload_error().unwrap_or(kind)),
+    // The token's charset is checked by the decoding of its segments, and as a whole only on
+    // a rejection, which then gives the precheck's answer as if it had checked the whole
+    // token first (see `Prechecked::malformed`), and before a remote key set is asked for a
+    // key, which may start a fetch.
+    let malformed = |stop| match stop {
+        Stop::Reject(kind) => Stop::Reject(prechecked.malformed().unwrap_or(kind)),
         wait => wait,
     };
     let route =
-        route::choose(settings, prechecked.payload_segment()).map_err(|kind| payload_error(kind.into()))?;
+        route::choose(settings, prechecked.payload_segment()).map_err(|kind| malformed(kind.into()))?;
     if route.keys.has_remote()
-        && let Some(kind) = prechecked.payload_error()
+        && let Some(kind) = prechecked.malformed()
     {
         return Err(kind.into());
     }
     let checked = route::verify_signature(&route, &prechecked, may_wait)
         .and_then(|(jws, key)| Ok(read_claims(settings, &route, jws, key)?));
-    checked.map_err(payload_error)
+    checked.map_err(malformed)
 }
 
 /// The claims step and the revocation step: the payload read once into `C`, the registered

@@ -54,26 +54,23 @@ fn base64url_only(bytes: &[u8]) -> bool {
     invalid == 0
 }
 
-/// The three segments at the first and the last dot, the header's and the signature's
-/// charset checked; the payload's bytes, the bulk of a token, are left to the strict split
-/// of [`Prechecked::payload_error`], which runs only where its answer can matter: when
-/// verification fails, and before a remote key set is asked for a key. A payload that is
-/// not base64url never verifies (decoding it fails), so every token gets the answer the
-/// strict split would have given first.
+/// The three segments at the first and the last dot, their bytes unchecked: each is checked
+/// by its decoding (a header found in the memo was decoded before, byte for byte), and the
+/// strict split over the whole token runs only where its answer can matter: when
+/// verification fails (see [`Prechecked::malformed`]), and before a remote key set is asked
+/// for a key. A segment that is not base64url never decodes, so a token that verifies passes
+/// the strict split too, and every other token gets the answer the strict split would have
+/// given first.
 fn split_at_outer_dots(token: &[u8], max_size: usize) -> Result<Segments<'_>, ErrorKind> {
     if token.len() > max_size {
         return Err(ErrorKind::TokenTooLarge);
     }
-    if let (Some(first), Some(last)) = (memchr::memchr(b'.', token), memchr::memrchr(b'.', token))
-        && first != 0
-        && first != last
-    {
-        let segments = (&token[..first], &token[first + 1..last], &token[last + 1..]);
-        if base64url_only(segments.0) && base64url_only(segments.2) {
-            return Ok(segments);
+    match (memchr::memchr(b'.', token), memchr::memrchr(b'.', token)) {
+        (Some(first), Some(last)) if first != 0 && first != last => {
+            Ok((&token[..first], &token[first + 1..last], &token[last + 1..]))
         }
+        _ => split_compact(token, max_size),
     }
-    split_compact(token, max_size)
 }
 
 /// Splits a compact JWS into its three segments after the size and charset checks. The
@@ -136,8 +133,9 @@ pub(crate) struct Prechecked<'t> {
     memo: Option<&'t HeaderMemo>,
 }
 
-/// Size cap, charset, segments, and the header: everything before the key is chosen. The
-/// payload segment's charset is checked later, if at all: see [`Prechecked::payload_error`].
+/// Size cap, segments, and the header: everything before the key is chosen. The charset is
+/// checked by each segment's decoding, and over the whole token on a rejection: see
+/// [`Prechecked::malformed`].
 pub(crate) fn precheck<'t>(token: &'t [u8], rules: &'t Rules) -> Result<Prechecked<'t>, ErrorKind> {
     let segments = split_at_outer_dots(token, rules.max_token_size)?;
     let (facts, memo) = match rules.header_memo.get(segments.0) {
@@ -195,12 +193,12 @@ impl<'t> Prechecked<'t> {
         self.payload_segment
     }
 
-    /// The strict split's answer, when the payload segment fails it (a byte outside
-    /// base64url, a dot: a token of five segments is an encrypted one): the answer every
+    /// The strict split's answer, when the token fails it (a byte outside base64url, a dot
+    /// inside a segment: a token of five segments is an encrypted one): the answer every
     /// rejection of this token gives instead of its own, as if the whole token had been
-    /// checked first.
-    pub(crate) fn payload_error(&self) -> Option<ErrorKind> {
-        match base64url_only(self.payload_segment) {
+    /// checked first. The header passed already (it was decoded, now or for the memo).
+    pub(crate) fn malformed(&self) -> Option<ErrorKind> {
+        match base64url_only(self.payload_segment) && base64url_only(self.signature_segment) {
             true => None,
             false => strict_error(self.token, self.max_size),
         }
@@ -217,7 +215,7 @@ pub(crate) fn verify_signature(token: &[u8], keys: &KeySet, rules: &Rules) -> Re
     let prechecked = precheck(token, rules)?;
     keys.select(prechecked.kid.as_deref(), prechecked.algorithm)
         .and_then(|key| prechecked.verify_with(key))
-        .map_err(|kind| prechecked.payload_error().unwrap_or(kind))
+        .map_err(|kind| prechecked.malformed().unwrap_or(kind))
 }
 
 #[cfg(test)]
@@ -305,6 +303,12 @@ mod tests {
             }
             tokens.push(format!("{header}.{payload}.x.y.{signature}"));
             tokens.push(format!("{header}.{payload}.{signature}.x.y"));
+            // Every byte of the token replaced in turn.
+            for at in 0..base.len() {
+                for bad in ["+", ".", "="] {
+                    tokens.push(format!("{}{bad}{}", &base[..at], &base[at + 1..]));
+                }
+            }
             for token in tokens {
                 let kind = config.verify(&token).map(|_| ()).map_err(|error| error.kind());
                 match split_compact(token.as_bytes(), 8192) {
@@ -316,14 +320,14 @@ mod tests {
                 }
             }
         }
-        assert!(checked >= 4 * 8 * 5, "{checked}");
+        assert!(checked >= 4 * (8 * 5 + 2 * 100), "{checked}");
     }
 
-    /// Before a remote key set is asked for a key (which may start a fetch), the payload's
+    /// Before a remote key set is asked for a key (which may start a fetch), the token's
     /// charset is checked: a malformed token never reaches the set.
     #[cfg(feature = "jwks")]
     #[tokio::test]
-    async fn a_malformed_payload_never_reaches_a_remote_key_set() {
+    async fn a_malformed_token_never_reaches_a_remote_key_set() {
         use crate::JwtAuthConfig;
         use crate::jwks::RemoteJwks;
         // A listener that never answers: any fetch would connect to it.
@@ -339,9 +343,11 @@ mod tests {
         // Not fetched yet, and never waited for here: a well-formed token finds no keys.
         assert_eq!(kind(&format!("{header}.{payload}.{signature}")), Err(ErrorKind::KeysUnavailable));
         assert_eq!(kind(&format!("{header}.{payload}+.{signature}")), Err(ErrorKind::Malformed));
+        assert_eq!(kind(&format!("{header}.{payload}.{signature}=")), Err(ErrorKind::Malformed));
+        assert_eq!(kind(&format!("{header}%.{payload}.{signature}")), Err(ErrorKind::Malformed));
         assert_eq!(kind(&format!("{header}.{payload}.x.y.{signature}")), Err(ErrorKind::EncryptedToken));
         // Where a well-formed token would wait for a fetch, a malformed one is refused at once.
-        let malformed = format!("{header}.{payload}%.{signature}");
+        let malformed = format!("{header}.{payload}.{signature}%");
         let verified = tokio::time::timeout(
             std::time::Duration::from_secs(5),
             config.verify_async::<serde_json::Value>(&malformed),
