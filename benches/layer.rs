@@ -468,12 +468,16 @@ fn router_with_identity_layer() -> Router {
 }
 
 /// The least an auth layer can do, as a baseline for the layer's own overhead: the floor's
-/// work (no header parse, no claim check, no roles, no cache) on the `Authorization` header,
-/// the claims inserted as one extension, 401 otherwise. Not a usable layer: what any
-/// layer inside axum pays at least on top of the floor.
+/// work (no header parse, no claim check, no roles) on the `Authorization` header, the claims
+/// inserted as one extension, 401 otherwise. Not a usable layer: what any layer inside axum
+/// pays at least on top of the floor. With a cache, the least a caching layer does: the
+/// simplest verified-token cache (a `HashMap` from the token to its claims with aHash,
+/// behind a `RwLock`), with no expiry check, no bound on its size and no second extension
+/// for guards.
 #[cfg(feature = "aws-lc-rs")]
 mod minimal {
-    use std::sync::Arc;
+    use std::collections::HashMap;
+    use std::sync::{Arc, RwLock};
     use std::task::{Context, Poll};
 
     use axum::body::Body;
@@ -483,13 +487,18 @@ mod minimal {
 
     use super::floor::{self, FloorKey};
 
+    pub(super) type Cache = RwLock<HashMap<Box<str>, Arc<super::Claims>, ahash::RandomState>>;
+
     #[derive(Clone)]
-    pub(super) struct MinimalLayer(pub(super) Arc<FloorKey>);
+    pub(super) struct MinimalLayer {
+        pub(super) key: Arc<FloorKey>,
+        pub(super) cache: Option<Arc<Cache>>,
+    }
 
     impl<S> Layer<S> for MinimalLayer {
         type Service = Minimal<S>;
         fn layer(&self, inner: S) -> Minimal<S> {
-            Minimal { inner, key: self.0.clone() }
+            Minimal { inner, key: self.key.clone(), cache: self.cache.clone() }
         }
     }
 
@@ -497,6 +506,21 @@ mod minimal {
     pub(super) struct Minimal<S> {
         inner: S,
         key: Arc<FloorKey>,
+        cache: Option<Arc<Cache>>,
+    }
+
+    impl<S> Minimal<S> {
+        fn claims(&self, token: &str) -> Option<Arc<super::Claims>> {
+            let Some(cache) = &self.cache else {
+                return floor::verify::<super::Claims>(token, &self.key).map(Arc::new);
+            };
+            let cached = cache.read().ok().and_then(|cache| cache.get(token).cloned());
+            cached.or_else(|| {
+                let claims = Arc::new(floor::verify::<super::Claims>(token, &self.key)?);
+                cache.write().ok()?.insert(token.into(), claims.clone());
+                Some(claims)
+            })
+        }
     }
 
     impl<S> Service<Request<Body>> for Minimal<S>
@@ -517,85 +541,7 @@ mod minimal {
                 .get(AUTHORIZATION)
                 .and_then(|value| value.to_str().ok())
                 .and_then(|value| value.strip_prefix("Bearer "))
-                .and_then(|token| floor::verify::<super::Claims>(token, &self.key));
-            match claims {
-                Some(claims) => {
-                    request.extensions_mut().insert(Arc::new(claims));
-                    Either::Left(self.inner.call(request))
-                }
-                None => {
-                    let mut response = Response::new(Body::empty());
-                    *response.status_mut() = StatusCode::UNAUTHORIZED;
-                    Either::Right(ready(Ok(response)))
-                }
-            }
-        }
-    }
-}
-
-/// The least a caching auth layer can do, as a baseline for the warm layer: the minimal
-/// layer above with the simplest verified-token cache (a `HashMap` from the token to its
-/// claims with aHash, behind a `RwLock`), the claims inserted as one extension. No expiry
-/// check, no bound on its size, no second extension for guards: not a usable layer.
-#[cfg(feature = "aws-lc-rs")]
-mod minimal_cache {
-    use std::collections::HashMap;
-    use std::sync::{Arc, RwLock};
-    use std::task::{Context, Poll};
-
-    use axum::body::Body;
-    use axum::http::{Request, Response, StatusCode, header::AUTHORIZATION};
-    use futures_util::future::{Either, Ready, ready};
-    use tower::{Layer, Service};
-
-    use super::floor::{self, FloorKey};
-
-    type Cache = RwLock<HashMap<Box<str>, Arc<super::Claims>, ahash::RandomState>>;
-
-    #[derive(Clone)]
-    pub(super) struct MinimalCacheLayer(pub(super) Arc<FloorKey>, pub(super) Arc<Cache>);
-
-    impl<S> Layer<S> for MinimalCacheLayer {
-        type Service = MinimalCache<S>;
-        fn layer(&self, inner: S) -> MinimalCache<S> {
-            MinimalCache { inner, key: self.0.clone(), cache: self.1.clone() }
-        }
-    }
-
-    #[derive(Clone)]
-    pub(super) struct MinimalCache<S> {
-        inner: S,
-        key: Arc<FloorKey>,
-        cache: Arc<Cache>,
-    }
-
-    impl<S> Service<Request<Body>> for MinimalCache<S>
-    where
-        S: Service<Request<Body>, Response = Response<Body>>,
-    {
-        type Response = Response<Body>;
-        type Error = S::Error;
-        type Future = Either<S::Future, Ready<Result<Response<Body>, S::Error>>>;
-
-        fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-            self.inner.poll_ready(cx)
-        }
-
-        fn call(&mut self, mut request: Request<Body>) -> Self::Future {
-            let token = request
-                .headers()
-                .get(AUTHORIZATION)
-                .and_then(|value| value.to_str().ok())
-                .and_then(|value| value.strip_prefix("Bearer "));
-            let claims = token.and_then(|token| {
-                let cached = self.cache.read().ok().and_then(|cache| cache.get(token).cloned());
-                cached.or_else(|| {
-                    let claims = Arc::new(floor::verify::<super::Claims>(token, &self.key)?);
-                    let mut cache = self.cache.write().ok()?;
-                    cache.insert(token.into(), claims.clone());
-                    Some(claims)
-                })
-            });
+                .and_then(|token| self.claims(token));
             match claims {
                 Some(claims) => {
                     request.extensions_mut().insert(claims);
@@ -611,17 +557,17 @@ mod minimal_cache {
     }
 }
 
-/// The same router behind the minimal caching layer above, its cache empty.
-#[cfg(feature = "aws-lc-rs")]
-fn router_with_minimal_cache_layer(key: std::sync::Arc<floor::FloorKey>) -> Router {
-    let layer = minimal_cache::MinimalCacheLayer(key, Default::default());
-    served(Router::new().route("/me", get(hello)).layer(layer))
-}
-
 /// The same router behind the minimal layer above.
 #[cfg(feature = "aws-lc-rs")]
 fn router_with_minimal_layer(key: std::sync::Arc<floor::FloorKey>) -> Router {
-    served(Router::new().route("/me", get(hello)).layer(minimal::MinimalLayer(key)))
+    served(Router::new().route("/me", get(hello)).layer(minimal::MinimalLayer { key, cache: None }))
+}
+
+/// The same router behind the minimal layer with its cache, empty.
+#[cfg(feature = "aws-lc-rs")]
+fn router_with_minimal_cache_layer(key: std::sync::Arc<floor::FloorKey>) -> Router {
+    let layer = minimal::MinimalLayer { key, cache: Some(Default::default()) };
+    served(Router::new().route("/me", get(hello)).layer(layer))
 }
 
 /// The auth layer and three guards inside it, as one stack: one axum layer wrapping, as in
