@@ -94,16 +94,12 @@ impl HeaderMemo {
         if segment.len() > MEMO_HEADER_LENGTH {
             return;
         }
+        // The first empty slot takes it; a slot another request filled meanwhile is read as
+        // it was filled, so one header never takes two slots.
         for slot in &self.slots {
-            match slot.get() {
-                Some((kept, _)) if **kept == *segment => return,
-                Some(_) => {}
-                // Another request may fill this slot first: then try the next one.
-                None => {
-                    if slot.set((segment.into(), facts.clone())).is_ok() {
-                        return;
-                    }
-                }
+            let (kept, _) = slot.get_or_init(|| (segment.into(), facts.clone()));
+            if **kept == *segment {
+                return;
             }
         }
         self.more.insert(segment.into(), facts);
@@ -186,6 +182,18 @@ mod tests {
         }
         assert!(memo.get(b"header-99").is_none());
         assert!(memo.get(b"").is_none());
+        // Requests remembering one header at once keep it once.
+        let memo = HeaderMemo::new();
+        std::thread::scope(|scope| {
+            for _ in 0..8 {
+                scope.spawn(|| memo.remember(b"one", facts("one")));
+            }
+        });
+        assert_eq!(memo.len(), 1);
+        let memo = HeaderMemo::new();
+        for n in 0..MEMO_SLOTS + 10 {
+            memo.remember(&segment(n), facts(&n.to_string()));
+        }
         // Too long a segment is not remembered.
         memo.remember(&[b'a'; MEMO_HEADER_LENGTH + 1], facts("long"));
         assert_eq!(memo.len(), MEMO_SLOTS + 10);

@@ -117,7 +117,7 @@ impl BuildHasher for TailHash {
     type Hasher = TailHasher;
 
     fn build_hasher(&self) -> TailHasher {
-        TailHasher { key: self.0, state: self.0[0] }
+        TailHasher { key: self.0, state: 0 }
     }
 }
 
@@ -271,7 +271,11 @@ mod tests {
             let (least, most) = (buckets.iter().min().unwrap(), buckets.iter().max().unwrap());
             assert!(*least > 16 && *most < 128, "shift {shift}: {least}..{most}");
         }
-        // Another cache's key puts the same tokens elsewhere.
+        // Another cache's key puts the same tokens elsewhere, each half of the key alone too.
         assert_ne!(TailHash::default().hash_one(&token(1)[..]), hash.hash_one(&token(1)[..]));
+        let [a, b] = hash.0;
+        for other in [TailHash([a ^ 1, b]), TailHash([a, b ^ 2])] {
+            assert_ne!(other.hash_one(&token(1)[..]), hash.hash_one(&token(1)[..]));
+        }
     }
 }
