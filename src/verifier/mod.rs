@@ -7,7 +7,8 @@
 //! extract     the configured token sources; conflicting or repeated credentials -> 400
 //! cross-site  a cookie credential on a state-changing request from another site -> 403
 //! cache       a token verified before, its exp, nbf and key checked again (cache.rs)
-//! precheck    size cap, charset, three segments, the header rules (precheck.rs)
+//! precheck    size cap, three segments, the header rules; the charset is checked by each
+//!             segment's decoding, and over the whole token on a rejection (precheck.rs)
 //! route       the trusted issuer the unverified `iss` names, else the own keys (route.rs)
 //! key         kid -> a static key, or the remote set, which may ask to wait for a fetch
 //! signature   with the key's own algorithm, never the token's say
@@ -79,9 +80,8 @@ pub(crate) fn admit<C: DeserializeOwned>(
     }
     let claims = match verify(settings, credential.token, may_wait) {
         // Not even RFC 6750's token syntax: a bad request, whatever else is wrong. Checked
-        // only after a failure: the precheck's charset check (three base64url segments)
-        // comes first and is stricter, so a token it passes, or parks for a key fetch, is
-        // well-formed.
+        // only after a failure: a token that verifies, or is parked for a key fetch, passed
+        // the strict check of three base64url segments, which is stricter.
         Err(Stop::Reject(_)) if validate(credential.token).is_err() => {
             return Err(ErrorKind::MalformedRequest.into());
         }

@@ -1,6 +1,8 @@
-//! The precheck and the signature: the size cap, the charset and the three segments, the
-//! header (parsed and checked, or remembered from a token that verified before), then the
-//! signature with the key chosen for the token.
+//! The precheck and the signature: the size cap and the three segments, the header (parsed
+//! and checked, or remembered from a token that verified before), then the signature with
+//! the key chosen for the token. The charset is checked by each segment's decoding, and over
+//! the whole token when the token is refused, so that the answer is the one a check of the
+//! whole token first would give (see [`Prechecked::malformed`]).
 
 use std::borrow::Cow;
 use std::sync::Arc;
