@@ -115,20 +115,6 @@ fn bind<C>(
     now: i64,
     from_authorization: bool,
 ) -> Result<Option<PendingSpend>, Stop> {
-    // The usual request, inline: DPoP off and a token without `cnf`.
-    if settings.dpop.is_none() && !claims.token().facts().cnf {
-        return Ok(None);
-    }
-    bind_checked(settings, proof, claims, now, from_authorization)
-}
-
-fn bind_checked<C>(
-    settings: &Settings,
-    proof: Option<CheckedProof>,
-    claims: &Claims<C>,
-    now: i64,
-    from_authorization: bool,
-) -> Result<Option<PendingSpend>, Stop> {
     let Some(dpop) = &settings.dpop else {
         // Only a payload with a `cnf` member is read again, so a plain token costs a test.
         if claims.token().facts().cnf
