@@ -5,6 +5,14 @@ Run `cargo bench -p tower-jwt-auth-benches` first, then:
 
     python3 benches/summary.py [CRITERION_DIR]
 
+Or, for the interleaved batches of `LAYER_BENCH_ROUNDS`, pipe the output of many runs of the
+benchmark binary (each run a new process, so a new memory layout) into
+
+    python3 benches/summary.py --rounds
+
+which prints, for each of the layer's costs, the spread of its fastest-batch figure over
+the runs.
+
 CRITERION_DIR defaults to $CARGO_TARGET_DIR/criterion, else target/criterion next to this
 script's crate. Every time is criterion's median, in microseconds. The layer's
 own cost is `router_with_layer - router_no_auth` (the same request, with and without the
@@ -54,7 +62,30 @@ def header(*columns: str) -> None:
     print("|---" + "|---:" * len(columns) + "|")
 
 
+def rounds() -> int:
+    """The spread over runs of each cost's fastest-batch figure, read from standard input."""
+    costs = {}
+    for line in sys.stdin:
+        # "cold - minimal: 341 ns by the fastest batches, 345 ns by the medians"
+        name, colon, rest = line.partition(":")
+        if colon and rest.strip().endswith("by the medians"):
+            costs.setdefault(name.strip(), []).append(int(rest.split()[0]))
+    if not costs:
+        print("no `LAYER_BENCH_ROUNDS` output on standard input", file=sys.stderr)
+        return 1
+    print("| cost (fastest batch of each run, ns) | runs | min | quartile | median | quartile | max |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, values in costs.items():
+        values.sort()
+        n = len(values)
+        median = (values[(n - 1) // 2] + values[n // 2]) / 2
+        print(f"| {name} | {n} | {values[0]} | {values[n // 4]} | {median:g} | {values[(3 * n) // 4]} | {values[-1]} |")
+    return 0
+
+
 def main() -> int:
+    if sys.argv[1:] == ["--rounds"]:
+        return rounds()
     root = criterion_dir()
     means = load(root)
     if not means:
