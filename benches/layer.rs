@@ -68,7 +68,8 @@ use serde::Deserialize;
 use tokio::runtime::Runtime;
 use tower::{Service, ServiceExt};
 use tower_jwt_auth::{
-    JwtAuthConfig, JwtAuthLayer, Require, TokenIssuer, grants::ClaimPreset, revoke::Revocations,
+    JwtAuthConfig, JwtAuthLayer, Require, TokenIssuer, grants::ClaimPreset, guard::MethodPolicy,
+    revoke::Revocations,
 };
 
 const ISSUER: &str = "https://auth.example.com";
@@ -608,6 +609,20 @@ fn router_with_route_layer_guards(config: JwtAuthConfig) -> Router {
     )
 }
 
+/// One `MethodPolicy` for the whole server instead of per-route guards: a table of 22 rules
+/// (a public health check, 20 report routes for auditors, the benchmark's route for admins),
+/// inside the auth layer as one stack.
+fn router_with_method_policy(config: JwtAuthConfig) -> Router {
+    let mut policy = MethodPolicy::deny_unlisted().public("GET /health");
+    for index in 0..20 {
+        policy = policy.require(format!("GET /reports/{index}"), Require::role("auditor"));
+    }
+    let policy = policy.require("GET /me", Require::role("admin")).build().expect("policy");
+    let stack =
+        tower::ServiceBuilder::new().layer(JwtAuthLayer::new(config).with_claims::<Claims>()).layer(policy);
+    served(Router::new().route("/me", get(hello)).layer(stack))
+}
+
 /// A list with 10,000 revoked tokens, 1,000 subjects (the benchmark's `alice` among them,
 /// revoked an hour before its tokens) and 1,000 sessions.
 async fn busy_revocations() -> Revocations {
@@ -858,9 +873,9 @@ fn repeat(spec: &str, cases: &[Case], rt: &Runtime) {
     }
 }
 
-/// `LAYER_BENCH_ROUNDS=<n>` times HS256 requests through the five routers of
-/// [`repeat`] in `n` rounds, each round a batch of 1,000 requests per router in turn (built
-/// before the clock starts), and prints each router's fastest and median batch per request,
+/// `LAYER_BENCH_ROUNDS=<n>` times HS256 requests through the routers of [`repeat`], and
+/// the warm layer with three guards and with a method policy, in `n` rounds, each round a
+/// batch of 1,000 requests per router in turn (built before the clock starts), and prints each router's fastest and median batch per request,
 /// then the layer's costs from them. On a shared machine whose neighbours come and go, the
 /// fastest of many interleaved batches is the figure their noise disturbs least (noise only
 /// ever adds time), and interleaving gives every router the same conditions.
@@ -876,6 +891,8 @@ fn rounds_of_batches(rounds: usize, cases: &[Case], rt: &Runtime) {
         ("minimal_warm", router_with_minimal_cache_layer(case.floor.clone())),
         ("cold", router_with_layer(case.config.clone())),
         ("warm", router_with_layer(case.warm_config.clone())),
+        ("guards_warm", router_with_guards(case.warm_config.clone())),
+        ("policy_warm", router_with_method_policy(case.warm_config.clone())),
     ];
     let mut times: Vec<Vec<f64>> = vec![Vec::with_capacity(rounds); routers.len()];
     for _ in 0..rounds {
@@ -908,6 +925,8 @@ fn rounds_of_batches(rounds: usize, cases: &[Case], rt: &Runtime) {
         ("minimal caching layer, warm (minimal_warm - no_auth)", "minimal_warm", "no_auth"),
         ("warm - minimal_warm", "warm", "minimal_warm"),
         ("identity layer (identity - no_auth)", "identity", "no_auth"),
+        ("three guards, warm (guards_warm - warm)", "guards_warm", "warm"),
+        ("method policy of 22 rules, warm (policy_warm - warm)", "policy_warm", "warm"),
     ] {
         if let Some((fastest, median)) = cost(a, b) {
             println!("{label}: {fastest:.0} ns by the fastest batches, {median:.0} ns by the medians");
@@ -1149,6 +1168,9 @@ fn main() {
     });
     router_group(&mut criterion, &rt, "router_with_guards", &cases, |_, case| {
         Some(router_with_guards(case.config.clone()))
+    });
+    router_group(&mut criterion, &rt, "router_with_method_policy", &cases, |_, case| {
+        Some(router_with_method_policy(case.config.clone()))
     });
 
     #[cfg(feature = "aws-lc-rs")]

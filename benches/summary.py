@@ -199,6 +199,8 @@ def main() -> int:
         "+ `Require::all_of` of 3 (µs)",
         "guarded / layer",
         "the 3 checks alone (µs)",
+        "+ a `MethodPolicy` of 22 rules (µs)",
+        "guarded / layer",
     )
     for alg in algorithms:
         with_layer = get("router_with_layer", alg)
@@ -208,9 +210,10 @@ def main() -> int:
         guards_text = "n/a" if guards is None else f"{guards:+.2f}"
         all_of = means.get(("router_with_all_of_guards", alg))
         checks = means.get(("guards_is_satisfied", alg))
+        policy = means.get(("router_with_method_policy", alg))
         print(f"| {alg} | {us(with_layer)} | {us(with_guards)} | {ratio(with_guards, with_layer)} | {guards_text} "
               f"| {us(route_layer)} | {ratio(route_layer, with_layer)} | {us(all_of)} | {ratio(all_of, with_layer)} "
-              f"| {us(checks)} |")
+              f"| {us(checks)} | {us(policy)} | {ratio(policy, with_layer)} |")
 
     print()
     header(
