@@ -852,7 +852,7 @@ fn sanity_checks(cases: &[Case], rt: &Runtime) {
 /// `LAYER_BENCH_REPEAT=<router>:<n>` runs `n` HS256 requests through one router and exits,
 /// for counting instructions under callgrind (run twice with different `n`: the difference
 /// over the difference in `n` is one request's count, setup excluded). Routers: `no_auth`,
-/// `identity`, `minimal`, `minimal_warm`, `cold`, `warm`.
+/// `identity`, `minimal`, `minimal_warm`, `cold`, `warm`, `guards_warm`, `policy_warm`.
 fn repeat(spec: &str, cases: &[Case], rt: &Runtime) {
     let (name, count) = spec.split_once(':').expect("<router>:<n>");
     let count: usize = count.parse().expect("a count");
@@ -866,6 +866,8 @@ fn repeat(spec: &str, cases: &[Case], rt: &Runtime) {
         "minimal_warm" => router_with_minimal_cache_layer(case.floor.clone()),
         "cold" => router_with_layer(case.config.clone()),
         "warm" => router_with_layer(case.warm_config.clone()),
+        "guards_warm" => router_with_guards(case.warm_config.clone()),
+        "policy_warm" => router_with_method_policy(case.warm_config.clone()),
         other => panic!("no router {other:?}"),
     };
     for _ in 0..count {

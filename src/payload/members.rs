@@ -77,8 +77,15 @@ impl MemberIndex {
         }
         let range = |start: u32, end: u32| payload.get(start as usize..end as usize);
         let mut found = None;
+        let name = name.as_bytes();
         for &(key_start, key_end, value_start, value_end) in &self.entries {
-            if range(key_start, key_end) != Some(name.as_bytes()) {
+            // Most keys differ in length or first byte (the registered claims' names are all
+            // three bytes long): ruled out without a call to compare their bytes.
+            let length = key_end.wrapping_sub(key_start) as usize;
+            if length != name.len()
+                || name.first().is_some_and(|first| payload.get(key_start as usize) != Some(first))
+                || range(key_start, key_end) != Some(name)
+            {
                 continue;
             }
             if found.is_some() {

@@ -905,6 +905,7 @@ mod tests {
             " { } ",
             r#"{"a":[[],[[1]],{"x":[{}]}],"b":"\u00e9\n","c":1e5,"d":false}"#,
             r#"{}"#,
+            r#"{"":"e","sid":"s","sub":"alice","su":1,"s":2,"bus":3}"#,
         ];
         for payload in payloads {
             let bytes = payload.as_bytes();
@@ -915,7 +916,7 @@ mod tests {
             assert_eq!(one.exp.as_ref().map(|d| d.0), two.exp.map(|d| d.0), "{payload}");
             assert_eq!(one.iss.as_deref(), two.iss.as_deref(), "{payload}");
             let index = MemberIndex::of(bytes);
-            for name in value.as_object().unwrap().keys().map(String::as_str).chain(["missing"]) {
+            for name in value.as_object().unwrap().keys().map(String::as_str).chain(["missing", "", "sux"]) {
                 let expected = match value.get(name) {
                     // Every member is in the index: compare with the value's own JSON.
                     Some(member) => member.clone(),

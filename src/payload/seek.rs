@@ -34,8 +34,26 @@ fn claim_matches(payload: &[u8], members: &MemberIndex, path: &ClaimPath, expect
     match members.get(payload, first) {
         Member::Absent | Member::Repeated => false,
         Member::Unknown => seek(payload, path.segments(), expected),
+        // The usual claim guard: a top-level string, compared without a parse.
+        Member::Value(bytes) if rest.is_empty() => match plain_string(bytes) {
+            Some(text) => match expected {
+                Expected::Equals(expected) => expected.as_str().map(str::as_bytes) == Some(text),
+                Expected::Contains(name) => name.as_bytes() == text,
+            },
+            None => seek(bytes, rest, expected),
+        },
         Member::Value(bytes) => seek(bytes, rest, expected),
     }
+}
+
+/// The UTF-8 bytes of a JSON string written without an escape (`"acme"`): those between
+/// its quotes. `None` for any other value, which is then parsed. The payload was parsed
+/// whole when verified, so such a string ends at its next quote, is UTF-8 and holds no
+/// control character: its bytes equal a `&str`'s exactly when the two strings are equal.
+fn plain_string(value: &[u8]) -> Option<&[u8]> {
+    let text = value.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
+    // Short, as claim values are: a plain loop, not a vectorised search's set-up.
+    (!text.contains(&b'\\')).then_some(text)
 }
 
 /// What the value at the end of the path must be.
@@ -293,6 +311,68 @@ mod tests {
         assert!(indexed(payloads[0], &ClaimPath::from("org.tenant"), &json!("acme")));
         assert!(!indexed(payloads[1], &ClaimPath::from("tenant"), &json!("acme")));
         assert!(!indexed(payloads[2], &ClaimPath::from("tenant"), &json!("evil")));
+    }
+
+    #[test]
+    fn a_top_level_string_compared_without_a_parse_answers_as_the_parse() {
+        // Plain strings take the fast path; escaped ones, and every other value, are parsed.
+        let values = [
+            r#""acme""#,
+            r#""""#,
+            r#""a c""#,
+            r#""acm\u0065""#,
+            r#""\u0061cme""#,
+            r#""ac\"me""#,
+            r#""ac\\me""#,
+            r#""ac/me""#,
+            r#""ac\/me""#,
+            r#""é☃""#,
+            r#""\u00e9\u2603""#,
+            "3",
+            "null",
+            "true",
+            r#"["acme"]"#,
+            r#"{"acme":1}"#,
+        ];
+        let expected = [
+            json!("acme"),
+            json!(""),
+            json!("a c"),
+            json!("ac\"me"),
+            json!("ac\\me"),
+            json!("ac/me"),
+            json!("é☃"),
+            json!(3),
+            Value::Null,
+            json!(["acme"]),
+        ];
+        for value in values {
+            for spacing in ["", " "] {
+                let payload = format!(r#"{{"sub":"x","tenant":{spacing}{value}{spacing},"n":1}}"#);
+                let bytes = payload.as_bytes();
+                let members = MemberIndex::of(bytes);
+                let path = ClaimPath::from("tenant");
+                for expected in &expected {
+                    assert_eq!(
+                        claim_equals(bytes, &members, &path, expected),
+                        seek(bytes, path.segments(), Expected::Equals(expected)),
+                        "{payload} equals {expected}"
+                    );
+                    if let Some(name) = expected.as_str() {
+                        assert_eq!(
+                            claim_contains(bytes, &members, &path, name),
+                            seek(bytes, path.segments(), Expected::Contains(name)),
+                            "{payload} contains {name}"
+                        );
+                    }
+                }
+            }
+        }
+        assert_eq!(plain_string(br#""acme""#), Some(&b"acme"[..]));
+        assert_eq!(plain_string(br#""\u0061cme""#), None);
+        assert_eq!(plain_string(b"\""), None);
+        let bytes = br#"{"tenant":"acme"}"#;
+        assert!(claim_equals(bytes, &MemberIndex::of(bytes), &ClaimPath::from("tenant"), &json!("acme")));
     }
 
     #[test]
