@@ -748,6 +748,42 @@ async fn a_claims_type_other_than_the_layers_is_a_server_error_not_a_401() {
     assert_eq!(send(&base, "/strict", &[]).await.status, StatusCode::UNAUTHORIZED);
 }
 
+/// A guard with no auth layer outside it answers 401 to every request, and logs the
+/// misconfiguration at error level once, however many requests repeat it.
+#[test]
+fn a_guard_without_the_auth_layer_answers_401_and_logs_it_once() {
+    use tower::{Layer, ServiceExt};
+
+    let handler = tower::service_fn(|_: http::Request<String>| async {
+        Ok::<_, Infallible>(http::Response::new(String::from("reached")))
+    });
+    let guarded = Require::role("admin").layer(handler);
+    let logs = logs::Logs::default();
+    let statuses = tracing::subscriber::with_default(logs.clone(), || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let mut statuses = Vec::new();
+            for _ in 0..3 {
+                let request = http::Request::get("/reports")
+                    .header("authorization", format!("Bearer {}", token()))
+                    .body(String::new())
+                    .unwrap();
+                let response = guarded.clone().oneshot(request).await.unwrap();
+                statuses.push((response.status(), response.into_body()));
+            }
+            statuses
+        })
+    });
+    for (status, body) in &statuses {
+        assert_eq!(*status, StatusCode::UNAUTHORIZED, "{statuses:?}");
+        assert_ne!(body, "reached", "the handler is never called");
+    }
+    let errors: Vec<_> =
+        logs.events().into_iter().filter(|event| event.level == tracing::Level::ERROR).collect();
+    assert_eq!(errors.len(), 1, "one error line for three requests: {errors:?}");
+    assert!(errors[0].text().contains("mount JwtAuthLayer"), "the line says what to do: {errors:?}");
+}
+
 /// The claims-type mismatch is logged at error level naming both types, once for a pair of
 /// types however many requests repeat it; the answer stays 500 with an empty body.
 #[cfg(feature = "axum")]

@@ -419,28 +419,27 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        if request.extensions().get::<VerifiedToken>().is_none() {
-            if !self.require.reported.swap(true, Ordering::Relaxed) {
+        let reported = &self.require.reported;
+        enforce(&self.require, &mut self.inner, request, || {
+            if !reported.swap(true, Ordering::Relaxed) {
                 tracing::error!(
                     "a guard (Require) found no verified token: mount JwtAuthLayer outside it, \
                      or the route is optional and the caller did not authenticate; answering 401"
                 );
             }
-            let head = RequestHead::of(&request);
-            let response = missing_credential(request.extensions(), &head);
-            return RequireFuture::rejected(into_service_response(response));
-        }
-        enforce(&self.require, &mut self.inner, request)
+        })
     }
 }
 
-/// Checks `require` against the request's verified token (401 without one) and calls
-/// `inner` (the service that reported ready), answers 403, or runs the asynchronous checks
-/// first: the guard's decision, shared by [`RequireService`] and [`MethodPolicyService`].
+/// Checks `require` against the request's verified token and calls `inner` (the service
+/// that reported ready), answers 403, or runs the asynchronous checks first: the guard's
+/// decision, shared by [`RequireService`] and [`MethodPolicyService`]. Without a verified
+/// token: `missing` runs, and the answer is the 401 the auth layer would give.
 fn enforce<S, ReqBody, ResBody>(
     require: &Require,
     inner: &mut S,
     request: Request<ReqBody>,
+    missing: impl FnOnce(),
 ) -> RequireFuture<S::Future, ResBody>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
@@ -449,6 +448,7 @@ where
     ResBody: RejectionBody + Send + 'static,
 {
     let Some(token) = request.extensions().get::<VerifiedToken>() else {
+        missing();
         let head = RequestHead::of(&request);
         return RequireFuture::rejected(into_service_response(missing_credential(
             request.extensions(),

