@@ -110,17 +110,24 @@ enum Node {
 /// ```
 #[derive(Clone)]
 pub struct Require {
+    /// One `Arc`: a service holding the guard is cloned for every request (axum does), and
+    /// each `Arc` in it costs an atomic increment and decrement.
+    inner: Arc<Requirement>,
+}
+
+struct Requirement {
     node: Arc<Node>,
     required: Arc<str>,
     /// The names can go into a challenge's `scope`: each an RFC 6750 scope-token (no
     /// space, `"` or `\`), so none reads as two or breaks the header.
     scope_tokens: bool,
-    reported: Arc<AtomicBool>,
+    /// A missing verified token was logged (once for this requirement and its clones).
+    reported: AtomicBool,
 }
 
 impl fmt::Debug for Require {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Require").field("required", &self.required).finish_non_exhaustive()
+        f.debug_struct("Require").field("required", &self.inner.required).finish_non_exhaustive()
     }
 }
 
@@ -133,12 +140,13 @@ impl Require {
             !name.is_empty() && name.bytes().all(|b| matches!(b, 0x21 | 0x23..=0x5b | 0x5d..=0x7e))
         };
         let scope_tokens = names.iter().all(scope_token);
-        Self {
+        let requirement = Requirement {
             node: Arc::new(node),
             required: names.join(" ").into(),
             scope_tokens,
-            reported: Arc::default(),
-        }
+            reported: AtomicBool::new(false),
+        };
+        Self { inner: Arc::new(requirement) }
     }
 
     /// The token grants this role.
@@ -229,12 +237,12 @@ impl Require {
 
     /// Every one of these requirements.
     pub fn all_of(requirements: impl IntoIterator<Item = Require>) -> Self {
-        Self::from_node(Node::All(requirements.into_iter().map(|r| r.node).collect()))
+        Self::from_node(Node::All(requirements.into_iter().map(|r| Arc::clone(&r.inner.node)).collect()))
     }
 
     /// At least one of these requirements.
     pub fn any_of(requirements: impl IntoIterator<Item = Require>) -> Self {
-        Self::from_node(Node::Any(requirements.into_iter().map(|r| r.node).collect()))
+        Self::from_node(Node::Any(requirements.into_iter().map(|r| Arc::clone(&r.inner.node)).collect()))
     }
 
     /// This requirement and `other`.
@@ -251,20 +259,20 @@ impl Require {
     /// challenge, which leaves `scope` out when a name is not an RFC 6750 scope-token (it
     /// holds a space, `"`, `\` or a character outside printable ASCII).
     pub fn required(&self) -> &str {
-        &self.required
+        &self.inner.required
     }
 
     /// The rejection of a token that does not satisfy this requirement. Names that are not
     /// scope-tokens are left out of the challenge rather than mangle it.
     pub(crate) fn insufficient_scope(&self) -> AuthError {
-        let required = if self.scope_tokens { Arc::clone(&self.required) } else { Arc::from("") };
+        let required = if self.inner.scope_tokens { Arc::clone(&self.inner.required) } else { Arc::from("") };
         AuthError::insufficient_scope(required)
     }
 
     /// Checks the requirement against a verified token and the request's extensions.
     /// `None` means an asynchronous check must decide; use the layer for those.
     pub fn is_satisfied(&self, token: &VerifiedToken, extensions: &Extensions) -> Option<bool> {
-        match evaluate(&self.node, token, extensions) {
+        match evaluate(&self.inner.node, token, extensions) {
             Evaluation::Done(satisfied) => Some(satisfied),
             Evaluation::Later(_) => None,
         }
@@ -419,7 +427,7 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let reported = &self.require.reported;
+        let reported = &self.require.inner.reported;
         enforce(&self.require, &mut self.inner, request, || {
             if !reported.swap(true, Ordering::Relaxed) {
                 tracing::error!(
@@ -455,7 +463,7 @@ where
             &head,
         )));
     };
-    match evaluate(&require.node, token, request.extensions()) {
+    match evaluate(&require.inner.node, token, request.extensions()) {
         // Decided now: call the service that reported ready. Only a deferred call (below)
         // takes it out and leaves a clone, which for boxed services costs an allocation.
         Evaluation::Done(true) => RequireFuture::calling(inner.call(request)),
