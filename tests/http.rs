@@ -748,38 +748,47 @@ async fn a_claims_type_other_than_the_layers_is_a_server_error_not_a_401() {
     assert_eq!(send(&base, "/strict", &[]).await.status, StatusCode::UNAUTHORIZED);
 }
 
-/// A guard with no auth layer outside it answers 401 to every request, and logs the
-/// misconfiguration at error level once, however many requests repeat it.
-#[test]
-fn a_guard_without_the_auth_layer_answers_401_and_logs_it_once() {
-    use tower::{Layer, ServiceExt};
+/// Sends the same request with a valid token to `path` three times through `service`, on a
+/// thread whose events are kept: the answers' statuses, and the error-level events.
+fn three_requests_logged<S, B, R>(service: S, path: &str) -> (Vec<StatusCode>, Vec<logs::Logged>)
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<R>> + Clone,
+    S::Error: std::fmt::Debug,
+    B: Default,
+{
+    use tower::ServiceExt;
 
-    let handler = tower::service_fn(|_: http::Request<String>| async {
-        Ok::<_, Infallible>(http::Response::new(String::from("reached")))
-    });
-    let guarded = Require::role("admin").layer(handler);
     let logs = logs::Logs::default();
     let statuses = tracing::subscriber::with_default(logs.clone(), || {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         runtime.block_on(async {
             let mut statuses = Vec::new();
             for _ in 0..3 {
-                let request = http::Request::get("/reports")
+                let request = http::Request::get(path)
                     .header("authorization", format!("Bearer {}", token()))
-                    .body(String::new())
+                    .body(B::default())
                     .unwrap();
-                let response = guarded.clone().oneshot(request).await.unwrap();
-                statuses.push((response.status(), response.into_body()));
+                statuses.push(service.clone().oneshot(request).await.unwrap().status());
             }
             statuses
         })
     });
-    for (status, body) in &statuses {
-        assert_eq!(*status, StatusCode::UNAUTHORIZED, "{statuses:?}");
-        assert_ne!(body, "reached", "the handler is never called");
-    }
-    let errors: Vec<_> =
-        logs.events().into_iter().filter(|event| event.level == tracing::Level::ERROR).collect();
+    let errors = logs.events().into_iter().filter(|event| event.level == tracing::Level::ERROR).collect();
+    (statuses, errors)
+}
+
+/// A guard with no auth layer outside it answers 401 to every request (its handler, which
+/// answers 200, is never called), and logs the misconfiguration at error level once,
+/// however many requests repeat it.
+#[test]
+fn a_guard_without_the_auth_layer_answers_401_and_logs_it_once() {
+    use tower::Layer;
+
+    let handler = tower::service_fn(|_: http::Request<String>| async {
+        Ok::<_, Infallible>(http::Response::new(String::from("reached")))
+    });
+    let (statuses, errors) = three_requests_logged(Require::role("admin").layer(handler), "/reports");
+    assert!(statuses.iter().all(|status| *status == StatusCode::UNAUTHORIZED), "{statuses:?}");
     assert_eq!(errors.len(), 1, "one error line for three requests: {errors:?}");
     assert!(errors[0].text().contains("mount JwtAuthLayer"), "the line says what to do: {errors:?}");
 }
@@ -789,8 +798,6 @@ fn a_guard_without_the_auth_layer_answers_401_and_logs_it_once() {
 #[cfg(feature = "axum")]
 #[test]
 fn a_claims_type_mismatch_is_logged_once_naming_both_types() {
-    use tower::ServiceExt;
-
     #[derive(serde::Deserialize)]
     struct Theirs {
         #[allow(dead_code)]
@@ -800,24 +807,8 @@ fn a_claims_type_mismatch_is_logged_once_naming_both_types() {
         "reached"
     }
     let router = Router::new().route("/theirs", get(handler)).layer(JwtAuthLayer::new(config()));
-    let logs = logs::Logs::default();
-    let statuses = tracing::subscriber::with_default(logs.clone(), || {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        runtime.block_on(async {
-            let mut statuses = Vec::new();
-            for _ in 0..3 {
-                let request = http::Request::get("/theirs")
-                    .header("authorization", format!("Bearer {}", token()))
-                    .body(axum::body::Body::empty())
-                    .unwrap();
-                statuses.push(router.clone().oneshot(request).await.unwrap().status());
-            }
-            statuses
-        })
-    });
+    let (statuses, errors) = three_requests_logged::<_, axum::body::Body, _>(router, "/theirs");
     assert!(statuses.iter().all(|status| *status == StatusCode::INTERNAL_SERVER_ERROR), "{statuses:?}");
-    let errors: Vec<_> =
-        logs.events().into_iter().filter(|event| event.level == tracing::Level::ERROR).collect();
     assert_eq!(errors.len(), 1, "one error line for three requests: {errors:?}");
     assert!(
         errors[0].field("layer_claims").is_some_and(|name| name.ends_with("DefaultClaims")),
