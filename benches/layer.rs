@@ -877,10 +877,11 @@ fn repeat(spec: &str, cases: &[Case], rt: &Runtime) {
 
 /// `LAYER_BENCH_ROUNDS=<n>` times HS256 requests through the routers of [`repeat`], and
 /// the warm layer with three guards and with a method policy, in `n` rounds, each round a
-/// batch of 1,000 requests per router in turn (built before the clock starts), and prints each router's fastest and median batch per request,
-/// then the layer's costs from them. On a shared machine whose neighbours come and go, the
-/// fastest of many interleaved batches is the figure their noise disturbs least (noise only
-/// ever adds time), and interleaving gives every router the same conditions.
+/// batch of 1,000 requests per router in turn (built before the clock starts), and prints
+/// each router's fastest and median batch per request, then the layer's costs from them. On
+/// a shared machine whose neighbours come and go, the fastest of many interleaved batches is
+/// the figure their noise disturbs least (noise only ever adds time), and interleaving gives
+/// every router the same conditions.
 fn rounds_of_batches(rounds: usize, cases: &[Case], rt: &Runtime) {
     const BATCH: u32 = 1_000;
     let case = &cases[0];

@@ -793,6 +793,24 @@ fn a_guard_without_the_auth_layer_answers_401_and_logs_it_once() {
     assert!(errors[0].text().contains("mount JwtAuthLayer"), "the line says what to do: {errors:?}");
 }
 
+/// A method policy with no auth layer outside it answers its rules' 401 without a token,
+/// and logs its own misconfiguration line once: never the guard's.
+#[test]
+fn a_method_policy_without_the_auth_layer_logs_its_own_line_once() {
+    use tower::Layer;
+    use tower_jwt_auth::guard::MethodPolicy;
+
+    let handler = tower::service_fn(|_: http::Request<String>| async {
+        Ok::<_, Infallible>(http::Response::new(String::from("reached")))
+    });
+    let policy =
+        MethodPolicy::deny_unlisted().require("GET /reports", Require::role("admin")).build().unwrap();
+    let (statuses, errors) = three_requests_logged(policy.layer(handler), "/reports");
+    assert!(statuses.iter().all(|status| *status == StatusCode::UNAUTHORIZED), "{statuses:?}");
+    assert_eq!(errors.len(), 1, "one error line for three requests: {errors:?}");
+    assert!(errors[0].text().contains("a MethodPolicy found no JwtAuthLayer"), "{errors:?}");
+}
+
 /// The claims-type mismatch is logged at error level naming both types, once for a pair of
 /// types however many requests repeat it; the answer stays 500 with an empty body.
 #[cfg(feature = "axum")]

@@ -47,9 +47,10 @@ fn claim_matches(payload: &[u8], members: &MemberIndex, path: &ClaimPath, expect
 }
 
 /// The UTF-8 bytes of a JSON string written without an escape (`"acme"`): those between
-/// its quotes. `None` for any other value, which is then parsed. The payload was parsed
-/// whole when verified, so such a string ends at its next quote, is UTF-8 and holds no
-/// control character: its bytes equal a `&str`'s exactly when the two strings are equal.
+/// its quotes. `None` for any other value, which is then parsed. Relies on the payload
+/// having been parsed whole when verified (a `VerifiedToken` is only made from a payload
+/// `PayloadScan` read): such a string then ends at its next quote, is UTF-8 and holds no
+/// control character, so its bytes equal a `&str`'s exactly when the two strings are equal.
 fn plain_string(value: &[u8]) -> Option<&[u8]> {
     let text = value.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
     // Short, as claim values are: a plain loop, not a vectorised search's set-up.
