@@ -849,15 +849,13 @@ fn sanity_checks(cases: &[Case], rt: &Runtime) {
     assert_eq!(rt.block_on(call(&mut router_no_auth(), request(&cases[0].bearer))), StatusCode::OK);
 }
 
-/// `LAYER_BENCH_REPEAT=<router>:<n>` runs `n` HS256 requests through one router and exits,
-/// for counting instructions under callgrind (run twice with different `n`: the difference
-/// over the difference in `n` is one request's count, setup excluded). Routers: `no_auth`,
-/// `identity`, `minimal`, `minimal_warm`, `cold`, `warm`, `guards_warm`, `policy_warm`.
-fn repeat(spec: &str, cases: &[Case], rt: &Runtime) {
-    let (name, count) = spec.split_once(':').expect("<router>:<n>");
-    let count: usize = count.parse().expect("a count");
-    let case = &cases[0];
-    let mut router = match name {
+/// The HS256 routers that `LAYER_BENCH_REPEAT` and `LAYER_BENCH_ROUNDS` know, by name.
+const NAMED_ROUTERS: [&str; 8] =
+    ["no_auth", "identity", "minimal", "minimal_warm", "cold", "warm", "guards_warm", "policy_warm"];
+
+/// One of [`NAMED_ROUTERS`] for `case` (`None` for the minimal layers without aws-lc-rs).
+fn named_router(name: &str, case: &Case) -> Option<Router> {
+    Some(match name {
         "no_auth" => router_no_auth(),
         "identity" => router_with_identity_layer(),
         #[cfg(feature = "aws-lc-rs")]
@@ -868,35 +866,35 @@ fn repeat(spec: &str, cases: &[Case], rt: &Runtime) {
         "warm" => router_with_layer(case.warm_config.clone()),
         "guards_warm" => router_with_guards(case.warm_config.clone()),
         "policy_warm" => router_with_method_policy(case.warm_config.clone()),
-        other => panic!("no router {other:?}"),
-    };
+        _ => return None,
+    })
+}
+
+/// `LAYER_BENCH_REPEAT=<router>:<n>` runs `n` HS256 requests through one of
+/// [`NAMED_ROUTERS`] and exits, for counting instructions under callgrind (run twice with
+/// different `n`: the difference over the difference in `n` is one request's count, setup
+/// excluded).
+fn repeat(spec: &str, cases: &[Case], rt: &Runtime) {
+    let (name, count) = spec.split_once(':').expect("<router>:<n>");
+    let count: usize = count.parse().expect("a count");
+    let case = &cases[0];
+    let mut router = named_router(name, case).unwrap_or_else(|| panic!("no router {name:?}"));
     for _ in 0..count {
         assert_eq!(rt.block_on(call(&mut router, request(&case.bearer))), StatusCode::OK);
     }
 }
 
-/// `LAYER_BENCH_ROUNDS=<n>` times HS256 requests through the routers of [`repeat`], and
-/// the warm layer with three guards and with a method policy, in `n` rounds, each round a
-/// batch of 1,000 requests per router in turn (built before the clock starts), and prints
-/// each router's fastest and median batch per request, then the layer's costs from them. On
-/// a shared machine whose neighbours come and go, the fastest of many interleaved batches is
-/// the figure their noise disturbs least (noise only ever adds time), and interleaving gives
-/// every router the same conditions.
+/// `LAYER_BENCH_ROUNDS=<n>` times HS256 requests through the [`NAMED_ROUTERS`] in `n`
+/// rounds, each round a batch of 1,000 requests per router in turn (built before the clock
+/// starts), and prints each router's fastest and median batch per request, then the layer's
+/// costs from them. On a shared machine whose neighbours come and go, the fastest of many
+/// interleaved batches is the figure their noise disturbs least (noise only ever adds time),
+/// and interleaving gives every router the same conditions.
 fn rounds_of_batches(rounds: usize, cases: &[Case], rt: &Runtime) {
     const BATCH: u32 = 1_000;
     let case = &cases[0];
-    let mut routers: Vec<(&str, Router)> = vec![
-        ("no_auth", router_no_auth()),
-        ("identity", router_with_identity_layer()),
-        #[cfg(feature = "aws-lc-rs")]
-        ("minimal", router_with_minimal_layer(case.floor.clone())),
-        #[cfg(feature = "aws-lc-rs")]
-        ("minimal_warm", router_with_minimal_cache_layer(case.floor.clone())),
-        ("cold", router_with_layer(case.config.clone())),
-        ("warm", router_with_layer(case.warm_config.clone())),
-        ("guards_warm", router_with_guards(case.warm_config.clone())),
-        ("policy_warm", router_with_method_policy(case.warm_config.clone())),
-    ];
+    let mut routers: Vec<(&str, Router)> =
+        NAMED_ROUTERS.iter().filter_map(|&name| Some((name, named_router(name, case)?))).collect();
     let mut times: Vec<Vec<f64>> = vec![Vec::with_capacity(rounds); routers.len()];
     for _ in 0..rounds {
         for ((_, router), times) in routers.iter_mut().zip(&mut times) {

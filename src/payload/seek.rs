@@ -34,15 +34,14 @@ fn claim_matches(payload: &[u8], members: &MemberIndex, path: &ClaimPath, expect
     match members.get(payload, first) {
         Member::Absent | Member::Repeated => false,
         Member::Unknown => seek(payload, path.segments(), expected),
-        // The usual claim guard: a top-level string, compared without a parse.
-        Member::Value(bytes) if rest.is_empty() => match plain_string(bytes) {
-            Some(text) => match expected {
+        Member::Value(bytes) => match (rest, plain_string(bytes)) {
+            // The usual claim guard: a top-level string, compared without a parse.
+            ([], Some(text)) => match expected {
                 Expected::Equals(expected) => expected.as_str().map(str::as_bytes) == Some(text),
                 Expected::Contains(name) => name.as_bytes() == text,
             },
-            None => seek(bytes, rest, expected),
+            _ => seek(bytes, rest, expected),
         },
-        Member::Value(bytes) => seek(bytes, rest, expected),
     }
 }
 
